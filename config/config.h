@@ -1,0 +1,117 @@
+#pragma once
+
+// Configuration of ttl-semlock: typed structs with units and defaults, loaded from defaults <- JSON
+// file <- environment (TTLSEMLOCK_*) <- command-line flags, and validated with messages that name
+// the key path (SPEC §7). Pure: no sockets, no clock, no filesystem writes; the only I/O is
+// reading the --config file.
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace semlock::config {
+
+using Millis = std::int64_t;
+
+struct ServerConfig {
+  std::string host = "127.0.0.1";
+  std::uint16_t port = 8765;
+  std::uint32_t max_connections = 10000;
+  std::uint64_t max_request_bytes = 1024 * 1024;
+  Millis idle_timeout = 0;       // 0 = none
+  Millis tcp_keepalive = 60000;  // 0 = off
+};
+
+struct LimitsConfig {
+  std::uint64_t max_locks = 100000;   // 0 = unlimited
+  std::uint64_t max_memory_mb = 512;  // 0 = unlimited (MiB)
+  double warn_threshold = 0.8;        // (0, 1]
+  bool reject_requests = true;
+  std::uint64_t max_waiters = 100000;
+  std::uint32_t max_permits = 10000;
+  Millis max_ttl = 24LL * 3600 * 1000;
+  std::uint32_t max_key_bytes = 512;
+};
+
+struct CleanupConfig {
+  Millis interval = 1000;  // housekeeping (RSS sample, limit warnings, gauges)
+  Millis resolution = 10;  // expiry wheel tick
+  std::uint32_t max_expiries_per_tick = 100000;
+};
+
+struct SecurityConfig {
+  // Becomes true after loading when api_keys is non-empty; true with no keys is a load error.
+  bool auth_required = false;
+  std::vector<std::string> api_keys;
+  std::vector<std::string> admin_api_keys;
+  bool require_owner = false;
+};
+
+struct MetricsConfig {
+  std::string host = "127.0.0.1";
+  std::uint16_t port = 9765;
+  bool enabled = true;
+};
+
+struct LoggingConfig {
+  std::string level = "info";   // debug | info | warn | error
+  std::string format = "text";  // text | json
+  std::string file;             // "" = stderr
+};
+
+enum class FsyncMode : std::uint8_t { kAlways, kEverysec, kNo };
+
+struct PersistenceConfig {
+  bool enabled = false;
+  std::string dir = "./data";
+  FsyncMode fsync = FsyncMode::kEverysec;
+  std::uint64_t snapshot_every_bytes =
+      64ull * 1024 * 1024;  // journal size that triggers a snapshot
+  Millis snapshot_interval = 3600 * 1000;
+};
+
+struct Config {
+  ServerConfig server;
+  LimitsConfig limits;
+  CleanupConfig cleanup;
+  SecurityConfig security;
+  MetricsConfig metrics;
+  LoggingConfig logging;
+  PersistenceConfig persistence;
+  std::string config_path;            // "" when none
+  std::vector<std::string> warnings;  // e.g. deprecated keys accepted and ignored
+};
+
+enum class LoadAction : std::uint8_t { kRun, kExit };
+
+struct LoadResult {
+  LoadAction action = LoadAction::kRun;
+  int exit_code = 0;   // for kExit: 0 (--help, --version, --check-config ok) or 2 (invalid)
+  std::string output;  // text for stdout (--help, --version, "configuration OK")
+  std::string error;   // text for stderr when exit_code != 0: names the key path
+  Config config;
+  bool repair_journal = false;  // --repair-journal flag (persistence, later)
+};
+
+// Loads defaults <- file (--config) <- environment (TTLSEMLOCK_*) <- flags. `env` is the process
+// environment as "NAME=value" strings (pass `environ`; may be null); injected so tests don't touch
+// the real one. Never throws; any invalid input gives action kExit, exit_code 2 and `error`.
+LoadResult load(int argc, const char* const* argv, const char* const* env);
+
+// Loads only a JSON text on top of defaults (for tests and --check-config of presets). On error:
+// action kExit, exit_code 2, `error` naming the key path.
+LoadResult load_json_text(std::string_view json_text);
+
+// Parses "5s", "250ms", "24h", "1m", "1.5s" or a plain number of seconds ("2", "0.5"); rounds
+// up to whole milliseconds. nullopt on anything else (negative, empty, unknown unit, overflow).
+std::optional<Millis> parse_duration(std::string_view text);
+
+// One line describing the effective config without secrets (api keys shown as a count).
+std::string describe(const Config& c);
+
+// "always" | "everysec" | "no".
+std::string_view fsync_mode_name(FsyncMode mode);
+
+}  // namespace semlock::config

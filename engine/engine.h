@@ -1,0 +1,214 @@
+// The lock engine: a deterministic state machine over lock keys (counting semaphores).
+//
+// Contract (SPEC §1–2): no I/O, no threads, no clock reads. Every call that can observe or change
+// time-dependent state takes `now` (monotonic milliseconds, chosen by the caller). Given the same
+// sequence of calls with the same arguments, the engine produces the same replies, the same
+// events and the same state — a journal can replay it and a log can replicate it.
+//
+// Statuses, never texts: the edge (server/, redis-compat/) turns an EngineStatus into a RESP or
+// JSON error, so every protocol says the same thing.
+//
+// Waiters: an acquire with wait_ms > 0 that cannot be granted is queued (kQueued). Its answer
+// comes later as a WaiterEvent (granted, or timed out), drained with take_events() after any
+// mutating call. The caller routes events by `tag`, an opaque number it chose.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace semlock {
+
+using Millis = std::int64_t;  // monotonic milliseconds
+
+enum class EngineStatus : std::uint8_t {
+  kGranted,          // acquire: a new holder was added (new fence)
+  kRefreshed,        // acquire by an explicit owner that already holds: deadline refreshed, same fence
+  kNotGranted,       // acquire: no permit free (or waiters exist: no barging) and no wait asked
+  kQueued,           // acquire: waiting; the answer comes as a WaiterEvent
+  kOk,               // release / extend / set: done
+  kNotHeld,          // release / extend: that owner holds no permit of the key
+  kMismatch,         // acquire named another LIMIT than the existing key's
+  kWrongType,        // a mutex-only operation on a key with limit > 1
+  kOverMaxLocks,     // limits.max_locks (with reject_requests)
+  kOverMemory,       // limits.max_memory_mb (with reject_requests)
+  kOverMaxWaiters,   // limits.max_waiters (always enforced: a queue must be bounded)
+  kBadKey,           // empty or longer than max_key_bytes
+  kBadOwner,         // empty or longer than 128 bytes
+  kBadTtl,           // ttl <= 0 or > max_ttl
+  kBadLimit,         // limit > max_permits (0 means "not named")
+  kBadWait,          // wait < 0 or > max_ttl
+};
+
+// SPEC §2. 0 means unlimited for max_locks and max_memory_bytes.
+struct EngineLimits {
+  std::uint64_t max_locks = 100000;
+  std::uint64_t max_memory_bytes = 512ull * 1024 * 1024;
+  double warn_threshold = 0.8;
+  bool reject_requests = true;
+  std::uint64_t max_waiters = 100000;
+  std::uint32_t max_permits = 10000;
+  Millis max_ttl = 24ll * 3600 * 1000;
+  std::uint32_t max_key_bytes = 512;
+  std::uint32_t max_expiries_per_tick = 100000;
+  Millis tick_resolution = 10;  // cleanup.resolution: the wheel's slot width
+};
+
+inline constexpr std::size_t kMaxOwnerBytes = 128;
+
+// A waiter handle: O(1) cancel. Generation-checked, so a stale id is harmless.
+struct WaiterId {
+  std::uint32_t slot = 0;
+  std::uint32_t generation = 0;
+  bool operator==(const WaiterId&) const = default;
+};
+
+struct AcquireRequest {
+  std::string_view key;
+  std::string_view owner;   // 1..128 bytes; the caller generates one when the client gave none
+  Millis ttl = 0;           // 1..max_ttl
+  std::uint32_t limit = 0;  // 0 = not named (key's own; 1 when creating)
+  Millis wait = 0;          // 0 = do not wait
+  bool reacquire = true;    // explicit owner: re-acquire refreshes. false for pid@host owners
+  std::uint64_t tag = 0;    // echoed in this waiter's WaiterEvent
+};
+
+struct AcquireResult {
+  EngineStatus status = EngineStatus::kNotGranted;
+  std::uint64_t fence = 0;  // kGranted / kRefreshed
+  Millis ttl = 0;           // kGranted / kRefreshed: remaining TTL (= request ttl)
+  WaiterId waiter{};        // kQueued
+};
+
+struct WaiterEvent {
+  std::uint64_t tag = 0;
+  WaiterId waiter{};
+  bool granted = false;     // false: the wait ran out (or the engine shut waiters down)
+  std::uint64_t fence = 0;  // when granted
+  Millis ttl = 0;           // when granted: the TTL starts at the grant
+};
+
+struct HolderInfo {
+  std::string owner;
+  std::uint64_t fence = 0;
+  Millis remaining = 0;  // ms until the deadline, > 0
+};
+
+struct KeyInfo {
+  std::uint32_t limit = 1;
+  std::vector<HolderInfo> holders;  // in grant order
+  std::uint64_t waiters = 0;
+};
+
+struct ScanResult {
+  std::uint64_t next_cursor = 0;  // 0 = done
+  std::vector<std::string> keys;
+};
+
+// Warnings of SPEC §2, produced by check_warnings(); the edge formats the texts.
+struct LimitWarning {
+  enum class Kind : std::uint8_t { kLocks, kMemory } kind;
+  double percent = 0;        // e.g. 85.2
+  std::uint64_t current = 0;  // locks, or bytes
+  std::uint64_t limit = 0;    // locks, or bytes
+};
+
+struct EngineStats {
+  std::uint64_t active_locks = 0;  // keys with at least one holder or waiter
+  std::uint64_t holders = 0;
+  std::uint64_t waiters = 0;
+  std::uint64_t acquire_requests = 0;
+  std::uint64_t release_requests = 0;
+  std::uint64_t extend_requests = 0;
+  std::uint64_t rejected_max_locks = 0;
+  std::uint64_t rejected_memory = 0;
+  std::uint64_t rejected_max_waiters = 0;
+  std::uint64_t exceeded_max_locks = 0;  // reject_requests=false: granted anyway
+  std::uint64_t exceeded_memory = 0;
+  std::uint64_t expired_holders = 0;
+  std::uint64_t waiter_timeouts = 0;
+  std::uint64_t granted = 0;              // immediate + waiter grants
+  std::uint64_t memory_bytes = 0;         // engine-accounted + external
+  std::uint64_t engine_memory_bytes = 0;  // engine-accounted only
+  std::uint64_t next_fence = 0;
+};
+
+class Engine {
+ public:
+  // first_fence: the first token handed out; every later one is strictly greater.
+  Engine(EngineLimits limits, std::uint64_t first_fence);
+  ~Engine();
+  Engine(const Engine&) = delete;
+  Engine& operator=(const Engine&) = delete;
+
+  // SEMLOCK.ACQUIRE / JSON acquire. Removes due holders of the key first (handing permits to
+  // waiters); limits are checked only for an acquire that would add a holder or a waiter.
+  AcquireResult acquire(const AcquireRequest& req, Millis now);
+
+  // Release the permit held by `owner`: kOk, kNotHeld. Hands the permit to the oldest waiter.
+  EngineStatus release(std::string_view key, std::string_view owner, Millis now);
+  // Release only if `owner` still holds with exactly `fence` (session cleanup, undeliverable
+  // grants): kOk, kNotHeld.
+  EngineStatus release_fenced(std::string_view key, std::string_view owner, std::uint64_t fence,
+                              Millis now);
+  // Remove every holder of the key; returns how many. Counted as a release request when
+  // `count_as_release` (JSON release without an owner), else as a force release.
+  std::uint64_t release_all(std::string_view key, Millis now, bool count_as_release = false);
+
+  // Set the holder's deadline to now+ttl: kOk, kNotHeld, kBadTtl.
+  EngineStatus extend(std::string_view key, std::string_view owner, Millis ttl, Millis now);
+
+  // True when the key has a live holder.
+  bool exists(std::string_view key, Millis now);
+  std::optional<KeyInfo> info(std::string_view key, Millis now);
+
+  // The Redis SET idiom on a mutex key: replace the holder. Same owner: deadline refreshed, same
+  // fence; another owner: new fence; waiters keep waiting. Creates the key when absent (limits
+  // apply then). kOk with the fence, kWrongType on a key with limit > 1, or a limit status.
+  AcquireResult set_holder(std::string_view key, std::string_view owner, Millis ttl, Millis now);
+
+  // Redis SCAN over live keys: bounded work per call, cursor 0 starts and ends. `match` is a
+  // Redis glob (empty = all).
+  ScanResult scan(std::uint64_t cursor, std::string_view match, std::size_t count, Millis now);
+
+  // Remove a queued waiter (its client went away). O(1). No event is produced for it.
+  void cancel_waiter(WaiterId id);
+  // Answer every waiter "not granted" (shutdown).
+  void time_out_all_waiters();
+
+  // Advance time: expire at most max_expiries_per_tick due holders (in deadline order, handing
+  // permits to waiters), then time out due waiters.
+  void tick(Millis now);
+
+  // Events produced since the last call, in the order they happened.
+  std::vector<WaiterEvent> take_events();
+  bool has_events() const;
+
+  // Memory that the server holds on clients' behalf (connection buffers, script heap); counted
+  // against max_memory_bytes with the engine's own bytes.
+  void set_external_memory(std::uint64_t bytes);
+
+  // SPEC §2 warnings, rate-limited: once per crossing of warn_threshold, re-armed 5 points below,
+  // at most once per 10 s per kind. Call it on housekeeping ticks.
+  std::vector<LimitWarning> check_warnings(Millis now);
+
+  void set_limits(const EngineLimits& limits);
+  const EngineLimits& limits() const;
+  EngineStats stats() const;
+
+  // Exactly accounted bytes: keys, holders, waiters and index capacity.
+  std::uint64_t memory_bytes() const;
+
+ private:
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+};
+
+// Redis glob matching (stringmatchlen semantics: * ? [a-z] [^a] \x).
+bool glob_match(std::string_view pattern, std::string_view text);
+
+}  // namespace semlock

@@ -1,0 +1,80 @@
+// Reads and housekeeping: SCAN, stats, limit warnings, limits and memory figures.
+#include "engine/engine.h"
+#include "engine/engine_impl.h"
+
+namespace semlock {
+
+ScanResult Engine::scan(std::uint64_t cursor, std::string_view match, std::size_t count,
+                        Millis now) {
+  Impl& m = *impl_;
+  m.observe(now);
+  ScanResult r;
+  if (count == 0) count = 10;
+  // Bounded work, as Redis's SCAN: `count` live keys looked at, at most 10x that many slots.
+  std::size_t visited = 0;
+  std::size_t examined = 0;
+  std::uint64_t slot = cursor;
+  while (slot < m.keys.capacity() && visited < count && examined < count * 10) {
+    std::uint32_t s = static_cast<std::uint32_t>(slot++);
+    ++examined;
+    if (m.keys[s].key_len == 0) continue;
+    ++visited;
+    // Due holders are absent: a key whose holders are all due is removed here, not listed.
+    if (!m.purge(s, now) || m.holders_of(s) == 0) continue;
+    std::string_view key = m.keys[s].key();
+    if (match.empty() || glob_match(match, key)) r.keys.emplace_back(key);
+  }
+  r.next_cursor = slot >= m.keys.capacity() ? 0 : slot;
+  return r;
+}
+
+void Engine::set_external_memory(std::uint64_t bytes) { impl_->external = bytes; }
+
+std::vector<LimitWarning> Engine::check_warnings(Millis now) {
+  Impl& m = *impl_;
+  std::vector<LimitWarning> out;
+  double threshold = m.limits.warn_threshold;
+  auto check = [&](Impl::WarnState& st, LimitWarning::Kind kind, std::uint64_t current,
+                   std::uint64_t limit) {
+    if (limit == 0) return;
+    double fraction = static_cast<double>(current) / static_cast<double>(limit);
+    if (fraction < threshold - 0.05) {
+      st.armed = true;  // re-armed only after falling 5 points below: no flapping
+      return;
+    }
+    if (fraction < threshold || !st.armed) return;
+    if (st.warned && now - st.last < detail::kWarnInterval) return;
+    out.push_back(LimitWarning{kind, 100.0 * fraction, current, limit});
+    st.armed = false;
+    st.warned = true;
+    st.last = now;
+  };
+  check(m.warn_locks, LimitWarning::Kind::kLocks, m.index.size(), m.limits.max_locks);
+  check(m.warn_memory, LimitWarning::Kind::kMemory, m.used_memory(), m.limits.max_memory_bytes);
+  return out;
+}
+
+// tick_resolution is fixed at construction: the wheels' slots are laid out by it.
+void Engine::set_limits(const EngineLimits& limits) {
+  Millis resolution = impl_->limits.tick_resolution;
+  impl_->limits = limits;
+  impl_->limits.tick_resolution = resolution;
+}
+
+const EngineLimits& Engine::limits() const { return impl_->limits; }
+
+EngineStats Engine::stats() const {
+  const Impl& m = *impl_;
+  EngineStats s = m.counters;
+  s.active_locks = m.index.size();
+  s.holders = m.holder_total;
+  s.waiters = m.waiter_total;
+  s.engine_memory_bytes = memory_bytes();
+  s.memory_bytes = m.used_memory();
+  s.next_fence = m.next_fence;
+  return s;
+}
+
+std::uint64_t Engine::memory_bytes() const { return impl_->bytes + sizeof(Impl); }
+
+}  // namespace semlock

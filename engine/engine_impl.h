@@ -1,0 +1,167 @@
+// Engine::Impl: the state behind engine.h and the helpers its operations share. Private to
+// engine/*.cc.
+//
+// Layout: keys live in a slab of 84-byte KeyEntry records; the index is a flat_hash_set of 4-byte
+// slot numbers whose hash and equality read the key out of the slab (heterogeneous lookup by
+// string_view). A holder is named by a handle: the key's slot for its first holder,
+// kExtraBit | slot for an extra (semaphore) holder; both kinds sit in one holder wheel. Waiters
+// sit in their own slab and wheel.
+#pragma once
+
+#include <absl/container/flat_hash_set.h>
+#include <absl/hash/hash.h>
+
+#include <cstdint>
+#include <string_view>
+#include <vector>
+
+#include "engine/counting_alloc.h"
+#include "engine/engine.h"
+#include "engine/entries.h"
+#include "engine/slab.h"
+#include "engine/timer_wheel.h"
+
+namespace semlock {
+
+namespace detail {
+inline constexpr std::uint32_t kExtraBit = 0x80000000u;
+inline constexpr Millis kWarnInterval = 10000;
+}  // namespace detail
+
+struct Engine::Impl {
+  struct KeyHash {
+    using is_transparent = void;
+    const Impl* m;
+    std::size_t operator()(std::string_view key) const {
+      return absl::Hash<std::string_view>{}(key);
+    }
+    std::size_t operator()(std::uint32_t slot) const { return (*this)(m->keys[slot].key()); }
+  };
+  struct KeyEq {
+    using is_transparent = void;
+    const Impl* m;
+    bool operator()(std::uint32_t a, std::uint32_t b) const { return a == b; }
+    bool operator()(std::uint32_t a, std::string_view b) const { return m->keys[a].key() == b; }
+    bool operator()(std::string_view a, std::uint32_t b) const { return m->keys[b].key() == a; }
+  };
+  using Index = absl::flat_hash_set<std::uint32_t, KeyHash, KeyEq,
+                                    detail::CountingAllocator<std::uint32_t>>;
+
+  struct HolderNodes {
+    Impl* m;
+    detail::WheelLink& link(std::uint32_t h);
+    detail::WheelTime deadline(std::uint32_t h) const;
+  };
+  struct WaiterNodes {
+    Impl* m;
+    detail::WheelLink& link(std::uint32_t w);
+    detail::WheelTime deadline(std::uint32_t w) const;
+  };
+
+  struct WarnState {
+    bool armed = true;
+    bool warned = false;
+    Millis last = 0;
+  };
+
+  Impl(const EngineLimits& l, std::uint64_t first_fence);
+
+  // --- state (bytes first: every container below counts into it) ---
+  std::uint64_t bytes = 0;
+  EngineLimits limits;
+  std::uint64_t next_fence;
+  std::uint64_t external = 0;
+  detail::Slab<detail::KeyEntry, 10> keys{&bytes};
+  detail::Slab<detail::KeyExt, 10> exts{&bytes};
+  detail::Slab<detail::ExtraHolder, 10> extras{&bytes};
+  detail::Slab<detail::Waiter, 8> waiters{&bytes};
+  Index index;
+  std::size_t idle_index_capacity = 0;
+  detail::TimerWheel<HolderNodes> holder_wheel;
+  detail::TimerWheel<WaiterNodes> waiter_wheel;
+  std::vector<WaiterEvent> events;
+  std::uint64_t holder_total = 0;
+  std::uint64_t waiter_total = 0;
+  std::uint32_t last_generation = 0;
+  EngineStats counters;  // only the counter fields; gauges are filled by stats()
+  WarnState warn_locks;
+  WarnState warn_memory;
+
+  // --- helpers (engine_state.cc) ---
+  void observe(Millis now) {
+    holder_wheel.start(now);
+    waiter_wheel.start(now);
+  }
+  std::uint64_t used_memory() const { return bytes + sizeof(Impl) + external; }
+  std::uint32_t find(std::string_view key) const {
+    auto it = index.find(key);
+    return it == index.end() ? detail::kNil : *it;
+  }
+  std::uint32_t holders_of(std::uint32_t slot) const {
+    const detail::KeyEntry& e = keys[slot];
+    return (e.has_first() ? 1u : 0u) + (e.ext == detail::kNil ? 0u : exts[e.ext].extra_count);
+  }
+  std::uint32_t waiters_of(std::uint32_t slot) const {
+    const detail::KeyEntry& e = keys[slot];
+    return e.ext == detail::kNil ? 0u : exts[e.ext].waiter_count;
+  }
+  std::uint64_t fence_of(std::uint32_t h) const;
+  Millis deadline_of(std::uint32_t h) const;
+  std::string_view owner_of(std::uint32_t h) const;
+  std::uint32_t key_of_holder(std::uint32_t h) const {
+    return (h & detail::kExtraBit) ? extras[h & ~detail::kExtraBit].key : h;
+  }
+  void set_deadline(std::uint32_t h, Millis deadline);
+
+  // Removes the key's holders with deadline <= now and hands their permits on. False when the
+  // key no longer exists.
+  bool purge(std::uint32_t slot, Millis now);
+  std::uint32_t find_holder(std::uint32_t slot, std::string_view owner) const;
+  // A new holder with the next fence; returns the fence.
+  std::uint64_t add_holder(std::uint32_t slot, std::string_view owner, Millis ttl, Millis now);
+  // Takes the holder out of the key and the wheel; no waiter is served, no key erased.
+  void remove_holder(std::uint32_t h);
+  // Grants free permits to the oldest waiters (timing out those whose wait ran out).
+  void serve_waiters(std::uint32_t slot, Millis now);
+  // Erases the key when it has no holder and no waiter; true when erased.
+  bool erase_if_empty(std::uint32_t slot);
+  std::uint32_t create_key(std::string_view key, std::uint32_t limit);
+  void set_first_owner(detail::KeyEntry& e, std::string_view owner);
+  detail::KeyExt& ext_of(std::uint32_t slot);
+  void drop_ext_if_empty(std::uint32_t slot);
+  WaiterId queue_waiter(std::uint32_t slot, const AcquireRequest& req, Millis now);
+  void remove_waiter(std::uint32_t w);
+  void emit_timeout(std::uint32_t w);
+  // Limits of SPEC §2 for an acquire that adds a holder (and creates a key, or queues). kOk or
+  // the rejection status; counts rejections and reject_requests=false overruns.
+  EngineStatus admit(bool creates_key, bool adds_waiter, Millis now);
+  // Expires up to `budget` due holders from the wheel; returns how many.
+  std::uint64_t expire_due(Millis now, std::uint64_t budget);
+  void shrink_index();
+};
+
+inline detail::WheelLink& Engine::Impl::HolderNodes::link(std::uint32_t h) {
+  return (h & detail::kExtraBit) ? m->extras[h & ~detail::kExtraBit].link : m->keys[h].link;
+}
+inline detail::WheelTime Engine::Impl::HolderNodes::deadline(std::uint32_t h) const {
+  return m->deadline_of(h);
+}
+inline detail::WheelLink& Engine::Impl::WaiterNodes::link(std::uint32_t w) {
+  return m->waiters[w].link;
+}
+inline detail::WheelTime Engine::Impl::WaiterNodes::deadline(std::uint32_t w) const {
+  return m->waiters[w].deadline;
+}
+
+inline std::uint64_t Engine::Impl::fence_of(std::uint32_t h) const {
+  return (h & detail::kExtraBit) ? extras[h & ~detail::kExtraBit].fence.get() : keys[h].fence.get();
+}
+inline Millis Engine::Impl::deadline_of(std::uint32_t h) const {
+  return (h & detail::kExtraBit) ? extras[h & ~detail::kExtraBit].deadline.get_signed()
+                                 : keys[h].deadline.get_signed();
+}
+inline std::string_view Engine::Impl::owner_of(std::uint32_t h) const {
+  return (h & detail::kExtraBit) ? extras[h & ~detail::kExtraBit].owner() : keys[h].owner();
+}
+
+}  // namespace semlock

@@ -1,0 +1,351 @@
+// The state transitions every public operation is built from: holders in and out, waiters in
+// and out, keys created and erased, permits handed on, limits admitted.
+#include <cstring>
+
+#include "engine/engine_impl.h"
+
+namespace semlock {
+
+using detail::ExtraHolder;
+using detail::KeyEntry;
+using detail::KeyExt;
+using detail::kExtraBit;
+using detail::kKeyInlineBytes;
+using detail::kNil;
+using detail::kOwnerInlineBytes;
+using detail::Waiter;
+
+Engine::Impl::Impl(const EngineLimits& l, std::uint64_t first_fence)
+    : limits(l),
+      next_fence(first_fence),
+      index(0, KeyHash{this}, KeyEq{this}, detail::CountingAllocator<std::uint32_t>(&bytes)),
+      holder_wheel(HolderNodes{this}, l.tick_resolution > 0 ? l.tick_resolution : 1),
+      waiter_wheel(WaiterNodes{this}, l.tick_resolution > 0 ? l.tick_resolution : 1) {
+  // The idle table: the smallest one, kept when the engine empties so that a lone
+  // acquire/release cycle does not reallocate it.
+  index.reserve(1);
+  idle_index_capacity = index.capacity();
+}
+
+void Engine::Impl::set_deadline(std::uint32_t h, Millis deadline) {
+  if (h & kExtraBit) {
+    extras[h & ~kExtraBit].deadline.set_signed(deadline);
+  } else {
+    keys[h].deadline.set_signed(deadline);
+  }
+  holder_wheel.reschedule(h);
+}
+
+// Key and first owner share the entry's buffer when they fit; otherwise one heap block holds
+// both, sized exactly (key_len + owner_len), so its size is known when it is freed.
+void Engine::Impl::set_first_owner(KeyEntry& e, std::string_view owner) {
+  std::size_t old_size = std::size_t{e.key_len} + e.owner_len;
+  std::size_t new_size = std::size_t{e.key_len} + owner.size();
+  if (!e.on_heap && new_size <= kKeyInlineBytes) {
+    std::memcpy(e.buf + e.key_len, owner.data(), owner.size());
+  } else if (new_size <= kKeyInlineBytes) {
+    char* old = const_cast<char*>(e.data());
+    std::memcpy(e.buf, old, e.key_len);
+    std::memcpy(e.buf + e.key_len, owner.data(), owner.size());
+    detail::counted_free(&bytes, old, old_size);
+    e.on_heap = 0;
+  } else {
+    char* block = detail::counted_alloc(&bytes, new_size);
+    std::memcpy(block, e.data(), e.key_len);
+    std::memcpy(block + e.key_len, owner.data(), owner.size());
+    if (e.on_heap) detail::counted_free(&bytes, const_cast<char*>(e.data()), old_size);
+    std::memcpy(e.buf, &block, sizeof block);
+    e.on_heap = 1;
+  }
+  e.owner_len = static_cast<std::uint8_t>(owner.size());
+}
+
+std::uint32_t Engine::Impl::create_key(std::string_view key, std::uint32_t limit) {
+  std::uint32_t slot = keys.alloc();
+  KeyEntry& e = keys[slot];
+  e.limit = limit;
+  e.key_len = static_cast<std::uint16_t>(key.size());
+  if (key.size() <= kKeyInlineBytes) {
+    std::memcpy(e.buf, key.data(), key.size());
+  } else {
+    char* block = detail::counted_alloc(&bytes, key.size());
+    std::memcpy(block, key.data(), key.size());
+    std::memcpy(e.buf, &block, sizeof block);
+    e.on_heap = 1;
+  }
+  index.insert(slot);
+  return slot;
+}
+
+bool Engine::Impl::erase_if_empty(std::uint32_t slot) {
+  KeyEntry& e = keys[slot];
+  if (e.has_first() || e.ext != kNil) return false;
+  index.erase(slot);  // hashes the key: before its bytes are freed
+  if (e.on_heap) detail::counted_free(&bytes, const_cast<char*>(e.data()), e.key_len);
+  e.key_len = 0;
+  keys.free(slot);
+  shrink_index();
+  return true;
+}
+
+// The index gives memory back after mass removals: to the idle table when empty, and to the
+// smallest fitting table when under 1/8 full (growth happens at 7/8, so the two never chase
+// each other; each rehash is paid for by the removals since the last one).
+void Engine::Impl::shrink_index() {
+  std::size_t cap = index.capacity();
+  if (index.empty()) {
+    if (cap != idle_index_capacity) {
+      Index fresh(0, KeyHash{this}, KeyEq{this}, detail::CountingAllocator<std::uint32_t>(&bytes));
+      fresh.reserve(1);
+      index.swap(fresh);
+    }
+  } else if (cap > 1024 && index.size() * 8 < cap) {
+    index.rehash(0);
+  }
+}
+
+KeyExt& Engine::Impl::ext_of(std::uint32_t slot) {
+  if (keys[slot].ext == kNil) keys[slot].ext = exts.alloc();
+  return exts[keys[slot].ext];
+}
+
+void Engine::Impl::drop_ext_if_empty(std::uint32_t slot) {
+  KeyEntry& e = keys[slot];
+  if (e.ext == kNil) return;
+  const KeyExt& x = exts[e.ext];
+  if (x.extra_count == 0 && x.waiter_count == 0) {
+    exts.free(e.ext);
+    e.ext = kNil;
+  }
+}
+
+std::uint32_t Engine::Impl::find_holder(std::uint32_t slot, std::string_view owner) const {
+  const KeyEntry& e = keys[slot];
+  if (e.has_first() && e.owner() == owner) return slot;
+  if (e.ext == kNil) return kNil;
+  for (std::uint32_t x = exts[e.ext].extra_head; x != kNil; x = extras[x].next) {
+    if (extras[x].owner() == owner) return x | kExtraBit;
+  }
+  return kNil;
+}
+
+std::uint64_t Engine::Impl::add_holder(std::uint32_t slot, std::string_view owner, Millis ttl,
+                                       Millis now) {
+  std::uint64_t fence = next_fence++;
+  ++holder_total;
+  ++counters.granted;
+  KeyEntry& e = keys[slot];
+  if (!e.has_first()) {
+    set_first_owner(e, owner);
+    e.fence.set(fence);
+    e.deadline.set_signed(now + ttl);
+    holder_wheel.insert(slot);
+    return fence;
+  }
+  std::uint32_t x = extras.alloc();
+  ExtraHolder& h = extras[x];
+  h.fence.set(fence);
+  h.deadline.set_signed(now + ttl);
+  h.key = slot;
+  h.owner_len = static_cast<std::uint8_t>(owner.size());
+  if (owner.size() <= kOwnerInlineBytes) {
+    std::memcpy(h.buf, owner.data(), owner.size());
+  } else {
+    char* block = detail::counted_alloc(&bytes, owner.size());
+    std::memcpy(block, owner.data(), owner.size());
+    std::memcpy(h.buf, &block, sizeof block);
+    h.on_heap = 1;
+  }
+  KeyExt& ext = ext_of(slot);
+  h.prev = ext.extra_tail;
+  if (ext.extra_tail != kNil) {
+    extras[ext.extra_tail].next = x;
+  } else {
+    ext.extra_head = x;
+  }
+  ext.extra_tail = x;
+  ++ext.extra_count;
+  holder_wheel.insert(x | kExtraBit);
+  return fence;
+}
+
+void Engine::Impl::remove_holder(std::uint32_t h) {
+  holder_wheel.remove(h);
+  --holder_total;
+  if (!(h & kExtraBit)) {
+    set_first_owner(keys[h], {});
+    return;
+  }
+  std::uint32_t x = h & ~kExtraBit;
+  ExtraHolder& eh = extras[x];
+  std::uint32_t slot = eh.key;
+  KeyExt& ext = exts[keys[slot].ext];
+  if (eh.prev != kNil) {
+    extras[eh.prev].next = eh.next;
+  } else {
+    ext.extra_head = eh.next;
+  }
+  if (eh.next != kNil) {
+    extras[eh.next].prev = eh.prev;
+  } else {
+    ext.extra_tail = eh.prev;
+  }
+  --ext.extra_count;
+  if (eh.on_heap) detail::counted_free(&bytes, const_cast<char*>(eh.data()), eh.owner_len);
+  extras.free(x);
+  drop_ext_if_empty(slot);
+}
+
+bool Engine::Impl::purge(std::uint32_t slot, Millis now) {
+  bool freed = false;
+  KeyEntry& e = keys[slot];
+  if (e.has_first() && e.deadline.get_signed() <= now) {
+    remove_holder(slot);
+    ++counters.expired_holders;
+    freed = true;
+  }
+  if (e.ext != kNil) {
+    std::uint32_t x = exts[e.ext].extra_head;
+    while (x != kNil) {
+      std::uint32_t next = extras[x].next;
+      if (extras[x].deadline.get_signed() <= now) {
+        remove_holder(x | kExtraBit);  // may drop the ext record, but only after the last extra
+        ++counters.expired_holders;
+        freed = true;
+      }
+      x = next;
+    }
+  }
+  if (freed) serve_waiters(slot, now);
+  return !erase_if_empty(slot);
+}
+
+void Engine::Impl::emit_timeout(std::uint32_t w) {
+  const Waiter& wt = waiters[w];
+  events.push_back(WaiterEvent{wt.tag, WaiterId{w, wt.generation}, false, 0, 0});
+  ++counters.waiter_timeouts;
+}
+
+void Engine::Impl::serve_waiters(std::uint32_t slot, Millis now) {
+  while (keys[slot].ext != kNil) {
+    KeyExt& ext = exts[keys[slot].ext];
+    if (ext.waiter_count == 0 || holders_of(slot) >= keys[slot].limit) return;
+    std::uint32_t w = ext.waiter_head;
+    const Waiter& wt = waiters[w];
+    // A wait that ends at the very moment the permit frees is served: expiries come before
+    // waiter timeouts (SPEC §1).
+    if (wt.deadline < now) {
+      emit_timeout(w);
+      remove_waiter(w);
+      continue;
+    }
+    // An owner that came to hold the key while it waited (SET) keeps one holder: refreshed.
+    std::uint64_t fence;
+    std::uint32_t held = find_holder(slot, wt.owner());
+    if (held != kNil) {
+      set_deadline(held, now + wt.ttl);
+      fence = fence_of(held);
+    } else {
+      fence = add_holder(slot, wt.owner(), wt.ttl, now);
+    }
+    events.push_back(WaiterEvent{wt.tag, WaiterId{w, wt.generation}, true, fence, wt.ttl});
+    remove_waiter(w);
+  }
+}
+
+WaiterId Engine::Impl::queue_waiter(std::uint32_t slot, const AcquireRequest& req, Millis now) {
+  std::uint32_t w = waiters.alloc();
+  Waiter& wt = waiters[w];
+  if (++last_generation == 0) ++last_generation;  // 0 marks a free slot
+  wt.tag = req.tag;
+  wt.deadline = now + req.wait;
+  wt.ttl = req.ttl;
+  wt.key = slot;
+  wt.generation = last_generation;
+  wt.owner_len = static_cast<std::uint8_t>(req.owner.size());
+  std::memcpy(wt.owner_buf, req.owner.data(), req.owner.size());
+  KeyExt& ext = ext_of(slot);
+  wt.prev = ext.waiter_tail;
+  if (ext.waiter_tail != kNil) {
+    waiters[ext.waiter_tail].next = w;
+  } else {
+    ext.waiter_head = w;
+  }
+  ext.waiter_tail = w;
+  ++ext.waiter_count;
+  ++waiter_total;
+  waiter_wheel.insert(w);
+  return WaiterId{w, wt.generation};
+}
+
+void Engine::Impl::remove_waiter(std::uint32_t w) {
+  Waiter& wt = waiters[w];
+  std::uint32_t slot = wt.key;
+  KeyExt& ext = exts[keys[slot].ext];
+  if (wt.prev != kNil) {
+    waiters[wt.prev].next = wt.next;
+  } else {
+    ext.waiter_head = wt.next;
+  }
+  if (wt.next != kNil) {
+    waiters[wt.next].prev = wt.prev;
+  } else {
+    ext.waiter_tail = wt.prev;
+  }
+  --ext.waiter_count;
+  --waiter_total;
+  waiter_wheel.remove(w);
+  wt.generation = 0;
+  waiters.free(w);
+  drop_ext_if_empty(slot);
+}
+
+std::uint64_t Engine::Impl::expire_due(Millis now, std::uint64_t budget) {
+  std::uint64_t done = 0;
+  while (done < budget) {
+    std::uint32_t h = holder_wheel.pop_due(now);
+    if (h == kNil) break;
+    std::uint32_t slot = key_of_holder(h);
+    remove_holder(h);
+    ++counters.expired_holders;
+    ++done;
+    serve_waiters(slot, now);
+    erase_if_empty(slot);
+  }
+  return done;
+}
+
+EngineStatus Engine::Impl::admit(bool creates_key, bool adds_waiter, Millis now) {
+  auto over_locks = [&] {
+    return creates_key && limits.max_locks != 0 && index.size() >= limits.max_locks;
+  };
+  auto over_memory = [&] {
+    return limits.max_memory_bytes != 0 && used_memory() >= limits.max_memory_bytes;
+  };
+  auto over_waiters = [&] { return adds_waiter && waiter_total >= limits.max_waiters; };
+  if (!over_locks() && !over_memory() && !over_waiters()) return EngineStatus::kOk;
+  // Due holders are absent (SPEC §1): remove them before saying the server is full.
+  expire_due(now, limits.max_expiries_per_tick);
+  bool locks = over_locks();
+  bool memory = over_memory();
+  if (over_waiters()) {
+    ++counters.rejected_max_waiters;
+    return EngineStatus::kOverMaxWaiters;
+  }
+  if (limits.reject_requests) {
+    if (locks) {
+      ++counters.rejected_max_locks;
+      return EngineStatus::kOverMaxLocks;
+    }
+    if (memory) {
+      ++counters.rejected_memory;
+      return EngineStatus::kOverMemory;
+    }
+    return EngineStatus::kOk;
+  }
+  if (locks) ++counters.exceeded_max_locks;
+  if (memory) ++counters.exceeded_memory;
+  return EngineStatus::kOk;
+}
+
+}  // namespace semlock

@@ -1,0 +1,228 @@
+#include "protocol/http.h"
+
+#include <charconv>
+#include <cstring>
+
+// A deliberately small HTTP/1.x framer: the lock port only needs "POST / + JSON body" and the
+// metrics port "GET /metrics". Line ends may be CRLF or bare LF (RFC 9112 §2.2 allows
+// accepting LF). Anything ambiguous for request smuggling (Transfer-Encoding, conflicting
+// Content-Length, folded headers, space before the colon) is refused.
+
+namespace semlock::http {
+namespace {
+
+ParseResult fail(int status) {
+  return {Status::kError, 0, status, reason_phrase(status)};
+}
+
+bool is_tchar(char c) {
+  if ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9')) return true;
+  return std::strchr("!#$%&'*+-.^_`|~", c) != nullptr && c != '\0';
+}
+
+char lower(char c) {
+  return c >= 'A' && c <= 'Z' ? static_cast<char>(c - 'A' + 'a') : c;
+}
+
+bool iequals(std::string_view a, std::string_view b) {
+  if (a.size() != b.size()) return false;
+  for (std::size_t i = 0; i < a.size(); ++i) {
+    if (lower(a[i]) != lower(b[i])) return false;
+  }
+  return true;
+}
+
+std::string_view trim(std::string_view s) {
+  while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.remove_prefix(1);
+  while (!s.empty() && (s.back() == ' ' || s.back() == '\t')) s.remove_suffix(1);
+  return s;
+}
+
+// Calls f(token) for each comma-separated, trimmed token of a header value.
+template <typename F>
+void for_each_token(std::string_view value, F&& f) {
+  while (!value.empty()) {
+    const std::size_t comma = value.find(',');
+    f(trim(value.substr(0, comma)));
+    if (comma == std::string_view::npos) break;
+    value.remove_prefix(comma + 1);
+  }
+}
+
+// Splits off one line (without CR?LF). Returns false when no LF is present.
+bool take_line(std::string_view& rest, std::string_view& line) {
+  const std::size_t lf = rest.find('\n');
+  if (lf == std::string_view::npos) return false;
+  line = rest.substr(0, lf);
+  if (!line.empty() && line.back() == '\r') line.remove_suffix(1);
+  rest.remove_prefix(lf + 1);
+  return true;
+}
+
+bool parse_request_line(std::string_view line, Request& out) {
+  const std::size_t sp1 = line.find(' ');
+  if (sp1 == std::string_view::npos || sp1 == 0) return false;
+  out.method = line.substr(0, sp1);
+  for (const char c : out.method) {
+    if (!is_tchar(c)) return false;
+  }
+  const std::size_t sp2 = line.find(' ', sp1 + 1);
+  if (sp2 == std::string_view::npos || sp2 == sp1 + 1) return false;
+  out.target = line.substr(sp1 + 1, sp2 - sp1 - 1);
+  for (const char c : out.target) {
+    if (static_cast<unsigned char>(c) <= 0x20 || c == 0x7f) return false;
+  }
+  return true;
+}
+
+}  // namespace
+
+ParseResult parse_request(std::string_view in, const Limits& limits, Request& out) {
+  out = Request{};
+  // RFC 9112 §2.2: ignore empty lines before the request line (some clients send a CRLF
+  // after a POST body).
+  std::size_t start = 0;
+  while (start < in.size() && (in[start] == '\r' || in[start] == '\n')) ++start;
+  if (start == in.size()) return start > limits.max_header_bytes ? fail(400) : ParseResult{};
+
+  // The head must end within max_header_bytes; look no further so that the outcome does not
+  // depend on how much was buffered.
+  std::string_view window = in.substr(start, limits.max_header_bytes);
+  std::string_view rest = window;
+  std::string_view line;
+  if (!take_line(rest, line)) {
+    return window.size() >= limits.max_header_bytes ? fail(431) : ParseResult{};
+  }
+  if (!parse_request_line(line, out)) return fail(400);
+  const std::string_view version = line.substr(out.method.size() + out.target.size() + 2);
+  if (version.size() != 8 || version.substr(0, 5) != "HTTP/" || version[6] != '.' ||
+      version[5] < '0' || version[5] > '9' || version[7] < '0' || version[7] > '9') {
+    return fail(400);
+  }
+  if (version[5] != '1') return fail(505);
+  out.minor_version = version[7] - '0';
+  out.keep_alive = out.minor_version >= 1;
+
+  bool have_length = false;
+  std::size_t content_length = 0;
+  bool close = false;
+  bool keep_alive = false;
+  while (true) {
+    if (!take_line(rest, line)) {
+      return window.size() >= limits.max_header_bytes ? fail(431) : ParseResult{};
+    }
+    if (line.empty()) break;
+    if (line.front() == ' ' || line.front() == '\t') return fail(400);  // obsolete folding
+    const std::size_t colon = line.find(':');
+    if (colon == std::string_view::npos || colon == 0) return fail(400);
+    const std::string_view name = line.substr(0, colon);
+    for (const char c : name) {
+      if (!is_tchar(c)) return fail(400);
+    }
+    const std::string_view value = trim(line.substr(colon + 1));
+    if (iequals(name, "content-length")) {
+      std::size_t n = 0;
+      const auto res = std::from_chars(value.data(), value.data() + value.size(), n);
+      if (value.empty() || res.ec != std::errc() || res.ptr != value.data() + value.size()) {
+        return fail(400);
+      }
+      if (have_length && n != content_length) return fail(400);
+      have_length = true;
+      content_length = n;
+    } else if (iequals(name, "transfer-encoding")) {
+      return fail(411);
+    } else if (iequals(name, "connection")) {
+      for_each_token(value, [&](std::string_view t) {
+        if (iequals(t, "close")) close = true;
+        if (iequals(t, "keep-alive")) keep_alive = true;
+      });
+    } else if (iequals(name, "expect")) {
+      if (iequals(value, "100-continue")) out.expect_continue = true;
+    } else if (iequals(name, "authorization")) {
+      out.authorization = value;
+    }
+  }
+  if (close) {
+    out.keep_alive = false;
+  } else if (keep_alive) {
+    out.keep_alive = true;
+  }
+  if (content_length > limits.max_body_bytes) return fail(413);
+
+  const std::size_t head = start + (window.size() - rest.size());
+  if (in.size() - head < content_length) return {};
+  out.body = in.substr(head, content_length);
+  return {Status::kRequest, head + content_length, 0, {}};
+}
+
+void write_response(std::string& out, int status, std::string_view content_type,
+                    std::string_view body, bool keep_alive) {
+  char num[24];
+  out.append("HTTP/1.1 ");
+  auto res = std::to_chars(num, num + sizeof num, status);
+  out.append(num, res.ptr);
+  out.push_back(' ');
+  out.append(reason_phrase(status));
+  out.append("\r\n");
+  if (!content_type.empty()) {
+    out.append("Content-Type: ");
+    out.append(content_type);
+    out.append("\r\n");
+  }
+  out.append("Content-Length: ");
+  res = std::to_chars(num, num + sizeof num, body.size());
+  out.append(num, res.ptr);
+  out.append(keep_alive ? "\r\nConnection: keep-alive\r\n\r\n" : "\r\nConnection: close\r\n\r\n");
+  out.append(body);
+}
+
+std::string_view reason_phrase(int status) {
+  switch (status) {
+    case 100:
+      return "Continue";
+    case 200:
+      return "OK";
+    case 201:
+      return "Created";
+    case 204:
+      return "No Content";
+    case 400:
+      return "Bad Request";
+    case 401:
+      return "Unauthorized";
+    case 403:
+      return "Forbidden";
+    case 404:
+      return "Not Found";
+    case 405:
+      return "Method Not Allowed";
+    case 408:
+      return "Request Timeout";
+    case 409:
+      return "Conflict";
+    case 411:
+      return "Length Required";
+    case 413:
+      return "Payload Too Large";
+    case 414:
+      return "URI Too Long";
+    case 415:
+      return "Unsupported Media Type";
+    case 429:
+      return "Too Many Requests";
+    case 431:
+      return "Request Header Fields Too Large";
+    case 500:
+      return "Internal Server Error";
+    case 501:
+      return "Not Implemented";
+    case 503:
+      return "Service Unavailable";
+    case 505:
+      return "HTTP Version Not Supported";
+    default:
+      return "Unknown";
+  }
+}
+
+}  // namespace semlock::http

@@ -1,0 +1,46 @@
+// Minimal HTTP/1.x request framing: request line, headers (bounded), Content-Length body.
+// Chunked bodies are refused with 411 because no endpoint needs streaming uploads.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <string>
+#include <string_view>
+
+namespace semlock::http {
+
+struct Limits {
+  std::size_t max_header_bytes = 8192;
+  std::size_t max_body_bytes = 1024 * 1024;
+};
+
+struct Request {
+  std::string_view method, target, body, authorization;  // views into the input
+  int minor_version = 1;
+  bool keep_alive = true;  // HTTP/1.1 default true unless "Connection: close"; 1.0 default false
+                           // unless keep-alive
+  bool expect_continue = false;
+};
+
+enum class Status : std::uint8_t { kRequest, kNeedMore, kError };
+
+struct ParseResult {
+  Status status = Status::kNeedMore;
+  std::size_t consumed = 0;
+  int error_status = 0;  // 400 bad request, 411 chunked/length required, 413 body too large,
+                         // 431 headers too large, 505 version
+  std::string_view error_reason;  // "Bad Request" ...
+};
+
+// Parses one request from the front of `in`. kRequest: `out` views into `in`, `consumed` covers
+// head and body. kNeedMore consumes nothing. kError: answer error_status and close.
+ParseResult parse_request(std::string_view in, const Limits& limits, Request& out);
+
+// Full response with Content-Length and Connection header.
+void write_response(std::string& out, int status, std::string_view content_type,
+                    std::string_view body, bool keep_alive);
+
+// Standard reason phrase for `status` ("OK", "Not Found", ...); "Unknown" for others.
+std::string_view reason_phrase(int status);
+
+}  // namespace semlock::http

@@ -1,0 +1,100 @@
+// JSON-lines protocol: request decoding, line framing and reply encoding (SPEC §4).
+// Pure: the server checks value limits (max TTL etc.) against its config.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <variant>
+#include <vector>
+
+namespace semlock::json {
+
+enum class Action : std::uint8_t {
+  kAcquire,
+  kRelease,
+  kExtend,
+  kExists,
+  kStatus,
+  kStats,
+  kList,
+  kForceRelease,
+  kPing,
+  kAuth
+};
+
+struct Request {
+  Action action = Action::kPing;
+  std::string key;
+  std::optional<std::int64_t> ttl_ms;  // from ttl_ms, else from ttl (seconds, fractional, rounded
+                                       // UP to ms)
+  std::optional<std::string> owner;    // from owner, else pid@host when pid or host is given
+  bool owner_from_pid_host = false;    // owner derived from pid/host (no idempotent re-acquire)
+  std::optional<std::uint32_t> limit;
+  std::int64_t wait_ms = 0;
+  bool session = false;
+  std::optional<std::string> api_key;
+  std::string id_raw;  // the `id` value re-serialized as JSON text; empty if absent
+  std::uint64_t cursor = 0;
+  std::string match;
+  std::optional<std::uint64_t> count;
+};
+
+struct DecodeError {
+  std::string message;  // names the field: "ttl: must be a positive number",
+                        // "action: unknown action 'x'", "key: required", "invalid JSON" ...
+  std::string id_raw;   // echo id if it could be read
+};
+
+// Decodes one line (without the LF; a trailing CR is ignored). Field presence rules per action:
+// acquire needs key + ttl/ttl_ms (> 0); release/extend/exists/status/force_release need key;
+// extend needs ttl/ttl_ms; auth needs api_key. Types are checked (string/number/bool/integer);
+// unknown fields are ignored (clients send extras). Limits of values (max TTL etc.) are NOT
+// checked here — the server checks them against config.
+std::variant<Request, DecodeError> decode_request(std::string_view line);
+
+// Line framing: finds the next LF in `in`. Returns the line (without LF and an optional CR) and
+// the bytes consumed, kNeedMore if no LF yet, kTooLong if no LF within max_line bytes (the server
+// answers BADREQUEST "request too large" and closes).
+enum class LineStatus : std::uint8_t { kLine, kNeedMore, kTooLong };
+struct LineResult {
+  LineStatus status;
+  std::string_view line;
+  std::size_t consumed;
+};
+LineResult next_line(std::string_view in, std::size_t max_line);
+
+// Reply encoding, exactly SPEC §4. Each appends one line ending in "\n" to `out`.
+// id_raw is echoed as "id":<raw> when non-empty. Field order: success, data|error+code, id.
+struct HolderView {
+  std::string_view owner;
+  std::uint64_t fence;
+  std::int64_t ttl_ms;
+};
+struct StatsView {
+  std::uint64_t total_requests, active_locks, holders, waiters, acquire_requests, release_requests,
+      extend_requests, rejected_requests, expired_locks, connections, memory_usage_bytes,
+      memory_limit_bytes, locks_limit, uptime_seconds;
+};
+void write_fail(std::string& out, std::string_view id_raw);  // {"success":false}
+void write_error(std::string& out, std::string_view id_raw, std::string_view text,
+                 std::string_view code);
+void write_ok(std::string& out, std::string_view id_raw);  // {"success":true}
+void write_acquired(std::string& out, std::string_view id_raw, std::string_view key,
+                    std::string_view owner, std::uint64_t fence, std::int64_t ttl_ms);
+void write_released(std::string& out, std::string_view id_raw, std::uint64_t released);
+void write_extended(std::string& out, std::string_view id_raw, std::int64_t ttl_ms);
+void write_exists(std::string& out,
+                  std::string_view id_raw);  // {"success":true,"data":{"exists":true}}
+void write_status(std::string& out, std::string_view id_raw, std::string_view key,
+                  std::uint32_t limit, const std::vector<HolderView>& holders,
+                  std::uint64_t waiters);
+void write_stats(std::string& out, std::string_view id_raw, const StatsView& s);
+void write_list(std::string& out, std::string_view id_raw, const std::vector<std::string>& keys,
+                std::uint64_t cursor);
+void write_force_released(std::string& out, std::string_view id_raw, std::uint64_t released);
+void write_pong(std::string& out, std::string_view id_raw);  // data {"pong":true}
+
+}  // namespace semlock::json

@@ -1,0 +1,316 @@
+#include "protocol/resp_reader.h"
+
+#include <cstring>
+#include <limits>
+
+// Mirrors Redis 7 networking.c: processMultibulkBuffer for frames starting with '*',
+// processInlineBuffer (with sds.c sdssplitargs) for anything else. Differences, on purpose:
+// - The parser keeps no state between calls; an incomplete frame is re-scanned next time. Bulk
+//   payloads are skipped by length, so a re-scan costs O(argument count), not O(bytes).
+// - Header lines are searched with memchr (binary safe) inside a bounded window, so the result
+//   does not depend on how the bytes were split across reads (Redis only notices a missing CR
+//   once its buffer passes the limit).
+// - An inline line ends at its first NUL byte, as the C string sdssplitargs sees does.
+
+namespace semlock::resp {
+namespace {
+
+// Redis's string2ll (util.c): optional '-', no '+', no leading zeros, no spaces, no "-0".
+bool string_to_ll(const char* s, std::size_t len, long long& value) {
+  if (len == 0 || len > 20) return false;
+  if (len == 1 && s[0] == '0') {
+    value = 0;
+    return true;
+  }
+  const char* p = s;
+  const char* end = s + len;
+  bool negative = false;
+  if (*p == '-') {
+    negative = true;
+    ++p;
+    if (p == end) return false;
+  }
+  if (*p < '1' || *p > '9') return false;
+  unsigned long long v = static_cast<unsigned long long>(*p - '0');
+  ++p;
+  constexpr unsigned long long kMax = std::numeric_limits<unsigned long long>::max();
+  for (; p != end; ++p) {
+    if (*p < '0' || *p > '9') return false;
+    const auto digit = static_cast<unsigned long long>(*p - '0');
+    if (v > kMax / 10) return false;
+    v *= 10;
+    if (v > kMax - digit) return false;
+    v += digit;
+  }
+  constexpr auto kLlMax = static_cast<unsigned long long>(std::numeric_limits<long long>::max());
+  if (negative) {
+    if (v > kLlMax + 1) return false;
+    value = v == kLlMax + 1 ? std::numeric_limits<long long>::min() : -static_cast<long long>(v);
+  } else {
+    if (v > kLlMax) return false;
+    value = static_cast<long long>(v);
+  }
+  return true;
+}
+
+enum class LineScan : std::uint8_t { kFound, kNeedMore, kTooBig };
+
+struct HeaderLine {
+  LineScan scan;
+  std::size_t cr;  // offset of the '\r' from the line start
+};
+
+// Finds the CR ending a '*'/'$' header line that starts at `pos`. Like Redis, the line is
+// complete only when one more byte follows the CR (Redis skips it without looking at it).
+HeaderLine find_header_cr(std::string_view in, std::size_t pos, std::size_t max_line) {
+  const std::size_t avail = in.size() - pos;
+  const std::size_t window = avail < max_line + 1 ? avail : max_line + 1;
+  const void* hit = std::memchr(in.data() + pos, '\r', window);
+  if (hit == nullptr) {
+    return {avail > max_line ? LineScan::kTooBig : LineScan::kNeedMore, 0};
+  }
+  const auto cr = static_cast<std::size_t>(static_cast<const char*>(hit) - (in.data() + pos));
+  if (cr + 2 > avail) return {LineScan::kNeedMore, 0};
+  return {LineScan::kFound, cr};
+}
+
+struct Number {
+  LineScan scan;
+  bool ok;
+  long long value;
+  std::size_t next;  // position after CR + 1 byte
+};
+
+// Reads the number after the type byte at `pos` ("*123\r\n" / "$5\r\n").
+Number read_header_number(std::string_view in, std::size_t pos, std::size_t max_line) {
+  // Fast path for the common short decimal: digits then CR then one more byte.
+  const char* p = in.data() + pos + 1;
+  const char* end = in.data() + in.size();
+  const char* q = p;
+  while (q != end && q - p < 18 && static_cast<unsigned>(*q - '0') < 10) ++q;
+  if (q != p && q + 1 < end && *q == '\r' && (*p != '0' || q - p == 1) &&
+      static_cast<std::size_t>(q - p) + 1 <= max_line) {
+    long long v = 0;
+    for (const char* d = p; d != q; ++d) v = v * 10 + (*d - '0');
+    return {LineScan::kFound, true, v, static_cast<std::size_t>(q + 2 - in.data())};
+  }
+  const HeaderLine line = find_header_cr(in, pos, max_line);
+  if (line.scan != LineScan::kFound) return {line.scan, false, 0, 0};
+  long long v = 0;
+  const bool ok = string_to_ll(in.data() + pos + 1, line.cr - 1, v);
+  return {LineScan::kFound, ok, v, pos + line.cr + 2};
+}
+
+ParseResult error(ProtocolError e, char got = 0) {
+  ParseResult r;
+  r.status = ParseStatus::kError;
+  r.error = e;
+  r.got = got;
+  return r;
+}
+
+ParseResult parse_multibulk(std::string_view in, const ReaderLimits& limits,
+                            std::vector<std::string_view>& args) {
+  const Number count = read_header_number(in, 0, limits.max_inline_bytes);
+  if (count.scan == LineScan::kNeedMore) return {};
+  if (count.scan == LineScan::kTooBig) return error(ProtocolError::kTooBigMultibulkCountString);
+  if (!count.ok ||
+      (count.value > 0 && static_cast<unsigned long long>(count.value) > limits.max_args)) {
+    return error(ProtocolError::kInvalidMultibulkLength);
+  }
+  if (count.value <= 0) return {ParseStatus::kSkip, count.next, ProtocolError::kNone, 0};
+
+  std::size_t pos = count.next;
+  auto remaining = static_cast<std::size_t>(count.value);
+  while (remaining > 0) {
+    if (pos >= in.size()) return {};
+    // Redis waits for the whole length line before looking at its first byte.
+    Number len;
+    if (in[pos] == '$') {
+      len = read_header_number(in, pos, limits.max_inline_bytes);
+    } else {
+      const HeaderLine line = find_header_cr(in, pos, limits.max_inline_bytes);
+      len = {line.scan, false, 0, 0};
+      if (line.scan == LineScan::kFound) return error(ProtocolError::kExpectedDollar, in[pos]);
+    }
+    if (len.scan == LineScan::kNeedMore) return {};
+    if (len.scan == LineScan::kTooBig) return error(ProtocolError::kTooBigBulkCountString);
+    if (!len.ok || len.value < 0 ||
+        static_cast<unsigned long long>(len.value) > limits.max_bulk_bytes) {
+      return error(ProtocolError::kInvalidBulkLength);
+    }
+    const auto bulk = static_cast<std::size_t>(len.value);
+    if (in.size() - len.next < bulk + 2) return {};
+    args.emplace_back(in.data() + len.next, bulk);
+    pos = len.next + bulk + 2;
+    --remaining;
+  }
+  return {ParseStatus::kCommand, pos, ProtocolError::kNone, 0};
+}
+
+bool is_space(char c) {
+  return c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\v' || c == '\f';
+}
+
+int hex_value(char c) {
+  if (c >= '0' && c <= '9') return c - '0';
+  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+  return -1;
+}
+
+// sdssplitargs over `line` (already cut at its first NUL). Unescaped bytes go to `scratch`,
+// reserved up front so the views handed out stay valid. Returns false on unbalanced quotes.
+bool split_args(std::string_view line, std::vector<std::string_view>& args, std::string& scratch) {
+  scratch.clear();
+  scratch.reserve(line.size());
+  const char* p = line.data();
+  const char* end = p + line.size();
+  auto at = [&](const char* x) { return x < end ? *x : '\0'; };
+  while (true) {
+    while (p < end && is_space(*p)) ++p;
+    if (p == end) return true;
+    const std::size_t start = scratch.size();
+    bool in_double = false;
+    bool in_single = false;
+    bool done = false;
+    while (!done) {
+      const char c = at(p);
+      if (in_double) {
+        if (c == '\\' && at(p + 1) == 'x' && hex_value(at(p + 2)) >= 0 &&
+            hex_value(at(p + 3)) >= 0) {
+          scratch.push_back(static_cast<char>(hex_value(at(p + 2)) * 16 + hex_value(at(p + 3))));
+          p += 3;
+        } else if (c == '\\' && at(p + 1) != '\0') {
+          ++p;
+          switch (*p) {
+            case 'n':
+              scratch.push_back('\n');
+              break;
+            case 'r':
+              scratch.push_back('\r');
+              break;
+            case 't':
+              scratch.push_back('\t');
+              break;
+            case 'b':
+              scratch.push_back('\b');
+              break;
+            case 'a':
+              scratch.push_back('\a');
+              break;
+            default:
+              scratch.push_back(*p);
+              break;
+          }
+        } else if (c == '"') {
+          // A closing quote must be followed by a space or nothing at all.
+          if (at(p + 1) != '\0' && !is_space(at(p + 1))) return false;
+          done = true;
+        } else if (c == '\0') {
+          return false;
+        } else {
+          scratch.push_back(c);
+        }
+      } else if (in_single) {
+        if (c == '\\' && at(p + 1) == '\'') {
+          ++p;
+          scratch.push_back('\'');
+        } else if (c == '\'') {
+          if (at(p + 1) != '\0' && !is_space(at(p + 1))) return false;
+          done = true;
+        } else if (c == '\0') {
+          return false;
+        } else {
+          scratch.push_back(c);
+        }
+      } else {
+        switch (c) {
+          case ' ':
+          case '\n':
+          case '\r':
+          case '\t':
+          case '\0':
+            done = true;
+            break;
+          case '"':
+            in_double = true;
+            break;
+          case '\'':
+            in_single = true;
+            break;
+          default:
+            scratch.push_back(c);
+            break;
+        }
+      }
+      if (p < end) ++p;
+    }
+    args.emplace_back(scratch.data() + start, scratch.size() - start);
+  }
+}
+
+ParseResult parse_inline(std::string_view in, const ReaderLimits& limits,
+                         std::vector<std::string_view>& args, std::string& scratch) {
+  const std::size_t window =
+      in.size() < limits.max_inline_bytes + 1 ? in.size() : limits.max_inline_bytes + 1;
+  const void* hit = std::memchr(in.data(), '\n', window);
+  if (hit == nullptr) {
+    if (in.size() > limits.max_inline_bytes) return error(ProtocolError::kTooBigInlineRequest);
+    return {};
+  }
+  const auto lf = static_cast<std::size_t>(static_cast<const char*>(hit) - in.data());
+  std::size_t len = lf;
+  if (len > 0 && in[len - 1] == '\r') --len;
+  std::string_view line = in.substr(0, len);
+  if (const void* nul = std::memchr(line.data(), '\0', line.size()); nul != nullptr) {
+    line = line.substr(0, static_cast<std::size_t>(static_cast<const char*>(nul) - line.data()));
+  }
+  if (!split_args(line, args, scratch)) {
+    args.clear();
+    return error(ProtocolError::kUnbalancedQuotes);
+  }
+  const ParseStatus status = args.empty() ? ParseStatus::kSkip : ParseStatus::kCommand;
+  return {status, lf + 1, ProtocolError::kNone, 0};
+}
+
+}  // namespace
+
+ParseResult parse_command(std::string_view in, const ReaderLimits& limits,
+                          std::vector<std::string_view>& args, std::string& scratch) {
+  args.clear();
+  if (in.empty()) return {};
+  ParseResult r =
+      in[0] == '*' ? parse_multibulk(in, limits, args) : parse_inline(in, limits, args, scratch);
+  if (r.status != ParseStatus::kCommand) args.clear();
+  return r;
+}
+
+std::string error_text(const ParseResult& r) {
+  if (r.status != ParseStatus::kError) return {};
+  switch (r.error) {
+    case ProtocolError::kNone:
+      return {};
+    case ProtocolError::kInvalidMultibulkLength:
+      return "Protocol error: invalid multibulk length";
+    case ProtocolError::kInvalidBulkLength:
+      return "Protocol error: invalid bulk length";
+    case ProtocolError::kExpectedDollar: {
+      std::string s = "Protocol error: expected '$', got '";
+      s.push_back(r.got);
+      s += "'";
+      return s;
+    }
+    case ProtocolError::kTooBigInlineRequest:
+      return "Protocol error: too big inline request";
+    case ProtocolError::kUnbalancedQuotes:
+      return "Protocol error: unbalanced quotes in request";
+    case ProtocolError::kTooBigMultibulkCountString:
+      return "Protocol error: too big mbulk count string";
+    case ProtocolError::kTooBigBulkCountString:
+      return "Protocol error: too big bulk count string";
+  }
+  return {};
+}
+
+}  // namespace semlock::resp

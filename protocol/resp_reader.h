@@ -1,0 +1,55 @@
+// RESP request reader: a pure, incremental parser for Redis multibulk and inline commands.
+// Behaviour and error texts follow Redis 7 networking.c (processMultibulkBuffer,
+// processInlineBuffer) so that clients and redis-cli see exactly what Redis would send.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace semlock::resp {
+
+struct ReaderLimits {
+  std::size_t max_args = 1024 * 1024;        // multibulk count limit (Redis: INT_MAX; we cap)
+  std::size_t max_bulk_bytes = 1024 * 1024;  // server.max_request_bytes
+  std::size_t max_inline_bytes = 64 * 1024;  // Redis PROTO_INLINE_MAX_SIZE
+};
+
+enum class ParseStatus : std::uint8_t { kCommand, kNeedMore, kSkip, kError };
+// kSkip: bytes consumed but no command (empty inline line, "*0", "*-1"): call again.
+
+enum class ProtocolError : std::uint8_t {
+  kNone,
+  kInvalidMultibulkLength,
+  kInvalidBulkLength,
+  kExpectedDollar,
+  kTooBigInlineRequest,
+  kUnbalancedQuotes,
+  kTooBigMultibulkCountString,
+  kTooBigBulkCountString
+};
+
+struct ParseResult {
+  ParseStatus status = ParseStatus::kNeedMore;
+  std::size_t consumed = 0;  // bytes of `in` used (0 for kNeedMore)
+  ProtocolError error = ProtocolError::kNone;
+  char got = 0;  // for kExpectedDollar: the byte found instead of '$'
+};
+
+// Parses at most one command from the front of `in`. On kCommand, `args` holds the arguments:
+// views into `in` for multibulk (zero copy), views into `scratch` for inline commands (unescaped).
+// Pure: NeedMore consumes nothing; the same bytes give the same result however they were split.
+// `args` and `scratch` are cleared first; their capacity is reused across calls.
+ParseResult parse_command(std::string_view in, const ReaderLimits& limits,
+                          std::vector<std::string_view>& args, std::string& scratch);
+
+// The error text exactly as Redis sends it after "-ERR ", e.g.
+// "Protocol error: invalid multibulk length", "Protocol error: expected '$', got 'f'",
+// "Protocol error: too big inline request", "Protocol error: unbalanced quotes in request",
+// "Protocol error: invalid bulk length", "Protocol error: too big mbulk count string",
+// "Protocol error: too big bulk count string". Empty for a result that is not kError.
+std::string error_text(const ParseResult& r);
+
+}  // namespace semlock::resp

@@ -1,0 +1,133 @@
+#include "protocol/resp_writer.h"
+
+#include <charconv>
+#include <cmath>
+
+namespace semlock::resp {
+namespace {
+
+void append_int(std::string& out, std::int64_t v) {
+  char buf[24];
+  const auto res = std::to_chars(buf, buf + sizeof buf, v);
+  out.append(buf, res.ptr);
+}
+
+void append_crlf(std::string& out) {
+  out.append("\r\n", 2);
+}
+
+// Redis 7.2 formats doubles as the shortest text that reads back to the same value
+// (fpconv_dtoa), and spells the special values "inf", "-inf" and "nan".
+std::string_view format_double(double v, char (&buf)[32]) {
+  if (std::isnan(v)) return "nan";
+  if (std::isinf(v)) return v > 0 ? "inf" : "-inf";
+  const auto res = std::to_chars(buf, buf + sizeof buf, v);
+  return {buf, static_cast<std::size_t>(res.ptr - buf)};
+}
+
+}  // namespace
+
+Writer::Writer(std::string& out, int proto) : out_(&out), proto_(proto) {}
+
+void Writer::header(char type, std::int64_t n) {
+  out_->push_back(type);
+  append_int(*out_, n);
+  append_crlf(*out_);
+}
+
+// Status and error lines cannot carry CR or LF (Redis replaces them in addReplyErrorLength;
+// we drop them, which keeps the line intact for the client).
+void Writer::stripped(char type, std::string_view s) {
+  out_->push_back(type);
+  for (const char c : s) {
+    if (c != '\r' && c != '\n') out_->push_back(c);
+  }
+  append_crlf(*out_);
+}
+
+void Writer::simple(std::string_view s) {
+  stripped('+', s);
+}
+
+void Writer::error(std::string_view s) {
+  stripped('-', s);
+}
+
+void Writer::integer(std::int64_t v) {
+  header(':', v);
+}
+
+void Writer::bulk(std::string_view s) {
+  header('$', static_cast<std::int64_t>(s.size()));
+  out_->append(s);
+  append_crlf(*out_);
+}
+
+void Writer::null() {
+  if (proto_ >= 3) {
+    out_->append("_\r\n", 3);
+  } else {
+    out_->append("$-1\r\n", 5);
+  }
+}
+
+void Writer::null_array() {
+  if (proto_ >= 3) {
+    out_->append("_\r\n", 3);
+  } else {
+    out_->append("*-1\r\n", 5);
+  }
+}
+
+void Writer::array(std::size_t n) {
+  header('*', static_cast<std::int64_t>(n));
+}
+
+void Writer::map(std::size_t n) {
+  if (proto_ >= 3) {
+    header('%', static_cast<std::int64_t>(n));
+  } else {
+    header('*', static_cast<std::int64_t>(2 * n));
+  }
+}
+
+void Writer::set(std::size_t n) {
+  header(proto_ >= 3 ? '~' : '*', static_cast<std::int64_t>(n));
+}
+
+void Writer::dbl(double v) {
+  char buf[32];
+  const std::string_view text = format_double(v, buf);
+  if (proto_ >= 3) {
+    out_->push_back(',');
+    out_->append(text);
+    append_crlf(*out_);
+  } else {
+    bulk(text);
+  }
+}
+
+void Writer::boolean(bool v) {
+  if (proto_ >= 3) {
+    out_->append(v ? "#t\r\n" : "#f\r\n", 4);
+  } else {
+    out_->append(v ? ":1\r\n" : ":0\r\n", 4);
+  }
+}
+
+void Writer::verbatim(std::string_view s) {
+  if (proto_ >= 3) {
+    header('=', static_cast<std::int64_t>(s.size() + 4));
+    out_->append("txt:", 4);
+    out_->append(s);
+    append_crlf(*out_);
+  } else {
+    bulk(s);
+  }
+}
+
+void Writer::raw(std::string_view bytes) {
+  out_->append(bytes);
+}
+
+}  // namespace semlock::resp

@@ -1,0 +1,41 @@
+// RESP2/RESP3 reply encoder. Appends to a caller-owned buffer so that a connection's output
+// buffer grows once and is reused: no allocation per reply once it has warmed up.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <string>
+#include <string_view>
+
+namespace semlock::resp {
+
+// Appends RESP replies to `out` (amortized: no allocation per reply). proto = 2 or 3.
+class Writer {
+ public:
+  Writer(std::string& out, int proto);
+  void simple(std::string_view s);    // +s\r\n  (\r\n stripped from s)
+  void error(std::string_view s);     // -s\r\n  (s includes the code word; \r\n stripped)
+  void integer(std::int64_t v);       // :v\r\n
+  void bulk(std::string_view s);      // $len\r\ns\r\n
+  void null();                        // $-1\r\n (RESP2) / _\r\n (RESP3)
+  void null_array();                  // *-1\r\n (RESP2) / _\r\n (RESP3)
+  void array(std::size_t n);          // *n\r\n
+  void map(std::size_t n);            // %n\r\n (RESP3) / *2n\r\n (RESP2)
+  void set(std::size_t n);            // ~n (RESP3) / *n (RESP2)
+  void dbl(double v);                 // ,v (RESP3) / bulk string (RESP2), Redis's formatting
+  void boolean(bool v);               // #t/#f (RESP3) / :1/:0 (RESP2)
+  void verbatim(std::string_view s);  // =len\r\ntxt:s (RESP3) / bulk (RESP2)
+  void raw(std::string_view bytes);   // already-encoded bytes
+  int proto() const { return proto_; }
+  void set_proto(int p) { proto_ = p; }
+  std::string& out() { return *out_; }
+
+ private:
+  void header(char type, std::int64_t n);
+  void stripped(char type, std::string_view s);
+
+  std::string* out_;
+  int proto_;
+};
+
+}  // namespace semlock::resp

@@ -1,0 +1,57 @@
+// Executing RESP commands: the dispatcher (lookup, arity, auth, admin, MULTI queueing) and the
+// handlers it calls. The server hands every parsed command to execute().
+#pragma once
+
+#include <string>
+#include <vector>
+
+#include "redis-compat/command_table.h"
+#include "redis-compat/context.h"
+
+namespace semlock::redis {
+
+// Runs one command (argv[0] is its name) and writes its reply. `spec_out`, when non-null, gets the
+// command's table entry (nullptr for an unknown command) so the caller can label metrics.
+Outcome execute(CommandContext& ctx, Args argv, const CommandSpec** spec_out = nullptr);
+
+// Keys for SEMLOCK.LIST and JSON list: up to `count` live keys matching `match`.
+std::vector<std::string> list_keys(Engine& engine, std::string_view match, std::size_t count,
+                                   Millis now);
+
+// Handlers (command_table.cc refers to them).
+Outcome cmd_acquire(CommandContext& ctx, Args argv);
+Outcome cmd_release(CommandContext& ctx, Args argv);
+Outcome cmd_extend(CommandContext& ctx, Args argv);
+Outcome cmd_exists(CommandContext& ctx, Args argv);
+Outcome cmd_info(CommandContext& ctx, Args argv);
+Outcome cmd_forcerelease(CommandContext& ctx, Args argv);
+Outcome cmd_scan(CommandContext& ctx, Args argv);
+Outcome cmd_list(CommandContext& ctx, Args argv);
+Outcome cmd_stats(CommandContext& ctx, Args argv);
+
+Outcome cmd_ping(CommandContext& ctx, Args argv);
+Outcome cmd_echo(CommandContext& ctx, Args argv);
+Outcome cmd_quit(CommandContext& ctx, Args argv);
+Outcome cmd_reset(CommandContext& ctx, Args argv);
+Outcome cmd_hello(CommandContext& ctx, Args argv);
+Outcome cmd_auth(CommandContext& ctx, Args argv);
+Outcome cmd_select(CommandContext& ctx, Args argv);
+Outcome cmd_client_setname(CommandContext& ctx, Args argv);
+Outcome cmd_client_getname(CommandContext& ctx, Args argv);
+Outcome cmd_client_id(CommandContext& ctx, Args argv);
+Outcome cmd_client_setinfo(CommandContext& ctx, Args argv);
+Outcome cmd_client_info(CommandContext& ctx, Args argv);
+Outcome cmd_client_list(CommandContext& ctx, Args argv);
+Outcome cmd_info_server(CommandContext& ctx, Args argv);
+Outcome cmd_command(CommandContext& ctx, Args argv);
+Outcome cmd_command_count(CommandContext& ctx, Args argv);
+Outcome cmd_command_info(CommandContext& ctx, Args argv);
+Outcome cmd_command_docs(CommandContext& ctx, Args argv);
+Outcome cmd_command_list(CommandContext& ctx, Args argv);
+Outcome cmd_dbsize(CommandContext& ctx, Args argv);
+Outcome cmd_time(CommandContext& ctx, Args argv);
+Outcome cmd_multi(CommandContext& ctx, Args argv);
+Outcome cmd_exec(CommandContext& ctx, Args argv);
+Outcome cmd_discard(CommandContext& ctx, Args argv);
+
+}  // namespace semlock::redis

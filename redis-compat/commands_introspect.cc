@@ -1,0 +1,244 @@
+// COMMAND, COMMAND COUNT|INFO|DOCS|LIST, rendered from the command table (so redis-cli shows
+// arity-correct hints for SEMLOCK.*).
+#include <string>
+#include <vector>
+
+#include "engine/engine.h"
+#include "redis-compat/args.h"
+#include "redis-compat/commands.h"
+
+namespace semlock::redis {
+namespace {
+
+std::vector<std::string_view> flag_names(const CommandSpec& spec) {
+  std::vector<std::string_view> names;
+  if (spec.flags & kWrite) names.push_back("write");
+  if (spec.flags & kReadonly) names.push_back("readonly");
+  if (spec.flags & kAdmin) names.push_back("admin");
+  if (spec.flags & kBlocking) names.push_back("blocking");
+  if (spec.flags & kNoAuth) names.push_back("no_auth");
+  if (spec.flags & kNoMulti) names.push_back("no_multi");
+  if (spec.flags & kLoading) names.push_back("loading");
+  if (spec.flags & kStale) names.push_back("stale");
+  if (spec.flags & kFast) names.push_back("fast");
+  return names;
+}
+
+void write_info(resp::Writer& w, const CommandSpec& spec) {
+  w.array(10);
+  w.bulk(spec.name);
+  w.integer(spec.arity);
+  const auto flags = flag_names(spec);
+  w.set(flags.size());
+  for (auto f : flags) w.simple(f);
+  w.integer(spec.first_key);
+  w.integer(spec.last_key);
+  w.integer(spec.key_step);
+  w.set(0);  // ACL categories
+  w.set(0);  // tips
+  if (spec.first_key > 0) {
+    // One key spec: begin_search index, find_keys range.
+    w.array(1);
+    w.map(4);
+    w.bulk("flags");
+    w.set(1);
+    w.simple((spec.flags & kWrite) ? "RW" : "RO");
+    w.bulk("begin_search");
+    w.map(2);
+    w.bulk("type");
+    w.bulk("index");
+    w.bulk("spec");
+    w.map(1);
+    w.bulk("index");
+    w.integer(spec.first_key);
+    w.bulk("find_keys");
+    w.map(2);
+    w.bulk("type");
+    w.bulk("range");
+    w.bulk("spec");
+    w.map(3);
+    w.bulk("lastkey");
+    w.integer(spec.last_key - spec.first_key);
+    w.bulk("keystep");
+    w.integer(spec.key_step);
+    w.bulk("limit");
+    w.integer(0);
+    w.bulk("notes");
+    w.bulk("");
+  } else {
+    w.array(0);
+  }
+  w.array(spec.subcommands.size());
+  for (const auto& sub : spec.subcommands) write_info(w, sub);
+}
+
+// One argument of COMMAND DOCS, parsed from the table's syntax text: `name`, `[TOKEN name]`,
+// `[name ...]`, `A | B` alternatives are rendered as one optional string.
+struct DocArg {
+  std::string name;
+  std::string type;
+  std::string token;
+  bool optional = false;
+  bool multiple = false;
+};
+
+std::vector<DocArg> parse_syntax(std::string_view syntax) {
+  std::vector<DocArg> args;
+  std::size_t i = 0;
+  while (i < syntax.size()) {
+    if (syntax[i] == ' ') {
+      ++i;
+      continue;
+    }
+    DocArg arg;
+    std::string_view body;
+    if (syntax[i] == '[') {
+      const std::size_t close = syntax.find(']', i);
+      body = syntax.substr(i + 1, close - i - 1);
+      arg.optional = true;
+      i = close == std::string_view::npos ? syntax.size() : close + 1;
+    } else {
+      std::size_t end = syntax.find(' ', i);
+      if (end == std::string_view::npos) end = syntax.size();
+      body = syntax.substr(i, end - i);
+      i = end;
+    }
+    if (body.size() > 4 && body.substr(body.size() - 4) == " ...") {
+      arg.multiple = true;
+      body.remove_suffix(4);
+    }
+    const std::size_t space = body.find(' ');
+    const std::string_view first = body.substr(0, space);
+    const bool is_token = !first.empty() && first[0] >= 'A' && first[0] <= 'Z';
+    if (is_token) {
+      arg.token = std::string(first);
+      if (space == std::string_view::npos) {
+        arg.name = std::string(first);
+        for (char& c : arg.name) c = static_cast<char>(c >= 'A' && c <= 'Z' ? c - 'A' + 'a' : c);
+        arg.type = "pure-token";
+      } else {
+        arg.name = std::string(body.substr(space + 1));
+        arg.type = "string";
+      }
+    } else {
+      arg.name = std::string(body);
+      arg.type = arg.name == "key" ? "key" : "string";
+    }
+    args.push_back(std::move(arg));
+  }
+  return args;
+}
+
+void write_docs(resp::Writer& w, const CommandSpec& spec) {
+  const auto args = parse_syntax(spec.syntax);
+  const bool has_subs = !spec.subcommands.empty();
+  w.map(4 + (args.empty() ? 0 : 1) + (has_subs ? 1 : 0));
+  w.bulk("summary");
+  w.bulk(spec.summary);
+  w.bulk("since");
+  w.bulk(spec.since);
+  w.bulk("group");
+  w.bulk(spec.group);
+  w.bulk("complexity");
+  w.bulk("O(1)");
+  if (!args.empty()) {
+    w.bulk("arguments");
+    w.array(args.size());
+    for (const auto& a : args) {
+      const std::size_t flags = (a.optional ? 1 : 0) + (a.multiple ? 1 : 0);
+      w.map(3 + (a.token.empty() ? 0 : 1) + (flags ? 1 : 0) + (a.type == "key" ? 1 : 0));
+      w.bulk("name");
+      w.bulk(a.name);
+      w.bulk("type");
+      w.bulk(a.type);
+      w.bulk("display_text");
+      w.bulk(a.name);
+      if (a.type == "key") {
+        w.bulk("key_spec_index");
+        w.integer(0);
+      }
+      if (!a.token.empty()) {
+        w.bulk("token");
+        w.bulk(a.token);
+      }
+      if (flags) {
+        w.bulk("flags");
+        w.set(flags);
+        if (a.optional) w.simple("optional");
+        if (a.multiple) w.simple("multiple");
+      }
+    }
+  }
+  if (has_subs) {
+    w.bulk("subcommands");
+    w.map(spec.subcommands.size());
+    for (const auto& sub : spec.subcommands) {
+      w.bulk(sub.name);
+      write_docs(w, sub);
+    }
+  }
+}
+
+}  // namespace
+
+Outcome cmd_command(CommandContext& ctx, Args) {
+  const auto all = all_commands();
+  ctx.w.array(all.size());
+  for (const auto& spec : all) write_info(ctx.w, spec);
+  return Outcome::kDone;
+}
+
+Outcome cmd_command_count(CommandContext& ctx, Args) {
+  ctx.w.integer(static_cast<std::int64_t>(all_commands().size()));
+  return Outcome::kDone;
+}
+
+Outcome cmd_command_info(CommandContext& ctx, Args argv) {
+  if (argv.size() == 2) return cmd_command(ctx, argv);
+  ctx.w.array(argv.size() - 2);
+  for (std::size_t i = 2; i < argv.size(); ++i) {
+    const CommandSpec* spec = find_command(argv[i]);
+    if (spec) {
+      write_info(ctx.w, *spec);
+    } else {
+      ctx.w.null_array();
+    }
+  }
+  return Outcome::kDone;
+}
+
+Outcome cmd_command_docs(CommandContext& ctx, Args argv) {
+  std::vector<const CommandSpec*> specs;
+  if (argv.size() == 2) {
+    for (const auto& spec : all_commands()) specs.push_back(&spec);
+  } else {
+    for (std::size_t i = 2; i < argv.size(); ++i) {
+      if (const CommandSpec* spec = find_command(argv[i])) specs.push_back(spec);
+    }
+  }
+  ctx.w.map(specs.size());
+  for (const CommandSpec* spec : specs) {
+    ctx.w.bulk(spec->name);
+    write_docs(ctx.w, *spec);
+  }
+  return Outcome::kDone;
+}
+
+Outcome cmd_command_list(CommandContext& ctx, Args argv) {
+  std::string_view pattern;
+  if (argv.size() == 5 && iequals(argv[2], "FILTERBY") && iequals(argv[3], "PATTERN")) {
+    pattern = argv[4];
+  } else if (argv.size() != 2) {
+    ctx.w.error("ERR syntax error");
+    return Outcome::kDone;
+  }
+  std::vector<std::string_view> names;
+  for (const auto& spec : all_commands()) {
+    if (pattern.empty() || glob_match(pattern, spec.name)) names.push_back(spec.name);
+  }
+  ctx.w.array(names.size());
+  for (auto n : names) ctx.w.bulk(n);
+  return Outcome::kDone;
+}
+
+}  // namespace semlock::redis

@@ -1,0 +1,273 @@
+// SEMLOCK.* handlers (SPEC §3): parse arguments into engine requests, answer in RESP.
+#include <string>
+
+#include "redis-compat/args.h"
+#include "redis-compat/commands.h"
+#include "redis-compat/errors.h"
+
+namespace semlock::redis {
+namespace {
+
+// Writes the error for an engine status; true when it was an error.
+bool reply_status_error(CommandContext& ctx, EngineStatus status) {
+  auto err = errors::status_error(status, ctx.engine);
+  if (!err) return false;
+  if (!errors::limit_reason(status).empty()) ctx.host.on_limit_rejection(status);
+  ctx.w.error(err->resp);
+  return true;
+}
+
+// A positive millisecond count: an integer error when not a number, kInvalid* when out of range.
+std::optional<Millis> parse_ms(CommandContext& ctx, std::string_view arg, std::string_view range_error,
+                               bool allow_zero) {
+  const auto v = parse_int64(arg);
+  if (!v) {
+    ctx.w.error(errors::kNotInteger);
+    return std::nullopt;
+  }
+  if (*v < 0 || (*v == 0 && !allow_zero) || *v > ctx.engine.limits().max_ttl) {
+    ctx.w.error(range_error);
+    return std::nullopt;
+  }
+  return *v;
+}
+
+bool check_key(CommandContext& ctx, std::string_view key) {
+  if (key.empty()) {
+    ctx.w.error(errors::kInvalidKey);
+    return false;
+  }
+  if (key.size() > ctx.engine.limits().max_key_bytes) {
+    ctx.w.error(errors::kKeyTooLong);
+    return false;
+  }
+  return true;
+}
+
+bool check_owner(CommandContext& ctx, std::string_view owner) {
+  if (owner.empty() || owner.size() > kMaxOwnerBytes) {
+    ctx.w.error(errors::kInvalidOwner);
+    return false;
+  }
+  return true;
+}
+
+void write_holder_reply(resp::Writer& w, std::string_view owner, std::uint64_t fence) {
+  w.array(2);
+  w.bulk(owner);
+  w.integer(static_cast<std::int64_t>(fence));
+}
+
+}  // namespace
+
+Outcome cmd_acquire(CommandContext& ctx, Args argv) {
+  const std::string_view key = argv[1];
+  if (!check_key(ctx, key)) return Outcome::kDone;
+  const auto ttl = parse_ms(ctx, argv[2], errors::kInvalidTtl, false);
+  if (!ttl) return Outcome::kDone;
+
+  AcquireRequest req;
+  req.key = key;
+  req.ttl = *ttl;
+  bool session = false;
+  std::optional<std::string_view> owner;
+  for (std::size_t i = 3; i < argv.size(); ++i) {
+    const std::string_view opt = argv[i];
+    const bool has_value = i + 1 < argv.size();
+    if (iequals(opt, "OWNER") && has_value) {
+      owner = argv[++i];
+      if (!check_owner(ctx, *owner)) return Outcome::kDone;
+    } else if (iequals(opt, "LIMIT") && has_value) {
+      const auto v = parse_int64(argv[++i]);
+      if (!v) {
+        ctx.w.error(errors::kNotInteger);
+        return Outcome::kDone;
+      }
+      if (*v < 1 || static_cast<std::uint64_t>(*v) > ctx.engine.limits().max_permits) {
+        ctx.w.error(errors::kInvalidLimit);
+        return Outcome::kDone;
+      }
+      req.limit = static_cast<std::uint32_t>(*v);
+    } else if (iequals(opt, "WAIT") && has_value) {
+      const auto v = parse_ms(ctx, argv[++i], errors::kInvalidWait, true);
+      if (!v) return Outcome::kDone;
+      req.wait = *v;
+    } else if (iequals(opt, "SESSION")) {
+      session = true;
+    } else {
+      ctx.w.error(errors::kSyntax);
+      return Outcome::kDone;
+    }
+  }
+  if (!ctx.may_block) req.wait = 0;  // Redis's rule for blocking commands in MULTI and scripts
+
+  std::string generated;
+  if (owner) {
+    req.owner = *owner;
+    req.reacquire = true;
+  } else {
+    generated = ctx.host.generate_owner();
+    req.owner = generated;
+    req.reacquire = false;
+  }
+  if (req.wait > 0) req.tag = ctx.host.next_wait_tag();
+
+  const AcquireResult r = ctx.engine.acquire(req, ctx.now);
+  switch (r.status) {
+    case EngineStatus::kGranted:
+    case EngineStatus::kRefreshed:
+      if (session) ctx.host.on_session_grant(ctx.client, key, req.owner, r.fence);
+      write_holder_reply(ctx.w, req.owner, r.fence);
+      return Outcome::kDone;
+    case EngineStatus::kNotGranted:
+      ctx.w.null();
+      return Outcome::kDone;
+    case EngineStatus::kQueued:
+      ctx.host.on_blocked(ctx.client, req.tag, r.waiter, key, req.owner, session);
+      return Outcome::kBlocked;
+    default:
+      if (!reply_status_error(ctx, r.status)) ctx.w.null();
+      return Outcome::kDone;
+  }
+}
+
+Outcome cmd_release(CommandContext& ctx, Args argv) {
+  if (!check_key(ctx, argv[1]) || !check_owner(ctx, argv[2])) return Outcome::kDone;
+  const EngineStatus s = ctx.engine.release(argv[1], argv[2], ctx.now);
+  if (!reply_status_error(ctx, s)) ctx.w.integer(s == EngineStatus::kOk ? 1 : 0);
+  return Outcome::kDone;
+}
+
+Outcome cmd_extend(CommandContext& ctx, Args argv) {
+  if (!check_key(ctx, argv[1]) || !check_owner(ctx, argv[2])) return Outcome::kDone;
+  const auto ttl = parse_ms(ctx, argv[3], errors::kInvalidTtl, false);
+  if (!ttl) return Outcome::kDone;
+  const EngineStatus s = ctx.engine.extend(argv[1], argv[2], *ttl, ctx.now);
+  if (!reply_status_error(ctx, s)) ctx.w.integer(s == EngineStatus::kOk ? 1 : 0);
+  return Outcome::kDone;
+}
+
+Outcome cmd_exists(CommandContext& ctx, Args argv) {
+  ctx.w.integer(ctx.engine.exists(argv[1], ctx.now) ? 1 : 0);
+  return Outcome::kDone;
+}
+
+Outcome cmd_info(CommandContext& ctx, Args argv) {
+  const auto info = ctx.engine.info(argv[1], ctx.now);
+  if (!info || info->holders.empty()) {
+    ctx.w.null();
+    return Outcome::kDone;
+  }
+  resp::Writer& w = ctx.w;
+  w.map(3);
+  w.bulk("limit");
+  w.integer(info->limit);
+  w.bulk("holders");
+  w.array(info->holders.size());
+  for (const auto& h : info->holders) {
+    w.array(3);
+    w.bulk(h.owner);
+    w.integer(static_cast<std::int64_t>(h.fence));
+    w.integer(h.remaining);
+  }
+  w.bulk("waiters");
+  w.integer(static_cast<std::int64_t>(info->waiters));
+  return Outcome::kDone;
+}
+
+Outcome cmd_forcerelease(CommandContext& ctx, Args argv) {
+  ctx.w.integer(static_cast<std::int64_t>(ctx.engine.release_all(argv[1], ctx.now)));
+  return Outcome::kDone;
+}
+
+namespace {
+
+// Parses [MATCH glob] [COUNT n] from argv[first..]; writes the error and returns false when bad.
+bool parse_scan_options(CommandContext& ctx, Args argv, std::size_t first, std::string_view& match,
+                        std::size_t& count) {
+  for (std::size_t i = first; i < argv.size(); ++i) {
+    const bool has_value = i + 1 < argv.size();
+    if (iequals(argv[i], "MATCH") && has_value) {
+      match = argv[++i];
+    } else if (iequals(argv[i], "COUNT") && has_value) {
+      const auto v = parse_int64(argv[++i]);
+      if (!v) {
+        ctx.w.error(errors::kNotInteger);
+        return false;
+      }
+      if (*v < 1) {
+        ctx.w.error(errors::kSyntax);
+        return false;
+      }
+      count = static_cast<std::size_t>(std::min<std::int64_t>(*v, 1'000'000));
+    } else {
+      ctx.w.error(errors::kSyntax);
+      return false;
+    }
+  }
+  return true;
+}
+
+}  // namespace
+
+Outcome cmd_scan(CommandContext& ctx, Args argv) {
+  const auto cursor = parse_uint64(argv[1]);
+  if (!cursor) {
+    ctx.w.error("ERR invalid cursor");
+    return Outcome::kDone;
+  }
+  std::string_view match;
+  std::size_t count = 10;
+  if (!parse_scan_options(ctx, argv, 2, match, count)) return Outcome::kDone;
+  const ScanResult r = ctx.engine.scan(*cursor, match, count, ctx.now);
+  ctx.w.array(2);
+  ctx.w.bulk(std::to_string(r.next_cursor));
+  ctx.w.array(r.keys.size());
+  for (const auto& k : r.keys) ctx.w.bulk(k);
+  return Outcome::kDone;
+}
+
+std::vector<std::string> list_keys(Engine& engine, std::string_view match, std::size_t count,
+                                   Millis now) {
+  std::vector<std::string> keys;
+  std::uint64_t cursor = 0;
+  do {
+    ScanResult r = engine.scan(cursor, match, count - keys.size(), now);
+    for (auto& k : r.keys) {
+      if (keys.size() < count) keys.push_back(std::move(k));
+    }
+    cursor = r.next_cursor;
+  } while (cursor != 0 && keys.size() < count);
+  return keys;
+}
+
+Outcome cmd_list(CommandContext& ctx, Args argv) {
+  std::string_view match;
+  std::size_t count = 100;
+  if (!parse_scan_options(ctx, argv, 1, match, count)) return Outcome::kDone;
+  const auto keys = list_keys(ctx.engine, match, count, ctx.now);
+  ctx.w.array(keys.size());
+  for (const auto& k : keys) ctx.w.bulk(k);
+  return Outcome::kDone;
+}
+
+Outcome cmd_stats(CommandContext& ctx, Args) {
+  const json::StatsView s = ctx.host.stats_view();
+  const std::pair<std::string_view, std::uint64_t> fields[] = {
+      {"TotalRequests", s.total_requests},       {"ActiveLocks", s.active_locks},
+      {"Holders", s.holders},                    {"Waiters", s.waiters},
+      {"AcquireRequests", s.acquire_requests},   {"ReleaseRequests", s.release_requests},
+      {"ExtendRequests", s.extend_requests},     {"RejectedRequests", s.rejected_requests},
+      {"ExpiredLocks", s.expired_locks},         {"Connections", s.connections},
+      {"MemoryUsageBytes", s.memory_usage_bytes}, {"MemoryLimitBytes", s.memory_limit_bytes},
+      {"LocksLimit", s.locks_limit},             {"UptimeSeconds", s.uptime_seconds},
+  };
+  ctx.w.map(std::size(fields));
+  for (const auto& [name, value] : fields) {
+    ctx.w.bulk(name);
+    ctx.w.integer(static_cast<std::int64_t>(value));
+  }
+  return Outcome::kDone;
+}
+
+}  // namespace semlock::redis

@@ -1,0 +1,153 @@
+// The dispatcher: the one place for unknown-command, arity, auth, admin and MULTI checks, in
+// Redis's order (lookup, arity, auth), with Redis's texts.
+#include <string>
+
+#include "redis-compat/args.h"
+#include "redis-compat/commands.h"
+#include "redis-compat/errors.h"
+
+namespace semlock::redis {
+namespace {
+
+// Echoed user input has CR/LF replaced (the writer strips them too; Redis turns them into spaces).
+std::string sanitize(std::string_view s, std::size_t max) {
+  std::string out(s.substr(0, max));
+  for (char& c : out) {
+    if (c == '\r' || c == '\n') c = ' ';
+  }
+  return out;
+}
+
+std::string lower(std::string_view s) {
+  std::string out(s);
+  for (char& c : out) {
+    if (c >= 'A' && c <= 'Z') c = static_cast<char>(c - 'A' + 'a');
+  }
+  return out;
+}
+
+// Redis: "unknown command '%.128s', with args beginning with: " + "'%.*s' " per argument while the
+// list is under 128 bytes.
+std::string unknown_command_text(Args argv) {
+  std::string args;
+  for (std::size_t i = 1; i < argv.size() && args.size() < 128; ++i) {
+    args += "'";
+    args += sanitize(argv[i], 128 - args.size());
+    args += "' ";
+  }
+  return "ERR unknown command '" + sanitize(argv[0], 128) + "', with args beginning with: " + args;
+}
+
+bool arity_ok(const CommandSpec& spec, std::size_t argc) {
+  const auto n = static_cast<long>(argc);
+  return spec.arity >= 0 ? n == spec.arity : n >= -spec.arity;
+}
+
+void fail(CommandContext& ctx, std::string_view text) {
+  if (ctx.client.in_multi) ctx.client.multi_error = true;
+  ctx.w.error(text);
+}
+
+}  // namespace
+
+Outcome execute(CommandContext& ctx, Args argv, const CommandSpec** spec_out) {
+  if (spec_out) *spec_out = nullptr;
+  const CommandSpec* spec = find_command(argv[0]);
+  if (!spec) {
+    const std::string name = lower(argv[0]);
+    if (is_redis_data_command(name) || name == "set" || name == "get" || name == "del" ||
+        name == "exists" || name == "expire" || name == "pexpire" || name == "ttl" ||
+        name == "pttl" || name == "eval" || name == "evalsha" || name == "script" ||
+        name == "scan") {
+      std::string text(errors::kNotALockServer);
+      text.replace(text.find("%s"), 2, sanitize(argv[0], 128));
+      fail(ctx, text);
+    } else {
+      fail(ctx, unknown_command_text(argv));
+    }
+    return Outcome::kDone;
+  }
+  if (!spec->subcommands.empty() && argv.size() >= 2) {
+    const CommandSpec* sub = find_subcommand(*spec, argv[1]);
+    if (sub) {
+      spec = sub;
+    } else if (!spec->handler) {
+      std::string upper(spec->name);
+      for (char& c : upper) c = static_cast<char>(c >= 'a' && c <= 'z' ? c - 'a' + 'A' : c);
+      fail(ctx, "ERR unknown subcommand '" + sanitize(argv[1], 128) + "'. Try " + upper +
+                    " HELP.");
+      return Outcome::kDone;
+    }
+  }
+  if (spec_out) *spec_out = spec;
+  if (!arity_ok(*spec, argv.size()) || !spec->handler) {
+    fail(ctx, "ERR wrong number of arguments for '" + std::string(spec->name) + "' command");
+    return Outcome::kDone;
+  }
+  if (ctx.host.auth_required() && !ctx.client.authenticated && !(spec->flags & kNoAuth)) {
+    fail(ctx, errors::kNoAuth);
+    return Outcome::kDone;
+  }
+  if ((spec->flags & kAdmin) && ctx.host.admin_keys_configured() && !ctx.client.admin) {
+    fail(ctx, errors::kNoPerm);
+    return Outcome::kDone;
+  }
+  if (ctx.client.in_multi && !(spec->flags & kNoMulti)) {
+    ctx.client.multi_queue.emplace_back(argv.begin(), argv.end());
+    ctx.w.simple("QUEUED");
+    return Outcome::kDone;
+  }
+  return spec->handler(ctx, argv);
+}
+
+Outcome cmd_multi(CommandContext& ctx, Args) {
+  if (ctx.client.in_multi) {
+    ctx.w.error(errors::kMultiNested);
+    return Outcome::kDone;
+  }
+  ctx.client.in_multi = true;
+  ctx.client.multi_error = false;
+  ctx.client.multi_queue.clear();
+  ctx.w.simple("OK");
+  return Outcome::kDone;
+}
+
+Outcome cmd_discard(CommandContext& ctx, Args) {
+  if (!ctx.client.in_multi) {
+    ctx.w.error(errors::kDiscardWithoutMulti);
+    return Outcome::kDone;
+  }
+  ctx.client.in_multi = false;
+  ctx.client.multi_error = false;
+  ctx.client.multi_queue.clear();
+  ctx.w.simple("OK");
+  return Outcome::kDone;
+}
+
+// Queued commands run together, with WAIT ignored (Redis's rule for blocking commands in MULTI).
+Outcome cmd_exec(CommandContext& ctx, Args) {
+  if (!ctx.client.in_multi) {
+    ctx.w.error(errors::kExecWithoutMulti);
+    return Outcome::kDone;
+  }
+  auto queue = std::move(ctx.client.multi_queue);
+  const bool aborted = ctx.client.multi_error;
+  ctx.client.in_multi = false;
+  ctx.client.multi_error = false;
+  ctx.client.multi_queue.clear();
+  if (aborted) {
+    ctx.w.error(errors::kExecAbort);
+    return Outcome::kDone;
+  }
+  ctx.w.array(queue.size());
+  CommandContext inner{ctx.engine, ctx.host, ctx.client, ctx.w, ctx.now, false};
+  Outcome outcome = Outcome::kDone;
+  std::vector<std::string_view> args;
+  for (const auto& cmd : queue) {
+    args.assign(cmd.begin(), cmd.end());
+    if (execute(inner, args) == Outcome::kClose) outcome = Outcome::kClose;
+  }
+  return outcome;
+}
+
+}  // namespace semlock::redis

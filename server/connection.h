@@ -1,0 +1,75 @@
+// A client connection on the lock port (or the metrics port).
+//
+// Happy path: accept -> read -> detect the protocol from the first bytes -> parse every complete
+// request in the read -> execute them in order -> append replies -> one write for the batch.
+//
+// Failure modes and what holds memory:
+// - Input: bytes that do not yet form a request stay in `in`; `in` is capped (tighter before
+//   authentication); past the cap a protocol error is answered and the connection closed.
+//   An idle connection holds no buffer: empty buffers go back to the server's pool.
+// - Output: replies wait in `out` while a write is in flight (`inflight`). Past the soft cap the
+//   connection is not read (backpressure); past the hard cap, or over the soft cap for too long,
+//   it is closed — a client that never reads cannot grow memory without bound.
+// - Blocked (WAIT): nothing else is executed until the engine answers; the connection keeps being
+//   read up to its input cap so that a close is noticed at once. A close cancels the wait and
+//   releases the connection's SESSION holders; a grant that cannot be delivered is released.
+// - Protocol error: answered, then closed after the write. EOF: every complete request already
+//   read is answered (half-close), then the connection is closed.
+#pragma once
+
+#include <uv.h>
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "engine/engine.h"
+#include "protocol/detect.h"
+#include "redis-compat/context.h"
+
+namespace semlock {
+
+class Server;
+
+struct SessionHolder {
+  std::string key;
+  std::string owner;
+  std::uint64_t fence = 0;
+};
+
+struct Connection {
+  uv_tcp_t handle{};
+  Server* server = nullptr;
+  std::uint64_t id = 0;
+  bool metrics_port = false;
+  WireProtocol protocol = WireProtocol::kUnknown;
+  redis::ClientState client;
+
+  std::string in;        // unparsed input; empty (no capacity) when idle
+  std::string out;       // replies not yet handed to the kernel
+  std::string inflight;  // bytes of the write in flight (stable until write_cb)
+  uv_write_t write_req{};
+  bool writing = false;
+  bool reading = false;
+  bool read_eof = false;
+  bool close_after_write = false;  // protocol error, QUIT, HTTP Connection: close, shutdown
+  bool closed = false;             // uv_close was called
+
+  // Blocked on a WAIT.
+  bool blocked = false;
+  std::uint64_t wait_tag = 0;
+  WaiterId waiter{};
+
+  bool json_authenticated = false;  // JSON {"action":"auth"} once per connection
+  bool json_admin = false;
+  std::vector<SessionHolder> sessions;
+  std::size_t sessions_pruned_at = 16;
+
+  Millis last_activity = 0;  // monotonic ms
+  Millis over_soft_since = 0;  // when the unsent output passed the soft cap (0 = below)
+
+  std::size_t pending_output() const { return out.size() + inflight.size(); }
+  std::size_t buffer_bytes() const { return in.capacity() + out.capacity() + inflight.capacity(); }
+};
+
+}  // namespace semlock

@@ -1,0 +1,394 @@
+// JSON lines and HTTP POST on the lock port (SPEC §4–5): one JSON request per line (or per HTTP
+// body), executed against the engine, answered with TtlSemLock's reply shapes. Blocked waits are
+// answered later by answer_wait(), in the connection's protocol.
+#include <string>
+#include <variant>
+
+#include "protocol/http.h"
+#include "protocol/json_codec.h"
+#include "redis-compat/commands.h"
+#include "redis-compat/errors.h"
+#include "server/server.h"
+
+namespace semlock {
+namespace {
+
+std::string_view action_label(json::Action a) {
+  switch (a) {
+    case json::Action::kAcquire:
+      return "acquire";
+    case json::Action::kRelease:
+      return "release";
+    case json::Action::kExtend:
+      return "extend";
+    case json::Action::kExists:
+      return "exists";
+    case json::Action::kStatus:
+      return "info";
+    case json::Action::kStats:
+      return "stats";
+    case json::Action::kList:
+      return "list";
+    case json::Action::kForceRelease:
+      return "forcerelease";
+    case json::Action::kPing:
+      return "ping";
+    case json::Action::kAuth:
+      return "auth";
+  }
+  return "other";
+}
+
+RequestResult classify_json(std::string_view body, bool blocked) {
+  if (blocked) return RequestResult::kQueued;
+  if (body.find("\"success\":true") != std::string_view::npos) return RequestResult::kOk;
+  if (body.find("\"code\":\"OVERLIMIT\"") != std::string_view::npos) {
+    return RequestResult::kRejected;
+  }
+  if (body.find("\"error\"") != std::string_view::npos) return RequestResult::kError;
+  return RequestResult::kNotGranted;
+}
+
+constexpr std::string_view kJsonType = "application/json";
+
+}  // namespace
+
+void Server::write_json_error(std::string& body, int& status, std::string_view id_raw,
+                              std::string_view resp_error) {
+  const errors::ErrorReply e = errors::from_resp(resp_error);
+  json::write_error(body, id_raw, e.json_text, e.json_code);
+  status = e.http_status;
+}
+
+std::size_t Server::process_json(Connection& c, std::string_view data, Millis now) {
+  std::size_t pos = 0;
+  while (pos < data.size() && !c.blocked && !c.close_after_write && !c.closed) {
+    const json::LineResult lr = json::next_line(data.substr(pos), config_.server.max_request_bytes);
+    if (lr.status == json::LineStatus::kNeedMore) break;
+    if (lr.status == json::LineStatus::kTooLong) {
+      json::write_error(c.out, "", "request too large", "BADREQUEST");
+      c.close_after_write = true;
+      return data.size();
+    }
+    pos += lr.consumed;
+    if (lr.line.find_first_not_of(" \t\r") == std::string_view::npos) continue;  // blank line
+    ++total_requests_;
+    const std::uint64_t t0 = uv_hrtime();
+    auto decoded = json::decode_request(lr.line);
+    if (auto* err = std::get_if<json::DecodeError>(&decoded)) {
+      json::write_error(c.out, err->id_raw, err->message, "BADREQUEST");
+      metrics_.count_request("other", "json", RequestResult::kError, 0);
+      continue;
+    }
+    auto& req = std::get<json::Request>(decoded);
+    const std::size_t before = c.out.size();
+    int status = 200;
+    const bool answered = execute_json(c, req, WireProtocol::kJson, true, c.out, status, now);
+    metrics_.count_request(action_label(req.action), "json",
+                           classify_json(std::string_view(c.out).substr(before), !answered),
+                           static_cast<double>(uv_hrtime() - t0) / 1e9);
+  }
+  return pos;
+}
+
+std::size_t Server::process_http(Connection& c, std::string_view data, Millis now) {
+  http::Limits limits;
+  limits.max_body_bytes = config_.server.max_request_bytes;
+  std::size_t pos = 0;
+  std::string body;
+  while (pos < data.size() && !c.blocked && !c.close_after_write && !c.closed) {
+    http::Request hr;
+    const http::ParseResult r = http::parse_request(data.substr(pos), limits, hr);
+    if (r.status == http::Status::kNeedMore) break;
+    ++total_requests_;
+    if (r.status == http::Status::kError) {
+      body.clear();
+      json::write_error(body, "", std::string(r.error_reason), "BADREQUEST");
+      http::write_response(c.out, r.error_status, kJsonType, body, false);
+      c.close_after_write = true;
+      metrics_.count_request("other", "http", RequestResult::kError, 0);
+      return data.size();
+    }
+    pos += r.consumed;
+    const std::uint64_t t0 = uv_hrtime();
+    body.clear();
+    if (hr.method != "POST") {
+      json::write_error(body, "", "method not allowed: send the JSON request with POST",
+                        "BADREQUEST");
+      http::write_response(c.out, 405, kJsonType, body, hr.keep_alive);
+      if (!hr.keep_alive) c.close_after_write = true;
+      metrics_.count_request("other", "http", RequestResult::kError, 0);
+      continue;
+    }
+    auto decoded = json::decode_request(hr.body);
+    if (auto* err = std::get_if<json::DecodeError>(&decoded)) {
+      json::write_error(body, err->id_raw, err->message, "BADREQUEST");
+      http::write_response(c.out, 400, kJsonType, body, hr.keep_alive);
+      if (!hr.keep_alive) c.close_after_write = true;
+      metrics_.count_request("other", "http", RequestResult::kError, 0);
+      continue;
+    }
+    auto& req = std::get<json::Request>(decoded);
+    constexpr std::string_view kBearer = "Bearer ";
+    if (!req.api_key && hr.authorization.substr(0, kBearer.size()) == kBearer) {
+      req.api_key = std::string(hr.authorization.substr(kBearer.size()));
+    }
+    int status = 200;
+    const bool answered = execute_json(c, req, WireProtocol::kHttp, hr.keep_alive, body, status, now);
+    if (answered) {
+      http::write_response(c.out, status, kJsonType, body, hr.keep_alive);
+      if (!hr.keep_alive) c.close_after_write = true;
+    }
+    metrics_.count_request(action_label(req.action), "http", classify_json(body, !answered),
+                           static_cast<double>(uv_hrtime() - t0) / 1e9);
+  }
+  return pos;
+}
+
+bool Server::execute_json(Connection& c, json::Request& req, WireProtocol wire,
+                          bool http_keep_alive, std::string& body, int& status, Millis now) {
+  status = 200;
+  const std::string_view id = req.id_raw;
+  const bool admin_configured = admin_keys_configured();
+
+  // Authentication (SPEC §8): the request's api_key, else the connection's earlier auth action.
+  bool admin = false;
+  if (req.action == json::Action::kAuth) {
+    switch (check_api_key(req.api_key.value_or(""))) {
+      case redis::AuthResult::kOkAdmin:
+        c.json_admin = true;
+        [[fallthrough]];
+      case redis::AuthResult::kOk:
+      case redis::AuthResult::kNotConfigured:
+        c.json_authenticated = true;
+        json::write_ok(body, id);
+        return true;
+      case redis::AuthResult::kWrongPass:
+        break;
+    }
+    write_json_error(body, status, id, "WRONGPASS authentication failed");
+    return true;
+  }
+  if (req.api_key) {
+    switch (check_api_key(*req.api_key)) {
+      case redis::AuthResult::kOkAdmin:
+        admin = true;
+        break;
+      case redis::AuthResult::kOk:
+      case redis::AuthResult::kNotConfigured:
+        break;
+      case redis::AuthResult::kWrongPass:
+        write_json_error(body, status, id, "WRONGPASS authentication failed");
+        return true;
+    }
+  } else if (wire == WireProtocol::kJson && c.json_authenticated) {
+    admin = c.json_admin;
+  } else if (auth_required() && req.action != json::Action::kPing) {
+    metrics_.count_auth_failure();
+    write_json_error(body, status, id, "NOAUTH authentication failed");
+    return true;
+  }
+  const bool needs_admin =
+      req.action == json::Action::kForceRelease || req.action == json::Action::kList;
+  if (needs_admin && admin_configured && !admin) {
+    write_json_error(body, status, id, errors::kNoPerm);
+    return true;
+  }
+
+  const EngineLimits& limits = engine_->limits();
+  auto bad = [&](std::string_view text) {
+    json::write_error(body, id, text, "BADREQUEST");
+    status = 400;
+    return true;
+  };
+  auto engine_error = [&](EngineStatus s) {
+    auto err = errors::status_error(s, *engine_);
+    if (!errors::limit_reason(s).empty()) on_limit_rejection(s);
+    write_json_error(body, status, id, err->resp);
+    return true;
+  };
+  const bool needs_key = req.action != json::Action::kStats && req.action != json::Action::kList &&
+                         req.action != json::Action::kPing;
+  if (needs_key) {
+    if (req.key.empty()) return bad("key: must be a non-empty string");
+    if (req.key.size() > limits.max_key_bytes) {
+      return bad("key: longer than limits.max_key_bytes (" + std::to_string(limits.max_key_bytes) +
+                 ")");
+    }
+  }
+  if (req.owner && (req.owner->empty() || req.owner->size() > kMaxOwnerBytes)) {
+    return bad("owner: must be 1..128 bytes");
+  }
+  auto check_ttl = [&]() -> bool {
+    if (!req.ttl_ms || *req.ttl_ms <= 0) return bad("ttl: must be a positive number"), false;
+    if (*req.ttl_ms > limits.max_ttl) {
+      return bad("ttl: longer than limits.max_ttl (" + std::to_string(limits.max_ttl / 1000) +
+                 " s)"),
+             false;
+    }
+    return true;
+  };
+
+  switch (req.action) {
+    case json::Action::kAcquire: {
+      if (!check_ttl()) return true;
+      if (req.limit && (*req.limit < 1 || *req.limit > limits.max_permits)) {
+        return bad("limit: must be 1.." + std::to_string(limits.max_permits));
+      }
+      if (req.wait_ms < 0 || req.wait_ms > limits.max_ttl) {
+        return bad("wait_ms: must be 0.." + std::to_string(limits.max_ttl));
+      }
+      if (req.session && wire == WireProtocol::kHttp) {
+        return bad("session: not supported over HTTP (the connection does not outlive the request)");
+      }
+      AcquireRequest ar;
+      ar.key = req.key;
+      std::string owner = req.owner ? *req.owner : generate_owner();
+      ar.owner = owner;
+      ar.reacquire = req.owner.has_value() && !req.owner_from_pid_host;
+      ar.ttl = *req.ttl_ms;
+      ar.limit = req.limit.value_or(0);
+      ar.wait = req.wait_ms;
+      if (ar.wait > 0) ar.tag = next_wait_tag();
+      const AcquireResult r = engine_->acquire(ar, now);
+      switch (r.status) {
+        case EngineStatus::kGranted:
+        case EngineStatus::kRefreshed:
+          if (req.session) add_session(c, req.key, owner, r.fence);
+          json::write_acquired(body, id, req.key, owner, r.fence, r.ttl);
+          return true;
+        case EngineStatus::kNotGranted:
+          json::write_fail(body, id);
+          return true;
+        case EngineStatus::kQueued: {
+          PendingWait pw;
+          pw.conn_id = c.id;
+          pw.key = req.key;
+          pw.owner = std::move(owner);
+          pw.session = req.session;
+          pw.protocol = wire;
+          pw.id_raw = req.id_raw;
+          pw.http_keep_alive = http_keep_alive;
+          pw.ttl = ar.ttl;
+          block(c, ar.tag, r.waiter, std::move(pw));
+          return false;
+        }
+        default:
+          return engine_error(r.status);
+      }
+    }
+    case json::Action::kRelease: {
+      if (req.owner) {
+        const EngineStatus s = engine_->release(req.key, *req.owner, now);
+        if (s == EngineStatus::kOk) {
+          json::write_released(body, id, 1);
+        } else if (s == EngineStatus::kNotHeld) {
+          json::write_fail(body, id);
+        } else {
+          return engine_error(s);
+        }
+        return true;
+      }
+      if (config_.security.require_owner) return bad("owner: required (security.require_owner)");
+      // TtlSemLock's own behaviour: a release without an owner frees the key's holders.
+      const std::uint64_t n = engine_->release_all(req.key, now, true);
+      if (n > 0) {
+        json::write_released(body, id, n);
+      } else {
+        json::write_fail(body, id);
+      }
+      return true;
+    }
+    case json::Action::kExtend: {
+      if (!req.owner) return bad("owner: required");
+      if (!check_ttl()) return true;
+      const EngineStatus s = engine_->extend(req.key, *req.owner, *req.ttl_ms, now);
+      if (s == EngineStatus::kOk) {
+        json::write_extended(body, id, *req.ttl_ms);
+      } else if (s == EngineStatus::kNotHeld) {
+        json::write_fail(body, id);
+      } else {
+        return engine_error(s);
+      }
+      return true;
+    }
+    case json::Action::kExists:
+      if (engine_->exists(req.key, now)) {
+        json::write_exists(body, id);
+      } else {
+        json::write_fail(body, id);
+      }
+      return true;
+    case json::Action::kStatus: {
+      const auto info = engine_->info(req.key, now);
+      if (!info || info->holders.empty()) {
+        json::write_fail(body, id);
+        return true;
+      }
+      std::vector<json::HolderView> holders;
+      holders.reserve(info->holders.size());
+      for (const auto& h : info->holders) holders.push_back({h.owner, h.fence, h.remaining});
+      json::write_status(body, id, req.key, info->limit, holders, info->waiters);
+      return true;
+    }
+    case json::Action::kStats:
+      json::write_stats(body, id, stats_view());
+      return true;
+    case json::Action::kList: {
+      const std::size_t count = static_cast<std::size_t>(
+          std::clamp<std::uint64_t>(req.count.value_or(100), 1, 1'000'000));
+      const ScanResult r = engine_->scan(req.cursor, req.match, count, now);
+      json::write_list(body, id, r.keys, r.next_cursor);
+      return true;
+    }
+    case json::Action::kForceRelease:
+      json::write_force_released(body, id, engine_->release_all(req.key, now));
+      return true;
+    case json::Action::kPing:
+      json::write_pong(body, id);
+      return true;
+    case json::Action::kAuth:
+      break;  // handled above
+  }
+  return bad("action: unknown");
+}
+
+void Server::answer_wait(Connection& c, const PendingWait& pw, const WaiterEvent& ev) {
+  c.blocked = false;
+  if (c.out.capacity() == 0) c.out = take_buffer();
+  if (ev.granted && pw.session) add_session(c, pw.key, pw.owner, ev.fence);
+  switch (pw.protocol) {
+    case WireProtocol::kJson:
+      if (ev.granted) {
+        json::write_acquired(c.out, pw.id_raw, pw.key, pw.owner, ev.fence, ev.ttl);
+      } else {
+        json::write_fail(c.out, pw.id_raw);
+      }
+      break;
+    case WireProtocol::kHttp: {
+      std::string body;
+      if (ev.granted) {
+        json::write_acquired(body, pw.id_raw, pw.key, pw.owner, ev.fence, ev.ttl);
+      } else {
+        json::write_fail(body, pw.id_raw);
+      }
+      http::write_response(c.out, 200, kJsonType, body, pw.http_keep_alive);
+      if (!pw.http_keep_alive) c.close_after_write = true;
+      break;
+    }
+    default: {
+      resp::Writer w(c.out, c.client.proto);
+      if (ev.granted) {
+        w.array(2);
+        w.bulk(pw.owner);
+        w.integer(static_cast<std::int64_t>(ev.fence));
+      } else {
+        w.null();
+      }
+      break;
+    }
+  }
+  ready_.push_back(c.id);
+}
+
+}  // namespace semlock

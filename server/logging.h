@@ -1,0 +1,40 @@
+// Logging as TtlSemLock writes it (SPEC §6): text lines
+//   [2024-12-20T15:30:45+03:00] warn: Lock count warning: 85.2% of limit (85234/100000)
+// or, with logging.format "json", one object a line
+//   {"timestamp":"2024-12-20T15:30:45Z","level":"warn","message":"...", ...fields}
+// Level names are TtlSemLock's: debug, info, warn, error (spdlog's own say "warning").
+#pragma once
+
+#include <spdlog/spdlog.h>
+
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+namespace semlock::log {
+
+struct Options {
+  std::string level = "info";   // debug | info | warn | error
+  std::string format = "text";  // text | json
+  std::string file;             // "" = stderr
+};
+
+// Installs the default logger. Returns an error text when the file cannot be opened.
+std::string setup(const Options& options);
+// Reopens the log file (SIGHUP, after logrotate moved it). No-op for stderr.
+std::string reopen();
+
+// Structured fields: JSON format appends them to the object; text format appends " k=v".
+using Fields = std::vector<std::pair<std::string_view, std::string>>;
+void write(spdlog::level::level_enum level, std::string_view message, const Fields& fields = {});
+
+inline void info(std::string_view m, const Fields& f = {}) { write(spdlog::level::info, m, f); }
+inline void warn(std::string_view m, const Fields& f = {}) { write(spdlog::level::warn, m, f); }
+inline void error(std::string_view m, const Fields& f = {}) { write(spdlog::level::err, m, f); }
+inline void debug(std::string_view m, const Fields& f = {}) { write(spdlog::level::debug, m, f); }
+
+// TtlSemLock's name of a level.
+std::string_view level_name(spdlog::level::level_enum level);
+
+}  // namespace semlock::log

@@ -1,0 +1,27 @@
+// ttl-semlock: load the configuration (flags > environment > file > defaults), set up logging,
+// run the server. Exit codes: 0 clean shutdown, 1 cannot start (port taken, log file), 2 invalid
+// configuration.
+#include <cstdio>
+
+#include "config/config.h"
+#include "server/logging.h"
+#include "server/server.h"
+
+extern char** environ;
+
+int main(int argc, char** argv) {
+  semlock::config::LoadResult loaded = semlock::config::load(argc, argv, environ);
+  if (loaded.action == semlock::config::LoadAction::kExit) {
+    if (!loaded.output.empty()) std::fputs(loaded.output.c_str(), stdout);
+    if (!loaded.error.empty()) std::fprintf(stderr, "%s\n", loaded.error.c_str());
+    return loaded.exit_code;
+  }
+  const auto& cfg = loaded.config;
+  const std::string err = semlock::log::setup({cfg.logging.level, cfg.logging.format, cfg.logging.file});
+  if (!err.empty()) {
+    std::fprintf(stderr, "%s\n", err.c_str());
+    return 1;
+  }
+  semlock::Server server(std::move(loaded.config));
+  return server.run();
+}

@@ -1,0 +1,131 @@
+#include "server/metrics.h"
+
+#include <prometheus/text_serializer.h>
+
+#include <sstream>
+
+namespace semlock {
+namespace {
+
+constexpr std::string_view kResultNames[] = {"ok", "not_granted", "queued", "error", "rejected"};
+
+}  // namespace
+
+Metrics::Metrics() : registry_(std::make_shared<prometheus::Registry>()) {
+  using prometheus::BuildCounter;
+  using prometheus::BuildGauge;
+  using prometheus::BuildHistogram;
+  auto& reg = *registry_;
+  requests_family_ = &BuildCounter()
+                          .Name("ttl_semlock_requests_total")
+                          .Help("Requests by command, protocol and result")
+                          .Register(reg);
+  rejected_family_ = &BuildCounter()
+                          .Name("ttl_semlock_rejected_requests_total")
+                          .Help("Acquires rejected at a limit, by reason")
+                          .Register(reg);
+  exceeded_family_ = &BuildCounter()
+                          .Name("ttl_semlock_limit_exceeded_total")
+                          .Help("Acquires granted past a limit with reject_requests=false, by reason")
+                          .Register(reg);
+  const char* reasons[] = {"max_locks_reached", "memory_limit_reached", "max_waiters_reached"};
+  for (std::size_t i = 0; i < rejected_.size(); ++i) {
+    rejected_[i] = &rejected_family_->Add({{"reason", reasons[i]}});
+  }
+  for (std::size_t i = 0; i < exceeded_.size(); ++i) {
+    exceeded_[i] = &exceeded_family_->Add({{"reason", reasons[i]}});
+  }
+  prometheus::Histogram::BucketBoundaries buckets;
+  for (double b = 1e-6; b < 2.0; b *= 4) buckets.push_back(b);  // 1 µs .. ~1 s
+  duration_ = &BuildHistogram()
+                   .Name("ttl_semlock_request_duration_seconds")
+                   .Help("Time to execute a request on the loop (not counting waits)")
+                   .Register(reg)
+                   .Add({}, buckets);
+  auth_failures_ = &BuildCounter()
+                        .Name("ttl_semlock_auth_failures_total")
+                        .Help("Failed authentications")
+                        .Register(reg)
+                        .Add({});
+  expired_ = &BuildCounter()
+                  .Name("ttl_semlock_expired_total")
+                  .Help("Holders removed because their TTL passed")
+                  .Register(reg)
+                  .Add({});
+  auto gauge = [&reg](const char* name, const char* help) {
+    return &BuildGauge().Name(name).Help(help).Register(reg).Add({});
+  };
+  active_locks_ = gauge("ttl_semlock_active_locks", "Lock keys that exist");
+  memory_mb_ = gauge("ttl_semlock_memory_usage_mb", "Used memory as the limits count it, MiB");
+  memory_bytes_ = gauge("ttl_semlock_memory_usage_bytes", "Used memory as the limits count it");
+  memory_limit_mb_ = gauge("ttl_semlock_memory_limit_mb", "limits.max_memory_mb (0 = unlimited)");
+  locks_limit_ = gauge("ttl_semlock_locks_limit", "limits.max_locks (0 = unlimited)");
+  connections_ = gauge("ttl_semlock_connections", "Open client connections");
+  holders_ = gauge("ttl_semlock_holders", "Permits held");
+  waiters_ = gauge("ttl_semlock_waiters", "Queued blocking acquires");
+  rss_ = gauge("process_resident_memory_bytes", "Resident memory size in bytes");
+  fds_ = gauge("process_open_fds", "Number of open file descriptors");
+  start_time_ = gauge("process_start_time_seconds", "Start time of the process since unix epoch");
+  cpu_ = &BuildCounter()
+              .Name("process_cpu_seconds_total")
+              .Help("Total user and system CPU time spent in seconds")
+              .Register(reg)
+              .Add({});
+}
+
+void Metrics::count_request(std::string_view command, std::string_view protocol,
+                            RequestResult result, double seconds) {
+  std::string key;
+  key.reserve(command.size() + protocol.size() + 16);
+  key.append(command).append(1, '\0').append(protocol).append(1, '\0');
+  key.append(kResultNames[static_cast<std::size_t>(result)]);
+  auto it = request_counters_.find(key);
+  if (it == request_counters_.end()) {
+    auto* counter = &requests_family_->Add(
+        {{"command", std::string(command)},
+         {"protocol", std::string(protocol)},
+         {"result", std::string(kResultNames[static_cast<std::size_t>(result)])}});
+    it = request_counters_.emplace(std::move(key), counter).first;
+  }
+  it->second->Increment();
+  duration_->Observe(seconds);
+}
+
+void Metrics::update(const Snapshot& s) {
+  const EngineStats& e = s.engine;
+  active_locks_->Set(static_cast<double>(e.active_locks));
+  holders_->Set(static_cast<double>(e.holders));
+  waiters_->Set(static_cast<double>(e.waiters));
+  memory_bytes_->Set(static_cast<double>(e.memory_bytes));
+  memory_mb_->Set(static_cast<double>(e.memory_bytes) / (1024.0 * 1024.0));
+  memory_limit_mb_->Set(static_cast<double>(s.memory_limit_bytes) / (1024.0 * 1024.0));
+  locks_limit_->Set(static_cast<double>(s.locks_limit));
+  connections_->Set(static_cast<double>(s.connections));
+  rss_->Set(static_cast<double>(s.rss_bytes));
+  fds_->Set(static_cast<double>(s.open_fds));
+  start_time_->Set(s.start_time_seconds);
+  if (s.cpu_seconds > seen_cpu_) {
+    cpu_->Increment(s.cpu_seconds - seen_cpu_);
+    seen_cpu_ = s.cpu_seconds;
+  }
+  auto advance = [](prometheus::Counter* c, std::uint64_t now, std::uint64_t& seen) {
+    if (now > seen) {
+      c->Increment(static_cast<double>(now - seen));
+      seen = now;
+    }
+  };
+  advance(expired_, e.expired_holders, seen_expired_);
+  advance(rejected_[0], e.rejected_max_locks, seen_rejected_[0]);
+  advance(rejected_[1], e.rejected_memory, seen_rejected_[1]);
+  advance(rejected_[2], e.rejected_max_waiters, seen_rejected_[2]);
+  advance(exceeded_[0], e.exceeded_max_locks, seen_exceeded_[0]);
+  advance(exceeded_[1], e.exceeded_memory, seen_exceeded_[1]);
+}
+
+std::string Metrics::render() const {
+  std::ostringstream out;
+  prometheus::TextSerializer().Serialize(out, registry_->Collect());
+  return out.str();
+}
+
+}  // namespace semlock

@@ -1,0 +1,80 @@
+// Prometheus metrics of SPEC §6, declared here and rendered with prometheus-cpp's serializer.
+// The metrics port is served from the server's own loop (so /health and /ready can answer 503,
+// which prometheus-cpp's Exposer cannot): a scrape is a short serialization on the loop, never a
+// walk of the engine under a lock, and no other thread touches the engine.
+#pragma once
+
+#include <prometheus/counter.h>
+#include <prometheus/family.h>
+#include <prometheus/gauge.h>
+#include <prometheus/histogram.h>
+#include <prometheus/registry.h>
+
+#include <array>
+#include <memory>
+#include <string>
+#include <string_view>
+
+#include "absl/container/flat_hash_map.h"
+#include "engine/engine.h"
+
+namespace semlock {
+
+enum class RequestResult : std::uint8_t { kOk, kNotGranted, kQueued, kError, kRejected, kCount };
+
+class Metrics {
+ public:
+  Metrics();
+
+  // Counts one request. `command` comes from a closed set (the command table's names, the JSON
+  // actions, or "other"); `protocol` is resp, json or http.
+  void count_request(std::string_view command, std::string_view protocol, RequestResult result,
+                     double seconds);
+  void count_auth_failure() { auth_failures_->Increment(); }
+
+  struct Snapshot {
+    EngineStats engine;
+    std::uint64_t connections = 0;
+    std::uint64_t locks_limit = 0;
+    std::uint64_t memory_limit_bytes = 0;
+    std::uint64_t rss_bytes = 0;
+    double cpu_seconds = 0;
+    std::uint64_t open_fds = 0;
+    double start_time_seconds = 0;
+  };
+  // Brings the gauges and the engine-derived counters up to date.
+  void update(const Snapshot& s);
+  // The text exposition of every metric.
+  std::string render() const;
+
+ private:
+  std::shared_ptr<prometheus::Registry> registry_;
+  prometheus::Family<prometheus::Counter>* requests_family_;
+  prometheus::Family<prometheus::Counter>* rejected_family_;
+  prometheus::Family<prometheus::Counter>* exceeded_family_;
+  prometheus::Histogram* duration_;
+  prometheus::Counter* auth_failures_;
+  prometheus::Counter* expired_;
+  std::array<prometheus::Counter*, 3> rejected_{};  // max_locks, memory, max_waiters
+  std::array<prometheus::Counter*, 2> exceeded_{};  // max_locks, memory
+  prometheus::Gauge* active_locks_;
+  prometheus::Gauge* memory_mb_;
+  prometheus::Gauge* memory_bytes_;
+  prometheus::Gauge* memory_limit_mb_;
+  prometheus::Gauge* locks_limit_;
+  prometheus::Gauge* connections_;
+  prometheus::Gauge* holders_;
+  prometheus::Gauge* waiters_;
+  prometheus::Gauge* rss_;
+  prometheus::Counter* cpu_;
+  double seen_cpu_ = 0;
+  prometheus::Gauge* fds_;
+  prometheus::Gauge* start_time_;
+  absl::flat_hash_map<std::string, prometheus::Counter*> request_counters_;
+  // Engine counters already added to the Prometheus counters (they only increment).
+  std::uint64_t seen_expired_ = 0;
+  std::array<std::uint64_t, 3> seen_rejected_{};
+  std::array<std::uint64_t, 2> seen_exceeded_{};
+};
+
+}  // namespace semlock

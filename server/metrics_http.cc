@@ -1,0 +1,47 @@
+// The metrics port, served from the loop: GET /metrics (Prometheus text), /health (200 while the
+// process serves), /ready (200 when lock traffic is accepted, 503 while starting or stopping).
+#include "protocol/http.h"
+#include "server/server.h"
+
+namespace semlock {
+
+std::size_t Server::process_metrics_http(Connection& c, std::string_view data) {
+  http::Limits limits;
+  limits.max_body_bytes = 64 * 1024;
+  if (c.out.capacity() == 0) c.out = take_buffer();
+  std::size_t pos = 0;
+  while (pos < data.size() && !c.close_after_write && !c.closed) {
+    http::Request hr;
+    const http::ParseResult r = http::parse_request(data.substr(pos), limits, hr);
+    if (r.status == http::Status::kNeedMore) break;
+    if (r.status == http::Status::kError) {
+      http::write_response(c.out, r.error_status, "text/plain", r.error_reason, false);
+      c.close_after_write = true;
+      return data.size();
+    }
+    pos += r.consumed;
+    std::string_view path = hr.target.substr(0, hr.target.find('?'));
+    if (hr.method != "GET" && hr.method != "HEAD") {
+      http::write_response(c.out, 405, "text/plain", "method not allowed\n", hr.keep_alive);
+    } else if (path == "/metrics") {
+      update_metrics();
+      http::write_response(c.out, 200, "text/plain; version=0.0.4; charset=utf-8",
+                           metrics_.render(), hr.keep_alive);
+    } else if (path == "/health") {
+      http::write_response(c.out, 200, "text/plain", "OK\n", hr.keep_alive);
+    } else if (path == "/ready") {
+      if (ready_for_traffic_) {
+        http::write_response(c.out, 200, "text/plain", "ready\n", hr.keep_alive);
+      } else {
+        http::write_response(c.out, 503, "text/plain",
+                             shutting_down_ ? "shutting down\n" : "starting\n", hr.keep_alive);
+      }
+    } else {
+      http::write_response(c.out, 404, "text/plain", "not found\n", hr.keep_alive);
+    }
+    if (!hr.keep_alive) c.close_after_write = true;
+  }
+  return pos;
+}
+
+}  // namespace semlock

@@ -1,0 +1,661 @@
+// The loop: listeners, reads and writes, backpressure, timers, signals and shutdown.
+// Request handling per protocol lives in dispatch_resp.cc, dispatch_json.cc and metrics_http.cc.
+#include "server/server.h"
+
+#include <sys/random.h>
+#include <sys/resource.h>
+
+#include <chrono>
+#include <cstring>
+
+#include "config/version.h"
+#include "protocol/detect.h"
+#include "redis-compat/errors.h"
+#include "server/process_stats.h"
+#include "server/logging.h"
+
+namespace semlock {
+namespace {
+
+constexpr std::size_t kReadBufferBytes = 64 * 1024;
+constexpr std::size_t kPooledBufferMax = 64 * 1024;  // larger buffers are freed, not pooled
+constexpr std::size_t kPoolSize = 256;
+constexpr std::size_t kSoftOutputCap = 1024 * 1024;  // stop reading past this much unsent output
+constexpr std::size_t kHardOutputCap = 64 * 1024 * 1024;  // close past this
+constexpr Millis kSoftOutputGrace = 10000;  // close if over the soft cap this long
+constexpr std::size_t kUnauthenticatedInputCap = 256 * 1024;
+constexpr Millis kShutdownGrace = 5000;
+
+Connection* conn_of(uv_handle_t* h) { return static_cast<Connection*>(h->data); }
+
+EngineLimits engine_limits(const config::Config& c) {
+  EngineLimits l;
+  l.max_locks = c.limits.max_locks;
+  l.max_memory_bytes = c.limits.max_memory_mb * 1024 * 1024;
+  l.warn_threshold = c.limits.warn_threshold;
+  l.reject_requests = c.limits.reject_requests;
+  l.max_waiters = c.limits.max_waiters;
+  l.max_permits = c.limits.max_permits;
+  l.max_ttl = c.limits.max_ttl;
+  l.max_key_bytes = c.limits.max_key_bytes;
+  l.max_expiries_per_tick = c.cleanup.max_expiries_per_tick;
+  l.tick_resolution = c.cleanup.resolution;
+  return l;
+}
+
+std::uint64_t unix_micros() {
+  return static_cast<std::uint64_t>(std::chrono::duration_cast<std::chrono::microseconds>(
+                                        std::chrono::system_clock::now().time_since_epoch())
+                                        .count());
+}
+
+}  // namespace
+
+Server::Server(config::Config config)
+    : config_(std::move(config)),
+      // SPEC §1: with persistence off the fencing counter starts at the Unix time in µs, so
+      // tokens keep rising across restarts while grants stay under one per microsecond.
+      engine_(std::make_unique<Engine>(engine_limits(config_), unix_micros())),
+      loop_(uv_default_loop()) {
+  read_buffer_.resize(kReadBufferBytes);
+  start_unix_ms_ = static_cast<std::int64_t>(unix_micros() / 1000);
+}
+
+Server::~Server() = default;
+
+Millis Server::now_ms() const {
+  // Rounded up: a TTL never ends before it has fully passed (SPEC §1).
+  return static_cast<Millis>((uv_hrtime() + 999999) / 1000000);
+}
+
+std::int64_t Server::unix_time_us() { return static_cast<std::int64_t>(unix_micros()); }
+
+std::string Server::take_buffer() {
+  if (buffer_pool_.empty()) return std::string();
+  std::string s = std::move(buffer_pool_.back());
+  buffer_pool_.pop_back();
+  return s;
+}
+
+void Server::give_buffer(std::string& s) {
+  if (s.capacity() > 0 && s.capacity() <= kPooledBufferMax && buffer_pool_.size() < kPoolSize) {
+    s.clear();
+    buffer_pool_.push_back(std::move(s));
+  }
+  std::string().swap(s);
+}
+
+std::size_t Server::input_cap(const Connection& c) const {
+  if (auth_required() && !c.client.authenticated && !c.json_authenticated) {
+    return kUnauthenticatedInputCap;
+  }
+  return 2 * config_.server.max_request_bytes + 64 * 1024;
+}
+
+bool Server::listen_on(uv_tcp_t& listener, const std::string& host, std::uint16_t port,
+                       bool metrics) {
+  sockaddr_storage addr{};
+  int rc = uv_ip4_addr(host.c_str(), port, reinterpret_cast<sockaddr_in*>(&addr));
+  if (rc != 0) rc = uv_ip6_addr(host.c_str(), port, reinterpret_cast<sockaddr_in6*>(&addr));
+  if (rc != 0) {
+    log::error("Invalid listen address", {{"host", host}});
+    return false;
+  }
+  uv_tcp_init(loop_, &listener);
+  listener.data = this;
+  rc = uv_tcp_bind(&listener, reinterpret_cast<const sockaddr*>(&addr), 0);
+  if (rc == 0) {
+    rc = uv_listen(reinterpret_cast<uv_stream_t*>(&listener), 1024, on_connection_cb);
+  }
+  if (rc != 0) {
+    log::error(std::string("Cannot listen on ") + host + ":" + std::to_string(port) + ": " +
+               uv_strerror(rc));
+    return false;
+  }
+  // Remember which listener this is through a tag in the flags of the handle's data pointer.
+  (void)metrics;
+  return true;
+}
+
+int Server::run() {
+  log::info("TtlSemLock server starting", {{"version", SEMLOCK_VERSION},
+                                           {"config", config::describe(config_)}});
+  for (const auto& w : config_.warnings) log::warn(w);
+
+  if (config_.metrics.enabled) {
+    if (!listen_on(metrics_listener_, config_.metrics.host, config_.metrics.port, true)) return 1;
+    metrics_listening_ = true;
+  }
+  if (!listen_on(lock_listener_, config_.server.host, config_.server.port, false)) return 1;
+
+  uv_timer_init(loop_, &tick_timer_);
+  tick_timer_.data = this;
+  const auto resolution = static_cast<std::uint64_t>(config_.cleanup.resolution);
+  uv_timer_start(&tick_timer_, tick_cb, resolution, resolution);
+  uv_timer_init(loop_, &housekeeping_timer_);
+  housekeeping_timer_.data = this;
+  const auto interval = static_cast<std::uint64_t>(config_.cleanup.interval);
+  uv_timer_start(&housekeeping_timer_, housekeeping_cb, interval, interval);
+  uv_timer_init(loop_, &shutdown_timer_);
+  shutdown_timer_.data = this;
+
+  const int signums[] = {SIGTERM, SIGINT, SIGHUP, SIGPIPE};
+  for (std::size_t i = 0; i < signals_.size(); ++i) {
+    uv_signal_init(loop_, &signals_[i]);
+    signals_[i].data = this;
+    uv_signal_start(&signals_[i], signal_cb, signums[i]);
+  }
+
+  housekeeping();
+  ready_for_traffic_ = true;
+  log::info("Listening", {{"lock", config_.server.host + ":" + std::to_string(config_.server.port)},
+                          {"metrics", config_.metrics.enabled
+                                          ? config_.metrics.host + ":" +
+                                                std::to_string(config_.metrics.port)
+                                          : std::string("off")}});
+  uv_run(loop_, UV_RUN_DEFAULT);
+  uv_loop_close(loop_);
+  log::info("TtlSemLock server stopped");
+  return exit_code_;
+}
+
+// Accept ------------------------------------------------------------------------------------------
+
+void Server::on_connection_cb(uv_stream_t* listener, int status) {
+  auto* self = static_cast<Server*>(listener->data);
+  if (status < 0) {
+    log::warn(std::string("Accept failed: ") + uv_strerror(status));
+    return;
+  }
+  self->accept_one(listener,
+                   listener == reinterpret_cast<uv_stream_t*>(&self->metrics_listener_));
+}
+
+void Server::accept_one(uv_stream_t* listener, bool metrics) {
+  auto* c = new Connection();
+  c->server = this;
+  c->id = ++last_conn_id_;
+  c->metrics_port = metrics;
+  c->client.id = c->id;
+  c->client.created_unix_ms = static_cast<std::int64_t>(unix_micros() / 1000);
+  c->last_activity = now_ms();
+  uv_tcp_init(loop_, &c->handle);
+  c->handle.data = c;
+  if (uv_accept(listener, reinterpret_cast<uv_stream_t*>(&c->handle)) != 0) {
+    uv_close(reinterpret_cast<uv_handle_t*>(&c->handle), close_cb);
+    return;
+  }
+  uv_tcp_nodelay(&c->handle, 1);
+  if (!metrics && config_.server.tcp_keepalive > 0) {
+    const auto secs = static_cast<unsigned>(std::max<Millis>(1, config_.server.tcp_keepalive / 1000));
+    uv_tcp_keepalive(&c->handle, 1, secs);
+  }
+  sockaddr_storage peer{};
+  int len = sizeof(peer);
+  if (uv_tcp_getpeername(&c->handle, reinterpret_cast<sockaddr*>(&peer), &len) == 0) {
+    char ip[64] = {0};
+    int port = 0;
+    if (peer.ss_family == AF_INET) {
+      const auto* a = reinterpret_cast<const sockaddr_in*>(&peer);
+      uv_ip4_name(a, ip, sizeof ip);
+      port = ntohs(a->sin_port);
+    } else {
+      const auto* a = reinterpret_cast<const sockaddr_in6*>(&peer);
+      uv_ip6_name(a, ip, sizeof ip);
+      port = ntohs(a->sin6_port);
+    }
+    c->client.addr = std::string(ip) + ":" + std::to_string(port);
+  }
+  c->client.laddr = config_.server.host + ":" + std::to_string(config_.server.port);
+  if (metrics) {
+    ++metrics_connections_;
+    c->protocol = WireProtocol::kHttp;
+  }
+  connections_.emplace(c->id, c);
+  const std::size_t clients = connections_.size() - metrics_connections_;
+  if ((!metrics && clients > config_.server.max_connections) || shutting_down_) {
+    // Redis's behaviour: say why, then close.
+    c->out = take_buffer();
+    c->out.append("-ERR max number of clients reached\r\n");
+    c->close_after_write = true;
+    flush(*c);
+    return;
+  }
+  update_reading(*c);
+}
+
+// Read --------------------------------------------------------------------------------------------
+
+void Server::alloc_cb(uv_handle_t* handle, std::size_t, uv_buf_t* buf) {
+  Server* self = conn_of(handle)->server;
+  // One loop, one read at a time: every read lands in the same buffer and is parsed in place.
+  buf->base = self->read_buffer_.data();
+  buf->len = self->read_buffer_.size();
+}
+
+void Server::read_cb(uv_stream_t* stream, ssize_t nread, const uv_buf_t* buf) {
+  Connection* c = conn_of(reinterpret_cast<uv_handle_t*>(stream));
+  c->server->on_read(*c, nread, buf);
+}
+
+void Server::on_read(Connection& c, ssize_t nread, const uv_buf_t* buf) {
+  if (nread == 0 || c.closed) return;
+  if (nread < 0) {
+    c.read_eof = true;
+    uv_read_stop(reinterpret_cast<uv_stream_t*>(&c.handle));
+    c.reading = false;
+    if (nread != UV_EOF || c.blocked) {
+      // A blocked client that goes away leaves the queue (Redis frees it on EOF too).
+      close_connection(c);
+    } else {
+      // Half-close: every complete request already read has been answered or is queued for
+      // writing; close once it is written.
+      c.close_after_write = true;
+      flush(c);
+    }
+    drain();
+    return;
+  }
+  c.last_activity = now_ms();
+  const std::string_view data(buf->base, static_cast<std::size_t>(nread));
+  if (c.in.empty()) {
+    process_input(c, data, true);
+  } else {
+    c.in.append(data);
+    process_input(c, c.in, false);
+  }
+  drain();
+}
+
+void Server::process_input(Connection& c, std::string_view data, bool from_shared) {
+  const std::size_t consumed = c.closed ? data.size() : process_requests(c, data, now_ms());
+  if (c.closed) return;
+  if (from_shared) {
+    if (consumed < data.size() && !c.close_after_write) {
+      c.in = take_buffer();
+      c.in.assign(data.substr(consumed));
+    }
+  } else {
+    c.in.erase(0, consumed);
+  }
+  if (c.close_after_write || c.in.empty()) give_buffer(c.in);
+  if (!c.blocked && c.in.size() > input_cap(c)) {
+    // A request larger than any the protocol allows: the client is broken or hostile.
+    log::warn("Closing connection over its input buffer cap", {{"client", c.client.addr}});
+    give_buffer(c.in);
+    close_connection(c);
+    return;
+  }
+  flush(c);
+}
+
+std::size_t Server::process_requests(Connection& c, std::string_view data, Millis now) {
+  if (c.metrics_port) return process_metrics_http(c, data);
+  if (c.protocol == WireProtocol::kUnknown) {
+    c.protocol = detect_protocol(data);
+    if (c.protocol == WireProtocol::kUnknown) return 0;
+  }
+  if (c.out.capacity() == 0) c.out = take_buffer();
+  switch (c.protocol) {
+    case WireProtocol::kJson:
+      return process_json(c, data, now);
+    case WireProtocol::kHttp:
+      return process_http(c, data, now);
+    default:
+      return process_resp(c, data, now);
+  }
+}
+
+void Server::update_reading(Connection& c) {
+  if (c.closed) return;
+  const bool want = !c.read_eof && !c.close_after_write && !shutting_down_ &&
+                    c.pending_output() < kSoftOutputCap &&
+                    !(c.blocked && c.in.size() >= input_cap(c));
+  auto* stream = reinterpret_cast<uv_stream_t*>(&c.handle);
+  if (want && !c.reading) {
+    if (uv_read_start(stream, alloc_cb, read_cb) == 0) c.reading = true;
+  } else if (!want && c.reading) {
+    uv_read_stop(stream);
+    c.reading = false;
+  }
+}
+
+// Write -------------------------------------------------------------------------------------------
+
+void Server::flush(Connection& c) {
+  if (c.closed) return;
+  if (!c.writing && !c.out.empty()) {
+    uv_buf_t b = uv_buf_init(c.out.data(), static_cast<unsigned>(c.out.size()));
+    auto* stream = reinterpret_cast<uv_stream_t*>(&c.handle);
+    int n = uv_try_write(stream, &b, 1);
+    if (n == UV_EAGAIN) n = 0;
+    if (n < 0) {
+      close_connection(c);
+      return;
+    }
+    if (static_cast<std::size_t>(n) == c.out.size()) {
+      give_buffer(c.out);
+    } else {
+      c.out.erase(0, static_cast<std::size_t>(n));
+      std::swap(c.inflight, c.out);
+      c.writing = true;
+      b = uv_buf_init(c.inflight.data(), static_cast<unsigned>(c.inflight.size()));
+      const int rc = uv_write(&c.write_req, stream, &b, 1, write_cb);
+      if (rc != 0) {
+        c.writing = false;
+        close_connection(c);
+        return;
+      }
+    }
+  }
+  if (c.out.empty() && c.out.capacity() > 0) give_buffer(c.out);
+  if (!c.writing && c.out.empty() && c.close_after_write) {
+    close_connection(c);
+    return;
+  }
+  const std::size_t pending = c.pending_output();
+  if (pending > kHardOutputCap) {
+    log::warn("Closing connection over its output buffer hard cap", {{"client", c.client.addr}});
+    close_connection(c);
+    return;
+  }
+  if (pending > kSoftOutputCap) {
+    if (c.over_soft_since == 0) c.over_soft_since = now_ms();
+  } else {
+    c.over_soft_since = 0;
+  }
+  update_reading(c);
+}
+
+void Server::write_cb(uv_write_t* req, int status) {
+  Connection* c = conn_of(reinterpret_cast<uv_handle_t*>(req->handle));
+  c->writing = false;
+  if (c->closed) return;  // buffers are released in close_cb
+  Server* self = c->server;
+  self->give_buffer(c->inflight);
+  if (status < 0) {
+    self->close_connection(*c);
+  } else {
+    self->flush(*c);
+  }
+  self->drain();
+}
+
+// Close -------------------------------------------------------------------------------------------
+
+void Server::close_connection(Connection& c) {
+  if (c.closed) return;
+  c.closed = true;
+  const Millis now = now_ms();
+  if (c.blocked) {
+    engine_->cancel_waiter(c.waiter);
+    waits_.erase(c.wait_tag);
+    c.blocked = false;
+  }
+  for (const auto& s : c.sessions) engine_->release_fenced(s.key, s.owner, s.fence, now);
+  c.sessions.clear();
+  if (c.metrics_port) --metrics_connections_;
+  connections_.erase(c.id);
+  uv_close(reinterpret_cast<uv_handle_t*>(&c.handle), close_cb);
+}
+
+void Server::close_cb(uv_handle_t* handle) {
+  Connection* c = conn_of(handle);
+  if (c->server) {
+    c->server->give_buffer(c->in);
+    c->server->give_buffer(c->out);
+    c->server->give_buffer(c->inflight);
+  }
+  delete c;
+}
+
+// Events and the drain loop -----------------------------------------------------------------------
+
+void Server::drain() {
+  if (draining_) return;
+  draining_ = true;
+  for (;;) {
+    if (engine_->has_events()) {
+      deliver_events(now_ms());
+      continue;
+    }
+    if (!ready_.empty()) {
+      const std::uint64_t id = ready_.back();
+      ready_.pop_back();
+      auto it = connections_.find(id);
+      if (it == connections_.end()) continue;
+      Connection& c = *it->second;
+      if (c.closed || c.blocked) continue;
+      if (!c.in.empty()) {
+        process_input(c, c.in, false);
+      } else {
+        flush(c);
+      }
+      continue;
+    }
+    break;
+  }
+  draining_ = false;
+}
+
+void Server::deliver_events(Millis now) {
+  for (const WaiterEvent& ev : engine_->take_events()) {
+    auto wit = waits_.find(ev.tag);
+    if (wit == waits_.end()) {
+      continue;  // cancelled before delivery; the engine produced no grant for it
+    }
+    PendingWait pw = std::move(wit->second);
+    waits_.erase(wit);
+    auto cit = connections_.find(pw.conn_id);
+    Connection* c = cit == connections_.end() ? nullptr : cit->second;
+    if (!c || c->closed || c->read_eof) {
+      // A grant that cannot be delivered is released and passed on (SPEC §1).
+      if (ev.granted) engine_->release_fenced(pw.key, pw.owner, ev.fence, now);
+      continue;
+    }
+    answer_wait(*c, pw, ev);
+  }
+}
+
+void Server::on_blocked(redis::ClientState& client, std::uint64_t tag, WaiterId waiter,
+                        std::string_view key, std::string_view owner, bool session) {
+  auto it = connections_.find(client.id);
+  if (it == connections_.end()) return;
+  PendingWait pw;
+  pw.conn_id = client.id;
+  pw.key = std::string(key);
+  pw.owner = std::string(owner);
+  pw.session = session;
+  pw.protocol = WireProtocol::kResp;
+  block(*it->second, tag, waiter, std::move(pw));
+}
+
+void Server::block(Connection& c, std::uint64_t tag, WaiterId waiter, PendingWait pw) {
+  c.blocked = true;
+  c.wait_tag = tag;
+  c.waiter = waiter;
+  waits_.emplace(tag, std::move(pw));
+}
+
+void Server::on_session_grant(redis::ClientState& client, std::string_view key,
+                              std::string_view owner, std::uint64_t fence) {
+  auto it = connections_.find(client.id);
+  if (it != connections_.end()) add_session(*it->second, key, owner, fence);
+}
+
+void Server::add_session(Connection& c, std::string_view key, std::string_view owner,
+                         std::uint64_t fence) {
+  for (auto& s : c.sessions) {
+    if (s.key == key && s.owner == owner) {
+      s.fence = fence;
+      return;
+    }
+  }
+  c.sessions.push_back({std::string(key), std::string(owner), fence});
+  if (c.sessions.size() >= c.sessions_pruned_at) {
+    // Drop bindings whose holder is gone (released or expired), so a long-lived connection that
+    // takes many session locks does not grow this list without bound.
+    const Millis now = now_ms();
+    std::erase_if(c.sessions, [&](const SessionHolder& s) {
+      const auto info = engine_->info(s.key, now);
+      if (!info) return true;
+      for (const auto& h : info->holders) {
+        if (h.owner == s.owner && h.fence == s.fence) return false;
+      }
+      return true;
+    });
+    c.sessions_pruned_at = std::max<std::size_t>(16, 2 * c.sessions.size());
+  }
+}
+
+// Owners --------------------------------------------------------------------------------------------
+
+std::string Server::generate_owner() {
+  if (random_used_ + 16 > random_block_.size()) {
+    std::size_t got = 0;
+    while (got < random_block_.size()) {
+      const ssize_t n = getrandom(random_block_.data() + got, random_block_.size() - got, 0);
+      if (n > 0) got += static_cast<std::size_t>(n);
+    }
+    random_used_ = 0;
+  }
+  static constexpr char kHex[] = "0123456789abcdef";
+  std::string owner(32, '0');
+  for (std::size_t i = 0; i < 16; ++i) {
+    const unsigned char b = random_block_[random_used_ + i];
+    owner[2 * i] = kHex[b >> 4];
+    owner[2 * i + 1] = kHex[b & 15];
+  }
+  // Each 128-bit value is used once: wipe it so it cannot be handed out again.
+  std::memset(random_block_.data() + random_used_, 0, 16);
+  random_used_ += 16;
+  return owner;
+}
+
+// Timers, signals, shutdown -------------------------------------------------------------------------
+
+void Server::tick_cb(uv_timer_t* timer) {
+  auto* self = static_cast<Server*>(timer->data);
+  self->engine_->tick(self->now_ms());
+  self->drain();
+}
+
+void Server::housekeeping_cb(uv_timer_t* timer) {
+  auto* self = static_cast<Server*>(timer->data);
+  self->housekeeping();
+  self->drain();
+}
+
+void Server::signal_cb(uv_signal_t* handle, int signum) {
+  auto* self = static_cast<Server*>(handle->data);
+  if (signum == SIGHUP) {
+    const std::string err = log::reopen();
+    if (!err.empty()) log::error(err);
+    log::info("Log file reopened (SIGHUP)");
+    return;
+  }
+  if (signum == SIGPIPE) return;
+  log::info(signum == SIGTERM ? "SIGTERM received, shutting down"
+                              : "SIGINT received, shutting down");
+  self->begin_shutdown();
+}
+
+void Server::begin_shutdown() {
+  if (shutting_down_) return;
+  shutting_down_ = true;
+  ready_for_traffic_ = false;
+  uv_close(reinterpret_cast<uv_handle_t*>(&lock_listener_), nullptr);
+  if (metrics_listening_) uv_close(reinterpret_cast<uv_handle_t*>(&metrics_listener_), nullptr);
+  uv_timer_stop(&tick_timer_);
+  uv_timer_stop(&housekeeping_timer_);
+  for (auto& s : signals_) uv_close(reinterpret_cast<uv_handle_t*>(&s), nullptr);
+  // Waiters are answered "not acquired"; pending replies are flushed, then every connection closes.
+  engine_->time_out_all_waiters();
+  drain();
+  std::vector<Connection*> all;
+  all.reserve(connections_.size());
+  for (auto& [id, c] : connections_) all.push_back(c);
+  for (Connection* c : all) {
+    if (c->closed) continue;
+    c->close_after_write = true;
+    flush(*c);
+  }
+  drain();
+  uv_timer_start(&shutdown_timer_, shutdown_timeout_cb, kShutdownGrace, 0);
+  uv_unref(reinterpret_cast<uv_handle_t*>(&shutdown_timer_));
+  uv_close(reinterpret_cast<uv_handle_t*>(&tick_timer_), nullptr);
+  uv_close(reinterpret_cast<uv_handle_t*>(&housekeeping_timer_), nullptr);
+}
+
+void Server::shutdown_timeout_cb(uv_timer_t* timer) {
+  auto* self = static_cast<Server*>(timer->data);
+  std::vector<Connection*> all;
+  for (auto& [id, c] : self->connections_) all.push_back(c);
+  for (Connection* c : all) self->close_connection(*c);
+  uv_close(reinterpret_cast<uv_handle_t*>(timer), nullptr);
+}
+
+// Housekeeping --------------------------------------------------------------------------------------
+
+void Server::housekeeping() {
+  const Millis now = now_ms();
+  // Connection buffers and the pool count as used memory (SPEC §2).
+  std::uint64_t external = read_buffer_.capacity();
+  for (const auto& s : buffer_pool_) external += s.capacity();
+  std::vector<Connection*> to_close;
+  for (auto& [id, c] : connections_) {
+    external += c->buffer_bytes() + sizeof(Connection);
+    if (c->over_soft_since != 0 && now - c->over_soft_since > kSoftOutputGrace) {
+      to_close.push_back(c);
+    } else if (config_.server.idle_timeout > 0 && !c->blocked && !c->writing &&
+               now - c->last_activity > config_.server.idle_timeout) {
+      to_close.push_back(c);
+    }
+  }
+  for (Connection* c : to_close) {
+    log::info("Closing connection (idle or not reading its replies)",
+              {{"client", c->client.addr}});
+    close_connection(*c);
+  }
+  external_bytes_ = external;
+  engine_->set_external_memory(external);
+
+  rss_bytes_ = process_stats().rss_bytes;
+  for (const LimitWarning& w : engine_->check_warnings(now)) {
+    char text[160];
+    if (w.kind == LimitWarning::Kind::kLocks) {
+      std::snprintf(text, sizeof text, "Lock count warning: %.1f%% of limit (%llu/%llu)",
+                    w.percent, static_cast<unsigned long long>(w.current),
+                    static_cast<unsigned long long>(w.limit));
+    } else {
+      std::snprintf(text, sizeof text, "Memory warning: %.1f%% of limit (%.1f/%llu MB)",
+                    w.percent, static_cast<double>(w.current) / (1024.0 * 1024.0),
+                    static_cast<unsigned long long>(w.limit / (1024 * 1024)));
+    }
+    log::warn(text);
+  }
+  if (suppressed_rejections_ > 0 && now - last_rejection_log_ >= 1000) {
+    log::warn("Acquire rejected due to limits (suppressed repeats)",
+              {{"suppressed", std::to_string(suppressed_rejections_)}});
+    suppressed_rejections_ = 0;
+    last_rejection_log_ = now;
+  }
+  update_metrics();
+}
+
+void Server::on_limit_rejection(EngineStatus status) {
+  const Millis now = now_ms();
+  if (now - last_rejection_log_ < 1000) {
+    ++suppressed_rejections_;
+    return;
+  }
+  last_rejection_log_ = now;
+  log::Fields fields{{"reason", std::string(errors::limit_reason(status))}};
+  if (suppressed_rejections_ > 0) {
+    fields.emplace_back("suppressed", std::to_string(suppressed_rejections_));
+    suppressed_rejections_ = 0;
+  }
+  log::warn("Acquire rejected due to limits", fields);
+}
+
+}  // namespace semlock

@@ -1,0 +1,156 @@
+// The server: one libuv loop owns the sockets, the engine, the timers and the metrics port.
+// Nothing else runs on another thread, so the engine needs no lock and every reply is a pure
+// function of the order in which requests were read.
+#pragma once
+
+#include <uv.h>
+
+#include <array>
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "absl/container/flat_hash_map.h"
+#include "config/config.h"
+#include "engine/engine.h"
+#include "protocol/json_codec.h"
+#include "redis-compat/context.h"
+#include "server/connection.h"
+#include "server/metrics.h"
+
+namespace semlock {
+
+class Server final : public redis::Host {
+ public:
+  explicit Server(config::Config config);
+  ~Server() override;
+
+  // Binds the ports and runs the loop until shutdown. Returns the process exit code.
+  int run();
+
+  // redis::Host
+  std::string generate_owner() override;
+  std::uint64_t next_wait_tag() override { return ++last_wait_tag_; }
+  void on_blocked(redis::ClientState& client, std::uint64_t tag, WaiterId waiter,
+                  std::string_view key, std::string_view owner, bool session) override;
+  void on_session_grant(redis::ClientState& client, std::string_view key, std::string_view owner,
+                        std::uint64_t fence) override;
+  redis::AuthResult check_api_key(std::string_view password) override;
+  bool auth_required() const override { return config_.security.auth_required; }
+  bool admin_keys_configured() const override { return !config_.security.admin_api_keys.empty(); }
+  void on_limit_rejection(EngineStatus status) override;
+  std::string info(std::string_view section) override;
+  std::string client_list() override;
+  std::string client_info(const redis::ClientState& client) override;
+  json::StatsView stats_view() override;
+  std::int64_t unix_time_us() override;
+
+ private:
+  // Where a blocked request came from and how to answer it.
+  struct PendingWait {
+    std::uint64_t conn_id = 0;
+    std::string key;
+    std::string owner;
+    bool session = false;
+    WireProtocol protocol = WireProtocol::kResp;
+    std::string id_raw;        // JSON id to echo
+    bool http_keep_alive = true;
+    Millis ttl = 0;
+  };
+
+  // Loop plumbing (server.cc).
+  bool listen_on(uv_tcp_t& listener, const std::string& host, std::uint16_t port, bool metrics);
+  static void on_connection_cb(uv_stream_t* listener, int status);
+  static void alloc_cb(uv_handle_t* handle, std::size_t suggested, uv_buf_t* buf);
+  static void read_cb(uv_stream_t* stream, ssize_t nread, const uv_buf_t* buf);
+  static void write_cb(uv_write_t* req, int status);
+  static void close_cb(uv_handle_t* handle);
+  static void tick_cb(uv_timer_t* timer);
+  static void housekeeping_cb(uv_timer_t* timer);
+  static void signal_cb(uv_signal_t* handle, int signum);
+  static void shutdown_timeout_cb(uv_timer_t* timer);
+
+  void accept_one(uv_stream_t* listener, bool metrics);
+  void on_read(Connection& c, ssize_t nread, const uv_buf_t* buf);
+  // Parses and executes buffered requests until one blocks, the input runs out or it must close.
+  void process_input(Connection& c, std::string_view data, bool from_shared);
+  std::size_t process_requests(Connection& c, std::string_view data, Millis now);
+  void flush(Connection& c);
+  void update_reading(Connection& c);
+  void close_connection(Connection& c);
+  void deliver_events(Millis now);
+  // Delivers engine events and resumes unblocked connections until neither is left. Called at the
+  // end of every loop callback; re-entrant calls return at once.
+  void drain();
+  void block(Connection& c, std::uint64_t tag, WaiterId waiter, PendingWait pw);
+  void add_session(Connection& c, std::string_view key, std::string_view owner,
+                   std::uint64_t fence);
+  void begin_shutdown();
+  void housekeeping();
+  Millis now_ms() const;
+  std::size_t input_cap(const Connection& c) const;
+
+  // Buffers recycled between connections, so an idle connection holds none.
+  std::string take_buffer();
+  void give_buffer(std::string& s);
+
+  // Protocol handlers (dispatch_resp.cc, dispatch_json.cc, metrics_http.cc).
+  std::size_t process_resp(Connection& c, std::string_view data, Millis now);
+  std::size_t process_json(Connection& c, std::string_view data, Millis now);
+  std::size_t process_http(Connection& c, std::string_view data, Millis now);
+  std::size_t process_metrics_http(Connection& c, std::string_view data);
+  // Executes one JSON request; writes the JSON reply line into `body` (false when it blocked).
+  // `status` gets the HTTP status for the reply.
+  bool execute_json(Connection& c, json::Request& req, WireProtocol wire, bool http_keep_alive,
+                    std::string& body, int& status, Millis now);
+  void write_json_error(std::string& body, int& status, std::string_view id_raw,
+                        std::string_view resp_error);
+  void answer_wait(Connection& c, const PendingWait& pw, const WaiterEvent& ev);
+  void update_metrics();
+
+  config::Config config_;
+  std::unique_ptr<Engine> engine_;
+  Metrics metrics_;
+  uv_loop_t* loop_ = nullptr;
+  uv_tcp_t lock_listener_{};
+  uv_tcp_t metrics_listener_{};
+  bool metrics_listening_ = false;
+  uv_timer_t tick_timer_{};
+  uv_timer_t housekeeping_timer_{};
+  uv_timer_t shutdown_timer_{};
+  std::array<uv_signal_t, 4> signals_{};
+
+  absl::flat_hash_map<std::uint64_t, Connection*> connections_;  // lock-port clients by id
+  std::size_t metrics_connections_ = 0;
+  absl::flat_hash_map<std::uint64_t, PendingWait> waits_;  // by wait tag
+  std::vector<std::uint64_t> ready_;                         // unblocked, with input to process
+  std::uint64_t last_conn_id_ = 0;
+  std::uint64_t last_wait_tag_ = 0;
+
+  std::string read_buffer_;           // shared by every read (one loop, one read at a time)
+  std::vector<std::string> buffer_pool_;
+  std::vector<std::string_view> argv_;  // reused for every RESP command
+  std::string scratch_;                 // inline-command unescaping
+
+  // Random owners: 128-bit values from getrandom(), drawn in blocks.
+  std::array<unsigned char, 4096> random_block_{};
+  std::size_t random_used_ = sizeof(random_block_);
+
+  bool draining_ = false;
+  bool ready_for_traffic_ = false;
+  bool shutting_down_ = false;
+  int exit_code_ = 0;
+  std::int64_t start_unix_ms_ = 0;
+  std::uint64_t total_requests_ = 0;
+  std::uint64_t rss_bytes_ = 0;
+  std::uint64_t external_bytes_ = 0;
+
+  // Rate limit for "Acquire rejected due to limits" (one line a second, with a count).
+  Millis last_rejection_log_ = -1000000;
+  std::uint64_t suppressed_rejections_ = 0;
+  Millis last_auth_log_ = -1000000;
+  std::uint64_t suppressed_auth_failures_ = 0;
+};
+
+}  // namespace semlock

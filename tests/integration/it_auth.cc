@@ -1,0 +1,161 @@
+// Authentication and admin permissions against the real binary (SPEC §8): Redis's exact NOAUTH /
+// WRONGPASS texts, AUTH and HELLO AUTH, JSON per-request and per-connection keys, HTTP bodies and
+// Bearer headers, NOPERM for admin commands, keys from the environment, keys never logged.
+#define BOOST_TEST_MODULE it_auth
+#include <boost/test/unit_test.hpp>
+
+#include "tests/integration/server_fixture.h"
+
+using namespace semlock::it;
+
+BOOST_TEST_GLOBAL_FIXTURE(SharedServerStopper);
+
+namespace {
+
+const std::string kNoAuth = "NOAUTH Authentication required.";
+const std::string kWrongPass = "WRONGPASS invalid username-password pair or user is disabled.";
+
+// api key "user-key"; "admin-key" is both an api key and the admin key.
+Server& server() {
+  return shared_server(
+      ServerOptions().with_config(R"("security":{"api_keys":["user-key","admin-key"],)"
+                                  R"("admin_api_keys":["admin-key"]})"));
+}
+std::uint16_t port() {
+  return server().port();
+}
+
+void check_json_error(const std::string& reply, const std::string& code) {
+  auto d = parse_json(reply);
+  BOOST_CHECK_MESSAGE(
+      !json_bool(d, "success") && json_has(d, "code") && json_string(d, "code") == code,
+      "want " << code << ": " << reply);
+}
+
+}  // namespace
+
+BOOST_AUTO_TEST_CASE(resp_needs_auth_before_commands) {
+  RespConn c(port());
+  BOOST_CHECK_EQUAL(c.cmd({"SEMLOCK.ACQUIRE", "a:k", "1000"}).str, kNoAuth);
+  BOOST_CHECK_EQUAL(c.cmd({"GET", "a:k"}).str, kNoAuth);
+  BOOST_CHECK_EQUAL(c.cmd({"PING"}).str, "PONG");  // allowed before AUTH
+  BOOST_CHECK_EQUAL(c.cmd({"AUTH", "nope"}).str, kWrongPass);
+  BOOST_CHECK_EQUAL(c.cmd({"AUTH", "bob", "user-key"}).str, kWrongPass);  // user must be default
+  BOOST_CHECK_EQUAL(c.cmd({"SEMLOCK.EXISTS", "a:k"}).str, kNoAuth);
+  BOOST_CHECK_EQUAL(c.cmd({"AUTH", "default", "user-key"}).str, "OK");
+  BOOST_CHECK_EQUAL(c.cmd({"SEMLOCK.EXISTS", "a:k"}).integer, 0);
+
+  RespConn d(port());
+  BOOST_CHECK_EQUAL(d.cmd({"AUTH", "user-key"}).str, "OK");
+  BOOST_CHECK(d.cmd({"SEMLOCK.ACQUIRE", "a:k", "1000"}).type == RespValue::Type::kArray);
+  d.cmd({"SEMLOCK.RELEASE", "a:k", "x"});
+}
+
+BOOST_AUTO_TEST_CASE(hello_3_with_auth) {
+  RespConn bad(port());
+  BOOST_CHECK_EQUAL(bad.cmd({"HELLO", "3", "AUTH", "default", "wrong"}).str, kWrongPass);
+  BOOST_CHECK_EQUAL(bad.cmd({"SEMLOCK.EXISTS", "a:h"}).str, kNoAuth);
+
+  RespConn c(port());
+  auto hello = c.cmd({"HELLO", "3", "AUTH", "default", "user-key", "SETNAME", "tester"});
+  BOOST_REQUIRE_MESSAGE(hello.type == RespValue::Type::kMap, hello.debug());
+  BOOST_CHECK_EQUAL(hello.field("proto")->integer, 3);
+  c.send({"SEMLOCK.INFO", "a:absent"});
+  BOOST_CHECK(c.raw().read_until([](std::string_view b) { return b == "_\r\n"; }));
+  c.raw().buffer().clear();
+  BOOST_CHECK_EQUAL(c.cmd({"CLIENT", "GETNAME"}).str, "tester");
+}
+
+BOOST_AUTO_TEST_CASE(pipelined_commands_before_auth_are_rejected) {
+  RespConn c(port());
+  c.raw().send(resp_command({"SEMLOCK.ACQUIRE", "a:pipe", "30000", "OWNER", "x"}) +
+               resp_command({"AUTH", "user-key"}) + resp_command({"SEMLOCK.EXISTS", "a:pipe"}));
+  auto r1 = c.read(), r2 = c.read(), r3 = c.read();
+  BOOST_REQUIRE(r1 && r2 && r3);
+  BOOST_CHECK_EQUAL(r1->str, kNoAuth);
+  BOOST_CHECK_EQUAL(r2->str, "OK");
+  BOOST_CHECK_EQUAL(r3->integer, 0);  // the first acquire never ran
+}
+
+BOOST_AUTO_TEST_CASE(json_keys_per_request_and_per_connection) {
+  auto none = json_once(port(), R"({"action":"ping"})");
+  check_json_error(none, "NOAUTH");
+  BOOST_CHECK_EQUAL(json_string(parse_json(none), "error"), "authentication failed");
+  auto wrong = json_once(port(), R"({"action":"ping","api_key":"bad"})");
+  check_json_error(wrong, "WRONGPASS");
+  BOOST_CHECK_EQUAL(json_string(parse_json(wrong), "error"), "authentication failed");
+  BOOST_CHECK(json_bool(parse_json(json_once(port(), R"({"action":"ping","api_key":"user-key"})")),
+                        "success"));
+
+  JsonClient c(port());
+  check_json_error(c.request(R"({"action":"auth","api_key":"bad"})"), "WRONGPASS");
+  check_json_error(c.request(R"({"action":"exists","key":"a:j"})"), "NOAUTH");
+  BOOST_CHECK(
+      json_bool(parse_json(c.request(R"({"action":"auth","api_key":"user-key"})")), "success"));
+  auto a = parse_json(c.request(R"({"action":"acquire","key":"a:j","ttl":30,"owner":"o"})"));
+  BOOST_CHECK(json_bool(a, "success"));
+  BOOST_CHECK(json_bool(parse_json(c.request(R"({"action":"release","key":"a:j","owner":"o"})")),
+                        "success"));
+}
+
+BOOST_AUTO_TEST_CASE(http_body_key_and_bearer_header) {
+  auto none = http_once(port(), "POST", "/", R"({"action":"ping"})");
+  BOOST_CHECK_EQUAL(none.status, 401);
+  check_json_error(none.body, "NOAUTH");
+  auto wrong =
+      http_once(port(), "POST", "/", R"({"action":"ping"})", {"Authorization: Bearer bad"});
+  BOOST_CHECK_EQUAL(wrong.status, 401);
+  check_json_error(wrong.body, "WRONGPASS");
+  auto body_key = http_once(port(), "POST", "/", R"({"action":"ping","api_key":"user-key"})");
+  BOOST_CHECK_EQUAL(body_key.status, 200);
+  auto bearer =
+      http_once(port(), "POST", "/", R"({"action":"ping"})", {"Authorization: Bearer user-key"});
+  BOOST_CHECK_EQUAL(bearer.status, 200);
+  BOOST_CHECK(json_bool(parse_json(bearer.body), "success"));
+}
+
+BOOST_AUTO_TEST_CASE(admin_commands_need_the_admin_key) {
+  RespConn user(port());
+  user.cmd({"AUTH", "user-key"});
+  user.cmd({"SEMLOCK.ACQUIRE", "a:adm", "30000", "OWNER", "o"});
+  auto fr = user.cmd({"SEMLOCK.FORCERELEASE", "a:adm"});
+  BOOST_CHECK_MESSAGE(fr.is_error() && fr.str.starts_with("NOPERM"), fr.debug());
+  auto scan = user.cmd({"SEMLOCK.SCAN", "0"});
+  BOOST_CHECK_MESSAGE(scan.is_error() && scan.str.starts_with("NOPERM"), scan.debug());
+  BOOST_CHECK_EQUAL(user.cmd({"SEMLOCK.EXISTS", "a:adm"}).integer, 1);
+
+  check_json_error(
+      json_once(port(), R"({"action":"force_release","key":"a:adm","api_key":"user-key"})"),
+      "NOPERM");
+  check_json_error(json_once(port(), R"({"action":"list","api_key":"user-key"})"), "NOPERM");
+  auto http = http_once(port(), "POST", "/", R"({"action":"force_release","key":"a:adm"})",
+                        {"Authorization: Bearer user-key"});
+  BOOST_CHECK_EQUAL(http.status, 403);
+
+  RespConn admin(port());
+  admin.cmd({"AUTH", "admin-key"});
+  BOOST_CHECK_EQUAL(admin.cmd({"SEMLOCK.FORCERELEASE", "a:adm"}).integer, 1);
+  auto j = parse_json(
+      json_once(port(), R"({"action":"force_release","key":"a:adm","api_key":"admin-key"})"));
+  BOOST_CHECK(json_bool(j, "success"));
+}
+
+BOOST_AUTO_TEST_CASE(auth_failures_are_counted_and_keys_never_logged) {
+  json_once(port(), R"({"action":"ping","api_key":"definitely-wrong"})");
+  BOOST_CHECK(eventually([&] {
+    return metric_value(scrape_metrics(server().metrics_port()), "ttl_semlock_auth_failures_total")
+               .value_or(0) > 0;
+  }));
+  auto log = server().log();
+  BOOST_CHECK(log.find("user-key") == std::string::npos);
+  BOOST_CHECK(log.find("admin-key") == std::string::npos);
+  BOOST_CHECK(log.find("definitely-wrong") == std::string::npos);
+}
+
+BOOST_AUTO_TEST_CASE(keys_from_the_environment) {
+  Server s(ServerOptions().with_env({"TTLSEMLOCK_API_KEYS=env-a,env-b"}));
+  RespConn c(s.port());
+  BOOST_CHECK_EQUAL(c.cmd({"SEMLOCK.EXISTS", "k"}).str, kNoAuth);
+  BOOST_CHECK_EQUAL(c.cmd({"AUTH", "env-b"}).str, "OK");
+  BOOST_CHECK_EQUAL(c.cmd({"SEMLOCK.EXISTS", "k"}).integer, 0);
+}

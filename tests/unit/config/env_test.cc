@@ -1,0 +1,204 @@
+// The environment layer: TTLSEMLOCK_<SECTION>_<KEY> for every key, the key lists, the client-side
+// variables that must be skipped, and errors naming the variable.
+
+#include <boost/test/unit_test.hpp>
+
+#include "config/config.h"
+#include "tests/unit/config/helpers.h"
+
+namespace semlock::config {
+namespace {
+
+using testing::run;
+
+BOOST_AUTO_TEST_SUITE(env)
+
+BOOST_AUTO_TEST_CASE(no_environment_gives_defaults) {
+  const LoadResult r = run({}, {});
+  BOOST_TEST(r.error == "");
+  BOOST_TEST((r.action == LoadAction::kRun));
+  BOOST_TEST(describe(r.config) == describe(Config{}));
+  const char* const argv[] = {"ttl-semlock", nullptr};
+  BOOST_TEST(load(1, argv, nullptr).error == "");
+}
+
+BOOST_AUTO_TEST_CASE(every_key_loads) {
+  const LoadResult r = run({}, {"TTLSEMLOCK_SERVER_HOST=0.0.0.0",
+                                "TTLSEMLOCK_SERVER_PORT=7000",
+                                "TTLSEMLOCK_SERVER_MAX_CONNECTIONS=5",
+                                "TTLSEMLOCK_SERVER_MAX_REQUEST_BYTES=2048",
+                                "TTLSEMLOCK_SERVER_IDLE_TIMEOUT=30s",
+                                "TTLSEMLOCK_SERVER_TCP_KEEPALIVE=0",
+                                "TTLSEMLOCK_LIMITS_MAX_LOCKS=7",
+                                "TTLSEMLOCK_LIMITS_MAX_MEMORY_MB=0",
+                                "TTLSEMLOCK_LIMITS_WARN_THRESHOLD=0.5",
+                                "TTLSEMLOCK_LIMITS_REJECT_REQUESTS=0",
+                                "TTLSEMLOCK_LIMITS_MAX_WAITERS=0",
+                                "TTLSEMLOCK_LIMITS_MAX_PERMITS=3",
+                                "TTLSEMLOCK_LIMITS_MAX_TTL=1h",
+                                "TTLSEMLOCK_LIMITS_MAX_KEY_BYTES=64",
+                                "TTLSEMLOCK_CLEANUP_INTERVAL=2",
+                                "TTLSEMLOCK_CLEANUP_RESOLUTION=5ms",
+                                "TTLSEMLOCK_CLEANUP_MAX_EXPIRIES_PER_TICK=10",
+                                "TTLSEMLOCK_SECURITY_AUTH_REQUIRED=true",
+                                "TTLSEMLOCK_SECURITY_API_KEYS=k1,k2",
+                                "TTLSEMLOCK_SECURITY_ADMIN_API_KEYS=a1",
+                                "TTLSEMLOCK_SECURITY_REQUIRE_OWNER=1",
+                                "TTLSEMLOCK_METRICS_HOST=10.0.0.1",
+                                "TTLSEMLOCK_METRICS_PORT=9000",
+                                "TTLSEMLOCK_METRICS_ENABLED=false",
+                                "TTLSEMLOCK_LOGGING_LEVEL=debug",
+                                "TTLSEMLOCK_LOGGING_FORMAT=json",
+                                "TTLSEMLOCK_LOGGING_FILE=/tmp/x.log",
+                                "TTLSEMLOCK_PERSISTENCE_ENABLED=true",
+                                "TTLSEMLOCK_PERSISTENCE_DIR=/srv/d",
+                                "TTLSEMLOCK_PERSISTENCE_FSYNC=no",
+                                "TTLSEMLOCK_PERSISTENCE_SNAPSHOT_EVERY_BYTES=1000",
+                                "TTLSEMLOCK_PERSISTENCE_SNAPSHOT_INTERVAL=1m"});
+  BOOST_TEST(r.error == "");
+  const Config& c = r.config;
+  BOOST_TEST(c.server.host == "0.0.0.0");
+  BOOST_TEST(c.server.port == 7000);
+  BOOST_TEST(c.server.max_connections == 5u);
+  BOOST_TEST(c.server.max_request_bytes == 2048u);
+  BOOST_TEST(c.server.idle_timeout == 30000);
+  BOOST_TEST(c.server.tcp_keepalive == 0);
+  BOOST_TEST(c.limits.max_locks == 7u);
+  BOOST_TEST(c.limits.max_memory_mb == 0u);
+  BOOST_TEST(c.limits.warn_threshold == 0.5);
+  BOOST_TEST(!c.limits.reject_requests);
+  BOOST_TEST(c.limits.max_waiters == 0u);
+  BOOST_TEST(c.limits.max_permits == 3u);
+  BOOST_TEST(c.limits.max_ttl == 3600000);
+  BOOST_TEST(c.limits.max_key_bytes == 64u);
+  BOOST_TEST(c.cleanup.interval == 2000);
+  BOOST_TEST(c.cleanup.resolution == 5);
+  BOOST_TEST(c.cleanup.max_expiries_per_tick == 10u);
+  BOOST_TEST(c.security.auth_required);
+  BOOST_TEST((c.security.api_keys == std::vector<std::string>{"k1", "k2"}));
+  BOOST_TEST((c.security.admin_api_keys == std::vector<std::string>{"a1"}));
+  BOOST_TEST(c.security.require_owner);
+  BOOST_TEST(c.metrics.host == "10.0.0.1");
+  BOOST_TEST(c.metrics.port == 9000);
+  BOOST_TEST(!c.metrics.enabled);
+  BOOST_TEST(c.logging.level == "debug");
+  BOOST_TEST(c.logging.format == "json");
+  BOOST_TEST(c.logging.file == "/tmp/x.log");
+  BOOST_TEST(c.persistence.enabled);
+  BOOST_TEST(c.persistence.dir == "/srv/d");
+  BOOST_TEST((c.persistence.fsync == FsyncMode::kNo));
+  BOOST_TEST(c.persistence.snapshot_every_bytes == 1000u);
+  BOOST_TEST(c.persistence.snapshot_interval == 60000);
+}
+
+BOOST_AUTO_TEST_CASE(short_key_list_names) {
+  const LoadResult r =
+      run({}, {"TTLSEMLOCK_API_KEYS= k1 , k2,,", "TTLSEMLOCK_ADMIN_API_KEYS=a1,a2"});
+  BOOST_TEST(r.error == "");
+  BOOST_TEST((r.config.security.api_keys == std::vector<std::string>{"k1", "k2"}));
+  BOOST_TEST((r.config.security.admin_api_keys == std::vector<std::string>{"a1", "a2"}));
+  BOOST_TEST(r.config.security.auth_required);
+}
+
+BOOST_AUTO_TEST_CASE(empty_key_list_clears_the_file_keys) {
+  testing::TempFile file(R"({"security":{"api_keys":["k"]}})");
+  const LoadResult r = run({"--config", file.path()}, {"TTLSEMLOCK_API_KEYS="});
+  BOOST_TEST(r.error == "");
+  BOOST_TEST(r.config.security.api_keys.empty());
+  BOOST_TEST(!r.config.security.auth_required);
+}
+
+BOOST_AUTO_TEST_CASE(client_side_variables_are_not_read) {
+  const LoadResult r = run({}, {"TTLSEMLOCK_HOST=10.1.1.1", "TTLSEMLOCK_PORT=1",
+                                "TTLSEMLOCK_API_KEY=client-key", "PATH=/bin", "HOME=/root"});
+  BOOST_TEST(r.error == "");
+  BOOST_TEST(r.config.server.host == "127.0.0.1");
+  BOOST_TEST(r.config.server.port == 8765);
+  BOOST_TEST(r.config.security.api_keys.empty());
+  BOOST_TEST(!r.config.security.auth_required);
+}
+
+BOOST_AUTO_TEST_CASE(old_top_level_names_are_not_environment_keys) {
+  BOOST_TEST(run({}, {"TTLSEMLOCK_TIMEOUT=5"}).error == "TTLSEMLOCK_TIMEOUT: unknown key");
+}
+
+BOOST_AUTO_TEST_CASE(unknown_variable_is_an_error) {
+  const LoadResult r = run({}, {"TTLSEMLOCK_LIMITS_MAX_TTTL=1h"});
+  BOOST_TEST(r.exit_code == 2);
+  BOOST_TEST((r.action == LoadAction::kExit));
+  BOOST_TEST(r.error == "TTLSEMLOCK_LIMITS_MAX_TTTL: unknown key");
+  BOOST_TEST(run({}, {"TTLSEMLOCK_CONFIG=/x"}).error == "TTLSEMLOCK_CONFIG: unknown key");
+  BOOST_TEST(run({}, {"TTLSEMLOCK_SERVER_PORT"}).error ==
+             "TTLSEMLOCK_SERVER_PORT: must be an integer, got \"\"");
+  // Lower case is not ours: only TTLSEMLOCK_ (upper case) is the server's namespace.
+  BOOST_TEST(run({}, {"ttlsemlock_server_port=1"}).error == "");
+}
+
+BOOST_AUTO_TEST_CASE(deprecated_keys_warn) {
+  const LoadResult r = run({}, {"TTLSEMLOCK_SECURITY_CACHE_TTL_SECONDS=300"});
+  BOOST_TEST(r.error == "");
+  BOOST_TEST((r.config.warnings ==
+              std::vector<std::string>{
+                  "TTLSEMLOCK_SECURITY_CACHE_TTL_SECONDS: no longer used; accepted and ignored"}));
+}
+
+BOOST_AUTO_TEST_CASE(errors_name_the_variable) {
+  BOOST_TEST(run({}, {"TTLSEMLOCK_LIMITS_MAX_LOCKS=abc"}).error ==
+             "TTLSEMLOCK_LIMITS_MAX_LOCKS: must be an integer, got \"abc\"");
+  BOOST_TEST(run({}, {"TTLSEMLOCK_LIMITS_MAX_LOCKS=12abc"}).error ==
+             "TTLSEMLOCK_LIMITS_MAX_LOCKS: must be an integer, got \"12abc\"");
+  BOOST_TEST(run({}, {"TTLSEMLOCK_LIMITS_MAX_LOCKS= 12"}).error ==
+             "TTLSEMLOCK_LIMITS_MAX_LOCKS: must be an integer, got \" 12\"");
+  BOOST_TEST(run({}, {"TTLSEMLOCK_LIMITS_MAX_LOCKS=+12"}).error ==
+             "TTLSEMLOCK_LIMITS_MAX_LOCKS: must be an integer, got \"+12\"");
+  BOOST_TEST(run({}, {"TTLSEMLOCK_LIMITS_MAX_LOCKS=-3"}).error ==
+             "TTLSEMLOCK_LIMITS_MAX_LOCKS: must be at least 0, got -3");
+  BOOST_TEST(run({}, {"TTLSEMLOCK_LIMITS_MAX_LOCKS=99999999999999999999"}).error ==
+             "TTLSEMLOCK_LIMITS_MAX_LOCKS: must be at least 0, got 99999999999999999999");
+  BOOST_TEST(run({}, {"TTLSEMLOCK_SERVER_PORT=70000"}).error ==
+             "TTLSEMLOCK_SERVER_PORT: must be 1..65535, got 70000");
+  BOOST_TEST(run({}, {"TTLSEMLOCK_LIMITS_WARN_THRESHOLD=1.5"}).error ==
+             "TTLSEMLOCK_LIMITS_WARN_THRESHOLD: must be in (0, 1], got 1.5");
+  BOOST_TEST(run({}, {"TTLSEMLOCK_LIMITS_WARN_THRESHOLD=most"}).error ==
+             "TTLSEMLOCK_LIMITS_WARN_THRESHOLD: must be a number, got \"most\"");
+  BOOST_TEST(run({}, {"TTLSEMLOCK_LIMITS_WARN_THRESHOLD=nan"}).error ==
+             "TTLSEMLOCK_LIMITS_WARN_THRESHOLD: must be a number, got \"nan\"");
+  BOOST_TEST(run({}, {"TTLSEMLOCK_LIMITS_REJECT_REQUESTS=yes"}).error ==
+             "TTLSEMLOCK_LIMITS_REJECT_REQUESTS: must be true, false, 1 or 0, got \"yes\"");
+  BOOST_TEST(run({}, {"TTLSEMLOCK_LIMITS_MAX_TTL=forever"}).error ==
+             "TTLSEMLOCK_LIMITS_MAX_TTL: must be a duration such as \"5s\", \"250ms\", \"24h\" or "
+             "a number of seconds, got \"forever\"");
+  BOOST_TEST(run({}, {"TTLSEMLOCK_LOGGING_LEVEL=verbose"}).error ==
+             "TTLSEMLOCK_LOGGING_LEVEL: must be one of debug, info, warn, error, got \"verbose\"");
+  BOOST_TEST(run({}, {"TTLSEMLOCK_SERVER_HOST="}).error ==
+             "TTLSEMLOCK_SERVER_HOST: must not be empty");
+  BOOST_TEST(run({}, {"TTLSEMLOCK_LIMITS_MAX_LOCKS=a\nb"}).error ==
+             "TTLSEMLOCK_LIMITS_MAX_LOCKS: must be an integer, got \"ab\"");
+}
+
+BOOST_AUTO_TEST_CASE(booleans_accept_words_and_digits) {
+  BOOST_TEST(!run({}, {"TTLSEMLOCK_METRICS_ENABLED=0"}).config.metrics.enabled);
+  BOOST_TEST(!run({}, {"TTLSEMLOCK_METRICS_ENABLED=false"}).config.metrics.enabled);
+  BOOST_TEST(run({}, {"TTLSEMLOCK_METRICS_ENABLED=1"}).config.metrics.enabled);
+  BOOST_TEST(run({}, {"TTLSEMLOCK_METRICS_ENABLED=true"}).config.metrics.enabled);
+}
+
+BOOST_AUTO_TEST_CASE(environment_beats_file) {
+  testing::TempFile file(R"({"server":{"port":7000},"limits":{"max_locks":5}})");
+  const LoadResult r = run({"--config", file.path()}, {"TTLSEMLOCK_SERVER_PORT=7100"});
+  BOOST_TEST(r.error == "");
+  BOOST_TEST(r.config.server.port == 7100);
+  BOOST_TEST(r.config.limits.max_locks == 5u);
+}
+
+BOOST_AUTO_TEST_CASE(auth_rule_sees_every_layer) {
+  BOOST_TEST(run({}, {"TTLSEMLOCK_SECURITY_AUTH_REQUIRED=true"}).error ==
+             "security.auth_required: needs at least one key in security.api_keys");
+  testing::TempFile file(R"({"security":{"auth_required":true}})");
+  BOOST_TEST(run({"--config", file.path()}, {"TTLSEMLOCK_API_KEYS=k"}).error == "");
+}
+
+BOOST_AUTO_TEST_SUITE_END()
+
+}  // namespace
+}  // namespace semlock::config

@@ -1,0 +1,183 @@
+// Blocking acquires: FIFO grants, no barging, timeouts, cancel, events.
+#include <boost/test/unit_test.hpp>
+#include <string>
+#include <vector>
+
+#include "tests/unit/engine/helpers.h"
+
+using namespace semlock;
+using semlock::test::acq;
+
+BOOST_AUTO_TEST_SUITE(waiters)
+
+BOOST_AUTO_TEST_CASE(fifo_under_release_expiry_force_release_and_access_expiry) {
+  EngineLimits l = test::unlimited();
+  l.tick_resolution = 10;
+  Engine e(l, 1);
+  BOOST_TEST(acq(e, "k", "h", 100, 0).status == EngineStatus::kGranted);
+  std::vector<WaiterId> ids;
+  for (int i = 1; i <= 4; ++i) {
+    auto r = acq(e, "k", "w" + std::to_string(i), 50, i, 0, 100000, i);
+    BOOST_TEST(r.status == EngineStatus::kQueued);
+    ids.push_back(r.waiter);
+  }
+  BOOST_TEST(e.stats().waiters == 4u);
+  BOOST_TEST(e.info("k", 5)->waiters == 4u);
+  BOOST_TEST(!e.has_events());
+
+  // 1. release
+  BOOST_TEST(e.release("k", "h", 10) == EngineStatus::kOk);
+  auto ev = e.take_events();
+  BOOST_REQUIRE(ev.size() == 1u);
+  BOOST_TEST(ev[0].tag == 1u);
+  BOOST_TEST((ev[0].waiter == ids[0]));
+  BOOST_TEST(ev[0].granted);
+  BOOST_TEST(ev[0].fence == 2u);
+  BOOST_TEST(ev[0].ttl == 50);
+  BOOST_TEST(e.info("k", 10)->holders.at(0).owner == "w1");
+  BOOST_TEST(e.info("k", 10)->holders.at(0).remaining == 50);  // TTL starts at the grant
+
+  // 2. expiry by the wheel (w1's deadline 60)
+  e.tick(59);
+  BOOST_TEST(!e.has_events());
+  e.tick(60);
+  ev = e.take_events();
+  BOOST_REQUIRE(ev.size() == 1u);
+  BOOST_TEST(ev[0].tag == 2u);
+  BOOST_TEST(ev[0].fence == 3u);
+
+  // 3. force release
+  BOOST_TEST(e.release_all("k", 70) == 1u);
+  ev = e.take_events();
+  BOOST_REQUIRE(ev.size() == 1u);
+  BOOST_TEST(ev[0].tag == 3u);
+  BOOST_TEST(ev[0].fence == 4u);
+
+  // 4. expiry found on access (w3's deadline 120), between ticks
+  BOOST_TEST(e.exists("k", 120));
+  ev = e.take_events();
+  BOOST_REQUIRE(ev.size() == 1u);
+  BOOST_TEST(ev[0].tag == 4u);
+  BOOST_TEST(ev[0].fence == 5u);
+  BOOST_TEST(e.info("k", 120)->holders.at(0).owner == "w4");
+  BOOST_TEST(e.stats().waiters == 0u);
+  BOOST_TEST(e.stats().granted == 5u);
+}
+
+BOOST_AUTO_TEST_CASE(no_barging_while_waiters_exist) {
+  Engine e(test::unlimited(), 1);
+  acq(e, "s", "a", 1000, 0, 2);
+  acq(e, "s", "b", 1000, 0, 2);
+  BOOST_TEST(acq(e, "s", "w", 1000, 0, 2, 500, 1).status == EngineStatus::kQueued);
+  BOOST_TEST(e.release("s", "a", 10) == EngineStatus::kOk);  // the permit goes to w
+  BOOST_TEST(acq(e, "s", "x", 1000, 10, 2).status == EngineStatus::kNotGranted);
+  BOOST_TEST(acq(e, "s", "y", 1000, 10, 2, 500, 2).status == EngineStatus::kQueued);
+  BOOST_TEST(acq(e, "s", "z", 1000, 10, 2, 500, 3).status == EngineStatus::kQueued);
+  BOOST_TEST(e.release("s", "b", 20) == EngineStatus::kOk);
+  auto ev = e.take_events();
+  BOOST_REQUIRE(ev.size() == 2u);
+  BOOST_TEST(ev[0].tag == 1u);
+  BOOST_TEST(ev[1].tag == 2u);
+  BOOST_TEST(e.info("s", 20)->waiters == 1u);
+  // An owner already holding re-acquires instead of queueing.
+  BOOST_TEST(acq(e, "s", "w", 1000, 30, 2, 500).status == EngineStatus::kRefreshed);
+}
+
+BOOST_AUTO_TEST_CASE(waiter_times_out_at_its_deadline_and_leaves_the_queue) {
+  EngineLimits l = test::unlimited();
+  l.tick_resolution = 10;
+  Engine e(l, 1);
+  acq(e, "k", "h", 1000, 0);
+  auto w1 = acq(e, "k", "w1", 100, 0, 0, 100, 1);
+  auto w2 = acq(e, "k", "w2", 100, 0, 0, 300, 2);
+  e.tick(99);
+  BOOST_TEST(!e.has_events());
+  e.tick(100);
+  auto ev = e.take_events();
+  BOOST_REQUIRE(ev.size() == 1u);
+  BOOST_TEST(ev[0].tag == 1u);
+  BOOST_TEST((ev[0].waiter == w1.waiter));
+  BOOST_TEST(!ev[0].granted);
+  BOOST_TEST(e.stats().waiter_timeouts == 1u);
+  BOOST_TEST(e.info("k", 100)->waiters == 1u);
+  e.release("k", "h", 150);
+  ev = e.take_events();
+  BOOST_REQUIRE(ev.size() == 1u);
+  BOOST_TEST((ev[0].waiter == w2.waiter));
+  BOOST_TEST(ev[0].granted);
+}
+
+BOOST_AUTO_TEST_CASE(expiries_come_before_waiter_timeouts_in_a_tick) {
+  EngineLimits l = test::unlimited();
+  l.tick_resolution = 10;
+  Engine e(l, 1);
+  acq(e, "k", "h", 100, 0);
+  acq(e, "k", "w1", 100, 0, 0, 100, 1);  // its wait ends when h expires
+  acq(e, "k", "w2", 100, 0, 0, 100, 2);
+  e.tick(100);
+  auto ev = e.take_events();
+  BOOST_REQUIRE(ev.size() == 2u);
+  BOOST_TEST(ev[0].tag == 1u);
+  BOOST_TEST(ev[0].granted);
+  BOOST_TEST(ev[1].tag == 2u);
+  BOOST_TEST(!ev[1].granted);
+}
+
+BOOST_AUTO_TEST_CASE(cancel_is_silent_and_stale_ids_are_harmless) {
+  Engine e(test::unlimited(), 1);
+  acq(e, "k", "h", 1000, 0);
+  auto w1 = acq(e, "k", "w1", 100, 0, 0, 500, 1);
+  auto w2 = acq(e, "k", "w2", 100, 0, 0, 500, 2);
+  e.cancel_waiter(w1.waiter);
+  BOOST_TEST(e.stats().waiters == 1u);
+  e.cancel_waiter(w1.waiter);  // twice: no effect
+  e.cancel_waiter(WaiterId{w2.waiter.slot, w2.waiter.generation + 1});
+  e.cancel_waiter(WaiterId{123456, 1});
+  BOOST_TEST(e.stats().waiters == 1u);
+  BOOST_TEST(!e.has_events());
+  e.release("k", "h", 10);
+  auto ev = e.take_events();
+  BOOST_REQUIRE(ev.size() == 1u);
+  BOOST_TEST(ev[0].tag == 2u);
+  e.cancel_waiter(w2.waiter);  // already granted: the holder stays
+  BOOST_TEST(e.exists("k", 10));
+  // A cancelled waiter's slot reused by a new waiter keeps the old id stale.
+  auto w3 = acq(e, "k", "w3", 100, 10, 0, 500, 3);
+  e.cancel_waiter(w1.waiter);
+  BOOST_TEST(e.info("k", 10)->waiters == 1u);
+  e.cancel_waiter(w3.waiter);
+  BOOST_TEST(e.info("k", 10)->waiters == 0u);
+  e.tick(2000);
+  BOOST_TEST(!e.has_events());
+}
+
+BOOST_AUTO_TEST_CASE(time_out_all_waiters_answers_everyone) {
+  Engine e(test::unlimited(), 1);
+  acq(e, "a", "h", 1000, 0);
+  acq(e, "b", "h", 1000, 0);
+  acq(e, "a", "w", 100, 0, 0, 500, 1);
+  acq(e, "b", "w", 100, 0, 0, 500, 2);
+  e.time_out_all_waiters();
+  auto ev = e.take_events();
+  BOOST_REQUIRE(ev.size() == 2u);
+  BOOST_TEST(!ev[0].granted);
+  BOOST_TEST(!ev[1].granted);
+  BOOST_TEST(e.stats().waiters == 0u);
+  BOOST_TEST(e.stats().active_locks == 2u);
+}
+
+BOOST_AUTO_TEST_CASE(waiter_owner_that_came_to_hold_is_refreshed_not_doubled) {
+  Engine e(test::unlimited(), 1);
+  acq(e, "s", "a", 1000, 0, 2);
+  acq(e, "s", "b", 1000, 0, 2);
+  acq(e, "s", "w", 100, 0, 2, 500, 1);
+  acq(e, "s", "w", 100, 0, 2, 500, 2);  // the same owner queued twice
+  e.release("s", "a", 10);
+  e.release("s", "b", 10);
+  auto ev = e.take_events();
+  BOOST_REQUIRE(ev.size() == 2u);
+  BOOST_TEST(ev[0].fence == ev[1].fence);
+  BOOST_TEST(e.info("s", 10)->holders.size() == 1u);
+}
+
+BOOST_AUTO_TEST_SUITE_END()

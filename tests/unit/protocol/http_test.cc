@@ -1,0 +1,218 @@
+#include "protocol/http.h"
+
+#include <boost/test/unit_test.hpp>
+
+#include <string>
+
+namespace http = semlock::http;
+using http::Limits;
+using http::ParseResult;
+using http::Request;
+using http::Status;
+
+namespace {
+
+int status_of(const ParseResult& r) {
+  return static_cast<int>(r.status);
+}
+constexpr int kRequest = static_cast<int>(Status::kRequest);
+constexpr int kNeedMore = static_cast<int>(Status::kNeedMore);
+constexpr int kError = static_cast<int>(Status::kError);
+
+const std::string kPost =
+    "POST /lock HTTP/1.1\r\nHost: localhost:8765\r\nContent-Type: application/json\r\n"
+    "Authorization: Bearer  tok123 \r\nContent-Length: 17\r\n\r\n{\"action\":\"ping\"}";
+
+void check_error(std::string_view in, int status, std::string_view reason,
+                 const Limits& limits = {}) {
+  Request req;
+  const ParseResult r = http::parse_request(in, limits, req);
+  BOOST_TEST_CONTEXT("input: " << in) {
+    BOOST_TEST(status_of(r) == kError);
+    BOOST_TEST(r.error_status == status);
+    BOOST_TEST(r.error_reason == reason);
+  }
+}
+
+}  // namespace
+
+BOOST_AUTO_TEST_SUITE(http_framing)
+
+BOOST_AUTO_TEST_CASE(post_with_body) {
+  Request req;
+  const ParseResult r = http::parse_request(kPost, {}, req);
+  BOOST_TEST(status_of(r) == kRequest);
+  BOOST_TEST(r.consumed == kPost.size());
+  BOOST_TEST(req.method == "POST");
+  BOOST_TEST(req.target == "/lock");
+  BOOST_TEST(req.body == "{\"action\":\"ping\"}");
+  BOOST_TEST(req.authorization == "Bearer  tok123");
+  BOOST_TEST(req.minor_version == 1);
+  BOOST_TEST(req.keep_alive);
+  BOOST_TEST(!req.expect_continue);
+}
+
+BOOST_AUTO_TEST_CASE(get_without_body_and_bare_lf) {
+  Request req;
+  const std::string in = "GET /metrics HTTP/1.1\nHost: x\n\n";
+  const ParseResult r = http::parse_request(in, {}, req);
+  BOOST_TEST(status_of(r) == kRequest);
+  BOOST_TEST(r.consumed == in.size());
+  BOOST_TEST(req.body.empty());
+  BOOST_TEST(req.authorization.empty());
+}
+
+BOOST_AUTO_TEST_CASE(every_prefix_needs_more) {
+  for (std::size_t n = 0; n < kPost.size(); ++n) {
+    Request req;
+    const ParseResult r = http::parse_request(kPost.substr(0, n), {}, req);
+    BOOST_TEST_CONTEXT("prefix " << n) {
+      BOOST_TEST(status_of(r) == kNeedMore);
+      BOOST_TEST(r.consumed == 0u);
+    }
+  }
+}
+
+BOOST_AUTO_TEST_CASE(pipelined_requests) {
+  const std::string second = "GET /health HTTP/1.1\r\nConnection: close\r\n\r\n";
+  const std::string stream = kPost + "\r\n" + second;
+  Request req;
+  ParseResult r = http::parse_request(stream, {}, req);
+  BOOST_TEST(status_of(r) == kRequest);
+  BOOST_TEST(req.method == "POST");
+  std::string_view rest = std::string_view(stream).substr(r.consumed);
+  r = http::parse_request(rest, {}, req);
+  BOOST_TEST(status_of(r) == kRequest);
+  BOOST_TEST(r.consumed == rest.size());  // the stray CRLF after a body is skipped
+  BOOST_TEST(req.method == "GET");
+  BOOST_TEST(req.target == "/health");
+  BOOST_TEST(!req.keep_alive);
+}
+
+BOOST_AUTO_TEST_CASE(keep_alive_rules) {
+  const std::pair<const char*, bool> cases[] = {
+      {"GET / HTTP/1.1\r\n\r\n", true},
+      {"GET / HTTP/1.1\r\nConnection: close\r\n\r\n", false},
+      {"GET / HTTP/1.1\r\nconnection: Keep-Alive, Upgrade\r\n\r\n", true},
+      {"GET / HTTP/1.1\r\nConnection: upgrade, CLOSE\r\n\r\n", false},
+      {"GET / HTTP/1.0\r\n\r\n", false},
+      {"GET / HTTP/1.0\r\nConnection: keep-alive\r\n\r\n", true},
+      {"GET / HTTP/1.0\r\nConnection: close\r\n\r\n", false},
+  };
+  for (const auto& [in, keep_alive] : cases) {
+    Request req;
+    const ParseResult r = http::parse_request(in, {}, req);
+    BOOST_TEST_CONTEXT(in) {
+      BOOST_TEST(status_of(r) == kRequest);
+      BOOST_TEST(req.keep_alive == keep_alive);
+    }
+  }
+  Request req;
+  http::parse_request("GET / HTTP/1.0\r\n\r\n", {}, req);
+  BOOST_TEST(req.minor_version == 0);
+}
+
+BOOST_AUTO_TEST_CASE(expect_continue) {
+  Request req;
+  const std::string head = "POST / HTTP/1.1\r\nExpect: 100-Continue\r\nContent-Length: 5\r\n\r\n";
+  const ParseResult r = http::parse_request(head, {}, req);
+  BOOST_TEST(status_of(r) == kNeedMore);  // body still to come
+  http::parse_request(head + "hello", {}, req);
+  BOOST_TEST(req.expect_continue);
+  BOOST_TEST(req.body == "hello");
+}
+
+BOOST_AUTO_TEST_CASE(header_limit_431) {
+  Limits limits;
+  limits.max_header_bytes = 64;
+  const std::string request_line = "GET / HTTP/1.1\r\n";  // 16 bytes
+  Request req;
+  // Exactly at the limit, blank line included: accepted.
+  const std::string exact = request_line + "X: " + std::string(41, 'a') + "\r\n\r\n";
+  BOOST_REQUIRE_EQUAL(exact.size(), 64u);
+  BOOST_TEST(status_of(http::parse_request(exact, limits, req)) == kRequest);
+  const std::string over = request_line + "X: " + std::string(42, 'a') + "\r\n\r\n";
+  check_error(over, 431, "Request Header Fields Too Large", limits);
+  check_error(std::string(65, 'G'), 431, "Request Header Fields Too Large", limits);
+  check_error("GET / HTTP/1.1\r\n" + std::string(100, 'a'), 431, "Request Header Fields Too Large",
+              limits);
+}
+
+BOOST_AUTO_TEST_CASE(body_limit_413) {
+  Limits limits;
+  limits.max_body_bytes = 5;
+  Request req;
+  BOOST_TEST(status_of(http::parse_request("POST / HTTP/1.1\r\nContent-Length: 5\r\n\r\nabcde",
+                                           limits, req)) == kRequest);
+  // Refused from the head alone, before the body is read.
+  check_error("POST / HTTP/1.1\r\nContent-Length: 6\r\n\r\n", 413, "Payload Too Large", limits);
+}
+
+BOOST_AUTO_TEST_CASE(chunked_411) {
+  check_error("POST / HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n0\r\n\r\n", 411,
+              "Length Required");
+  check_error("POST / HTTP/1.1\r\nContent-Length: 3\r\nTransfer-Encoding: gzip, chunked\r\n\r\n",
+              411, "Length Required");
+}
+
+BOOST_AUTO_TEST_CASE(version_505) {
+  check_error("GET / HTTP/2.0\r\n\r\n", 505, "HTTP Version Not Supported");
+  check_error("GET / HTTP/0.9\r\n\r\n", 505, "HTTP Version Not Supported");
+}
+
+BOOST_AUTO_TEST_CASE(bad_requests_400) {
+  for (const char* in : {
+           "GET\r\n\r\n",
+           "GET /\r\n\r\n",
+           "GET / HTTP/1.1 x\r\n\r\n",
+           "GET / HTTX/1.1\r\n\r\n",
+           "GET / HTTP/1.a\r\n\r\n",
+           " GET / HTTP/1.1\r\n\r\n",
+           "GET  / HTTP/1.1\r\n\r\n",
+           "G(T / HTTP/1.1\r\n\r\n",
+           "GET / HTTP/1.1\r\nNoColon\r\n\r\n",
+           "GET / HTTP/1.1\r\n: empty-name\r\n\r\n",
+           "GET / HTTP/1.1\r\nBad Name: x\r\n\r\n",
+           "GET / HTTP/1.1\r\nX: a\r\n folded\r\n\r\n",
+           "POST / HTTP/1.1\r\nContent-Length: abc\r\n\r\n",
+           "POST / HTTP/1.1\r\nContent-Length: -1\r\n\r\n",
+           "POST / HTTP/1.1\r\nContent-Length: 1\r\nContent-Length: 2\r\n\r\nab",
+           "POST / HTTP/1.1\r\nContent-Length: 99999999999999999999999\r\n\r\n",
+       }) {
+    check_error(in, 400, "Bad Request");
+  }
+  // Repeating the same length is harmless.
+  Request req;
+  BOOST_TEST(status_of(http::parse_request(
+                 "POST / HTTP/1.1\r\nContent-Length: 1\r\nContent-Length: 1\r\n\r\na", {}, req)) ==
+             kRequest);
+}
+
+BOOST_AUTO_TEST_CASE(write_response_bytes) {
+  std::string out;
+  http::write_response(out, 200, "application/json", "{\"success\":true}\n", true);
+  BOOST_TEST(out ==
+             "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: 17\r\n"
+             "Connection: keep-alive\r\n\r\n{\"success\":true}\n");
+  out.clear();
+  http::write_response(out, 503, "", "", false);
+  BOOST_TEST(out ==
+             "HTTP/1.1 503 Service Unavailable\r\nContent-Length: 0\r\nConnection: close\r\n\r\n");
+}
+
+BOOST_AUTO_TEST_CASE(reason_phrases) {
+  BOOST_TEST(http::reason_phrase(200) == "OK");
+  BOOST_TEST(http::reason_phrase(400) == "Bad Request");
+  BOOST_TEST(http::reason_phrase(401) == "Unauthorized");
+  BOOST_TEST(http::reason_phrase(403) == "Forbidden");
+  BOOST_TEST(http::reason_phrase(404) == "Not Found");
+  BOOST_TEST(http::reason_phrase(409) == "Conflict");
+  BOOST_TEST(http::reason_phrase(411) == "Length Required");
+  BOOST_TEST(http::reason_phrase(413) == "Payload Too Large");
+  BOOST_TEST(http::reason_phrase(431) == "Request Header Fields Too Large");
+  BOOST_TEST(http::reason_phrase(503) == "Service Unavailable");
+  BOOST_TEST(http::reason_phrase(505) == "HTTP Version Not Supported");
+  BOOST_TEST(http::reason_phrase(299) == "Unknown");
+}
+
+BOOST_AUTO_TEST_SUITE_END()

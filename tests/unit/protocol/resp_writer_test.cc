@@ -1,0 +1,113 @@
+#include "protocol/resp_writer.h"
+
+#include <boost/test/unit_test.hpp>
+
+#include <cmath>
+#include <limits>
+#include <string>
+
+using semlock::resp::Writer;
+
+BOOST_AUTO_TEST_SUITE(resp_writer)
+
+BOOST_AUTO_TEST_CASE(scalars_resp2) {
+  std::string out;
+  Writer w(out, 2);
+  w.simple("OK");
+  w.error("ERR bad\r\nthing");
+  w.integer(-42);
+  w.integer(std::numeric_limits<std::int64_t>::min());
+  w.bulk(std::string("a\0b", 3));
+  w.bulk("");
+  w.null();
+  w.null_array();
+  w.boolean(true);
+  w.boolean(false);
+  constexpr char kExpected[] =
+      "+OK\r\n-ERR badthing\r\n:-42\r\n:-9223372036854775808\r\n"
+      "$3\r\na\0b\r\n$0\r\n\r\n$-1\r\n*-1\r\n:1\r\n:0\r\n";
+  BOOST_TEST(out == std::string(kExpected, sizeof kExpected - 1));
+}
+
+BOOST_AUTO_TEST_CASE(scalars_resp3) {
+  std::string out;
+  Writer w(out, 3);
+  w.null();
+  w.null_array();
+  w.boolean(true);
+  w.boolean(false);
+  w.simple("a\rb\nc");
+  BOOST_TEST(out == "_\r\n_\r\n#t\r\n#f\r\n+abc\r\n");
+}
+
+BOOST_AUTO_TEST_CASE(aggregates) {
+  std::string out2;
+  Writer w2(out2, 2);
+  w2.array(0);
+  w2.array(3);
+  w2.map(2);
+  w2.set(5);
+  BOOST_TEST(out2 == "*0\r\n*3\r\n*4\r\n*5\r\n");
+  std::string out3;
+  Writer w3(out3, 3);
+  w3.array(3);
+  w3.map(2);
+  w3.set(5);
+  BOOST_TEST(out3 == "*3\r\n%2\r\n~5\r\n");
+}
+
+BOOST_AUTO_TEST_CASE(doubles) {
+  std::string out3;
+  Writer w3(out3, 3);
+  w3.dbl(1.5);
+  w3.dbl(-0.25);
+  w3.dbl(3);
+  w3.dbl(std::numeric_limits<double>::infinity());
+  w3.dbl(-std::numeric_limits<double>::infinity());
+  w3.dbl(std::nan(""));
+  BOOST_TEST(out3 == ",1.5\r\n,-0.25\r\n,3\r\n,inf\r\n,-inf\r\n,nan\r\n");
+  std::string out2;
+  Writer w2(out2, 2);
+  w2.dbl(0.1);
+  w2.dbl(-std::numeric_limits<double>::infinity());
+  BOOST_TEST(out2 == "$3\r\n0.1\r\n$4\r\n-inf\r\n");
+}
+
+BOOST_AUTO_TEST_CASE(verbatim_and_raw) {
+  std::string out3;
+  Writer w3(out3, 3);
+  w3.verbatim("hello");
+  w3.raw("+RAW\r\n");
+  BOOST_TEST(out3 == "=9\r\ntxt:hello\r\n+RAW\r\n");
+  std::string out2;
+  Writer w2(out2, 2);
+  w2.verbatim("hello");
+  BOOST_TEST(out2 == "$5\r\nhello\r\n");
+}
+
+BOOST_AUTO_TEST_CASE(proto_can_be_switched_and_output_is_appended) {
+  std::string out = "prefix";
+  Writer w(out, 2);
+  BOOST_TEST(w.proto() == 2);
+  w.null();
+  w.set_proto(3);
+  BOOST_TEST(w.proto() == 3);
+  w.null();
+  BOOST_TEST(&w.out() == &out);
+  BOOST_TEST(out == "prefix$-1\r\n_\r\n");
+}
+
+BOOST_AUTO_TEST_CASE(no_allocation_once_capacity_is_reserved) {
+  std::string out;
+  out.reserve(4096);
+  const char* data = out.data();
+  Writer w(out, 2);
+  for (int i = 0; i < 50; ++i) {
+    w.array(2);
+    w.bulk("owner-0123456789abcdef");
+    w.integer(1234567890123);
+  }
+  BOOST_TEST(out.data() == data);
+}
+
+BOOST_AUTO_TEST_SUITE_END()
