@@ -81,7 +81,7 @@ struct Config {
   LoggingConfig logging;
   PersistenceConfig persistence;
   std::string config_path;            // "" when none
-  std::vector<std::string> warnings;  // e.g. deprecated keys accepted and ignored
+  std::vector<std::string> warnings;  // e.g. deprecated keys accepted and ignored: log them
 };
 
 enum class LoadAction : std::uint8_t { kRun, kExit };
@@ -89,8 +89,8 @@ enum class LoadAction : std::uint8_t { kRun, kExit };
 struct LoadResult {
   LoadAction action = LoadAction::kRun;
   int exit_code = 0;   // for kExit: 0 (--help, --version, --check-config ok) or 2 (invalid)
-  std::string output;  // text for stdout (--help, --version, "configuration OK")
-  std::string error;   // text for stderr when exit_code != 0: names the key path
+  std::string output;  // text for stdout (--help, --version, "configuration OK"), ends in \n
+  std::string error;   // one line for stderr when exit_code != 0, names the key path; no \n
   Config config;
   bool repair_journal = false;  // --repair-journal flag (persistence, later)
 };

@@ -55,6 +55,8 @@ Match match_request_line(std::string_view s) {
 WireProtocol detect_protocol(std::string_view first_bytes) {
   std::size_t i = 0;
   while (i < first_bytes.size() && is_blank(first_bytes[i])) ++i;
+  // Blanks alone are not a protocol; past the look-ahead bound the RESP reader deals with them.
+  if (i > kMaxFirstLine) return WireProtocol::kResp;
   if (i == first_bytes.size()) return WireProtocol::kUnknown;
   if (first_bytes[i] == '{') return WireProtocol::kJson;
   if (first_bytes[i] == '*') return WireProtocol::kResp;

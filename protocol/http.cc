@@ -93,7 +93,10 @@ ParseResult parse_request(std::string_view in, const Limits& limits, Request& ou
   if (!take_line(rest, line)) {
     return window.size() >= limits.max_header_bytes ? fail(431) : ParseResult{};
   }
-  if (!parse_request_line(line, out)) return fail(400);
+  // A CR inside a line (not before its LF) is a smuggling vector (RFC 9112 §2.2).
+  if (line.find('\r') != std::string_view::npos || !parse_request_line(line, out)) {
+    return fail(400);
+  }
   const std::string_view version = line.substr(out.method.size() + out.target.size() + 2);
   if (version.size() != 8 || version.substr(0, 5) != "HTTP/" || version[6] != '.' ||
       version[5] < '0' || version[5] > '9' || version[7] < '0' || version[7] > '9') {
@@ -112,6 +115,7 @@ ParseResult parse_request(std::string_view in, const Limits& limits, Request& ou
       return window.size() >= limits.max_header_bytes ? fail(431) : ParseResult{};
     }
     if (line.empty()) break;
+    if (line.find('\r') != std::string_view::npos) return fail(400);
     if (line.front() == ' ' || line.front() == '\t') return fail(400);  // obsolete folding
     const std::size_t colon = line.find(':');
     if (colon == std::string_view::npos || colon == 0) return fail(400);

@@ -219,19 +219,18 @@ bool Server::execute_json(Connection& c, json::Request& req, WireProtocol wire,
   if (req.owner && (req.owner->empty() || req.owner->size() > kMaxOwnerBytes)) {
     return bad("owner: must be 1..128 bytes");
   }
-  auto check_ttl = [&]() -> bool {
-    if (!req.ttl_ms || *req.ttl_ms <= 0) return bad("ttl: must be a positive number"), false;
+  // The TTL of acquire and extend: empty when valid, else the BADREQUEST text.
+  auto ttl_error = [&]() -> std::string {
+    if (!req.ttl_ms || *req.ttl_ms <= 0) return "ttl: must be a positive number";
     if (*req.ttl_ms > limits.max_ttl) {
-      return bad("ttl: longer than limits.max_ttl (" + std::to_string(limits.max_ttl / 1000) +
-                 " s)"),
-             false;
+      return "ttl: longer than limits.max_ttl (" + std::to_string(limits.max_ttl / 1000) + " s)";
     }
-    return true;
+    return "";
   };
 
   switch (req.action) {
     case json::Action::kAcquire: {
-      if (!check_ttl()) return true;
+      if (const std::string e = ttl_error(); !e.empty()) return bad(e);
       if (req.limit && (*req.limit < 1 || *req.limit > limits.max_permits)) {
         return bad("limit: must be 1.." + std::to_string(limits.max_permits));
       }
@@ -301,7 +300,7 @@ bool Server::execute_json(Connection& c, json::Request& req, WireProtocol wire,
     }
     case json::Action::kExtend: {
       if (!req.owner) return bad("owner: required");
-      if (!check_ttl()) return true;
+      if (const std::string e = ttl_error(); !e.empty()) return bad(e);
       const EngineStatus s = engine_->extend(req.key, *req.owner, *req.ttl_ms, now);
       if (s == EngineStatus::kOk) {
         json::write_extended(body, id, *req.ttl_ms);

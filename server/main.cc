@@ -1,6 +1,7 @@
 // ttl-semlock: load the configuration (flags > environment > file > defaults), set up logging,
 // run the server. Exit codes: 0 clean shutdown, 1 cannot start (port taken, log file), 2 invalid
 // configuration.
+#include <csignal>
 #include <cstdio>
 
 #include "config/config.h"
@@ -10,6 +11,8 @@
 extern char** environ;
 
 int main(int argc, char** argv) {
+  // A peer that closed its socket must not kill the server on the next write.
+  std::signal(SIGPIPE, SIG_IGN);
   semlock::config::LoadResult loaded = semlock::config::load(argc, argv, environ);
   if (loaded.action == semlock::config::LoadAction::kExit) {
     if (!loaded.output.empty()) std::fputs(loaded.output.c_str(), stdout);

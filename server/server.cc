@@ -139,7 +139,7 @@ int Server::run() {
   uv_timer_init(loop_, &shutdown_timer_);
   shutdown_timer_.data = this;
 
-  const int signums[] = {SIGTERM, SIGINT, SIGHUP, SIGPIPE};
+  const int signums[] = {SIGTERM, SIGINT, SIGHUP};
   for (std::size_t i = 0; i < signals_.size(); ++i) {
     uv_signal_init(loop_, &signals_[i]);
     signals_[i].data = this;
@@ -554,7 +554,6 @@ void Server::signal_cb(uv_signal_t* handle, int signum) {
     log::info("Log file reopened (SIGHUP)");
     return;
   }
-  if (signum == SIGPIPE) return;
   log::info(signum == SIGTERM ? "SIGTERM received, shutting down"
                               : "SIGINT received, shutting down");
   self->begin_shutdown();
@@ -569,16 +568,18 @@ void Server::begin_shutdown() {
   uv_timer_stop(&tick_timer_);
   uv_timer_stop(&housekeeping_timer_);
   for (auto& s : signals_) uv_close(reinterpret_cast<uv_handle_t*>(&s), nullptr);
-  // Waiters are answered "not acquired"; pending replies are flushed, then every connection closes.
-  engine_->time_out_all_waiters();
-  drain();
+  // No connection executes anything more; waiters are answered "not acquired"; pending replies
+  // are flushed, then every connection closes.
   std::vector<Connection*> all;
   all.reserve(connections_.size());
-  for (auto& [id, c] : connections_) all.push_back(c);
-  for (Connection* c : all) {
-    if (c->closed) continue;
+  for (auto& [id, c] : connections_) {
     c->close_after_write = true;
-    flush(*c);
+    all.push_back(c);
+  }
+  engine_->time_out_all_waiters();
+  drain();
+  for (Connection* c : all) {
+    if (connections_.contains(c->id) && !c->closed) flush(*c);
   }
   drain();
   uv_timer_start(&shutdown_timer_, shutdown_timeout_cb, kShutdownGrace, 0);

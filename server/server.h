@@ -119,7 +119,7 @@ class Server final : public redis::Host {
   uv_timer_t tick_timer_{};
   uv_timer_t housekeeping_timer_{};
   uv_timer_t shutdown_timer_{};
-  std::array<uv_signal_t, 4> signals_{};
+  std::array<uv_signal_t, 3> signals_{};
 
   absl::flat_hash_map<std::uint64_t, Connection*> connections_;  // lock-port clients by id
   std::size_t metrics_connections_ = 0;

@@ -1,6 +1,7 @@
 // Engine microbenchmarks (numbers, not assertions). Run a Release build:
-//   cmake -S . -B build-engine-rel -G Ninja -DCMAKE_BUILD_TYPE=Release && \
-//   ninja -C build-engine-rel engine_bench && build-engine-rel/bench/engine/engine_bench
+//   cmake -S . -B build-engine-rel -G Ninja -DCMAKE_BUILD_TYPE=Release
+//   ninja -C build-engine-rel engine_bench
+//   build-engine-rel/bench/engine/engine_bench
 #include <benchmark/benchmark.h>
 #include <malloc.h>
 #include <unistd.h>

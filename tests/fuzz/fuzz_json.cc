@@ -12,6 +12,13 @@
 #include "protocol/json_codec.h"
 
 namespace {
+// A small arena keeps the reply check cheap (Document's default pool starts at 64 KB).
+struct SmallDocument {
+  char buffer[4096];
+  rapidjson::MemoryPoolAllocator<> arena{buffer, sizeof buffer};
+  rapidjson::Document doc{&arena};
+};
+
 void require(bool ok) {
   if (!ok) std::abort();
 }
@@ -31,7 +38,8 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     if (const auto* req = std::get_if<semlock::json::Request>(&decoded)) {
       semlock::json::write_acquired(out, req->id_raw, req->key, req->owner.value_or(""), 1,
                                     req->ttl_ms.value_or(0));
-      rapidjson::Document doc;
+      SmallDocument d;
+      auto& doc = d.doc;
       doc.Parse(out.data(), out.size() - 1);
       require(!doc.HasParseError() && doc.IsObject());
       const auto& key = doc["data"]["key"];
@@ -40,9 +48,9 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
       const auto& err = std::get<semlock::json::DecodeError>(decoded);
       require(!err.message.empty());
       semlock::json::write_error(out, err.id_raw, err.message, "BADREQUEST");
-      rapidjson::Document doc;
-      doc.Parse(out.data(), out.size() - 1);
-      require(!doc.HasParseError() && doc.IsObject());
+      SmallDocument d;
+      d.doc.Parse(out.data(), out.size() - 1);
+      require(!d.doc.HasParseError() && d.doc.IsObject());
     }
     require(out.find('\n') == out.size() - 1);
     in.remove_prefix(line.consumed);

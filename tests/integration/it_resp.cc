@@ -281,9 +281,8 @@ BOOST_AUTO_TEST_CASE(inline_commands) {
       c.read_until([&](std::string_view b) { return std::regex_match(std::string(b), form); }),
       c.buffer());
   c.buffer().clear();
-  // "GET key" is not an HTTP request line, so it is an inline command.
-  c.send("GET inline:k\r\n");
-  BOOST_CHECK(c.read_until([](std::string_view b) { return b == "$2\r\nme\r\n"; }));
+  c.send("SEMLOCK.EXISTS inline:k\r\n");
+  BOOST_CHECK(c.read_until([](std::string_view b) { return b == ":1\r\n"; }));
   c.buffer().clear();
   c.send("SEMLOCK.RELEASE inline:k me\n");  // LF alone ends an inline command too
   BOOST_CHECK(c.read_until([](std::string_view b) { return b == ":1\r\n"; }));
@@ -313,4 +312,11 @@ BOOST_AUTO_TEST_CASE(redis_lock_idiom_set_nx_px) {
   BOOST_CHECK_EQUAL(r.cmd({"DELIFEQ", "idiom:k", "tok2"})->integer, 0);
   BOOST_CHECK_EQUAL(r.cmd({"DELIFEQ", "idiom:k", "tok1"})->integer, 1);
   BOOST_CHECK_EQUAL(r.cmd({"EXISTS", "idiom:k"})->integer, 0);
+
+  // "GET key" is not an HTTP request line (no version), so it is an inline command.
+  RawClient c(port());
+  c.send("SET idiom:inline me NX PX 30000\r\nGET idiom:inline\r\nDEL idiom:inline\r\n");
+  BOOST_CHECK_MESSAGE(
+      c.read_until([](std::string_view b) { return b == "+OK\r\n$2\r\nme\r\n:1\r\n"; }),
+      c.buffer());
 }

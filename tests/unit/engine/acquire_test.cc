@@ -101,8 +101,8 @@ BOOST_AUTO_TEST_CASE(fences_start_at_first_fence_and_rise_across_keys) {
   Engine e(test::unlimited(), 1700000000000000ull);
   std::uint64_t last = 0;
   for (int i = 0; i < 50; ++i) {
-    std::string key = "key" + std::to_string(i % 7);
-    auto r = acq(e, key, "o" + std::to_string(i), 1000, i, 10);
+    std::string key = test::name("key", i % 7);
+    auto r = acq(e, key, test::name("o", i), 1000, i, 10);
     BOOST_TEST(r.status == EngineStatus::kGranted);
     if (i == 0) BOOST_TEST(r.fence == 1700000000000000ull);
     BOOST_TEST(r.fence > last);

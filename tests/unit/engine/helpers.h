@@ -31,6 +31,13 @@ inline AcquireResult acq(Engine& e, std::string_view key, std::string_view owner
   return e.acquire(r, now);
 }
 
+// prefix + number. (GCC 12 at -O3 warns falsely, -Wrestrict, on `"literal" + std::string`.)
+inline std::string name(std::string_view prefix, long long n) {
+  std::string s(prefix);
+  s.append(std::to_string(n));
+  return s;
+}
+
 inline EngineLimits unlimited() {
   EngineLimits l;
   l.max_locks = 0;

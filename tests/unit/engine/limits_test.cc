@@ -9,7 +9,7 @@ using semlock::test::acq;
 
 namespace {
 
-std::string key(int i) { return "key:" + std::to_string(i); }
+std::string key(int i) { return test::name("key:", i); }
 
 }  // namespace
 

@@ -49,8 +49,8 @@ BOOST_AUTO_TEST_CASE(back_to_baseline_after_release_and_expiry) {
   BOOST_TEST(e.stats().active_locks == 0u);
   for (int i = 0; i < 100000; ++i) acq(e, key16(i), kOwner32, i % 2 ? 100 : 1000000, 0);
   for (int i = 0; i < 1000; ++i) {
-    std::string k = "sem" + std::to_string(i);
-    for (int j = 0; j < 3; ++j) acq(e, k, "owner-with-a-long-name-" + std::to_string(j), 100, 0, 3);
+    std::string k = test::name("sem", i);
+    for (int j = 0; j < 3; ++j) acq(e, k, test::name("owner-with-a-long-name-", j), 100, 0, 3);
     acq(e, k, std::string(100, 'w'), 100, 0, 3, 50);
   }
   const std::uint64_t full = e.memory_bytes();

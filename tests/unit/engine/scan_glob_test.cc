@@ -13,9 +13,9 @@ BOOST_AUTO_TEST_SUITE(scan_glob)
 
 BOOST_AUTO_TEST_CASE(scan_covers_every_key_exactly_once) {
   Engine e(test::unlimited(), 1);
-  for (int i = 0; i < 5000; ++i) acq(e, "k" + std::to_string(i), "o", 100000, 0);
+  for (int i = 0; i < 5000; ++i) acq(e, test::name("k", i), "o", 100000, 0);
   // Holes in the slot space, and a key whose holder is due: not listed.
-  for (int i = 0; i < 5000; i += 7) e.release("k" + std::to_string(i), "o", 0);
+  for (int i = 0; i < 5000; i += 7) e.release(test::name("k", i), "o", 0);
   acq(e, "due", "o", 5, 0);
   std::map<std::string, int> seen;
   std::uint64_t cursor = 0;
@@ -32,7 +32,7 @@ BOOST_AUTO_TEST_CASE(scan_covers_every_key_exactly_once) {
   for (int i = 0; i < 5000; ++i) {
     if (i % 7 == 0) continue;
     ++expected;
-    BOOST_TEST_REQUIRE(seen["k" + std::to_string(i)] == 1);
+    BOOST_TEST_REQUIRE(seen[test::name("k", i)] == 1);
   }
   BOOST_TEST(seen.count("due") == 0u);
   BOOST_TEST(seen.size() == expected);
@@ -43,7 +43,7 @@ BOOST_AUTO_TEST_CASE(scan_match_and_bounded_work) {
   Engine e(test::unlimited(), 1);
   BOOST_TEST(e.scan(0, "", 10, 0).next_cursor == 0u);  // empty engine
   for (int i = 0; i < 300; ++i) {
-    acq(e, (i % 3 ? "user:" : "job:") + std::to_string(i), "o", 1000, 0);
+    acq(e, test::name((i % 3 ? "user:" : "job:"), i), "o", 1000, 0);
   }
   std::set<std::string> jobs;
   std::uint64_t cursor = 0;

@@ -17,7 +17,7 @@ BOOST_AUTO_TEST_CASE(fifo_under_release_expiry_force_release_and_access_expiry) 
   BOOST_TEST(acq(e, "k", "h", 100, 0).status == EngineStatus::kGranted);
   std::vector<WaiterId> ids;
   for (int i = 1; i <= 4; ++i) {
-    auto r = acq(e, "k", "w" + std::to_string(i), 50, i, 0, 100000, i);
+    auto r = acq(e, "k", test::name("w", i), 50, i, 0, 100000, i);
     BOOST_TEST(r.status == EngineStatus::kQueued);
     ids.push_back(r.waiter);
   }

@@ -66,6 +66,8 @@ BOOST_AUTO_TEST_CASE(look_ahead_is_bounded) {
   const std::string long_method(8 * 1024, 'A');
   BOOST_TEST(detected(long_method) == kUnknown);
   BOOST_TEST(detected(long_method + "A") == kResp);
+  BOOST_TEST(detected(std::string(8 * 1024, ' ')) == kUnknown);
+  BOOST_TEST(detected(std::string(8 * 1024 + 1, ' ')) == kResp);
 }
 
 BOOST_AUTO_TEST_SUITE_END()
