@@ -54,9 +54,9 @@ std::string_view view(const Value& v) {
 }
 
 // The request fields this decoder reads; members are matched to them in one pass.
-constexpr const char* kFieldNames[] = {"id",      "action", "key",   "ttl_ms",  "ttl",
-                                       "owner",   "pid",    "host",  "limit",   "wait_ms",
-                                       "session", "api_key", "cursor", "match", "count"};
+constexpr const char* kFieldNames[] = {"id",      "action",  "key",    "ttl_ms", "ttl",
+                                       "owner",   "pid",     "host",   "limit",  "wait_ms",
+                                       "session", "api_key", "cursor", "match",  "count"};
 constexpr std::size_t kFieldCount = sizeof kFieldNames / sizeof kFieldNames[0];
 
 // The decoder latches the first error, so each field reader can simply return.

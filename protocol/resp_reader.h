@@ -41,7 +41,11 @@ struct ParseResult {
 // Parses at most one command from the front of `in`. On kCommand, `args` holds the arguments:
 // views into `in` for multibulk (zero copy), views into `scratch` for inline commands (unescaped).
 // Pure: NeedMore consumes nothing; the same bytes give the same result however they were split.
-// `args` and `scratch` are cleared first; their capacity is reused across calls.
+// `args` and `scratch` are cleared first; their capacity is reused across calls. The views stay
+// valid until `in`'s bytes move or `scratch` is reused. kError consumes nothing: answer
+// "-ERR " + error_text(r) and close, as Redis does. Header lines ('*n', '$n') and inline lines
+// are bounded by max_inline_bytes (Redis: PROTO_INLINE_MAX_SIZE for all three); a bulk or count
+// over its limit is refused as soon as its header line is complete.
 ParseResult parse_command(std::string_view in, const ReaderLimits& limits,
                           std::vector<std::string_view>& args, std::string& scratch);
 

@@ -29,8 +29,7 @@ for name in resp json http; do
   if "${bin}" -max_total_time="${seconds}" -timeout=10 -rss_limit_mb=2048 -print_final_stats=1 \
       -artifact_prefix="${work}/${name}/artifacts/" "${work}/${name}/corpus" \
       >"${work}/${name}/log.txt" 2>&1; then
-    grep -E "^(stat::number_of_executed_units|stat::peak_rss_mb|Done )" "${work}/${name}/log.txt" || true
-    tail -n 1 "${work}/${name}/log.txt" | grep -q "^Done" || grep "Done" "${work}/${name}/log.txt" | tail -n 1 || true
+    grep -E "DONE|^Done |^stat::(number_of_executed_units|peak_rss_mb)" "${work}/${name}/log.txt" || true
   else
     echo "fuzz_${name}: FAILED (see ${work}/${name}/log.txt)" >&2
     tail -n 30 "${work}/${name}/log.txt" >&2

@@ -161,3 +161,16 @@ BOOST_AUTO_TEST_CASE(keys_from_the_environment) {
   BOOST_CHECK_EQUAL(c.cmd({"AUTH", "env-b"}).str, "OK");
   BOOST_CHECK_EQUAL(c.cmd({"SEMLOCK.EXISTS", "k"}).integer, 0);
 }
+
+BOOST_AUTO_TEST_CASE(require_owner_makes_owner_mandatory_on_release) {
+  Server s(ServerOptions().with_config(R"("security":{"require_owner":true})"));
+  auto a =
+      parse_json(json_once(s.port(), R"({"action":"acquire","key":"ro","ttl":30,"owner":"o"})"));
+  BOOST_REQUIRE(json_bool(a, "success"));
+  auto r = json_once(s.port(), R"({"action":"release","key":"ro"})");
+  check_json_error(r, "BADREQUEST");
+  BOOST_CHECK_MESSAGE(json_string(parse_json(r), "error").find("owner") != std::string::npos, r);
+  BOOST_CHECK(
+      json_bool(parse_json(json_once(s.port(), R"({"action":"release","key":"ro","owner":"o"})")),
+                "success"));
+}

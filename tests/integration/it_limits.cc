@@ -171,3 +171,24 @@ BOOST_AUTO_TEST_CASE(memory_limit_rejects_with_its_text_and_reason) {
   for (const auto& k : keys) BOOST_REQUIRE_EQUAL(c.cmd({"SEMLOCK.FORCERELEASE", k}).integer, 1);
   BOOST_CHECK(granted(c.cmd({"SEMLOCK.ACQUIRE", "after-drain", "30000"})));
 }
+
+BOOST_AUTO_TEST_CASE(max_request_bytes_caps_bulk_arguments_and_json_lines) {
+  Server s(ServerOptions().with_server(R"("max_request_bytes":4096)"));
+  RawClient r(s.port());
+  r.send(resp_command({"ECHO", std::string(4000, 'a')}));  // under the cap: served
+  BOOST_CHECK(r.read_until([](std::string_view b) { return b.size() >= 4000 + 9; }));
+  r.buffer().clear();
+  r.send("*2\r\n$4\r\nECHO\r\n$5000\r\n");
+  BOOST_CHECK(r.wait_closed());
+  BOOST_CHECK_EQUAL(r.buffer(), "-ERR Protocol error: invalid bulk length\r\n");
+
+  RawClient j(s.port());
+  try {
+    j.send(R"({"action":"ping","pad":")" + std::string(6000, 'p') + "\"}\n");
+  } catch (const std::exception&) {
+    // Closed while we were still writing: the reply was sent first.
+  }
+  BOOST_CHECK(j.wait_closed());
+  BOOST_CHECK_MESSAGE(j.buffer().find("request too large") != std::string::npos, j.buffer());
+  BOOST_CHECK(j.buffer().find("BADREQUEST") != std::string::npos);
+}

@@ -2,6 +2,7 @@
 // RESP3 (after HELLO 3), Redis's exact error texts, pipelining, protocol errors, inline commands
 // and binary-safe keys (SPEC §1, §3).
 #define BOOST_TEST_MODULE it_resp
+#include <algorithm>
 #include <boost/test/unit_test.hpp>
 #include <regex>
 
@@ -319,4 +320,81 @@ BOOST_AUTO_TEST_CASE(redis_lock_idiom_set_nx_px) {
   BOOST_CHECK_MESSAGE(
       c.read_until([](std::string_view b) { return b == "+OK\r\n$2\r\nme\r\n:1\r\n"; }),
       c.buffer());
+}
+
+BOOST_AUTO_TEST_CASE(connection_commands_as_redis_answers_them) {
+  RespConn c(port());
+  BOOST_CHECK_EQUAL(c.cmd({"PING", "hi"}).str, "hi");
+  BOOST_CHECK_EQUAL(c.cmd({"ECHO", "abc"}).str, "abc");
+  BOOST_CHECK_EQUAL(c.cmd({"SELECT", "0"}).str, "OK");
+  auto sel = c.cmd({"SELECT", "1"});
+  BOOST_CHECK_MESSAGE(sel.is_error() && sel.str.starts_with("ERR"), sel.debug());
+  auto time = c.cmd({"TIME"});
+  BOOST_CHECK(time.type == RespValue::Type::kArray && time.elements.size() == 2);
+  BOOST_CHECK(c.cmd({"CLIENT", "ID"}).type == RespValue::Type::kInteger);
+  BOOST_CHECK_EQUAL(c.cmd({"CLIENT", "SETNAME", "it"}).str, "OK");
+  BOOST_CHECK_EQUAL(c.cmd({"CLIENT", "GETNAME"}).str, "it");
+  auto info = c.cmd({"INFO", "server"});
+  BOOST_CHECK_MESSAGE(info.str.find("redis_version:7.2.0") != std::string::npos, info.str);
+  BOOST_CHECK_MESSAGE(info.str.find("ttl_semlock_version:") != std::string::npos, info.str);
+  auto count = c.cmd({"COMMAND", "COUNT"});
+  BOOST_CHECK(count.type == RespValue::Type::kInteger && count.integer > 10);
+  auto ci = c.cmd({"COMMAND", "INFO", "semlock.acquire"});
+  BOOST_REQUIRE(ci.type == RespValue::Type::kArray && ci.elements.size() == 1);
+  BOOST_CHECK(ci.elements[0].type == RespValue::Type::kArray);
+
+  granted(c.cmd({"SEMLOCK.ACQUIRE", "dbsize:k", "30000"}));
+  BOOST_CHECK_GE(c.cmd({"DBSIZE"}).integer, 1);
+  c.cmd({"SEMLOCK.FORCERELEASE", "dbsize:k"});
+
+  BOOST_CHECK_EQUAL(c.cmd({"HELLO", "3"}).type == RespValue::Type::kMap, true);
+  BOOST_CHECK_EQUAL(c.cmd({"RESET"}).str, "RESET");
+  // RESET returned the connection to RESP2.
+  c.send({"SEMLOCK.INFO", "absent"});
+  BOOST_CHECK(c.raw().read_until([](std::string_view b) { return b == "$-1\r\n"; }));
+  c.raw().buffer().clear();
+  c.send({"QUIT"});
+  BOOST_CHECK(c.raw().wait_closed());
+  BOOST_CHECK_EQUAL(c.raw().buffer(), "+OK\r\n");
+}
+
+BOOST_AUTO_TEST_CASE(multi_exec_runs_queued_commands_together) {
+  RespConn c(port());
+  BOOST_CHECK_EQUAL(c.cmd({"MULTI"}).str, "OK");
+  BOOST_CHECK_EQUAL(c.cmd({"SEMLOCK.ACQUIRE", "multi:k", "30000", "OWNER", "m"}).str, "QUEUED");
+  BOOST_CHECK_EQUAL(c.cmd({"SEMLOCK.EXISTS", "multi:k"}).str, "QUEUED");
+  auto exec = c.cmd({"EXEC"});
+  BOOST_REQUIRE_MESSAGE(exec.type == RespValue::Type::kArray && exec.elements.size() == 2,
+                        exec.debug());
+  granted(exec.elements[0]);
+  BOOST_CHECK_EQUAL(exec.elements[1].integer, 1);
+  BOOST_CHECK_EQUAL(c.cmd({"MULTI"}).str, "OK");
+  c.cmd({"SEMLOCK.RELEASE", "multi:k", "m"});
+  BOOST_CHECK_EQUAL(c.cmd({"DISCARD"}).str, "OK");
+  BOOST_CHECK_EQUAL(c.cmd({"SEMLOCK.RELEASE", "multi:k", "m"}).integer, 1);  // discarded
+}
+
+BOOST_AUTO_TEST_CASE(scan_and_list_find_held_keys) {
+  RespConn c(port());
+  for (int i = 0; i < 5; ++i)
+    granted(c.cmd({"SEMLOCK.ACQUIRE", "scan:" + std::to_string(i), "30000"}));
+  granted(c.cmd({"SEMLOCK.ACQUIRE", "other:scan", "30000"}));
+  std::vector<std::string> keys;
+  std::string cursor = "0";
+  int calls = 0;
+  do {
+    auto page = c.cmd({"SEMLOCK.SCAN", cursor, "MATCH", "scan:*", "COUNT", "2"});
+    BOOST_REQUIRE_MESSAGE(page.type == RespValue::Type::kArray && page.elements.size() == 2,
+                          page.debug());
+    cursor = page.elements[0].str;
+    for (const auto& k : page.elements[1].elements) keys.push_back(k.str);
+  } while (cursor != "0" && ++calls < 100000);
+  std::sort(keys.begin(), keys.end());
+  BOOST_CHECK(keys == (std::vector<std::string>{"scan:0", "scan:1", "scan:2", "scan:3", "scan:4"}));
+  auto list = c.cmd({"SEMLOCK.LIST", "MATCH", "scan:*", "COUNT", "3"});
+  BOOST_REQUIRE(list.type == RespValue::Type::kArray);
+  BOOST_CHECK_LE(list.elements.size(), 3u);
+  for (const auto& k : list.elements) BOOST_CHECK(k.str.starts_with("scan:"));
+  for (int i = 0; i < 5; ++i) c.cmd({"SEMLOCK.FORCERELEASE", "scan:" + std::to_string(i)});
+  c.cmd({"SEMLOCK.FORCERELEASE", "other:scan"});
 }

@@ -10,6 +10,7 @@
 #include <cerrno>
 #include <filesystem>
 #include <memory>
+#include <sstream>
 
 #include "tests/integration/server_fixture.h"
 
@@ -109,8 +110,13 @@ BOOST_AUTO_TEST_CASE(flags_beat_environment_beat_file) {
 BOOST_AUTO_TEST_CASE(max_connections_refuses_the_next_client_as_redis_does) {
   Server s(ServerOptions().with_server(R"("max_connections":2)"));
   auto a = std::make_unique<RespConn>(s.port());
-  RespConn b(s.port());
   BOOST_REQUIRE_EQUAL(a->cmd({"PING"}).str, "PONG");
+  // The fixture's readiness probe may not have been reaped yet: wait until only `a` counts.
+  BOOST_REQUIRE(eventually([&] {
+    const auto* n = a->cmd({"SEMLOCK.STATS"}).field("Connections");
+    return n != nullptr && n->integer == 1;
+  }));
+  RespConn b(s.port());
   BOOST_REQUIRE_EQUAL(b.cmd({"PING"}).str, "PONG");
   RawClient third(s.port());
   BOOST_CHECK(third.wait_closed());
@@ -236,4 +242,42 @@ BOOST_AUTO_TEST_CASE(metrics_port_health_ready_and_every_metric_name) {
   c.cmd({"NOSUCHCOMMAND-xyz"});
   sleep_for(Ms{100});
   BOOST_CHECK(scrape_metrics(s.metrics_port()).find("xyz") == std::string::npos);
+}
+
+BOOST_AUTO_TEST_CASE(legacy_keys_load_and_client_variables_are_not_read) {
+  auto legacy = run_with_config(R"({"host":"127.0.0.1","port":8765,"timeout":30,)"
+                                R"("security":{"cache_auth_results":true,"cache_ttl_seconds":60}})",
+                                {"--check-config"});
+  BOOST_CHECK_MESSAGE(legacy.exit_code == 0, legacy.err);
+
+  // TTLSEMLOCK_PORT / _HOST / _API_KEY belong to the clients: the server ignores them.
+  Server s(ServerOptions().with_env(
+      {"TTLSEMLOCK_PORT=1", "TTLSEMLOCK_HOST=192.0.2.1", "TTLSEMLOCK_API_KEY=client-side"}));
+  RespConn c(s.port());
+  BOOST_CHECK_EQUAL(c.cmd({"SEMLOCK.EXISTS", "k"}).integer, 0);  // no auth required
+}
+
+BOOST_AUTO_TEST_CASE(json_log_format_writes_one_object_a_line) {
+  Server s(ServerOptions().with_config(
+      R"("logging":{"format":"json","level":"debug"},"limits":{"max_locks":1})"));
+  RespConn c(s.port());
+  c.cmd({"SEMLOCK.ACQUIRE", "jl:1", "30000"});
+  c.cmd({"SEMLOCK.ACQUIRE", "jl:2", "30000"});  // rejected: logs "Acquire rejected due to limits"
+  BOOST_REQUIRE(s.wait_for_log("Acquire rejected due to limits"));
+  BOOST_CHECK_EQUAL(s.terminate(), 0);
+  std::istringstream lines(s.log());
+  std::string line;
+  int n = 0;
+  while (std::getline(lines, line)) {
+    if (line.empty()) continue;
+    ++n;
+    rapidjson::Document d;
+    d.Parse(line.c_str());
+    BOOST_REQUIRE_MESSAGE(!d.HasParseError() && d.IsObject(), "not a JSON object: " << line);
+    BOOST_CHECK(json_has(d, "timestamp") && json_has(d, "message"));
+    auto level = json_string(d, "level");
+    BOOST_CHECK_MESSAGE(level == "debug" || level == "info" || level == "warn" || level == "error",
+                        level);
+  }
+  BOOST_CHECK_GT(n, 0);
 }

@@ -223,3 +223,16 @@ BOOST_AUTO_TEST_CASE(wait_inside_multi_does_not_block) {
   BOOST_CHECK(exec.elements[0].type == RespValue::Type::kNull);
   admin.cmd({"SEMLOCK.FORCERELEASE", "w:multi"});
 }
+
+BOOST_AUTO_TEST_CASE(expired_holder_is_absent_for_every_command_at_once) {
+  RespConn c(port());
+  auto first = c.cmd({"SEMLOCK.ACQUIRE", "w:ttl", "100", "OWNER", "o"});
+  BOOST_REQUIRE(is_grant_to(first, "o"));
+  sleep_for(Ms{250});
+  BOOST_CHECK_EQUAL(c.cmd({"SEMLOCK.EXISTS", "w:ttl"}).integer, 0);
+  BOOST_CHECK_EQUAL(c.cmd({"SEMLOCK.EXTEND", "w:ttl", "o", "30000"}).integer, 0);
+  auto again = c.cmd({"SEMLOCK.ACQUIRE", "w:ttl", "30000", "OWNER", "o"});
+  BOOST_REQUIRE(is_grant_to(again, "o"));
+  BOOST_CHECK_GT(again.elements[1].integer, first.elements[1].integer);  // a new grant
+  BOOST_CHECK_EQUAL(c.cmd({"SEMLOCK.RELEASE", "w:ttl", "o"}).integer, 1);
+}

@@ -109,6 +109,7 @@ std::unique_ptr<Server>& shared_slot() {
 std::string binary_path() {
   const char* bin = std::getenv("SEMLOCK_BIN");
   if (bin == nullptr || *bin == '\0') throw std::runtime_error("SEMLOCK_BIN is not set");
+  if (::access(bin, X_OK) != 0) throw sys_error(std::string("SEMLOCK_BIN ") + bin);
   return bin;
 }
 
@@ -190,13 +191,17 @@ Server::Server(ServerOptions options) {
   while (!(lock_up && metrics_up)) {
     if (auto code = wait_exit(pid_, Ms{0})) {
       exit_code_ = *code;
-      throw std::runtime_error("ttl-semlock exited with " + std::to_string(*code) +
-                               " during start-up; config " + config + "; log: " + log_tail());
+      std::string message = "ttl-semlock exited with " + std::to_string(*code) +
+                            " during start-up; config " + config + "; log: " + log_tail();
+      std::filesystem::remove_all(dir_);
+      throw std::runtime_error(message);
     }
     if (Clock::now() >= deadline) {
       terminate(Ms{2000});
-      throw std::runtime_error("ttl-semlock did not accept on its ports within 10 s; log: " +
-                               log_tail());
+      std::string message =
+          "ttl-semlock did not accept on its ports within 10 s; log: " + log_tail();
+      std::filesystem::remove_all(dir_);
+      throw std::runtime_error(message);
     }
     lock_up = lock_up || port_accepts(port_);
     metrics_up = metrics_up || port_accepts(metrics_port_);

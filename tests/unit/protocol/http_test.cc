@@ -117,7 +117,8 @@ BOOST_AUTO_TEST_CASE(expect_continue) {
   const std::string head = "POST / HTTP/1.1\r\nExpect: 100-Continue\r\nContent-Length: 5\r\n\r\n";
   const ParseResult r = http::parse_request(head, {}, req);
   BOOST_TEST(status_of(r) == kNeedMore);  // body still to come
-  http::parse_request(head + "hello", {}, req);
+  const std::string full = head + "hello";
+  BOOST_TEST(status_of(http::parse_request(full, {}, req)) == kRequest);
   BOOST_TEST(req.expect_continue);
   BOOST_TEST(req.body == "hello");
 }

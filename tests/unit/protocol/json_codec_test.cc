@@ -242,14 +242,17 @@ BOOST_AUTO_TEST_CASE(next_line_framing) {
 
 BOOST_AUTO_TEST_CASE(next_line_limit_boundary) {
   const std::string line(10, 'x');
-  auto r = next_line(line + "\n", 10);
+  const std::string framed = line + "\n";
+  auto r = next_line(framed, 10);
   BOOST_TEST(static_cast<int>(r.status) == static_cast<int>(LineStatus::kLine));
   BOOST_TEST(r.line == line);
   r = next_line(line, 10);
   BOOST_TEST(static_cast<int>(r.status) == static_cast<int>(LineStatus::kNeedMore));
-  r = next_line(line + "x", 10);
+  const std::string over = line + "x";
+  r = next_line(over, 10);
   BOOST_TEST(static_cast<int>(r.status) == static_cast<int>(LineStatus::kTooLong));
-  r = next_line(line + "x\n", 10);
+  const std::string over_framed = line + "x\n";
+  r = next_line(over_framed, 10);
   BOOST_TEST(static_cast<int>(r.status) == static_cast<int>(LineStatus::kTooLong));
 }
 
