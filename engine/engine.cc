@@ -20,8 +20,12 @@ bool bad_key(std::string_view key, const EngineLimits& l) {
   // Keys are stored with a 16-bit length, whatever max_key_bytes says.
   return key.empty() || key.size() > l.max_key_bytes || key.size() > 0xFFFF;
 }
-bool bad_owner(std::string_view owner) { return owner.empty() || owner.size() > kMaxOwnerBytes; }
-bool bad_ttl(Millis ttl, const EngineLimits& l) { return ttl <= 0 || ttl > l.max_ttl; }
+bool bad_owner(std::string_view owner) {
+  return owner.empty() || owner.size() > kMaxOwnerBytes;
+}
+bool bad_ttl(Millis ttl, const EngineLimits& l) {
+  return ttl <= 0 || ttl > l.max_ttl;
+}
 
 }  // namespace
 
@@ -37,12 +41,13 @@ AcquireResult Engine::acquire(const AcquireRequest& req, Millis now) {
   m.observe(now);
   ++m.counters.acquire_requests;
 
-  std::uint32_t slot = m.find(req.key);
+  std::uint64_t hash = detail::hash_key(req.key);
+  std::uint32_t slot = m.find(req.key, hash);
   if (slot != kNil && !m.purge(slot, now)) slot = kNil;
   if (slot == kNil) {
     r.status = m.admit(/*creates_key=*/true, /*adds_waiter=*/false, now);
     if (r.status != EngineStatus::kOk) return r;
-    slot = m.create_key(req.key, req.limit != 0 ? req.limit : 1);
+    slot = m.create_key(req.key, hash, req.limit != 0 ? req.limit : 1);
     r.status = EngineStatus::kGranted;
     r.fence = m.add_holder(slot, req.owner, req.ttl, now);
     r.ttl = req.ttl;
@@ -174,12 +179,13 @@ AcquireResult Engine::set_holder(std::string_view key, std::string_view owner, M
   if (bad_ttl(ttl, m.limits)) return {EngineStatus::kBadTtl};
   m.observe(now);
   AcquireResult r;
-  std::uint32_t slot = m.find(key);
+  std::uint64_t hash = detail::hash_key(key);
+  std::uint32_t slot = m.find(key, hash);
   if (slot != kNil && !m.purge(slot, now)) slot = kNil;
   if (slot == kNil) {
     r.status = m.admit(true, false, now);
     if (r.status != EngineStatus::kOk) return r;
-    slot = m.create_key(key, 1);
+    slot = m.create_key(key, hash, 1);
     return {EngineStatus::kOk, m.add_holder(slot, owner, ttl, now), ttl};
   }
   detail::KeyEntry& e = m.keys[slot];
@@ -240,6 +246,8 @@ std::vector<WaiterEvent> Engine::take_events() {
   return out;
 }
 
-bool Engine::has_events() const { return !impl_->events.empty(); }
+bool Engine::has_events() const {
+  return !impl_->events.empty();
+}
 
 }  // namespace semlock

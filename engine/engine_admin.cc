@@ -28,7 +28,9 @@ ScanResult Engine::scan(std::uint64_t cursor, std::string_view match, std::size_
   return r;
 }
 
-void Engine::set_external_memory(std::uint64_t bytes) { impl_->external = bytes; }
+void Engine::set_external_memory(std::uint64_t bytes) {
+  impl_->external = bytes;
+}
 
 std::vector<LimitWarning> Engine::check_warnings(Millis now) {
   Impl& m = *impl_;
@@ -61,7 +63,9 @@ void Engine::set_limits(const EngineLimits& limits) {
   impl_->limits.tick_resolution = resolution;
 }
 
-const EngineLimits& Engine::limits() const { return impl_->limits; }
+const EngineLimits& Engine::limits() const {
+  return impl_->limits;
+}
 
 EngineStats Engine::stats() const {
   const Impl& m = *impl_;
@@ -75,6 +79,8 @@ EngineStats Engine::stats() const {
   return s;
 }
 
-std::uint64_t Engine::memory_bytes() const { return impl_->bytes + sizeof(Impl); }
+std::uint64_t Engine::memory_bytes() const {
+  return impl_->bytes + sizeof(Impl);
+}
 
 }  // namespace semlock

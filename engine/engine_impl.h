@@ -9,7 +9,6 @@
 #pragma once
 
 #include <absl/container/flat_hash_set.h>
-#include <absl/hash/hash.h>
 
 #include <cstdint>
 #include <string_view>
@@ -18,6 +17,7 @@
 #include "engine/counting_alloc.h"
 #include "engine/engine.h"
 #include "engine/entries.h"
+#include "engine/key_hash.h"
 #include "engine/slab.h"
 #include "engine/timer_wheel.h"
 
@@ -32,10 +32,10 @@ struct Engine::Impl {
   struct KeyHash {
     using is_transparent = void;
     const Impl* m;
-    std::size_t operator()(std::string_view key) const {
-      return absl::Hash<std::string_view>{}(key);
+    std::size_t operator()(std::string_view key) const { return detail::hash_key(key); }
+    std::size_t operator()(std::uint32_t slot) const {
+      return slot == m->hash_cache_slot ? m->hash_cache : detail::hash_key(m->keys[slot].key());
     }
-    std::size_t operator()(std::uint32_t slot) const { return (*this)(m->keys[slot].key()); }
   };
   struct KeyEq {
     using is_transparent = void;
@@ -44,8 +44,8 @@ struct Engine::Impl {
     bool operator()(std::uint32_t a, std::string_view b) const { return m->keys[a].key() == b; }
     bool operator()(std::string_view a, std::uint32_t b) const { return m->keys[b].key() == a; }
   };
-  using Index = absl::flat_hash_set<std::uint32_t, KeyHash, KeyEq,
-                                    detail::CountingAllocator<std::uint32_t>>;
+  using Index =
+      absl::flat_hash_set<std::uint32_t, KeyHash, KeyEq, detail::CountingAllocator<std::uint32_t>>;
 
   struct HolderNodes {
     Impl* m;
@@ -65,6 +65,9 @@ struct Engine::Impl {
   };
 
   Impl(const EngineLimits& l, std::uint64_t first_fence);
+  ~Impl();  // frees the heap blocks of long keys and owners still held
+  Impl(const Impl&) = delete;
+  Impl& operator=(const Impl&) = delete;
 
   // --- state (bytes first: every container below counts into it) ---
   std::uint64_t bytes = 0;
@@ -93,10 +96,20 @@ struct Engine::Impl {
     waiter_wheel.start(now);
   }
   std::uint64_t used_memory() const { return bytes + sizeof(Impl) + external; }
-  std::uint32_t find(std::string_view key) const {
-    auto it = index.find(key);
-    return it == index.end() ? detail::kNil : *it;
+  // The hash of the key an operation is working on, so that its insert or erase does not hash
+  // the key again. Invariant: hash_cache_slot is kNil or a live slot whose key hashes to
+  // hash_cache (keys never change while live; erase_if_empty clears it).
+  std::uint32_t hash_cache_slot = detail::kNil;
+  std::uint64_t hash_cache = 0;
+
+  std::uint32_t find(std::string_view key, std::uint64_t hash) {
+    auto it = index.find(key, hash);
+    if (it == index.end()) return detail::kNil;
+    hash_cache_slot = *it;
+    hash_cache = hash;
+    return *it;
   }
+  std::uint32_t find(std::string_view key) { return find(key, detail::hash_key(key)); }
   std::uint32_t holders_of(std::uint32_t slot) const {
     const detail::KeyEntry& e = keys[slot];
     return (e.has_first() ? 1u : 0u) + (e.ext == detail::kNil ? 0u : exts[e.ext].extra_count);
@@ -115,17 +128,31 @@ struct Engine::Impl {
 
   // Removes the key's holders with deadline <= now and hands their permits on. False when the
   // key no longer exists.
-  bool purge(std::uint32_t slot, Millis now);
-  std::uint32_t find_holder(std::uint32_t slot, std::string_view owner) const;
+  // (Inline fast paths for the common mutex case; the rest in engine_state.cc.)
+  bool purge(std::uint32_t slot, Millis now) {
+    const detail::KeyEntry& e = keys[slot];
+    if (e.ext == detail::kNil && e.has_first() && e.deadline.get_signed() > now) return true;
+    return purge_slow(slot, now);
+  }
+  bool purge_slow(std::uint32_t slot, Millis now);
+  std::uint32_t find_holder(std::uint32_t slot, std::string_view owner) const {
+    const detail::KeyEntry& e = keys[slot];
+    if (e.has_first() && e.owner() == owner) return slot;
+    return e.ext == detail::kNil ? detail::kNil : find_extra_holder(e, owner);
+  }
+  std::uint32_t find_extra_holder(const detail::KeyEntry& e, std::string_view owner) const;
   // A new holder with the next fence; returns the fence.
   std::uint64_t add_holder(std::uint32_t slot, std::string_view owner, Millis ttl, Millis now);
   // Takes the holder out of the key and the wheel; no waiter is served, no key erased.
   void remove_holder(std::uint32_t h);
   // Grants free permits to the oldest waiters (timing out those whose wait ran out).
-  void serve_waiters(std::uint32_t slot, Millis now);
+  void serve_waiters(std::uint32_t slot, Millis now) {
+    if (keys[slot].ext != detail::kNil) serve_waiters_slow(slot, now);
+  }
+  void serve_waiters_slow(std::uint32_t slot, Millis now);
   // Erases the key when it has no holder and no waiter; true when erased.
   bool erase_if_empty(std::uint32_t slot);
-  std::uint32_t create_key(std::string_view key, std::uint32_t limit);
+  std::uint32_t create_key(std::string_view key, std::uint64_t hash, std::uint32_t limit);
   void set_first_owner(detail::KeyEntry& e, std::string_view owner);
   detail::KeyExt& ext_of(std::uint32_t slot);
   void drop_ext_if_empty(std::uint32_t slot);

@@ -7,9 +7,9 @@
 namespace semlock {
 
 using detail::ExtraHolder;
+using detail::kExtraBit;
 using detail::KeyEntry;
 using detail::KeyExt;
-using detail::kExtraBit;
 using detail::kKeyInlineBytes;
 using detail::kNil;
 using detail::kOwnerInlineBytes;
@@ -27,6 +27,22 @@ Engine::Impl::Impl(const EngineLimits& l, std::uint64_t first_fence)
   idle_index_capacity = index.capacity();
 }
 
+Engine::Impl::~Impl() {
+  for (std::uint32_t s = 0; s < keys.capacity(); ++s) {
+    KeyEntry& e = keys[s];
+    if (e.key_len != 0 && e.on_heap) {
+      detail::counted_free(&bytes, const_cast<char*>(e.data()),
+                           std::size_t{e.key_len} + e.owner_len);
+    }
+  }
+  for (std::uint32_t x = 0; x < extras.capacity(); ++x) {
+    ExtraHolder& h = extras[x];
+    if (h.owner_len != 0 && h.on_heap) {
+      detail::counted_free(&bytes, const_cast<char*>(h.data()), h.owner_len);
+    }
+  }
+}
+
 void Engine::Impl::set_deadline(std::uint32_t h, Millis deadline) {
   if (h & kExtraBit) {
     extras[h & ~kExtraBit].deadline.set_signed(deadline);
@@ -36,23 +52,32 @@ void Engine::Impl::set_deadline(std::uint32_t h, Millis deadline) {
   holder_wheel.reschedule(h);
 }
 
+namespace {
+
+// memcpy with an empty source is fine in practice but undefined when the pointer is null.
+void copy_bytes(char* dst, std::string_view src) {
+  if (!src.empty()) std::memcpy(dst, src.data(), src.size());
+}
+
+}  // namespace
+
 // Key and first owner share the entry's buffer when they fit; otherwise one heap block holds
 // both, sized exactly (key_len + owner_len), so its size is known when it is freed.
 void Engine::Impl::set_first_owner(KeyEntry& e, std::string_view owner) {
   std::size_t old_size = std::size_t{e.key_len} + e.owner_len;
   std::size_t new_size = std::size_t{e.key_len} + owner.size();
   if (!e.on_heap && new_size <= kKeyInlineBytes) {
-    std::memcpy(e.buf + e.key_len, owner.data(), owner.size());
+    copy_bytes(e.buf + e.key_len, owner);
   } else if (new_size <= kKeyInlineBytes) {
     char* old = const_cast<char*>(e.data());
     std::memcpy(e.buf, old, e.key_len);
-    std::memcpy(e.buf + e.key_len, owner.data(), owner.size());
+    copy_bytes(e.buf + e.key_len, owner);
     detail::counted_free(&bytes, old, old_size);
     e.on_heap = 0;
   } else {
     char* block = detail::counted_alloc(&bytes, new_size);
     std::memcpy(block, e.data(), e.key_len);
-    std::memcpy(block + e.key_len, owner.data(), owner.size());
+    copy_bytes(block + e.key_len, owner);
     if (e.on_heap) detail::counted_free(&bytes, const_cast<char*>(e.data()), old_size);
     std::memcpy(e.buf, &block, sizeof block);
     e.on_heap = 1;
@@ -60,7 +85,8 @@ void Engine::Impl::set_first_owner(KeyEntry& e, std::string_view owner) {
   e.owner_len = static_cast<std::uint8_t>(owner.size());
 }
 
-std::uint32_t Engine::Impl::create_key(std::string_view key, std::uint32_t limit) {
+std::uint32_t Engine::Impl::create_key(std::string_view key, std::uint64_t hash,
+                                       std::uint32_t limit) {
   std::uint32_t slot = keys.alloc();
   KeyEntry& e = keys[slot];
   e.limit = limit;
@@ -73,6 +99,8 @@ std::uint32_t Engine::Impl::create_key(std::string_view key, std::uint32_t limit
     std::memcpy(e.buf, &block, sizeof block);
     e.on_heap = 1;
   }
+  hash_cache_slot = slot;
+  hash_cache = hash;
   index.insert(slot);
   return slot;
 }
@@ -81,10 +109,11 @@ bool Engine::Impl::erase_if_empty(std::uint32_t slot) {
   KeyEntry& e = keys[slot];
   if (e.has_first() || e.ext != kNil) return false;
   index.erase(slot);  // hashes the key: before its bytes are freed
+  hash_cache_slot = kNil;
   if (e.on_heap) detail::counted_free(&bytes, const_cast<char*>(e.data()), e.key_len);
   e.key_len = 0;
   keys.free(slot);
-  shrink_index();
+  if (index.size() * 8 < index.capacity()) shrink_index();
   return true;
 }
 
@@ -119,10 +148,7 @@ void Engine::Impl::drop_ext_if_empty(std::uint32_t slot) {
   }
 }
 
-std::uint32_t Engine::Impl::find_holder(std::uint32_t slot, std::string_view owner) const {
-  const KeyEntry& e = keys[slot];
-  if (e.has_first() && e.owner() == owner) return slot;
-  if (e.ext == kNil) return kNil;
+std::uint32_t Engine::Impl::find_extra_holder(const KeyEntry& e, std::string_view owner) const {
   for (std::uint32_t x = exts[e.ext].extra_head; x != kNil; x = extras[x].next) {
     if (extras[x].owner() == owner) return x | kExtraBit;
   }
@@ -173,7 +199,12 @@ void Engine::Impl::remove_holder(std::uint32_t h) {
   holder_wheel.remove(h);
   --holder_total;
   if (!(h & kExtraBit)) {
-    set_first_owner(keys[h], {});
+    KeyEntry& e = keys[h];
+    if (e.on_heap) {
+      set_first_owner(e, {});
+    } else {
+      e.owner_len = 0;  // the key stays where it is
+    }
     return;
   }
   std::uint32_t x = h & ~kExtraBit;
@@ -192,11 +223,13 @@ void Engine::Impl::remove_holder(std::uint32_t h) {
   }
   --ext.extra_count;
   if (eh.on_heap) detail::counted_free(&bytes, const_cast<char*>(eh.data()), eh.owner_len);
+  eh.owner_len = 0;  // marks the slot free (the destructor frees heap owners of live ones)
+  eh.on_heap = 0;
   extras.free(x);
   drop_ext_if_empty(slot);
 }
 
-bool Engine::Impl::purge(std::uint32_t slot, Millis now) {
+bool Engine::Impl::purge_slow(std::uint32_t slot, Millis now) {
   bool freed = false;
   KeyEntry& e = keys[slot];
   if (e.has_first() && e.deadline.get_signed() <= now) {
@@ -226,7 +259,7 @@ void Engine::Impl::emit_timeout(std::uint32_t w) {
   ++counters.waiter_timeouts;
 }
 
-void Engine::Impl::serve_waiters(std::uint32_t slot, Millis now) {
+void Engine::Impl::serve_waiters_slow(std::uint32_t slot, Millis now) {
   while (keys[slot].ext != kNil) {
     KeyExt& ext = exts[keys[slot].ext];
     if (ext.waiter_count == 0 || holders_of(slot) >= keys[slot].limit) return;

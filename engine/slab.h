@@ -7,10 +7,12 @@
 //
 // Shrinking: when the slab empties, every chunk but the first is released and the slab returns to
 // its idle layout (one chunk, free list in order), so an idle engine keeps one chunk per slab it
-// has used and a lone acquire/release cycle never calls malloc. Otherwise, once live entries fall to
-// a quarter of the capacity, trailing chunks with no live entry are released and the free list is
-// filtered; the next such pass waits until the live count halves again, so the filtering work is
-// amortised O(1) per free.
+// has used and a lone acquire/release cycle never calls malloc. Otherwise, when a free empties
+// the last chunk, the trailing empty chunks are released at once. Their slots stay in the free
+// list as stale entries (>= capacity), skipped by alloc(); once they are half the list, the list
+// is filtered and shrunk, so that work is amortised O(1) per free. A new chunk hands out its
+// slots lowest first, so long-lived entries gather at the front. Survivors scattered
+// over every chunk keep their chunks: there is no compaction (slot numbers are stable).
 #pragma once
 
 #include <cstdint>
@@ -30,7 +32,8 @@ class Slab {
   static constexpr std::uint32_t kChunk = 1u << kChunkBits;
 
   explicit Slab(std::uint64_t* bytes)
-      : bytes_(bytes), chunks_(CountingAllocator<T*>(bytes)),
+      : bytes_(bytes),
+        chunks_(CountingAllocator<T*>(bytes)),
         chunk_live_(CountingAllocator<std::uint32_t>(bytes)),
         free_(CountingAllocator<std::uint32_t>(bytes)) {}
   ~Slab() { release_all(); }
@@ -39,9 +42,13 @@ class Slab {
 
   // A value-initialised entry; its slot number.
   std::uint32_t alloc() {
-    if (free_.empty()) add_chunk();
-    std::uint32_t slot = free_.back();
-    free_.pop_back();
+    std::uint32_t slot;
+    do {
+      if (free_.empty()) add_chunk();
+      slot = free_.back();
+      free_.pop_back();
+      if (slot >= capacity()) --stale_;
+    } while (slot >= capacity());
     ++live_;
     ++chunk_live_[slot >> kChunkBits];
     (*this)[slot] = T{};
@@ -51,11 +58,12 @@ class Slab {
   void free(std::uint32_t slot) {
     free_.push_back(slot);
     --live_;
-    --chunk_live_[slot >> kChunkBits];
+    std::uint32_t chunk = slot >> kChunkBits;
+    --chunk_live_[chunk];
     if (live_ == 0) {
       if (capacity() > kChunk || free_.capacity() != kChunk) reset_to_idle();
-    } else if (live_ <= shrink_at_) {
-      shrink();
+    } else if (chunk_live_[chunk] == 0 && chunk + 1 == chunks_.size()) {
+      drop_trailing_chunks();
     }
   }
 
@@ -78,24 +86,23 @@ class Slab {
     chunk_live_.push_back(0);
     // Pushed in reverse so that low slots are used first: scans and shrinking like that.
     for (std::uint32_t i = kChunk; i-- > 0;) free_.push_back(base + i);
-    shrink_at_ = capacity() / 4;
   }
 
-  void shrink() {
-    std::uint32_t old_capacity = capacity();
-    while (!chunks_.empty() && chunk_live_.back() == 0) {
+  void drop_trailing_chunks() {
+    while (chunks_.size() > 1 && chunk_live_.back() == 0) {
       CountingAllocator<T>(bytes_).deallocate(chunks_.back(), kChunk);
       chunks_.pop_back();
       chunk_live_.pop_back();
+      stale_ += kChunk;  // all its slots were free, so all are in the list
     }
-    if (capacity() != old_capacity) {
+    if (stale_ * 2 > free_.size()) {
       std::uint32_t cap = capacity();
       std::erase_if(free_, [cap](std::uint32_t s) { return s >= cap; });
       free_.shrink_to_fit();
       chunks_.shrink_to_fit();
       chunk_live_.shrink_to_fit();
+      stale_ = 0;
     }
-    shrink_at_ = live_ / 2;
   }
 
   // Every entry starts value-initialised, so free ones read as free (key_len 0, generation 0).
@@ -126,7 +133,7 @@ class Slab {
     fresh.reserve(kChunk);
     for (std::uint32_t i = kChunk; i-- > 0;) fresh.push_back(i);
     free_.swap(fresh);
-    shrink_at_ = 0;
+    stale_ = 0;
   }
 
   void release_all() {
@@ -140,7 +147,7 @@ class Slab {
         CountingAllocator<std::uint32_t>(bytes_))
         .swap(free_);
     live_ = 0;
-    shrink_at_ = 0;
+    stale_ = 0;
   }
 
   std::uint64_t* bytes_;
@@ -148,7 +155,7 @@ class Slab {
   std::vector<std::uint32_t, CountingAllocator<std::uint32_t>> chunk_live_;
   std::vector<std::uint32_t, CountingAllocator<std::uint32_t>> free_;
   std::uint32_t live_ = 0;
-  std::uint32_t shrink_at_ = 0;
+  std::uint32_t stale_ = 0;  // free-list entries >= capacity()
 };
 
 }  // namespace semlock::detail

@@ -27,6 +27,7 @@
 
 #include <array>
 #include <cstdint>
+#include <limits>
 
 namespace semlock::detail {
 
@@ -48,7 +49,10 @@ class TimerWheel {
   static constexpr std::uint32_t kSlots = 1u << kBits;
   static constexpr std::uint32_t kSentinelBase = 0xFFFFF000u;  // node handles stay below
 
-  TimerWheel(Nodes nodes, WheelTime resolution) : nodes_(nodes), resolution_(resolution) {
+  TimerWheel(Nodes nodes, WheelTime resolution)
+      : nodes_(nodes),
+        resolution_(resolution),
+        reciprocal_(~std::uint64_t{0} / static_cast<std::uint64_t>(resolution)) {
     for (std::uint32_t i = 0; i < kLevels * kSlots; ++i) {
       sentinels_[i].prev = sentinels_[i].next = kSentinelBase + i;
     }
@@ -102,6 +106,9 @@ class TimerWheel {
       std::uint32_t s = kSentinelBase + slot_index(0, cursor_);
       std::uint32_t first = link(s).next;
       if (first != s) {
+        // Mass expiry walks nodes scattered over the slabs: start loading the next one now.
+        std::uint32_t second = nodes_.link(first).next;
+        if (second < kSentinelBase) __builtin_prefetch(&nodes_.link(second));
         unlink(first);
         --size_;
         return first;
@@ -116,11 +123,24 @@ class TimerWheel {
   std::uint64_t size() const { return size_; }
 
  private:
-  static WheelTime floor_div(WheelTime a, WheelTime b) {
+  // Division by the resolution on every insert: a 64-bit idiv costs ~40 cycles, a multiply by
+  // the precomputed reciprocal ~4 (the estimate is at most one short; one compare fixes it).
+  WheelTime floor_div(WheelTime a, WheelTime b) const {
+    if (a >= 0) {
+      __extension__ typedef unsigned __int128 U128;
+      std::uint64_t x = static_cast<std::uint64_t>(a);
+      std::uint64_t d = static_cast<std::uint64_t>(b);
+      std::uint64_t q = static_cast<std::uint64_t>((static_cast<U128>(x) * reciprocal_) >> 64);
+      while (x - q * d >= d) ++q;
+      return static_cast<WheelTime>(q);
+    }
     WheelTime q = a / b;
-    return (a % b != 0 && ((a < 0) != (b < 0))) ? q - 1 : q;
+    return (a % b != 0) ? q - 1 : q;
   }
-  static WheelTime ceil_div(WheelTime a, WheelTime b) { return -floor_div(-a, b); }
+  WheelTime ceil_div(WheelTime a, WheelTime b) const {
+    if (a > 0 && a <= std::numeric_limits<WheelTime>::max() - b) return floor_div(a + b - 1, b);
+    return -floor_div(-a, b);
+  }
 
   static std::uint32_t slot_index(std::uint32_t level, WheelTime tick) {
     return level * kSlots +
@@ -161,9 +181,8 @@ class TimerWheel {
   // this tick is re-filed into the lower levels (highest level first).
   void cascade() {
     std::uint32_t top = 0;
-    while (top < kLevels - 1 &&
-           (static_cast<std::uint64_t>(cursor_) & ((std::uint64_t{1} << (kBits * (top + 1))) - 1)) ==
-               0) {
+    while (top < kLevels - 1 && (static_cast<std::uint64_t>(cursor_) &
+                                 ((std::uint64_t{1} << (kBits * (top + 1))) - 1)) == 0) {
       ++top;
     }
     for (std::uint32_t level = top; level >= 1; --level) {
@@ -181,6 +200,7 @@ class TimerWheel {
 
   Nodes nodes_;
   WheelTime resolution_;
+  std::uint64_t reciprocal_;
   WheelTime cursor_ = 0;
   bool started_ = false;
   bool cascaded_ = false;

@@ -82,7 +82,7 @@ BOOST_AUTO_TEST_CASE(reacquire_same_owner_same_fence_refreshed_no_second_permit)
   BOOST_TEST(r.fence == a.fence);
   BOOST_TEST(r.ttl == 500);
   BOOST_TEST(e.info("k", 50)->holders.size() == 1u);
-  BOOST_TEST(e.info("k", 200)->holders.at(0).remaining == 350);  // deadline 550, not 100
+  BOOST_TEST(e.info("k", 200)->holders.at(0).remaining == 350);             // deadline 550, not 100
   BOOST_TEST(acq(e, "k", "b", 100, 200).status == EngineStatus::kGranted);  // 2nd permit free
   BOOST_TEST(e.stats().holders == 2u);
   BOOST_TEST(e.stats().granted == 2u);
@@ -116,7 +116,7 @@ BOOST_AUTO_TEST_CASE(limit_set_by_creator_mismatch_and_forgotten_when_gone) {
   BOOST_TEST(acq(e, "s", "a", 100, 0, 3).status == EngineStatus::kGranted);
   BOOST_TEST(acq(e, "s", "b", 100, 0, 2).status == EngineStatus::kMismatch);
   BOOST_TEST(acq(e, "s", "a", 100, 0, 2).status == EngineStatus::kMismatch);  // before re-acquire
-  BOOST_TEST(acq(e, "s", "b", 100, 0).status == EngineStatus::kGranted);  // takes the key's 3
+  BOOST_TEST(acq(e, "s", "b", 100, 0).status == EngineStatus::kGranted);      // takes the key's 3
   BOOST_TEST(acq(e, "s", "c", 100, 0, 3).status == EngineStatus::kGranted);
   BOOST_TEST(acq(e, "s", "d", 100, 0, 3).status == EngineStatus::kNotGranted);
   BOOST_TEST(e.info("s", 0)->limit == 3u);

@@ -9,7 +9,9 @@ using semlock::test::acq;
 
 namespace {
 
-std::string key(int i) { return test::name("key:", i); }
+std::string key(int i) {
+  return test::name("key:", i);
+}
 
 }  // namespace
 
@@ -78,7 +80,7 @@ BOOST_AUTO_TEST_CASE(memory_limit_counts_external_bytes_at_the_boundary) {
   e.set_external_memory(999);  // one byte under
   BOOST_TEST(acq(e, "a", "o", 1000, 0).status == EngineStatus::kGranted);
   BOOST_TEST(e.memory_bytes() == used);  // the slab chunk had room
-  e.set_external_memory(1000);  // at the limit
+  e.set_external_memory(1000);           // at the limit
   BOOST_TEST(acq(e, "b", "o", 1000, 0).status == EngineStatus::kOverMemory);
   BOOST_TEST(acq(e, "a", "o2", 1000, 0, 0, 100).status == EngineStatus::kOverMemory);
   BOOST_TEST(e.stats().rejected_memory == 2u);

@@ -55,7 +55,8 @@ BOOST_AUTO_TEST_CASE(back_to_baseline_after_release_and_expiry) {
   }
   const std::uint64_t full = e.memory_bytes();
   BOOST_TEST(full > baseline + 100000u * 84);
-  for (int i = 0; i < 100000; i += 2) BOOST_TEST_REQUIRE(e.release(key16(i), kOwner32, 10) == EngineStatus::kOk);
+  for (int i = 0; i < 100000; i += 2)
+    BOOST_TEST_REQUIRE(e.release(key16(i), kOwner32, 10) == EngineStatus::kOk);
   e.tick(100);  // waiters' waits ran out (50), then the odd keys and semaphores expire (100)
   e.tick(200);
   BOOST_TEST(e.stats().active_locks == 0u);
@@ -119,6 +120,37 @@ BOOST_AUTO_TEST_CASE(wheel_handles_far_deadlines_and_long_idle_gaps) {
   e.tick(start + day);
   BOOST_TEST(e.stats().holders == 0u);
   BOOST_TEST(e.stats().expired_holders == 3u);
+}
+
+BOOST_AUTO_TEST_CASE(wheel_top_level_and_exact_tick_at_one_ms_resolution) {
+  EngineLimits l = test::unlimited();
+  l.tick_resolution = 1;
+  Engine e(l, 1);
+  const Millis ttl = 5ll * 3600 * 1000;  // 18,000,000 ticks: past 2^24, the top level
+  acq(e, "far", "o", ttl, 7);
+  acq(e, "near", "o", 300, 7);
+  e.tick(306);
+  BOOST_TEST(e.stats().holders == 2u);
+  e.tick(307);
+  BOOST_TEST(e.stats().holders == 1u);
+  e.tick(ttl + 6);
+  BOOST_TEST(e.stats().holders == 1u);
+  e.tick(ttl + 7);
+  BOOST_TEST(e.stats().holders == 0u);
+}
+
+BOOST_AUTO_TEST_CASE(partial_drain_gives_memory_back) {
+  Engine e(test::unlimited(), 1);
+  warm_up(e, 0);
+  const std::uint64_t baseline = e.memory_bytes();
+  for (int i = 0; i < 100000; ++i) acq(e, key16(i), kOwner32, 1000000, 0);
+  const std::uint64_t full = e.memory_bytes();
+  for (int i = 10; i < 100000; ++i) e.release(key16(i), kOwner32, 1);
+  // Ten keys left in the lowest slots: trailing slab chunks and most of the table are gone.
+  BOOST_TEST(e.stats().active_locks == 10u);
+  BOOST_TEST(e.memory_bytes() < baseline + (full - baseline) / 20);
+  for (int i = 0; i < 10; ++i) e.release(key16(i), kOwner32, 1);
+  BOOST_TEST(e.memory_bytes() == baseline);
 }
 
 BOOST_AUTO_TEST_SUITE_END()

@@ -90,7 +90,7 @@ BOOST_AUTO_TEST_CASE(glob_cases) {
   BOOST_TEST(glob_match("[abc", "a"));
   BOOST_TEST(glob_match("ab\\", "ab\\"));  // a trailing backslash matches itself
   BOOST_TEST(!glob_match("?", ""));
-  BOOST_TEST(glob_match("\xe9*", "\xe9t\xe9"));  // bytes, not characters
+  BOOST_TEST(glob_match("\xe9*", "\xe9t\xe9"));   // bytes, not characters
   BOOST_TEST(glob_match("[\x01-\xff]", "\x80"));  // unsigned ranges
   // Pathological pattern returns (skipLongerMatches): no exponential blow-up.
   BOOST_TEST(!glob_match("a*a*a*a*a*a*a*a*a*a*a*a*a*a*a*b", std::string(60, 'a')));
