@@ -65,7 +65,7 @@ struct Connection {
   std::vector<SessionHolder> sessions;
   std::size_t sessions_pruned_at = 16;
 
-  Millis last_activity = 0;  // monotonic ms
+  Millis last_activity = 0;    // monotonic ms
   Millis over_soft_since = 0;  // when the unsent output passed the soft cap (0 = below)
 
   std::size_t pending_output() const { return out.size() + inflight.size(); }

@@ -134,7 +134,8 @@ std::size_t Server::process_http(Connection& c, std::string_view data, Millis no
       req.api_key = std::string(hr.authorization.substr(kBearer.size()));
     }
     int status = 200;
-    const bool answered = execute_json(c, req, WireProtocol::kHttp, hr.keep_alive, body, status, now);
+    const bool answered =
+        execute_json(c, req, WireProtocol::kHttp, hr.keep_alive, body, status, now);
     if (answered) {
       http::write_response(c.out, status, kJsonType, body, hr.keep_alive);
       if (!hr.keep_alive) c.close_after_write = true;
@@ -238,7 +239,8 @@ bool Server::execute_json(Connection& c, json::Request& req, WireProtocol wire,
         return bad("wait_ms: must be 0.." + std::to_string(limits.max_ttl));
       }
       if (req.session && wire == WireProtocol::kHttp) {
-        return bad("session: not supported over HTTP (the connection does not outlive the request)");
+        return bad(
+            "session: not supported over HTTP (the connection does not outlive the request)");
       }
       AcquireRequest ar;
       ar.key = req.key;

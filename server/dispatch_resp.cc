@@ -159,8 +159,8 @@ std::string Server::client_list() {
 std::string Server::info(std::string_view section_arg) {
   std::string section(section_arg);
   for (char& ch : section) ch = static_cast<char>(std::tolower(static_cast<unsigned char>(ch)));
-  const bool all = section.empty() || section == "all" || section == "default" ||
-                   section == "everything";
+  const bool all =
+      section.empty() || section == "all" || section == "default" || section == "everything";
   const EngineStats e = engine_->stats();
   const EngineLimits& l = engine_->limits();
   const ProcessStats p = process_stats();
@@ -196,7 +196,8 @@ std::string Server::info(std::string_view section_arg) {
   if (want("memory")) {
     begin("Memory");
     line("used_memory", e.memory_bytes);
-    line("used_memory_human", fmt::format("{:.2f}M", static_cast<double>(e.memory_bytes) / 1048576.0));
+    line("used_memory_human",
+         fmt::format("{:.2f}M", static_cast<double>(e.memory_bytes) / 1048576.0));
     line("used_memory_rss", p.rss_bytes);
     line("used_memory_engine", e.engine_memory_bytes);
     line("used_memory_clients", external_bytes_);
@@ -241,7 +242,8 @@ std::string Server::info(std::string_view section_arg) {
   }
   if (want("keyspace")) {
     begin("Keyspace");
-    if (e.active_locks > 0) line("db0", fmt::format("keys={},expires={},avg_ttl=0", e.active_locks, e.active_locks));
+    if (e.active_locks > 0)
+      line("db0", fmt::format("keys={},expires={},avg_ttl=0", e.active_locks, e.active_locks));
   }
   return out;
 }

@@ -75,8 +75,8 @@ std::string install(const Options& options) {
   std::shared_ptr<spdlog::logger> logger;
   try {
     if (options.file.empty()) {
-      logger = std::make_shared<spdlog::logger>(
-          "ttl-semlock", std::make_shared<spdlog::sinks::stderr_sink_mt>());
+      logger = std::make_shared<spdlog::logger>("ttl-semlock",
+                                                std::make_shared<spdlog::sinks::stderr_sink_mt>());
     } else {
       logger = std::make_shared<spdlog::logger>(
           "ttl-semlock", std::make_shared<spdlog::sinks::basic_file_sink_mt>(options.file, false));

@@ -29,10 +29,18 @@ std::string reopen();
 using Fields = std::vector<std::pair<std::string_view, std::string>>;
 void write(spdlog::level::level_enum level, std::string_view message, const Fields& fields = {});
 
-inline void info(std::string_view m, const Fields& f = {}) { write(spdlog::level::info, m, f); }
-inline void warn(std::string_view m, const Fields& f = {}) { write(spdlog::level::warn, m, f); }
-inline void error(std::string_view m, const Fields& f = {}) { write(spdlog::level::err, m, f); }
-inline void debug(std::string_view m, const Fields& f = {}) { write(spdlog::level::debug, m, f); }
+inline void info(std::string_view m, const Fields& f = {}) {
+  write(spdlog::level::info, m, f);
+}
+inline void warn(std::string_view m, const Fields& f = {}) {
+  write(spdlog::level::warn, m, f);
+}
+inline void error(std::string_view m, const Fields& f = {}) {
+  write(spdlog::level::err, m, f);
+}
+inline void debug(std::string_view m, const Fields& f = {}) {
+  write(spdlog::level::debug, m, f);
+}
 
 // TtlSemLock's name of a level.
 std::string_view level_name(spdlog::level::level_enum level);

@@ -20,7 +20,8 @@ int main(int argc, char** argv) {
     return loaded.exit_code;
   }
   const auto& cfg = loaded.config;
-  const std::string err = semlock::log::setup({cfg.logging.level, cfg.logging.format, cfg.logging.file});
+  const std::string err =
+      semlock::log::setup({cfg.logging.level, cfg.logging.format, cfg.logging.file});
   if (!err.empty()) {
     std::fprintf(stderr, "%s\n", err.c_str());
     return 1;

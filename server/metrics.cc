@@ -24,10 +24,11 @@ Metrics::Metrics() : registry_(std::make_shared<prometheus::Registry>()) {
                           .Name("ttl_semlock_rejected_requests_total")
                           .Help("Acquires rejected at a limit, by reason")
                           .Register(reg);
-  exceeded_family_ = &BuildCounter()
-                          .Name("ttl_semlock_limit_exceeded_total")
-                          .Help("Acquires granted past a limit with reject_requests=false, by reason")
-                          .Register(reg);
+  exceeded_family_ =
+      &BuildCounter()
+           .Name("ttl_semlock_limit_exceeded_total")
+           .Help("Acquires granted past a limit with reject_requests=false, by reason")
+           .Register(reg);
   const char* reasons[] = {"max_locks_reached", "memory_limit_reached", "max_waiters_reached"};
   for (std::size_t i = 0; i < rejected_.size(); ++i) {
     rejected_[i] = &rejected_family_->Add({{"reason", reasons[i]}});
@@ -75,17 +76,14 @@ Metrics::Metrics() : registry_(std::make_shared<prometheus::Registry>()) {
 
 void Metrics::count_request(std::string_view command, std::string_view protocol,
                             RequestResult result, double seconds) {
-  std::string key;
-  key.reserve(command.size() + protocol.size() + 16);
-  key.append(command).append(1, '\0').append(protocol).append(1, '\0');
-  key.append(kResultNames[static_cast<std::size_t>(result)]);
+  const RequestKey key{command.data(), protocol.data(), static_cast<std::uint8_t>(result)};
   auto it = request_counters_.find(key);
   if (it == request_counters_.end()) {
     auto* counter = &requests_family_->Add(
         {{"command", std::string(command)},
          {"protocol", std::string(protocol)},
          {"result", std::string(kResultNames[static_cast<std::size_t>(result)])}});
-    it = request_counters_.emplace(std::move(key), counter).first;
+    it = request_counters_.emplace(key, counter).first;
   }
   it->second->Increment();
   duration_->Observe(seconds);

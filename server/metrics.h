@@ -14,6 +14,7 @@
 #include <memory>
 #include <string>
 #include <string_view>
+#include <tuple>
 
 #include "absl/container/flat_hash_map.h"
 #include "engine/engine.h"
@@ -27,7 +28,8 @@ class Metrics {
   Metrics();
 
   // Counts one request. `command` comes from a closed set (the command table's names, the JSON
-  // actions, or "other"); `protocol` is resp, json or http.
+  // actions, or "other"); `protocol` is resp, json or http. Both must point into static storage
+  // (string literals or the command table): counters are cached by address.
   void count_request(std::string_view command, std::string_view protocol, RequestResult result,
                      double seconds);
   void count_auth_failure() { auth_failures_->Increment(); }
@@ -70,7 +72,10 @@ class Metrics {
   double seen_cpu_ = 0;
   prometheus::Gauge* fds_;
   prometheus::Gauge* start_time_;
-  absl::flat_hash_map<std::string, prometheus::Counter*> request_counters_;
+  // Keyed by the label strings' addresses: labels come from static tables and literals, so the
+  // hot path hashes two pointers instead of building a string per request.
+  using RequestKey = std::tuple<const char*, const char*, std::uint8_t>;
+  absl::flat_hash_map<RequestKey, prometheus::Counter*> request_counters_;
   // Engine counters already added to the Prometheus counters (they only increment).
   std::uint64_t seen_expired_ = 0;
   std::array<std::uint64_t, 3> seen_rejected_{};

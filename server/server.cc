@@ -11,8 +11,8 @@
 #include "config/version.h"
 #include "protocol/detect.h"
 #include "redis-compat/errors.h"
-#include "server/process_stats.h"
 #include "server/logging.h"
+#include "server/process_stats.h"
 
 namespace semlock {
 namespace {
@@ -22,11 +22,13 @@ constexpr std::size_t kPooledBufferMax = 64 * 1024;  // larger buffers are freed
 constexpr std::size_t kPoolSize = 256;
 constexpr std::size_t kSoftOutputCap = 1024 * 1024;  // stop reading past this much unsent output
 constexpr std::size_t kHardOutputCap = 64 * 1024 * 1024;  // close past this
-constexpr Millis kSoftOutputGrace = 10000;  // close if over the soft cap this long
+constexpr Millis kSoftOutputGrace = 10000;                // close if over the soft cap this long
 constexpr std::size_t kUnauthenticatedInputCap = 256 * 1024;
 constexpr Millis kShutdownGrace = 5000;
 
-Connection* conn_of(uv_handle_t* h) { return static_cast<Connection*>(h->data); }
+Connection* conn_of(uv_handle_t* h) {
+  return static_cast<Connection*>(h->data);
+}
 
 EngineLimits engine_limits(const config::Config& c) {
   EngineLimits l;
@@ -68,7 +70,9 @@ Millis Server::now_ms() const {
   return static_cast<Millis>((uv_hrtime() + 999999) / 1000000);
 }
 
-std::int64_t Server::unix_time_us() { return static_cast<std::int64_t>(unix_micros()); }
+std::int64_t Server::unix_time_us() {
+  return static_cast<std::int64_t>(unix_micros());
+}
 
 std::string Server::take_buffer() {
   if (buffer_pool_.empty()) return std::string();
@@ -118,8 +122,8 @@ bool Server::listen_on(uv_tcp_t& listener, const std::string& host, std::uint16_
 }
 
 int Server::run() {
-  log::info("TtlSemLock server starting", {{"version", SEMLOCK_VERSION},
-                                           {"config", config::describe(config_)}});
+  log::info("TtlSemLock server starting",
+            {{"version", SEMLOCK_VERSION}, {"config", config::describe(config_)}});
   for (const auto& w : config_.warnings) log::warn(w);
 
   if (config_.metrics.enabled) {
@@ -148,11 +152,11 @@ int Server::run() {
 
   housekeeping();
   ready_for_traffic_ = true;
-  log::info("Listening", {{"lock", config_.server.host + ":" + std::to_string(config_.server.port)},
-                          {"metrics", config_.metrics.enabled
-                                          ? config_.metrics.host + ":" +
-                                                std::to_string(config_.metrics.port)
-                                          : std::string("off")}});
+  log::info("Listening",
+            {{"lock", config_.server.host + ":" + std::to_string(config_.server.port)},
+             {"metrics", config_.metrics.enabled
+                             ? config_.metrics.host + ":" + std::to_string(config_.metrics.port)
+                             : std::string("off")}});
   uv_run(loop_, UV_RUN_DEFAULT);
   uv_loop_close(loop_);
   log::info("TtlSemLock server stopped");
@@ -167,8 +171,7 @@ void Server::on_connection_cb(uv_stream_t* listener, int status) {
     log::warn(std::string("Accept failed: ") + uv_strerror(status));
     return;
   }
-  self->accept_one(listener,
-                   listener == reinterpret_cast<uv_stream_t*>(&self->metrics_listener_));
+  self->accept_one(listener, listener == reinterpret_cast<uv_stream_t*>(&self->metrics_listener_));
 }
 
 void Server::accept_one(uv_stream_t* listener, bool metrics) {
@@ -187,7 +190,8 @@ void Server::accept_one(uv_stream_t* listener, bool metrics) {
   }
   uv_tcp_nodelay(&c->handle, 1);
   if (!metrics && config_.server.tcp_keepalive > 0) {
-    const auto secs = static_cast<unsigned>(std::max<Millis>(1, config_.server.tcp_keepalive / 1000));
+    const auto secs =
+        static_cast<unsigned>(std::max<Millis>(1, config_.server.tcp_keepalive / 1000));
     uv_tcp_keepalive(&c->handle, 1, secs);
   }
   sockaddr_storage peer{};
@@ -508,7 +512,8 @@ void Server::add_session(Connection& c, std::string_view key, std::string_view o
   }
 }
 
-// Owners --------------------------------------------------------------------------------------------
+// Owners
+// --------------------------------------------------------------------------------------------
 
 std::string Server::generate_owner() {
   if (random_used_ + 16 > random_block_.size()) {
@@ -532,7 +537,8 @@ std::string Server::generate_owner() {
   return owner;
 }
 
-// Timers, signals, shutdown -------------------------------------------------------------------------
+// Timers, signals, shutdown
+// -------------------------------------------------------------------------
 
 void Server::tick_cb(uv_timer_t* timer) {
   auto* self = static_cast<Server*>(timer->data);
@@ -596,7 +602,8 @@ void Server::shutdown_timeout_cb(uv_timer_t* timer) {
   uv_close(reinterpret_cast<uv_handle_t*>(timer), nullptr);
 }
 
-// Housekeeping --------------------------------------------------------------------------------------
+// Housekeeping
+// --------------------------------------------------------------------------------------
 
 void Server::housekeeping() {
   const Millis now = now_ms();
@@ -614,8 +621,7 @@ void Server::housekeeping() {
     }
   }
   for (Connection* c : to_close) {
-    log::info("Closing connection (idle or not reading its replies)",
-              {{"client", c->client.addr}});
+    log::info("Closing connection (idle or not reading its replies)", {{"client", c->client.addr}});
     close_connection(*c);
   }
   external_bytes_ = external;
@@ -625,12 +631,12 @@ void Server::housekeeping() {
   for (const LimitWarning& w : engine_->check_warnings(now)) {
     char text[160];
     if (w.kind == LimitWarning::Kind::kLocks) {
-      std::snprintf(text, sizeof text, "Lock count warning: %.1f%% of limit (%llu/%llu)",
-                    w.percent, static_cast<unsigned long long>(w.current),
+      std::snprintf(text, sizeof text, "Lock count warning: %.1f%% of limit (%llu/%llu)", w.percent,
+                    static_cast<unsigned long long>(w.current),
                     static_cast<unsigned long long>(w.limit));
     } else {
-      std::snprintf(text, sizeof text, "Memory warning: %.1f%% of limit (%.1f/%llu MB)",
-                    w.percent, static_cast<double>(w.current) / (1024.0 * 1024.0),
+      std::snprintf(text, sizeof text, "Memory warning: %.1f%% of limit (%.1f/%llu MB)", w.percent,
+                    static_cast<double>(w.current) / (1024.0 * 1024.0),
                     static_cast<unsigned long long>(w.limit / (1024 * 1024)));
     }
     log::warn(text);

@@ -45,6 +45,8 @@ class Server final : public redis::Host {
   std::string client_info(const redis::ClientState& client) override;
   json::StatsView stats_view() override;
   std::int64_t unix_time_us() override;
+  redis::Scripting& scripting() override;             // host_compat.cc
+  void on_script_heap(std::uint64_t bytes) override;  // host_compat.cc
 
  private:
   // Where a blocked request came from and how to answer it.
@@ -54,7 +56,7 @@ class Server final : public redis::Host {
     std::string owner;
     bool session = false;
     WireProtocol protocol = WireProtocol::kResp;
-    std::string id_raw;        // JSON id to echo
+    std::string id_raw;  // JSON id to echo
     bool http_keep_alive = true;
     Millis ttl = 0;
   };
@@ -124,11 +126,11 @@ class Server final : public redis::Host {
   absl::flat_hash_map<std::uint64_t, Connection*> connections_;  // lock-port clients by id
   std::size_t metrics_connections_ = 0;
   absl::flat_hash_map<std::uint64_t, PendingWait> waits_;  // by wait tag
-  std::vector<std::uint64_t> ready_;                         // unblocked, with input to process
+  std::vector<std::uint64_t> ready_;                       // unblocked, with input to process
   std::uint64_t last_conn_id_ = 0;
   std::uint64_t last_wait_tag_ = 0;
 
-  std::string read_buffer_;           // shared by every read (one loop, one read at a time)
+  std::string read_buffer_;  // shared by every read (one loop, one read at a time)
   std::vector<std::string> buffer_pool_;
   std::vector<std::string_view> argv_;  // reused for every RESP command
   std::string scratch_;                 // inline-command unescaping
@@ -151,6 +153,11 @@ class Server final : public redis::Host {
   std::uint64_t suppressed_rejections_ = 0;
   Millis last_auth_log_ = -1000000;
   std::uint64_t suppressed_auth_failures_ = 0;
+
+  // --- Redis scripting (host_compat.cc, owned by the redis-compat work) ---
+  // shared_ptr so that the Scripting type may stay incomplete here and in server.cc.
+  std::shared_ptr<redis::Scripting> scripting_;
+  std::uint64_t script_heap_bytes_ = 0;  // the Lua heap, counted as used memory
 };
 
 }  // namespace semlock

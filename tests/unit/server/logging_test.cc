@@ -39,7 +39,8 @@ BOOST_AUTO_TEST_CASE(text_format_has_iso_time_with_offset_and_ttlsemlock_level_n
   BOOST_TEST(text.find("] info: hello k=v\n") != std::string::npos, text);
   BOOST_TEST(text.find("] error: bad\n") != std::string::npos, text);
   BOOST_TEST(text.find("] debug: dbg\n") != std::string::npos, text);
-  BOOST_TEST(text.find("] warning:") == std::string::npos, "spdlog's own level name leaked: " + text);
+  BOOST_TEST(text.find("] warning:") == std::string::npos,
+             "spdlog's own level name leaked: " + text);
   std::remove(path.c_str());
 }
 

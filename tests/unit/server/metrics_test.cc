@@ -33,12 +33,15 @@ BOOST_AUTO_TEST_CASE(request_counters_are_labelled_and_counted) {
   m.count_request("acquire", "resp", semlock::RequestResult::kOk, 1e-6);
   m.count_request("acquire", "json", semlock::RequestResult::kRejected, 1e-6);
   const std::string text = m.render();
-  BOOST_TEST(text.find(R"(ttl_semlock_requests_total{command="acquire",protocol="resp",result="ok"} 2)") !=
-                 std::string::npos,
-             text);
-  BOOST_TEST(text.find(R"(ttl_semlock_requests_total{command="acquire",protocol="json",result="rejected"} 1)") !=
-                 std::string::npos,
-             text);
+  BOOST_TEST(
+      text.find(R"(ttl_semlock_requests_total{command="acquire",protocol="resp",result="ok"} 2)") !=
+          std::string::npos,
+      text);
+  BOOST_TEST(
+      text.find(
+          R"(ttl_semlock_requests_total{command="acquire",protocol="json",result="rejected"} 1)") !=
+          std::string::npos,
+      text);
   BOOST_TEST(text.find("ttl_semlock_request_duration_seconds_count 3") != std::string::npos, text);
 }
 
