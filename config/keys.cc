@@ -126,8 +126,13 @@ KeySpec list_key(std::string_view section, std::string_view name, std::string_vi
                    return {};
                  },
                  [](const Config& c) {
+                   // Built step by step: GCC 12 -O3 flags the one-expression form with a false
+                   // -Werror=restrict.
                    const std::size_t n = field<S, F>(c).size();
-                   return "[" + std::to_string(n) + (n == 1 ? " key]" : " keys]");
+                   std::string s = "[";
+                   s += std::to_string(n);
+                   s += n == 1 ? " key]" : " keys]";
+                   return s;
                  }};
 }
 

@@ -26,8 +26,7 @@ std::optional<std::int64_t> parse_int64(std::string_view s) {
   if (negative) {
     if (v > max + 1) return std::nullopt;
     if (v == 0) return std::nullopt;  // "-0" is not accepted by Redis
-    return v == max + 1 ? std::numeric_limits<std::int64_t>::min()
-                        : -static_cast<std::int64_t>(v);
+    return v == max + 1 ? std::numeric_limits<std::int64_t>::min() : -static_cast<std::int64_t>(v);
   }
   if (v > max) return std::nullopt;
   return static_cast<std::int64_t>(v);

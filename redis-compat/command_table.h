@@ -19,17 +19,18 @@ enum CommandFlag : std::uint32_t {
   kWrite = 1u << 3,
   kReadonly = 1u << 4,
   kFast = 1u << 5,
-  kNoMulti = 1u << 6,   // executed at once even inside MULTI (EXEC, DISCARD, MULTI, QUIT, ...)
+  kNoMulti = 1u << 6,  // executed at once even inside MULTI (EXEC, DISCARD, MULTI, QUIT, ...)
   kLoading = 1u << 7,
   kStale = 1u << 8,
+  kNoScript = 1u << 9,  // refused inside scripts (MULTI, EVAL, HELLO, AUTH, ...)
 };
 
 using Args = std::span<const std::string_view>;
 using Handler = Outcome (*)(CommandContext& ctx, Args argv);
 
 struct CommandSpec {
-  std::string_view name;   // lower case, as Redis reports it ("semlock.acquire", "client|setname")
-  int arity;               // argc including the name; negative = at least -arity
+  std::string_view name;  // lower case, as Redis reports it ("semlock.acquire", "client|setname")
+  int arity;              // argc including the name; negative = at least -arity
   std::uint32_t flags;
   int first_key, last_key, key_step;
   std::string_view group;  // COMMAND DOCS group

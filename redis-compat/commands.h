@@ -29,6 +29,24 @@ Outcome cmd_scan(CommandContext& ctx, Args argv);
 Outcome cmd_list(CommandContext& ctx, Args argv);
 Outcome cmd_stats(CommandContext& ctx, Args argv);
 
+Outcome cmd_set(CommandContext& ctx, Args argv);
+Outcome cmd_get(CommandContext& ctx, Args argv);
+Outcome cmd_del(CommandContext& ctx, Args argv);
+Outcome cmd_exists_keys(CommandContext& ctx, Args argv);
+Outcome cmd_pexpire(CommandContext& ctx, Args argv);
+Outcome cmd_expire(CommandContext& ctx, Args argv);
+Outcome cmd_pttl(CommandContext& ctx, Args argv);
+Outcome cmd_ttl(CommandContext& ctx, Args argv);
+Outcome cmd_delex(CommandContext& ctx, Args argv);
+Outcome cmd_delifeq(CommandContext& ctx, Args argv);
+
+Outcome cmd_eval(CommandContext& ctx, Args argv);
+Outcome cmd_evalsha(CommandContext& ctx, Args argv);
+Outcome cmd_script_load(CommandContext& ctx, Args argv);
+Outcome cmd_script_exists(CommandContext& ctx, Args argv);
+Outcome cmd_script_flush(CommandContext& ctx, Args argv);
+Outcome cmd_script_kill(CommandContext& ctx, Args argv);
+
 Outcome cmd_ping(CommandContext& ctx, Args argv);
 Outcome cmd_echo(CommandContext& ctx, Args argv);
 Outcome cmd_quit(CommandContext& ctx, Args argv);

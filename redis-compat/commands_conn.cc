@@ -50,7 +50,8 @@ Outcome cmd_reset(CommandContext& ctx, Args) {
 namespace {
 
 // Applies an API key to the client; writes the error and returns false when it is refused.
-bool authenticate(CommandContext& ctx, std::optional<std::string_view> user, std::string_view pass) {
+bool authenticate(CommandContext& ctx, std::optional<std::string_view> user,
+                  std::string_view pass) {
   if (user && *user != "default") {
     ctx.host.check_api_key("");  // counted and logged as a failure, as a wrong key
     ctx.w.error(errors::kWrongPass);

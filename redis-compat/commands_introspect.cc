@@ -5,6 +5,7 @@
 
 #include "engine/engine.h"
 #include "redis-compat/args.h"
+#include "redis-compat/command_docs.h"
 #include "redis-compat/commands.h"
 
 namespace semlock::redis {
@@ -18,6 +19,7 @@ std::vector<std::string_view> flag_names(const CommandSpec& spec) {
   if (spec.flags & kBlocking) names.push_back("blocking");
   if (spec.flags & kNoAuth) names.push_back("no_auth");
   if (spec.flags & kNoMulti) names.push_back("no_multi");
+  if (spec.flags & kNoScript) names.push_back("noscript");
   if (spec.flags & kLoading) names.push_back("loading");
   if (spec.flags & kStale) names.push_back("stale");
   if (spec.flags & kFast) names.push_back("fast");
@@ -58,7 +60,7 @@ void write_info(resp::Writer& w, const CommandSpec& spec) {
     w.bulk("spec");
     w.map(3);
     w.bulk("lastkey");
-    w.integer(spec.last_key - spec.first_key);
+    w.integer(spec.last_key < 0 ? spec.last_key : spec.last_key - spec.first_key);
     w.bulk("keystep");
     w.integer(spec.key_step);
     w.bulk("limit");
@@ -70,63 +72,6 @@ void write_info(resp::Writer& w, const CommandSpec& spec) {
   }
   w.array(spec.subcommands.size());
   for (const auto& sub : spec.subcommands) write_info(w, sub);
-}
-
-// One argument of COMMAND DOCS, parsed from the table's syntax text: `name`, `[TOKEN name]`,
-// `[name ...]`, `A | B` alternatives are rendered as one optional string.
-struct DocArg {
-  std::string name;
-  std::string type;
-  std::string token;
-  bool optional = false;
-  bool multiple = false;
-};
-
-std::vector<DocArg> parse_syntax(std::string_view syntax) {
-  std::vector<DocArg> args;
-  std::size_t i = 0;
-  while (i < syntax.size()) {
-    if (syntax[i] == ' ') {
-      ++i;
-      continue;
-    }
-    DocArg arg;
-    std::string_view body;
-    if (syntax[i] == '[') {
-      const std::size_t close = syntax.find(']', i);
-      body = syntax.substr(i + 1, close - i - 1);
-      arg.optional = true;
-      i = close == std::string_view::npos ? syntax.size() : close + 1;
-    } else {
-      std::size_t end = syntax.find(' ', i);
-      if (end == std::string_view::npos) end = syntax.size();
-      body = syntax.substr(i, end - i);
-      i = end;
-    }
-    if (body.size() > 4 && body.substr(body.size() - 4) == " ...") {
-      arg.multiple = true;
-      body.remove_suffix(4);
-    }
-    const std::size_t space = body.find(' ');
-    const std::string_view first = body.substr(0, space);
-    const bool is_token = !first.empty() && first[0] >= 'A' && first[0] <= 'Z';
-    if (is_token) {
-      arg.token = std::string(first);
-      if (space == std::string_view::npos) {
-        arg.name = std::string(first);
-        for (char& c : arg.name) c = static_cast<char>(c >= 'A' && c <= 'Z' ? c - 'A' + 'a' : c);
-        arg.type = "pure-token";
-      } else {
-        arg.name = std::string(body.substr(space + 1));
-        arg.type = "string";
-      }
-    } else {
-      arg.name = std::string(body);
-      arg.type = arg.name == "key" ? "key" : "string";
-    }
-    args.push_back(std::move(arg));
-  }
-  return args;
 }
 
 void write_docs(resp::Writer& w, const CommandSpec& spec) {
@@ -143,31 +88,7 @@ void write_docs(resp::Writer& w, const CommandSpec& spec) {
   w.bulk("O(1)");
   if (!args.empty()) {
     w.bulk("arguments");
-    w.array(args.size());
-    for (const auto& a : args) {
-      const std::size_t flags = (a.optional ? 1 : 0) + (a.multiple ? 1 : 0);
-      w.map(3 + (a.token.empty() ? 0 : 1) + (flags ? 1 : 0) + (a.type == "key" ? 1 : 0));
-      w.bulk("name");
-      w.bulk(a.name);
-      w.bulk("type");
-      w.bulk(a.type);
-      w.bulk("display_text");
-      w.bulk(a.name);
-      if (a.type == "key") {
-        w.bulk("key_spec_index");
-        w.integer(0);
-      }
-      if (!a.token.empty()) {
-        w.bulk("token");
-        w.bulk(a.token);
-      }
-      if (flags) {
-        w.bulk("flags");
-        w.set(flags);
-        if (a.optional) w.simple("optional");
-        if (a.multiple) w.simple("multiple");
-      }
-    }
+    write_doc_args(w, args);
   }
   if (has_subs) {
     w.bulk("subcommands");

@@ -18,8 +18,8 @@ bool reply_status_error(CommandContext& ctx, EngineStatus status) {
 }
 
 // A positive millisecond count: an integer error when not a number, kInvalid* when out of range.
-std::optional<Millis> parse_ms(CommandContext& ctx, std::string_view arg, std::string_view range_error,
-                               bool allow_zero) {
+std::optional<Millis> parse_ms(CommandContext& ctx, std::string_view arg,
+                               std::string_view range_error, bool allow_zero) {
   const auto v = parse_int64(arg);
   if (!v) {
     ctx.w.error(errors::kNotInteger);
@@ -254,13 +254,20 @@ Outcome cmd_list(CommandContext& ctx, Args argv) {
 Outcome cmd_stats(CommandContext& ctx, Args) {
   const json::StatsView s = ctx.host.stats_view();
   const std::pair<std::string_view, std::uint64_t> fields[] = {
-      {"TotalRequests", s.total_requests},       {"ActiveLocks", s.active_locks},
-      {"Holders", s.holders},                    {"Waiters", s.waiters},
-      {"AcquireRequests", s.acquire_requests},   {"ReleaseRequests", s.release_requests},
-      {"ExtendRequests", s.extend_requests},     {"RejectedRequests", s.rejected_requests},
-      {"ExpiredLocks", s.expired_locks},         {"Connections", s.connections},
-      {"MemoryUsageBytes", s.memory_usage_bytes}, {"MemoryLimitBytes", s.memory_limit_bytes},
-      {"LocksLimit", s.locks_limit},             {"UptimeSeconds", s.uptime_seconds},
+      {"TotalRequests", s.total_requests},
+      {"ActiveLocks", s.active_locks},
+      {"Holders", s.holders},
+      {"Waiters", s.waiters},
+      {"AcquireRequests", s.acquire_requests},
+      {"ReleaseRequests", s.release_requests},
+      {"ExtendRequests", s.extend_requests},
+      {"RejectedRequests", s.rejected_requests},
+      {"ExpiredLocks", s.expired_locks},
+      {"Connections", s.connections},
+      {"MemoryUsageBytes", s.memory_usage_bytes},
+      {"MemoryLimitBytes", s.memory_limit_bytes},
+      {"LocksLimit", s.locks_limit},
+      {"UptimeSeconds", s.uptime_seconds},
   };
   ctx.w.map(std::size(fields));
   for (const auto& [name, value] : fields) {

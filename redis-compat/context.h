@@ -41,6 +41,8 @@ struct ClientState {
   std::vector<std::vector<std::string>> multi_queue;
 };
 
+class Scripting;
+
 enum class AuthResult : std::uint8_t { kOk, kOkAdmin, kWrongPass, kNotConfigured };
 
 class Host {
@@ -68,6 +70,10 @@ class Host {
   virtual std::string client_info(const ClientState& client) = 0;
   virtual json::StatsView stats_view() = 0;
   virtual std::int64_t unix_time_us() = 0;
+  // The server's script engine (Lua state and script cache), created on first use.
+  virtual Scripting& scripting() = 0;
+  // The Lua heap now holds `bytes`: counted as used memory with the connection buffers (SPEC §2).
+  virtual void on_script_heap(std::uint64_t bytes) = 0;
 };
 
 struct CommandContext {
@@ -75,8 +81,8 @@ struct CommandContext {
   Host& host;
   ClientState& client;
   resp::Writer& w;
-  Millis now;              // when the request was read (monotonic ms, rounded up)
-  bool may_block = true;   // false inside MULTI/EXEC and scripts: WAIT is ignored
+  Millis now;             // when the request was read (monotonic ms, rounded up)
+  bool may_block = true;  // false inside MULTI/EXEC and scripts: WAIT is ignored
 };
 
 }  // namespace semlock::redis

@@ -55,10 +55,7 @@ Outcome execute(CommandContext& ctx, Args argv, const CommandSpec** spec_out) {
   const CommandSpec* spec = find_command(argv[0]);
   if (!spec) {
     const std::string name = lower(argv[0]);
-    if (is_redis_data_command(name) || name == "set" || name == "get" || name == "del" ||
-        name == "exists" || name == "expire" || name == "pexpire" || name == "ttl" ||
-        name == "pttl" || name == "eval" || name == "evalsha" || name == "script" ||
-        name == "scan") {
+    if (is_redis_data_command(name) || name == "scan") {
       std::string text(errors::kNotALockServer);
       text.replace(text.find("%s"), 2, sanitize(argv[0], 128));
       fail(ctx, text);
@@ -74,8 +71,7 @@ Outcome execute(CommandContext& ctx, Args argv, const CommandSpec** spec_out) {
     } else if (!spec->handler) {
       std::string upper(spec->name);
       for (char& c : upper) c = static_cast<char>(c >= 'a' && c <= 'z' ? c - 'a' + 'A' : c);
-      fail(ctx, "ERR unknown subcommand '" + sanitize(argv[1], 128) + "'. Try " + upper +
-                    " HELP.");
+      fail(ctx, "ERR unknown subcommand '" + sanitize(argv[1], 128) + "'. Try " + upper + " HELP.");
       return Outcome::kDone;
     }
   }

@@ -13,8 +13,9 @@ struct CodeMap {
 
 // SPEC §3's table: one code word, the same in every protocol.
 constexpr CodeMap kCodes[] = {
-    {"ERR", "BADREQUEST", 400},      {"NOAUTH", "NOAUTH", 401},     {"WRONGPASS", "WRONGPASS", 401},
-    {"NOPERM", "NOPERM", 403},       {"OVERLIMIT", "OVERLIMIT", 503}, {"MISMATCH", "MISMATCH", 409},
+    {"ERR", "BADREQUEST", 400},      {"NOAUTH", "NOAUTH", 401},
+    {"WRONGPASS", "WRONGPASS", 401}, {"NOPERM", "NOPERM", 403},
+    {"OVERLIMIT", "OVERLIMIT", 503}, {"MISMATCH", "MISMATCH", 409},
     {"WRONGTYPE", "WRONGTYPE", 409},
 };
 
@@ -66,8 +67,8 @@ std::optional<ErrorReply> status_error(EngineStatus status, const Engine& engine
     }
     case EngineStatus::kOverMaxWaiters: {
       const auto stats = engine.stats();
-      return from_resp(fmt::format("OVERLIMIT maximum waiters limit reached: {}/{}",
-                                   stats.waiters, limits.max_waiters));
+      return from_resp(fmt::format("OVERLIMIT maximum waiters limit reached: {}/{}", stats.waiters,
+                                   limits.max_waiters));
     }
     case EngineStatus::kBadKey:
       return from_resp(kKeyTooLong);

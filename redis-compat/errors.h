@@ -27,6 +27,13 @@ inline constexpr std::string_view kExecWithoutMulti = "ERR EXEC without MULTI";
 inline constexpr std::string_view kDiscardWithoutMulti = "ERR DISCARD without MULTI";
 inline constexpr std::string_view kExecAbort =
     "EXECABORT Transaction discarded because of previous errors.";
+inline constexpr std::string_view kNoScript = "NOSCRIPT No matching script. Please use EVAL.";
+inline constexpr std::string_view kNotBusy = "NOTBUSY No scripts in execution right now.";
+inline constexpr std::string_view kNotAllowedFromScript =
+    "ERR This Redis command is not allowed from script";
+inline constexpr std::string_view kNegativeNumKeys = "ERR Number of keys can't be negative";
+inline constexpr std::string_view kTooManyNumKeys =
+    "ERR Number of keys can't be greater than number of args";
 inline constexpr std::string_view kNoProto = "NOPROTO unsupported protocol version";
 
 // Ours (SPEC §3 names the codes; these are the texts after them).

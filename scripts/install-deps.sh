@@ -7,13 +7,17 @@ set -euo pipefail
 build_pkgs=(
   build-essential cmake ninja-build ccache pkg-config git
   libuv1-dev rapidjson-dev libcli11-dev prometheus-cpp-dev libcivetweb-dev
-  libabsl-dev libspdlog-dev libfmt-dev
+  libabsl-dev libspdlog-dev libfmt-dev liblua5.1-0-dev
 )
 test_pkgs=(
   libboost-test-dev libhiredis-dev libbenchmark-dev
   clang libclang-rt-14-dev
-  redis-tools python3
+  redis-tools redis-server gnuplot-nox python3 python3-redis
+  # tests/container (the image, built and run with podman) and tests/monitoring (promtool, Prometheus)
+  podman runc catatonit netavark iptables debootstrap prometheus
 )
+# tests/clients/node: Debian's node and npm, unless a node with npm is installed already.
+command -v npm >/dev/null 2>&1 || test_pkgs+=(nodejs npm)
 pkgs=("${build_pkgs[@]}")
 if [ "${1:-}" != "--runtime-only" ]; then
   pkgs+=("${test_pkgs[@]}")

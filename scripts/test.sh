@@ -16,13 +16,13 @@ cmake -S "$root" -B "$root/build-asan" -G Ninja -DCMAKE_BUILD_TYPE=Debug -DSEMLO
   -DSEMLOCK_BENCH=OFF >/dev/null
 cmake --build "$root/build-asan" -j "$jobs"
 ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
-  ctest --test-dir "$root/build-asan" --output-on-failure -j "$jobs"
+  ctest --test-dir "$root/build-asan" --output-on-failure -j "$jobs" -LE container
 
 echo "== fuzzers (${fuzz_seconds}s each, clang libFuzzer + ASan/UBSan)"
 CC=clang CXX=clang++ cmake -S "$root" -B "$root/build-fuzz" -G Ninja -DCMAKE_BUILD_TYPE=Debug \
   -DSEMLOCK_FUZZ=ON -DSEMLOCK_BENCH=OFF >/dev/null
 cmake --build "$root/build-fuzz" -j "$jobs" --target fuzz_resp fuzz_json fuzz_http
-"$root/tests/fuzz/run-fuzzers.sh" "$root/build-fuzz" "$fuzz_seconds"
+"$root/tests/fuzz/run-fuzzers.sh" "$fuzz_seconds" "$root/build-fuzz"
 
 echo "== release build and tests"
 cmake -S "$root" -B "$root/build-release" -G Ninja -DCMAKE_BUILD_TYPE=Release >/dev/null

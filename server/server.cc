@@ -625,7 +625,8 @@ void Server::housekeeping() {
     close_connection(*c);
   }
   external_bytes_ = external;
-  engine_->set_external_memory(external);
+  // The script heap (redis-compat's Lua allocator) counts too.
+  engine_->set_external_memory(external + script_heap_bytes_);
 
   rss_bytes_ = process_stats().rss_bytes;
   for (const LimitWarning& w : engine_->check_warnings(now)) {

@@ -1,0 +1,258 @@
+// SEMLOCK.* commands, their error texts, and the dispatcher's unknown-command and arity texts.
+#include <boost/test/unit_test.hpp>
+#include <set>
+
+#include "tests/unit/redis-compat/test_host.h"
+
+using semlock::EngineLimits;
+using semlock::redis::Outcome;
+using semlock::test::Fixture;
+
+BOOST_FIXTURE_TEST_SUITE(semlock_commands, Fixture)
+
+BOOST_AUTO_TEST_CASE(acquire_generates_owner_and_fences_increase) {
+  BOOST_TEST(run({"SEMLOCK.ACQUIRE", "k", "1000"}) == "*2\r\n$7\r\nowner-1\r\n:1000\r\n");
+  BOOST_TEST(run({"semlock.acquire", "k", "1000"}) == "$-1\r\n");
+  BOOST_TEST(run({"SEMLOCK.ACQUIRE", "k2", "1000", "OWNER", "me"}) ==
+             "*2\r\n$2\r\nme\r\n:1001\r\n");
+  // Idempotent re-acquire by an explicit owner: same fence.
+  BOOST_TEST(run({"SEMLOCK.ACQUIRE", "k2", "1000", "OWNER", "me"}) ==
+             "*2\r\n$2\r\nme\r\n:1001\r\n");
+}
+
+BOOST_AUTO_TEST_CASE(acquire_semaphore_limit_and_mismatch) {
+  BOOST_TEST(run({"SEMLOCK.ACQUIRE", "s", "1000", "LIMIT", "2"}) ==
+             "*2\r\n$7\r\nowner-1\r\n:1000\r\n");
+  BOOST_TEST(run({"SEMLOCK.ACQUIRE", "s", "1000", "LIMIT", "2"}) ==
+             "*2\r\n$7\r\nowner-2\r\n:1001\r\n");
+  BOOST_TEST(run({"SEMLOCK.ACQUIRE", "s", "1000", "LIMIT", "2"}) == "$-1\r\n");
+  BOOST_TEST(run({"SEMLOCK.ACQUIRE", "s", "1000", "LIMIT", "3"}) ==
+             "-MISMATCH key exists with a different limit\r\n");
+}
+
+BOOST_AUTO_TEST_CASE(acquire_argument_errors) {
+  BOOST_TEST(run({"SEMLOCK.ACQUIRE", "k", "x"}) ==
+             "-ERR value is not an integer or out of range\r\n");
+  BOOST_TEST(run({"SEMLOCK.ACQUIRE", "k", "0"}) == "-ERR invalid TTL\r\n");
+  BOOST_TEST(run({"SEMLOCK.ACQUIRE", "k", "-5"}) == "-ERR invalid TTL\r\n");
+  BOOST_TEST(run({"SEMLOCK.ACQUIRE", "k", "3600001"}) == "-ERR invalid TTL\r\n");
+  BOOST_TEST(run({"SEMLOCK.ACQUIRE", "", "10"}) == "-ERR invalid key\r\n");
+  BOOST_TEST(run({"SEMLOCK.ACQUIRE", std::string(17, 'k'), "10"}) == "-ERR key too long\r\n");
+  BOOST_TEST(run({"SEMLOCK.ACQUIRE", "k", "10", "OWNER", ""}) == "-ERR invalid owner\r\n");
+  BOOST_TEST(run({"SEMLOCK.ACQUIRE", "k", "10", "OWNER", std::string(129, 'o')}) ==
+             "-ERR invalid owner\r\n");
+  BOOST_TEST(run({"SEMLOCK.ACQUIRE", "k", "10", "LIMIT", "0"}) == "-ERR invalid LIMIT\r\n");
+  BOOST_TEST(run({"SEMLOCK.ACQUIRE", "k", "10", "LIMIT", "101"}) == "-ERR invalid LIMIT\r\n");
+  BOOST_TEST(run({"SEMLOCK.ACQUIRE", "k", "10", "LIMIT", "two"}) ==
+             "-ERR value is not an integer or out of range\r\n");
+  BOOST_TEST(run({"SEMLOCK.ACQUIRE", "k", "10", "WAIT", "-1"}) == "-ERR invalid WAIT\r\n");
+  BOOST_TEST(run({"SEMLOCK.ACQUIRE", "k", "10", "WAIT", "3600001"}) == "-ERR invalid WAIT\r\n");
+  BOOST_TEST(run({"SEMLOCK.ACQUIRE", "k", "10", "BOGUS"}) == "-ERR syntax error\r\n");
+  BOOST_TEST(run({"SEMLOCK.ACQUIRE", "k", "10", "OWNER"}) == "-ERR syntax error\r\n");
+  BOOST_TEST(engine.stats().active_locks == 0u);
+}
+
+BOOST_AUTO_TEST_CASE(acquire_wait_blocks_through_the_host) {
+  run({"SEMLOCK.ACQUIRE", "k", "1000", "OWNER", "a"});
+  BOOST_TEST(run({"SEMLOCK.ACQUIRE", "k", "1000", "OWNER", "b", "WAIT", "500"}).empty());
+  BOOST_TEST(last_outcome == Outcome::kBlocked);
+  BOOST_REQUIRE(host.blocked.size() == 1u);
+  BOOST_TEST(host.blocked[0].key == "k");
+  BOOST_TEST(host.blocked[0].owner == "b");
+  BOOST_TEST(host.blocked[0].tag == 1u);
+  BOOST_TEST(run({"SEMLOCK.RELEASE", "k", "a"}) == ":1\r\n");
+  const auto events = engine.take_events();
+  BOOST_REQUIRE(events.size() == 1u);
+  BOOST_TEST(events[0].granted);
+  BOOST_TEST(events[0].tag == 1u);
+}
+
+BOOST_AUTO_TEST_CASE(wait_is_ignored_when_blocking_is_not_allowed) {
+  run({"SEMLOCK.ACQUIRE", "k", "1000", "OWNER", "a"});
+  BOOST_TEST(run({"SEMLOCK.ACQUIRE", "k", "1000", "WAIT", "500"}, false) == "$-1\r\n");
+  BOOST_TEST(host.blocked.empty());
+}
+
+BOOST_AUTO_TEST_CASE(session_grant_is_reported) {
+  BOOST_TEST(run({"SEMLOCK.ACQUIRE", "k", "1000", "OWNER", "a", "SESSION"}) ==
+             "*2\r\n$1\r\na\r\n:1000\r\n");
+  BOOST_REQUIRE(host.sessions.size() == 1u);
+  BOOST_TEST(host.sessions[0].fence == 1000u);
+}
+
+BOOST_AUTO_TEST_CASE(release_extend_exists) {
+  run({"SEMLOCK.ACQUIRE", "k", "1000", "OWNER", "a"});
+  BOOST_TEST(run({"SEMLOCK.EXISTS", "k"}) == ":1\r\n");
+  BOOST_TEST(run({"SEMLOCK.EXTEND", "k", "b", "5000"}) == ":0\r\n");
+  BOOST_TEST(run({"SEMLOCK.EXTEND", "k", "a", "5000"}) == ":1\r\n");
+  advance(4000);
+  BOOST_TEST(run({"SEMLOCK.EXISTS", "k"}) == ":1\r\n");
+  BOOST_TEST(run({"SEMLOCK.EXTEND", "k", "a", "0"}) == "-ERR invalid TTL\r\n");
+  BOOST_TEST(run({"SEMLOCK.EXTEND", "k", "a", "x"}) ==
+             "-ERR value is not an integer or out of range\r\n");
+  BOOST_TEST(run({"SEMLOCK.EXTEND", "k", "", "10"}) == "-ERR invalid owner\r\n");
+  BOOST_TEST(run({"SEMLOCK.RELEASE", "k", "b"}) == ":0\r\n");
+  BOOST_TEST(run({"SEMLOCK.RELEASE", "k", "a"}) == ":1\r\n");
+  BOOST_TEST(run({"SEMLOCK.RELEASE", "k", "a"}) == ":0\r\n");
+  BOOST_TEST(run({"SEMLOCK.EXISTS", "k"}) == ":0\r\n");
+  BOOST_TEST(run({"SEMLOCK.RELEASE", "", "a"}) == "-ERR invalid key\r\n");
+}
+
+BOOST_AUTO_TEST_CASE(expiry_is_seen_at_once) {
+  run({"SEMLOCK.ACQUIRE", "k", "1000", "OWNER", "a"});
+  now += 1000;  // no tick: the access itself finds the holder due
+  BOOST_TEST(run({"SEMLOCK.EXISTS", "k"}) == ":0\r\n");
+  BOOST_TEST(run({"SEMLOCK.EXTEND", "k", "a", "1000"}) == ":0\r\n");
+}
+
+BOOST_AUTO_TEST_CASE(info_resp2_and_resp3) {
+  BOOST_TEST(run({"SEMLOCK.INFO", "k"}) == "$-1\r\n");
+  run({"SEMLOCK.ACQUIRE", "k", "1000", "OWNER", "a", "LIMIT", "2"});
+  advance(100);
+  BOOST_TEST(run({"SEMLOCK.INFO", "k"}) ==
+             "*6\r\n$5\r\nlimit\r\n:2\r\n$7\r\nholders\r\n*1\r\n*3\r\n$1\r\na\r\n:1000\r\n:900\r\n"
+             "$7\r\nwaiters\r\n:0\r\n");
+  client.proto = 3;
+  BOOST_TEST(run({"SEMLOCK.INFO", "k"}) ==
+             "%3\r\n$5\r\nlimit\r\n:2\r\n$7\r\nholders\r\n*1\r\n*3\r\n$1\r\na\r\n:1000\r\n:900\r\n"
+             "$7\r\nwaiters\r\n:0\r\n");
+  BOOST_TEST(run({"SEMLOCK.INFO", "absent"}) == "_\r\n");
+}
+
+BOOST_AUTO_TEST_CASE(forcerelease_counts_holders_and_needs_admin_when_configured) {
+  run({"SEMLOCK.ACQUIRE", "s", "1000", "LIMIT", "3"});
+  run({"SEMLOCK.ACQUIRE", "s", "1000", "LIMIT", "3"});
+  BOOST_TEST(run({"SEMLOCK.FORCERELEASE", "s"}) == ":2\r\n");
+  BOOST_TEST(run({"SEMLOCK.FORCERELEASE", "s"}) == ":0\r\n");
+  host.admin_keys = {"adm"};
+  BOOST_TEST(run({"SEMLOCK.FORCERELEASE", "s"}) ==
+             "-NOPERM this command needs an admin API key\r\n");
+  BOOST_TEST(run({"SEMLOCK.SCAN", "0"}) == "-NOPERM this command needs an admin API key\r\n");
+  BOOST_TEST(run({"SEMLOCK.LIST"}) == "-NOPERM this command needs an admin API key\r\n");
+  BOOST_TEST(run({"AUTH", "adm"}) == "+OK\r\n");
+  BOOST_TEST(run({"SEMLOCK.FORCERELEASE", "s"}) == ":0\r\n");
+}
+
+BOOST_AUTO_TEST_CASE(scan_walks_every_key_once_and_ends_at_cursor_zero) {
+  for (int i = 0; i < 25; ++i) run({"SEMLOCK.ACQUIRE", "key" + std::to_string(i), "1000"});
+  run({"SEMLOCK.ACQUIRE", "other", "1000"});
+  std::set<std::string> seen;
+  std::string cursor = "0";
+  int calls = 0;
+  do {
+    std::vector<std::string_view> argv;
+    std::vector<std::string> args = {"SEMLOCK.SCAN", cursor, "MATCH", "key*", "COUNT", "7"};
+    const std::string out = run(args);
+    // *2\r\n$<n>\r\n<cursor>\r\n*<k>\r\n($<len>\r\n<key>\r\n)*
+    BOOST_REQUIRE(out.rfind("*2\r\n$", 0) == 0);
+    std::size_t p = out.find("\r\n", 4) + 2;
+    const std::size_t e = out.find("\r\n", p);
+    cursor = out.substr(p, e - p);
+    p = out.find("\r\n", e + 2) + 2;  // past *<k>
+    while (p < out.size()) {
+      const std::size_t len_end = out.find("\r\n", p);
+      const std::size_t len = std::stoul(out.substr(p + 1, len_end - p - 1));
+      const std::string key = out.substr(len_end + 2, len);
+      BOOST_TEST(seen.insert(key).second, "key returned twice: " << key);
+      p = len_end + 2 + len + 2;
+    }
+    BOOST_REQUIRE(++calls < 100);
+  } while (cursor != "0");
+  BOOST_TEST(seen.size() == 25u);
+  BOOST_TEST(!seen.contains("other"));
+  BOOST_TEST(calls > 1);  // bounded work per call
+}
+
+BOOST_AUTO_TEST_CASE(scan_and_list_errors) {
+  BOOST_TEST(run({"SEMLOCK.SCAN", "x"}) == "-ERR invalid cursor\r\n");
+  BOOST_TEST(run({"SEMLOCK.SCAN", "-1"}) == "-ERR invalid cursor\r\n");
+  BOOST_TEST(run({"SEMLOCK.SCAN", "0", "COUNT", "0"}) == "-ERR syntax error\r\n");
+  BOOST_TEST(run({"SEMLOCK.SCAN", "0", "COUNT", "x"}) ==
+             "-ERR value is not an integer or out of range\r\n");
+  BOOST_TEST(run({"SEMLOCK.SCAN", "0", "MATCH"}) == "-ERR syntax error\r\n");
+  BOOST_TEST(run({"SEMLOCK.SCAN", "0"}) == "*2\r\n$1\r\n0\r\n*0\r\n");
+  BOOST_TEST(run({"SEMLOCK.LIST", "BAD"}) == "-ERR syntax error\r\n");
+  run({"SEMLOCK.ACQUIRE", "a1", "1000"});
+  run({"SEMLOCK.ACQUIRE", "b1", "1000"});
+  BOOST_TEST(run({"SEMLOCK.LIST", "MATCH", "a*"}) == "*1\r\n$2\r\na1\r\n");
+  BOOST_TEST(run({"SEMLOCK.LIST", "COUNT", "1"}).rfind("*1\r\n", 0) == 0);
+}
+
+BOOST_AUTO_TEST_CASE(stats_resp2_and_resp3) {
+  const std::string body =
+      "$13\r\nTotalRequests\r\n:1\r\n$11\r\nActiveLocks\r\n:2\r\n$7\r\nHolders\r\n:3\r\n"
+      "$7\r\nWaiters\r\n:4\r\n$15\r\nAcquireRequests\r\n:5\r\n$15\r\nReleaseRequests\r\n:6\r\n"
+      "$14\r\nExtendRequests\r\n:7\r\n$16\r\nRejectedRequests\r\n:8\r\n$12\r\nExpiredLocks\r\n:"
+      "9\r\n"
+      "$11\r\nConnections\r\n:10\r\n$16\r\nMemoryUsageBytes\r\n:11\r\n$16\r\nMemoryLimitBytes\r\n"
+      ":12\r\n$10\r\nLocksLimit\r\n:13\r\n$13\r\nUptimeSeconds\r\n:14\r\n";
+  BOOST_TEST(run({"SEMLOCK.STATS"}) == "*28\r\n" + body);
+  client.proto = 3;
+  BOOST_TEST(run({"SEMLOCK.STATS"}) == "%14\r\n" + body);
+}
+
+BOOST_AUTO_TEST_CASE(limit_rejection_text_and_host_notice) {
+  EngineLimits l = semlock::test::test_limits();
+  l.max_locks = 1;
+  engine.set_limits(l);
+  run({"SEMLOCK.ACQUIRE", "a", "1000"});
+  BOOST_TEST(run({"SEMLOCK.ACQUIRE", "b", "1000"}) ==
+             "-OVERLIMIT maximum locks limit reached: 1/1\r\n");
+  BOOST_REQUIRE(host.rejections.size() == 1u);
+  BOOST_TEST(host.rejections[0] == semlock::EngineStatus::kOverMaxLocks);
+}
+
+BOOST_AUTO_TEST_CASE(unknown_commands_and_arity_use_redis_texts) {
+  BOOST_TEST(run({"NOPE", "a", "b"}) ==
+             "-ERR unknown command 'NOPE', with args beginning with: 'a' 'b' \r\n");
+  BOOST_TEST(run({"nope"}) == "-ERR unknown command 'nope', with args beginning with: \r\n");
+  BOOST_TEST(run({"x\r\ny", "a\nb"}) ==
+             "-ERR unknown command 'x  y', with args beginning with: 'a b' \r\n");
+  BOOST_TEST(run({"SEMLOCK.ACQUIRE", "k"}) ==
+             "-ERR wrong number of arguments for 'semlock.acquire' command\r\n");
+  BOOST_TEST(run({"SEMLOCK.RELEASE", "k"}) ==
+             "-ERR wrong number of arguments for 'semlock.release' command\r\n");
+  BOOST_TEST(run({"SEMLOCK.EXTEND", "k", "a"}) ==
+             "-ERR wrong number of arguments for 'semlock.extend' command\r\n");
+  BOOST_TEST(run({"SEMLOCK.EXISTS"}) ==
+             "-ERR wrong number of arguments for 'semlock.exists' command\r\n");
+  BOOST_TEST(run({"SEMLOCK.INFO", "a", "b"}) ==
+             "-ERR wrong number of arguments for 'semlock.info' command\r\n");
+  BOOST_TEST(run({"SEMLOCK.FORCERELEASE"}) ==
+             "-ERR wrong number of arguments for 'semlock.forcerelease' command\r\n");
+  BOOST_TEST(run({"SEMLOCK.SCAN"}) ==
+             "-ERR wrong number of arguments for 'semlock.scan' command\r\n");
+  BOOST_TEST(run({"SEMLOCK.STATS", "x"}) ==
+             "-ERR wrong number of arguments for 'semlock.stats' command\r\n");
+  BOOST_TEST(run({"CLIENT", "BOGUS"}) == "-ERR unknown subcommand 'BOGUS'. Try CLIENT HELP.\r\n");
+  BOOST_TEST(run({"CLIENT"}) == "-ERR wrong number of arguments for 'client' command\r\n");
+  BOOST_TEST(run({"SCRIPT", "NOPE"}) == "-ERR unknown subcommand 'NOPE'. Try SCRIPT HELP.\r\n");
+}
+
+BOOST_AUTO_TEST_CASE(data_commands_say_this_is_a_lock_server) {
+  BOOST_TEST(run({"HSET", "h", "f", "v"}) ==
+             "-ERR this is a lock server (ttl-semlock): 'HSET' is not a lock command\r\n");
+  BOOST_TEST(run({"incr", "x"}) ==
+             "-ERR this is a lock server (ttl-semlock): 'incr' is not a lock command\r\n");
+  BOOST_TEST(run({"SCAN", "0"}) ==
+             "-ERR this is a lock server (ttl-semlock): 'SCAN' is not a lock command\r\n");
+}
+
+BOOST_AUTO_TEST_CASE(auth_required_gates_everything_but_the_handshake) {
+  host.require_auth = true;
+  host.api_keys = {"secret"};
+  BOOST_TEST(run({"SEMLOCK.ACQUIRE", "k", "1000"}) == "-NOAUTH Authentication required.\r\n");
+  BOOST_TEST(run({"GET", "k"}) == "-NOAUTH Authentication required.\r\n");
+  BOOST_TEST(run({"PING"}) == "+PONG\r\n");
+  // Arity is checked before auth, as Redis does.
+  BOOST_TEST(run({"SEMLOCK.ACQUIRE"}) ==
+             "-ERR wrong number of arguments for 'semlock.acquire' command\r\n");
+  BOOST_TEST(run({"AUTH", "wrong"}) ==
+             "-WRONGPASS invalid username-password pair or user is disabled.\r\n");
+  BOOST_TEST(run({"AUTH", "someone", "secret"}) ==
+             "-WRONGPASS invalid username-password pair or user is disabled.\r\n");
+  BOOST_TEST(run({"AUTH", "default", "secret"}) == "+OK\r\n");
+  BOOST_TEST(run({"SEMLOCK.ACQUIRE", "k", "1000"}) == "*2\r\n$7\r\nowner-1\r\n:1000\r\n");
+}
+
+BOOST_AUTO_TEST_SUITE_END()
