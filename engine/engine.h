@@ -26,22 +26,22 @@ namespace semlock {
 using Millis = std::int64_t;  // monotonic milliseconds
 
 enum class EngineStatus : std::uint8_t {
-  kGranted,          // acquire: a new holder was added (new fence)
-  kRefreshed,        // acquire by an explicit owner that already holds: deadline refreshed, same fence
-  kNotGranted,       // acquire: no permit free (or waiters exist: no barging) and no wait asked
-  kQueued,           // acquire: waiting; the answer comes as a WaiterEvent
-  kOk,               // release / extend / set: done
-  kNotHeld,          // release / extend: that owner holds no permit of the key
-  kMismatch,         // acquire named another LIMIT than the existing key's
-  kWrongType,        // a mutex-only operation on a key with limit > 1
-  kOverMaxLocks,     // limits.max_locks (with reject_requests)
-  kOverMemory,       // limits.max_memory_mb (with reject_requests)
-  kOverMaxWaiters,   // limits.max_waiters (always enforced: a queue must be bounded)
-  kBadKey,           // empty or longer than max_key_bytes
-  kBadOwner,         // empty or longer than 128 bytes
-  kBadTtl,           // ttl <= 0 or > max_ttl
-  kBadLimit,         // limit > max_permits (0 means "not named")
-  kBadWait,          // wait < 0 or > max_ttl
+  kGranted,       // acquire: a new holder was added (new fence)
+  kRefreshed,     // acquire by an explicit owner that already holds: deadline refreshed, same fence
+  kNotGranted,    // acquire: no permit free (or waiters exist: no barging) and no wait asked
+  kQueued,        // acquire: waiting; the answer comes as a WaiterEvent
+  kOk,            // release / extend / set: done
+  kNotHeld,       // release / extend: that owner holds no permit of the key
+  kMismatch,      // acquire named another LIMIT than the existing key's
+  kWrongType,     // a mutex-only operation on a key with limit > 1
+  kOverMaxLocks,  // limits.max_locks (with reject_requests)
+  kOverMemory,    // limits.max_memory_mb (with reject_requests)
+  kOverMaxWaiters,  // limits.max_waiters (always enforced: a queue must be bounded)
+  kBadKey,          // empty or longer than max_key_bytes
+  kBadOwner,        // empty or longer than 128 bytes
+  kBadTtl,          // ttl <= 0 or > max_ttl
+  kBadLimit,        // limit > max_permits (0 means "not named")
+  kBadWait,         // wait < 0 or > max_ttl
 };
 
 // SPEC §2. 0 means unlimited for max_locks and max_memory_bytes.
@@ -112,7 +112,7 @@ struct ScanResult {
 // Warnings of SPEC §2, produced by check_warnings(); the edge formats the texts.
 struct LimitWarning {
   enum class Kind : std::uint8_t { kLocks, kMemory } kind;
-  double percent = 0;        // e.g. 85.2
+  double percent = 0;         // e.g. 85.2
   std::uint64_t current = 0;  // locks, or bytes
   std::uint64_t limit = 0;    // locks, or bytes
 };
