@@ -113,7 +113,8 @@ BOOST_AUTO_TEST_CASE(max_connections_refuses_the_next_client_as_redis_does) {
   BOOST_REQUIRE_EQUAL(a->cmd({"PING"}).str, "PONG");
   // The fixture's readiness probe may not have been reaped yet: wait until only `a` counts.
   BOOST_REQUIRE(eventually([&] {
-    const auto* n = a->cmd({"SEMLOCK.STATS"}).field("Connections");
+    const auto stats = a->cmd({"SEMLOCK.STATS"});  // keep the reply alive while reading it
+    const auto* n = stats.field("Connections");
     return n != nullptr && n->integer == 1;
   }));
   RespConn b(s.port());

@@ -65,6 +65,9 @@ BOOST_AUTO_TEST_CASE(back_to_baseline_after_release_and_expiry) {
   BOOST_TEST(e.memory_bytes() == baseline);
 }
 
+// AddressSanitizer replaces malloc, and its heap is invisible to mallinfo2(): the comparison only
+// means something with the C library's allocator.
+#if !defined(__SANITIZE_ADDRESS__)
 BOOST_AUTO_TEST_CASE(agrees_with_malloc_within_ten_percent_at_100k_locks) {
   std::size_t before = heap_in_use();
   auto e = std::make_unique<Engine>(test::unlimited(), 1);
@@ -79,6 +82,8 @@ BOOST_AUTO_TEST_CASE(agrees_with_malloc_within_ten_percent_at_100k_locks) {
   BOOST_TEST(static_cast<double>(delta) <= engine * 1.1);
   BOOST_TEST(engine / 100000 <= 100.0);  // the per-lock target, engine side
 }
+
+#endif  // !__SANITIZE_ADDRESS__
 
 BOOST_AUTO_TEST_CASE(a_million_due_holders_go_in_ten_bounded_ticks) {
   EngineLimits l = test::unlimited();
