@@ -1,0 +1,57 @@
+// semlock-loadgen: the workloads redis-benchmark cannot run (see workloads.h). bench/run drives
+// it; each run prints one JSON line. Example:
+//   semlock-loadgen contend --port 8765 --side semlock --clients 32 --keys 4 --duration 3
+#include <CLI/CLI.hpp>
+
+#include <cstdio>
+#include <map>
+
+#include "bench/loadgen/conn.h"
+#include "bench/loadgen/workloads.h"
+
+int main(int argc, char** argv) {
+  loadgen::Options o;
+  std::string workload;
+  CLI::App app{"ttl-semlock load generator: lock workloads against ttl-semlock or Redis"};
+  app.add_option("workload", workload, "cycle | contend | json | fill | expiry | idle-rtt")
+      ->required()
+      ->check(CLI::IsMember({"cycle", "contend", "json", "fill", "expiry", "idle-rtt"}));
+  app.add_option("--host", o.host, "server address")->capture_default_str();
+  app.add_option("--port", o.port, "server port")->capture_default_str();
+  std::map<std::string, loadgen::Side> sides{{"semlock", loadgen::Side::kSemlock},
+                                             {"redis", loadgen::Side::kRedis}};
+  app.add_option("--side", o.side, "semlock (SEMLOCK.*, WAIT) or redis (SET NX PX, EVALSHA)")
+      ->transform(CLI::CheckedTransformer(sides, CLI::ignore_case));
+  app.add_option("--clients", o.clients, "connections, one thread each")
+      ->check(CLI::Range(1, 4096))
+      ->capture_default_str();
+  app.add_option("--duration", o.duration_s, "seconds per run")
+      ->check(CLI::Range(0.1, 600.0))
+      ->capture_default_str();
+  app.add_option("--keys", o.keys, "contend: shared keys")->check(CLI::Range(1, 1000000));
+  app.add_option("--hold-us", o.hold_us, "contend: microseconds a grant is held; idle-rtt: sleep")
+      ->check(CLI::Range(0, 10000000));
+  app.add_option("--think-us", o.think_us, "contend: microseconds from a release to the next try")
+      ->check(CLI::Range(0, 10000000));
+  app.add_option("--retry-ms", o.retry_ms, "contend, redis: polling sleep")
+      ->check(CLI::Range(1, 10000));
+  app.add_option("--ttl-ms", o.ttl_ms, "lock TTL")->check(CLI::Range(1, 86400000));
+  app.add_option("--count", o.count, "fill/expiry: locks")->check(CLI::Range(1, 100000000));
+  app.add_option("--waiters", o.waiters, "expiry: queued blocking acquires (semlock)")
+      ->check(CLI::Range(0, 10000));
+  app.add_flag("--per-connection", o.per_connection, "json: one request per connection");
+  app.add_option("--prefix", o.prefix, "key prefix")->capture_default_str();
+  CLI11_PARSE(app, argc, argv);
+
+  try {
+    if (workload == "cycle") return loadgen::run_cycle(o);
+    if (workload == "contend") return loadgen::run_contend(o);
+    if (workload == "json") return loadgen::run_json(o);
+    if (workload == "fill") return loadgen::run_fill(o);
+    if (workload == "expiry") return loadgen::run_expiry(o);
+    return loadgen::run_idle_rtt(o);
+  } catch (const loadgen::ConnError& e) {
+    std::fprintf(stderr, "semlock-loadgen %s: %s\n", workload.c_str(), e.what());
+    return 1;
+  }
+}

@@ -1,0 +1,46 @@
+// The load generator's workloads: what redis-benchmark cannot do. Each prints one JSON object on
+// one line (the harness bench/run parses it) and returns a process exit code.
+#pragma once
+
+#include <string>
+
+namespace loadgen {
+
+// Which lock idiom to speak: ttl-semlock's SEMLOCK.* commands (WAIT for contended keys), or the
+// Redis idiom (SET NX PX, EVALSHA get-compare-del release, sleep-and-retry polling).
+enum class Side { kSemlock, kRedis };
+
+struct Options {
+  std::string host = "127.0.0.1";
+  int port = 8765;
+  Side side = Side::kSemlock;
+  int clients = 16;
+  double duration_s = 3;
+  int keys = 4;                 // contend: keys shared by all clients
+  int hold_us = 1000;           // contend: time a grant is held before release
+  int think_us = 0;             // contend: time between a release and the next acquire
+  int retry_ms = 100;           // contend, redis: polling sleep (redis-py Lock's default 0.1 s)
+  int ttl_ms = 30000;           // lock TTL
+  int count = 100000;           // fill/expiry: locks to create
+  int waiters = 0;              // expiry, semlock: blocking acquires queued on the last keys
+  bool per_connection = false;  // json: one request per connection, as the PHP client does
+  std::string prefix = "lock:";
+};
+
+// Acquire-release cycles with owners, each client on its own keys (no contention).
+int run_cycle(const Options& o);
+// Many clients, few keys: WAIT (semlock) vs SET NX + sleep/retry (redis); throughput, fairness
+// and handoff latency (release sent -> waiter's grant received).
+int run_contend(const Options& o);
+// JSON-lines acquire/release cycles, persistent or one request per connection (semlock only).
+int run_json(const Options& o);
+// The wake-up floor behind the handoff latency: one client sleeps o.hold_us between PINGs, so
+// both CPUs go idle as they do while a lock is held, and reports the PING round trip.
+int run_idle_rtt(const Options& o);
+// Creates o.count locks (pipelined) that stay held for o.ttl_ms, for memory measurements.
+int run_fill(const Options& o);
+// Creates o.count locks with o.ttl_ms, then measures how long after the last deadline the
+// server's DBSIZE reaches 0 and (semlock) when queued waiters are granted.
+int run_expiry(const Options& o);
+
+}  // namespace loadgen

@@ -1,0 +1,301 @@
+"""Aggregation and output for bench/run: medians with min–max over the repetitions, ratios
+against Redis taken pairwise within each repetition (A and B ran back to back), the target
+verdicts, bench/RESULTS.md, and the gnuplot data behind bench/results.png."""
+
+import os
+import statistics
+import subprocess
+
+REDIS = "redis"
+
+
+def spread(values):
+    """'median (min–max)' for a list of numbers; one value prints alone."""
+    vals = [v for v in values if v is not None]
+    if not vals:
+        return "–"
+    med = statistics.median(vals)
+    if len(vals) == 1:
+        return fmt(med)
+    return "%s (%s–%s)" % (fmt(med), fmt(min(vals)), fmt(max(vals)))
+
+
+def fmt(v):
+    if v is None:
+        return "–"
+    a = abs(v)
+    if a >= 1000:
+        return "{:,.0f}".format(v)
+    if a >= 100:
+        return "%.0f" % v
+    if a >= 10:
+        return "%.1f" % v
+    return "%.2f" % v
+
+
+class Results:
+    """Records are (case, side, rep, metrics dict)."""
+
+    def __init__(self):
+        self.records = []
+        self.notes = []
+
+    def add(self, case, side, rep, metrics):
+        self.records.append((case, side, rep, dict(metrics)))
+
+    def sides(self, case):
+        seen = []
+        for c, s, _, _ in self.records:
+            if c == case and s not in seen:
+                seen.append(s)
+        return seen
+
+    def values(self, case, side, metric):
+        return [m.get(metric) for c, s, _, m in self.records if c == case and s == side]
+
+    def median(self, case, side, metric):
+        vals = [v for v in self.values(case, side, metric) if v is not None]
+        return statistics.median(vals) if vals else None
+
+    def ratios(self, case, side, metric, base=REDIS):
+        """side/base for each repetition that measured both, in the same repetition."""
+        by_rep = {}
+        for c, s, r, m in self.records:
+            if c == case and s in (side, base) and m.get(metric) is not None:
+                by_rep.setdefault(r, {})[s] = m[metric]
+        return [v[side] / v[base] for v in by_rep.values()
+                if side in v and base in v and v[base]]
+
+    def ratio_median(self, case, side, metric, base=REDIS):
+        r = self.ratios(case, side, metric, base)
+        return statistics.median(r) if r else None
+
+    def table(self, case, columns, ratio_cols=(), base=REDIS):
+        """A markdown table: one row per side; columns are (metric, header); ratio_cols are
+        (metric, header) ratios against base."""
+        head = ["side"] + [h for _, h in columns] + [h for _, h in ratio_cols]
+        lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+        for side in self.sides(case):
+            row = [side] + [spread(self.values(case, side, m)) for m, _ in columns]
+            for m, _ in ratio_cols:
+                row.append("–" if side == base else spread(self.ratios(case, side, m, base)) + "×")
+            lines.append("| " + " | ".join(row) + " |")
+        return "\n".join(lines)
+
+
+def verdict(value, ok):
+    if value is None:
+        return "not measured"
+    return "**met**" if ok else "**missed**"
+
+
+def ratio_text(ratios):
+    """'1.03× (0.83–1.94)': the median ratio and, with several repetitions, their range."""
+    if not ratios:
+        return "–"
+    med = statistics.median(ratios)
+    if len(ratios) == 1:
+        return "%.2f×" % med
+    return "%.2f× (%.2f–%.2f)" % (med, min(ratios), max(ratios))
+
+
+def targets(res):
+    """(target, measured, verdict) rows for the summary."""
+    rows = []
+    S = "ttl-semlock"
+
+    def ratio_row(label, case, metric, limit, higher_is_better=True, side=S):
+        r = res.ratio_median(case, side, metric)
+        ok = r is not None and (r >= limit if higher_is_better else r <= limit)
+        rows.append((label, "–" if r is None else ratio_text(res.ratios(case, side, metric)),
+                     verdict(r, ok)))
+
+    ratio_row("Acquire throughput ≥ 1.0× Redis (50 clients)", "acquire c50", "rps", 1.0)
+    ratio_row("Acquire throughput ≥ 1.3× Redis (50 clients, -P 16)", "acquire c50 P16", "rps",
+              1.3)
+    r = res.ratio_median("ir acquire P16", S, "ir_per_op")
+    if r is not None:
+        rows.append(("(-P 16: user-space instructions per acquire vs Redis, callgrind)",
+                     "%.2f×" % r, "Redis needs %.2f× ours" % (1 / r)))
+    ratio_row("Acquire p99 ≤ Redis's (50 clients)", "acquire c50", "p99_us", 1.0, False)
+    ratio_row("Acquire p99 ≤ Redis's (1 client)", "acquire c1", "p99_us", 1.0, False)
+    ratio_row("Server CPU per acquire ≤ Redis's (50 clients)", "acquire c50", "cpu_us_per_op",
+              1.0, False)
+    for metric, label in (("rss_per_lock", "RSS"), ("accounted_per_lock", "accounted bytes")):
+        r = res.ratio_median("memory", S, metric)
+        ok = r is not None and r <= 0.6
+        rows.append(("Memory per lock ≤ 0.6× Redis's (%s)" % label,
+                     "–" if r is None else "%.2f×" % r, verdict(r, ok)))
+    rec = res.median("expiry", S, "reclaim_ms")
+    rows.append(("100,000 expired locks reclaimed ≤ 20 ms after the last deadline",
+                 "–" if rec is None else "%.1f ms (Redis %s ms)" % (
+                     rec, fmt(res.median("expiry", REDIS, "reclaim_ms"))),
+                 verdict(rec, rec is not None and rec <= 20)))
+    wg = res.median("expiry", S, "waiters_granted_ms")
+    rows.append(("Queued waiters granted ≤ 20 ms after the last deadline",
+                 "–" if wg is None else "%.1f ms" % wg, verdict(wg, wg is not None and wg <= 20)))
+    h = res.median("contend", S, "handoff_p50_us")
+    floor = res.median("idle rtt", S, "rtt_p50_us")
+    rows.append(("Handoff p50 ≤ 100 µs", "–" if h is None else
+                 "%.0f µs closed loop, %s µs with think time (polling Redis: %s µs and %s µs; "
+                 "PING after 1 ms idle: %s µs here, %s µs Redis)"
+                 % (h, fmt(res.median("contend think", S, "handoff_p50_us")),
+                    fmt(res.median("contend", REDIS, "handoff_p50_us")),
+                    fmt(res.median("contend think", REDIS, "handoff_p50_us")), fmt(floor),
+                    fmt(res.median("idle rtt", REDIS, "rtt_p50_us"))),
+                 verdict(h, h is not None and h <= 100)))
+    ir = res.ratio_median("ir limits", "limits on", "ir_per_op", "limits off")
+    if ir is not None:
+        rows.append(("Limits overhead < 1% (user-space instructions per acquire, callgrind)",
+                     "%+.2f%%" % ((ir - 1) * 100), verdict(ir, ir < 1.01)))
+    for case in ("limits c50", "limits c50 P16"):
+        cpu = res.ratios(case, "limits on", "cpu_us_per_op", "limits off")
+        rps = res.ratios(case, "limits on", "rps", "limits off")
+        r_cpu = statistics.median(cpu) if cpu else None
+        ok = r_cpu is not None and r_cpu < 1.01
+        text = verdict(r_cpu, ok)
+        # Timings on a shared machine scatter by more than 1%: when the repetitions disagree
+        # about which side is cheaper, the timing cannot decide (the instruction count can).
+        if cpu and min(cpu) < 1.0 < max(cpu):
+            text = "within noise"
+        rows.append(("Limits overhead < 1%% (%s, server CPU time per op)" % case.split(" ", 1)[1],
+                     "–" if r_cpu is None else "CPU/op %s, ops/s %s" % (
+                         ratio_text(cpu), ratio_text(rps)), text))
+    return rows
+
+
+def write_markdown(res, path, header_lines):
+    out = ["# Results: ttl-semlock side by side with Redis", ""]
+    out += header_lines + [""]
+    out += ["## Targets", "", "| target | measured: median of per-repetition ratios (range) | "
+            "verdict |",
+            "|---|---|---|"]
+    out += ["| %s | %s | %s |" % row for row in targets(res)]
+    out += [""] + ["- " + n for n in res.notes] + [""]
+    rb_cols = [("rps", "ops/s"), ("p50_us", "p50 µs"), ("p99_us", "p99 µs"),
+               ("cpu_us_per_op", "server CPU µs/op")]
+    rb_ratios = [("rps", "ops/s vs Redis"), ("cpu_us_per_op", "CPU/op vs Redis")]
+    sections = [
+        ("## 1. Acquire (redis-benchmark, keyspace 100,000, TTL 30 s)",
+         ["acquire c50", "acquire c50 P16"], rb_cols, rb_ratios),
+        ("## 3. PING floor and one client", ["ping c50", "ping c50 P16", "acquire c1", "ping c1"],
+         rb_cols, rb_ratios),
+    ]
+    for title, cases, cols, ratios in sections:
+        out += [title, ""]
+        for case in cases:
+            if res.sides(case):
+                out += ["### " + case, "", res.table(case, cols, ratios), ""]
+        if title.startswith("## 1.") and res.sides("cycle"):
+            out += ["## 2. Owner acquire–release cycles (semlock-loadgen)", "",
+                    "Each client acquires its own keys with an owner, then releases safely: "
+                    "`SEMLOCK.RELEASE key owner` here, `EVALSHA` of the get-compare-del script on "
+                    "Redis.", "",
+                    res.table("cycle", [("cycles_per_s", "cycles/s"),
+                                        ("acquire_p50_us", "acquire p50 µs"),
+                                        ("acquire_p99_us", "acquire p99 µs"),
+                                        ("release_p50_us", "release p50 µs"),
+                                        ("release_p99_us", "release p99 µs"),
+                                        ("cpu_us_per_op", "server CPU µs/request")],
+                              [("cycles_per_s", "cycles/s vs Redis"),
+                               ("cpu_us_per_op", "CPU/request vs Redis")]), ""]
+    contend_cols = [("grants_per_s", "grants/s"), ("min_grants", "min/client"),
+                    ("max_grants", "max/client"), ("fairness", "max/min"),
+                    ("handoffs", "handoffs"), ("handoff_p50_us", "handoff p50 µs"),
+                    ("handoff_p99_us", "handoff p99 µs"), ("wait_p50_us", "wait p50 µs"),
+                    ("wait_p99_us", "wait p99 µs"), ("cpu_us_per_grant", "server CPU µs/grant")]
+    for case, title in (("contend", "4a. Contended keys, WAIT vs polling: closed loop (a "
+                                    "releaser asks again at once)"),
+                        ("contend think", "4b. Contended keys, WAIT vs polling: 20 ms of think "
+                                          "time after each release")):
+        if res.sides(case):
+            out += ["## " + title, "",
+                    "32 clients on 4 keys, 1 ms held; `WAIT` here, `SET NX` + 100 ms sleep on "
+                    "Redis.", "", res.table(case, contend_cols), ""]
+    if res.sides("contend"):
+        out += ["max/min is -1 when some client got no grant at all. A handoff is a grant whose "
+                "acquire was sent before the key's last release (release sent → grant "
+                "received); wait runs from the first try to the grant, or to the end of the run "
+                "for a client never granted.", ""]
+    if res.sides("json"):
+        out += ["## 4c. JSON lines: persistent vs one request per connection", "",
+                res.table("json", [("cycles_per_s", "cycles/s"), ("request_p50_us", "p50 µs"),
+                                   ("request_p99_us", "p99 µs"),
+                                   ("cpu_us_per_op", "server CPU µs/request")]), ""]
+    if res.sides("idle rtt"):
+        out += ["## 4d. Wake-up floor: PING after 1 ms idle (semlock-loadgen idle-rtt)", "",
+                "One client sleeps 1 ms between PINGs, so both CPUs idle as they do while a lock "
+                "is held; the round trip is the floor under any handoff measured here.", "",
+                res.table("idle rtt", [("rtt_p50_us", "p50 µs"), ("rtt_p99_us", "p99 µs"),
+                                       ("cpu_us_per_op", "server CPU µs/PING")],
+                          [("rtt_p50_us", "p50 vs Redis")]), ""]
+    if res.sides("memory"):
+        out += ["## 5. Memory for held locks", "",
+                res.table("memory", [("locks", "locks"), ("rss_per_lock", "RSS B/lock"),
+                                     ("accounted_per_lock", "accounted B/lock"),
+                                     ("fill_per_s", "fill locks/s")],
+                          [("rss_per_lock", "RSS vs Redis"),
+                           ("accounted_per_lock", "accounted vs Redis")]),
+                "", "Accounted: ttl-semlock's `used_memory_engine` (exactly accounted engine "
+                "bytes) vs Redis's `used_memory`; both as deltas over the empty server.", ""]
+    if res.sides("expiry"):
+        out += ["## 6. Expiry of 100,000 locks with a 1 s TTL", "",
+                res.table("expiry", [("reclaim_ms", "DBSIZE 0 after last deadline, ms"),
+                                     ("waiters_granted_ms", "last waiter granted, ms"),
+                                     ("fill_s", "fill s")]),
+                "", "The last deadline is taken as the time the last acquire's reply arrived "
+                "plus the TTL (no deadline is later). Waiters (ttl-semlock only) queue with "
+                "`WAIT` on the last keys filled and release at once when granted.", ""]
+    for case in ("limits c50", "limits c50 P16"):
+        if res.sides(case):
+            out += ["## 7. Limits on vs off: " + case, "",
+                    res.table(case, rb_cols, [("rps", "ops/s vs off"),
+                                              ("cpu_us_per_op", "CPU/op vs off")],
+                              base="limits off"), ""]
+    if res.sides("ir acquire") or res.sides("ir limits"):
+        out += ["## 8. User-space instructions per request (callgrind, 50 clients)", "",
+                "Counted under `valgrind --tool=callgrind` from after start-up to the end of the "
+                "load (`callgrind_control -z`/`-d`); kernel time (the TCP stack, most of a "
+                "non-pipelined request) is not in it. Deterministic, unlike the timings.", ""]
+        for case in ("ir acquire", "ir acquire P16"):
+            if res.sides(case):
+                out += ["### " + case[3:] + (" (-P 16)" if "P16" in case else ""), "",
+                        res.table(case, [("ir_per_op", "instructions/request")],
+                                  [("ir_per_op", "vs Redis")]), ""]
+        if res.sides("ir limits"):
+            out += ["### limits on vs off (acquire)", "", res.table("ir limits", [("ir_per_op", "instructions/request")],
+                              [("ir_per_op", "vs off")], base="limits off"), ""]
+    out += ["## Chart", "", "![throughput and latency](results.png)", ""]
+    with open(path, "w") as f:
+        f.write("\n".join(out))
+
+
+def write_chart(res, outdir, png, script):
+    """Writes the chart's data files and runs gnuplot; returns an error text or None."""
+    sides = ["ttl-semlock", "redis"]
+    tput = [("acquire c50", "rps", "acquire"), ("acquire c50 P16", "rps", "acquire -P16"),
+            ("ping c50", "rps", "PING"), ("ping c50 P16", "rps", "PING -P16"),
+            ("cycle", "cycles_per_s", "acq+release"), ("contend", "grants_per_s", "contended")]
+    lat = [("acquire c1", "p50_us", "acquire p50 c1"), ("acquire c1", "p99_us", "acquire p99 c1"),
+           ("acquire c50", "p50_us", "acquire p50 c50"),
+           ("acquire c50", "p99_us", "acquire p99 c50"),
+           ("cycle", "release_p50_us", "release p50"),
+           ("contend", "handoff_p50_us", "handoff p50"),
+           ("contend think", "handoff_p50_us", "handoff p50 think")]
+
+    def dump(name, rows, scale):
+        with open(os.path.join(outdir, name), "w") as f:
+            f.write("label ttl-semlock redis\n")
+            for case, metric, label in rows:
+                vals = [res.median(case, s, metric) for s in sides]
+                f.write('"%s" %s\n' % (label, " ".join(
+                    "NaN" if v is None else "%g" % (v * scale) for v in vals)))
+
+    dump("throughput.dat", tput, 1e-3)
+    dump("latency.dat", lat, 1.0)
+    try:
+        subprocess.run(["gnuplot", "-e", "datadir='%s'; outfile='%s'" % (outdir, png), script],
+                       check=True, capture_output=True, timeout=60)
+    except (OSError, subprocess.SubprocessError) as e:
+        return "chart not drawn: %s" % e
+    return None
