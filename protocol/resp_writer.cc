@@ -6,12 +6,6 @@
 namespace semlock::resp {
 namespace {
 
-void append_int(std::string& out, std::int64_t v) {
-  char buf[24];
-  const auto res = std::to_chars(buf, buf + sizeof buf, v);
-  out.append(buf, res.ptr);
-}
-
 void append_crlf(std::string& out) {
   out.append("\r\n", 2);
 }
@@ -29,18 +23,26 @@ std::string_view format_double(double v, char (&buf)[32]) {
 
 Writer::Writer(std::string& out, int proto) : out_(&out), proto_(proto) {}
 
+// One append per header: type byte, number and CRLF are formatted on the stack first.
 void Writer::header(char type, std::int64_t n) {
-  out_->push_back(type);
-  append_int(*out_, n);
-  append_crlf(*out_);
+  char buf[24];
+  buf[0] = type;
+  char* end = std::to_chars(buf + 1, buf + sizeof buf - 2, n).ptr;
+  end[0] = '\r';
+  end[1] = '\n';
+  out_->append(buf, static_cast<std::size_t>(end + 2 - buf));
 }
 
 // Status and error lines cannot carry CR or LF (Redis replaces them in addReplyErrorLength;
 // we drop them, which keeps the line intact for the client).
 void Writer::stripped(char type, std::string_view s) {
   out_->push_back(type);
-  for (const char c : s) {
-    if (c != '\r' && c != '\n') out_->push_back(c);
+  if (s.find_first_of("\r\n") == std::string_view::npos) {
+    out_->append(s);  // the common case: nothing to strip
+  } else {
+    for (const char c : s) {
+      if (c != '\r' && c != '\n') out_->push_back(c);
+    }
   }
   append_crlf(*out_);
 }

@@ -1,5 +1,7 @@
 #include "redis-compat/command_table.h"
 
+#include "absl/container/flat_hash_map.h"
+
 #include <algorithm>
 #include <array>
 
@@ -628,8 +630,21 @@ const CommandSpec* find_in(std::span<const CommandSpec> table, std::string_view 
 
 }  // namespace
 
+// Top-level lookup is on every request's path: a hash of the lower-cased name instead of a scan.
 const CommandSpec* find_command(std::string_view name) {
-  return find_in(kCommands, name, 0);
+  static const absl::flat_hash_map<std::string_view, const CommandSpec*> index = [] {
+    absl::flat_hash_map<std::string_view, const CommandSpec*> m;
+    for (const auto& spec : kCommands) m.emplace(spec.name, &spec);
+    return m;
+  }();
+  char lower[32];
+  if (name.size() > sizeof lower) return nullptr;  // longer than any command name
+  for (std::size_t i = 0; i < name.size(); ++i) {
+    const char c = name[i];
+    lower[i] = c >= 'A' && c <= 'Z' ? static_cast<char>(c - 'A' + 'a') : c;
+  }
+  const auto it = index.find(std::string_view(lower, name.size()));
+  return it == index.end() ? nullptr : it->second;
 }
 
 const CommandSpec* find_subcommand(const CommandSpec& parent, std::string_view name) {
