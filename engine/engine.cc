@@ -204,13 +204,14 @@ AcquireResult Engine::set_holder(std::string_view key, std::string_view owner, M
   return {EngineStatus::kOk, e.fence.get(), ttl};
 }
 
-void Engine::cancel_waiter(WaiterId id) {
+bool Engine::cancel_waiter(WaiterId id) {
   Impl& m = *impl_;
-  if (id.generation == 0 || id.slot >= m.waiters.capacity()) return;
-  if (m.waiters[id.slot].generation != id.generation) return;
+  if (id.generation == 0 || id.slot >= m.waiters.capacity()) return false;
+  if (m.waiters[id.slot].generation != id.generation) return false;
   std::uint32_t slot = m.waiters[id.slot].key;
   m.remove_waiter(id.slot);
   m.erase_if_empty(slot);
+  return true;
 }
 
 void Engine::time_out_all_waiters() {

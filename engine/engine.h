@@ -175,8 +175,10 @@ class Engine {
   // Redis glob (empty = all).
   ScanResult scan(std::uint64_t cursor, std::string_view match, std::size_t count, Millis now);
 
-  // Remove a queued waiter (its client went away). O(1). No event is produced for it.
-  void cancel_waiter(WaiterId id);
+  // Remove a queued waiter (its client went away). O(1). No event is produced for it. Returns false
+  // when the id is no longer queued: it was already answered (granted or timed out), and that
+  // answer is among the events not yet taken — the caller must still handle it.
+  bool cancel_waiter(WaiterId id);
   // Answer every waiter "not granted" (shutdown).
   void time_out_all_waiters();
 

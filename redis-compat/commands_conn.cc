@@ -36,6 +36,7 @@ Outcome cmd_reset(CommandContext& ctx, Args) {
   c.in_multi = false;
   c.multi_error = false;
   c.multi_queue.clear();
+  c.multi_bytes = 0;
   c.name.clear();
   c.proto = 2;
   ctx.w.set_proto(2);

@@ -39,6 +39,7 @@ struct ClientState {
   bool in_multi = false;
   bool multi_error = false;  // a command failed to queue: EXEC aborts
   std::vector<std::vector<std::string>> multi_queue;
+  std::size_t multi_bytes = 0;  // what the queue holds; capped, and counted as used memory
 };
 
 class Scripting;

@@ -38,6 +38,9 @@ std::string unknown_command_text(Args argv) {
   return "ERR unknown command '" + sanitize(argv[0], 128) + "', with args beginning with: " + args;
 }
 
+constexpr std::size_t kMaxMultiCommands = 10000;
+constexpr std::size_t kMaxMultiBytes = 8 * 1024 * 1024;
+
 bool arity_ok(const CommandSpec& spec, std::size_t argc) {
   const auto n = static_cast<long>(argc);
   return spec.arity >= 0 ? n == spec.arity : n >= -spec.arity;
@@ -89,6 +92,15 @@ Outcome execute(CommandContext& ctx, Args argv, const CommandSpec** spec_out) {
     return Outcome::kDone;
   }
   if (ctx.client.in_multi && !(spec->flags & kNoMulti)) {
+    // A transaction is bounded like any buffer a client can make the server hold.
+    std::size_t bytes = sizeof(std::vector<std::string>);
+    for (const auto a : argv) bytes += sizeof(std::string) + a.size();
+    if (ctx.client.multi_queue.size() >= kMaxMultiCommands ||
+        ctx.client.multi_bytes + bytes > kMaxMultiBytes) {
+      fail(ctx, errors::kMultiTooLarge);
+      return Outcome::kDone;
+    }
+    ctx.client.multi_bytes += bytes;
     ctx.client.multi_queue.emplace_back(argv.begin(), argv.end());
     ctx.w.simple("QUEUED");
     return Outcome::kDone;
@@ -104,6 +116,7 @@ Outcome cmd_multi(CommandContext& ctx, Args) {
   ctx.client.in_multi = true;
   ctx.client.multi_error = false;
   ctx.client.multi_queue.clear();
+  ctx.client.multi_bytes = 0;
   ctx.w.simple("OK");
   return Outcome::kDone;
 }
@@ -116,6 +129,7 @@ Outcome cmd_discard(CommandContext& ctx, Args) {
   ctx.client.in_multi = false;
   ctx.client.multi_error = false;
   ctx.client.multi_queue.clear();
+  ctx.client.multi_bytes = 0;
   ctx.w.simple("OK");
   return Outcome::kDone;
 }
@@ -131,6 +145,7 @@ Outcome cmd_exec(CommandContext& ctx, Args) {
   ctx.client.in_multi = false;
   ctx.client.multi_error = false;
   ctx.client.multi_queue.clear();
+  ctx.client.multi_bytes = 0;
   if (aborted) {
     ctx.w.error(errors::kExecAbort);
     return Outcome::kDone;

@@ -34,6 +34,8 @@ inline constexpr std::string_view kNotAllowedFromScript =
 inline constexpr std::string_view kNegativeNumKeys = "ERR Number of keys can't be negative";
 inline constexpr std::string_view kTooManyNumKeys =
     "ERR Number of keys can't be greater than number of args";
+inline constexpr std::string_view kMultiTooLarge =
+    "ERR MULTI queue limit reached (10000 commands or 8 MB): the transaction will be discarded";
 inline constexpr std::string_view kNoProto = "NOPROTO unsupported protocol version";
 
 // Ours (SPEC §3 names the codes; these are the texts after them).

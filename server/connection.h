@@ -68,8 +68,17 @@ struct Connection {
   Millis last_activity = 0;    // monotonic ms
   Millis over_soft_since = 0;  // when the unsent output passed the soft cap (0 = below)
 
+  // Past this much unsent output the connection is neither read nor executed (backpressure).
+  static constexpr std::size_t kSoftOutputCap = 1024 * 1024;
+
   std::size_t pending_output() const { return out.size() + inflight.size(); }
-  std::size_t buffer_bytes() const { return in.capacity() + out.capacity() + inflight.capacity(); }
+  // True while requests may run: not blocked, not closing, output under the soft cap.
+  bool can_execute() const {
+    return !blocked && !close_after_write && !closed && pending_output() < kSoftOutputCap;
+  }
+  std::size_t buffer_bytes() const {
+    return in.capacity() + out.capacity() + inflight.capacity() + client.multi_bytes;
+  }
 };
 
 }  // namespace semlock

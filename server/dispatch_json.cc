@@ -62,7 +62,7 @@ void Server::write_json_error(std::string& body, int& status, std::string_view i
 
 std::size_t Server::process_json(Connection& c, std::string_view data, Millis now) {
   std::size_t pos = 0;
-  while (pos < data.size() && !c.blocked && !c.close_after_write && !c.closed) {
+  while (pos < data.size() && c.can_execute()) {
     const json::LineResult lr = json::next_line(data.substr(pos), config_.server.max_request_bytes);
     if (lr.status == json::LineStatus::kNeedMore) break;
     if (lr.status == json::LineStatus::kTooLong) {
@@ -96,7 +96,7 @@ std::size_t Server::process_http(Connection& c, std::string_view data, Millis no
   limits.max_body_bytes = config_.server.max_request_bytes;
   std::size_t pos = 0;
   std::string body;
-  while (pos < data.size() && !c.blocked && !c.close_after_write && !c.closed) {
+  while (pos < data.size() && c.can_execute()) {
     http::Request hr;
     const http::ParseResult r = http::parse_request(data.substr(pos), limits, hr);
     if (r.status == http::Status::kNeedMore) break;

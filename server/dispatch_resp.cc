@@ -48,24 +48,39 @@ bool equal_constant_time(std::string_view a, std::string_view b) {
 }  // namespace
 
 std::size_t Server::process_resp(Connection& c, std::string_view data, Millis now) {
-  resp::ReaderLimits limits;
-  limits.max_bulk_bytes = config_.server.max_request_bytes;
-  if (auth_required() && !c.client.authenticated) {
-    // Redis's tighter limits before authentication: AUTH and HELLO need no more.
-    limits.max_args = 10;
-    limits.max_bulk_bytes = 16384;
-  }
+  resp::ReaderLimits full;
+  full.max_bulk_bytes = config_.server.max_request_bytes;
+  // Redis's tighter limits before authentication (AUTH and HELLO need no more), decided per
+  // command: requests pipelined after a successful AUTH get the full limits.
+  resp::ReaderLimits unauthenticated = full;
+  unauthenticated.max_args = 10;
+  unauthenticated.max_bulk_bytes = 16384;
   resp::Writer w(c.out, c.client.proto);
   std::size_t pos = 0;
-  while (pos < data.size() && !c.blocked && !c.close_after_write && !c.closed) {
-    const resp::ParseResult r = resp::parse_command(data.substr(pos), limits, argv_, scratch_);
+  while (pos < data.size() && c.can_execute()) {
+    const bool pre_auth = auth_required() && !c.client.authenticated;
+    const std::string_view rest = data.substr(pos);
+    const resp::ParseResult r =
+        resp::parse_command(rest, pre_auth ? unauthenticated : full, argv_, scratch_);
     if (r.status == resp::ParseStatus::kNeedMore) break;
     pos += r.consumed;
     if (r.status == resp::ParseStatus::kSkip) continue;
     ++total_requests_;
     if (r.status == resp::ParseStatus::kError) {
+      std::string text = resp::error_text(r);
+      if (pre_auth) {
+        // Over the pre-auth limits only? Then Redis says "unauthenticated ...".
+        const resp::ParseResult again = resp::parse_command(rest, full, argv_, scratch_);
+        if (again.status != resp::ParseStatus::kError || again.error != r.error) {
+          if (r.error == resp::ProtocolError::kInvalidMultibulkLength) {
+            text = "Protocol error: unauthenticated multibulk length";
+          } else if (r.error == resp::ProtocolError::kInvalidBulkLength) {
+            text = "Protocol error: unauthenticated bulk length";
+          }
+        }
+      }
       // Answered, then closed after the write, as Redis does.
-      w.error("ERR " + resp::error_text(r));
+      w.error("ERR " + text);
       c.close_after_write = true;
       metrics_.count_request("other", "resp", RequestResult::kError, 0);
       break;

@@ -10,7 +10,7 @@ std::size_t Server::process_metrics_http(Connection& c, std::string_view data) {
   limits.max_body_bytes = 64 * 1024;
   if (c.out.capacity() == 0) c.out = take_buffer();
   std::size_t pos = 0;
-  while (pos < data.size() && !c.close_after_write && !c.closed) {
+  while (pos < data.size() && c.can_execute()) {
     http::Request hr;
     const http::ParseResult r = http::parse_request(data.substr(pos), limits, hr);
     if (r.status == http::Status::kNeedMore) break;

@@ -20,7 +20,7 @@ namespace {
 constexpr std::size_t kReadBufferBytes = 64 * 1024;
 constexpr std::size_t kPooledBufferMax = 64 * 1024;  // larger buffers are freed, not pooled
 constexpr std::size_t kPoolSize = 256;
-constexpr std::size_t kSoftOutputCap = 1024 * 1024;  // stop reading past this much unsent output
+constexpr std::size_t kSoftOutputCap = Connection::kSoftOutputCap;
 constexpr std::size_t kHardOutputCap = 64 * 1024 * 1024;  // close past this
 constexpr Millis kSoftOutputGrace = 10000;                // close if over the soft cap this long
 constexpr std::size_t kUnauthenticatedInputCap = 256 * 1024;
@@ -90,9 +90,10 @@ void Server::give_buffer(std::string& s) {
 }
 
 std::size_t Server::input_cap(const Connection& c) const {
-  if (auth_required() && !c.client.authenticated && !c.json_authenticated) {
-    return kUnauthenticatedInputCap;
-  }
+  // JSON and HTTP may carry the key in every request, and their line/body limits already bound
+  // them; the tighter cap is for RESP connections that have not sent AUTH.
+  const bool resp = c.protocol == WireProtocol::kResp || c.protocol == WireProtocol::kUnknown;
+  if (resp && auth_required() && !c.client.authenticated) return kUnauthenticatedInputCap;
   return 2 * config_.server.max_request_bytes + 64 * 1024;
 }
 
@@ -125,6 +126,12 @@ int Server::run() {
   log::info("TtlSemLock server starting",
             {{"version", SEMLOCK_VERSION}, {"config", config::describe(config_)}});
   for (const auto& w : config_.warnings) log::warn(w);
+  if (config_.persistence.enabled) {
+    // Said loudly rather than silently ignored: a user who asked for durability must know.
+    log::warn(
+        "persistence.enabled is set, but this version keeps locks in memory only: the journal and "
+        "snapshots are not implemented yet, and a restart forgets every lock");
+  }
 
   if (config_.metrics.enabled) {
     if (!listen_on(metrics_listener_, config_.metrics.host, config_.metrics.port, true)) return 1;
@@ -274,6 +281,9 @@ void Server::on_read(Connection& c, ssize_t nread, const uv_buf_t* buf) {
 void Server::process_input(Connection& c, std::string_view data, bool from_shared) {
   const std::size_t consumed = c.closed ? data.size() : process_requests(c, data, now_ms());
   if (c.closed) return;
+  // Stopped because the unsent output passed the soft cap (not for lack of a whole request)?
+  const bool throttled = !c.blocked && !c.close_after_write && consumed < data.size() &&
+                         c.pending_output() >= kSoftOutputCap;
   if (from_shared) {
     if (consumed < data.size() && !c.close_after_write) {
       c.in = take_buffer();
@@ -283,7 +293,7 @@ void Server::process_input(Connection& c, std::string_view data, bool from_share
     c.in.erase(0, consumed);
   }
   if (c.close_after_write || c.in.empty()) give_buffer(c.in);
-  if (!c.blocked && c.in.size() > input_cap(c)) {
+  if (!c.blocked && c.pending_output() < kSoftOutputCap && c.in.size() > input_cap(c)) {
     // A request larger than any the protocol allows: the client is broken or hostile.
     log::warn("Closing connection over its input buffer cap", {{"client", c.client.addr}});
     give_buffer(c.in);
@@ -291,6 +301,8 @@ void Server::process_input(Connection& c, std::string_view data, bool from_share
     return;
   }
   flush(c);
+  // If the kernel took all of it at once no write callback will come: resume from the loop.
+  if (throttled && c.can_execute() && !c.in.empty()) ready_.push_back(c.id);
 }
 
 std::size_t Server::process_requests(Connection& c, std::string_view data, Millis now) {
@@ -312,9 +324,10 @@ std::size_t Server::process_requests(Connection& c, std::string_view data, Milli
 
 void Server::update_reading(Connection& c) {
   if (c.closed) return;
+  // A blocked connection is read whatever its output (its input is capped) so that a close is
+  // noticed at once; any other stops being read while its replies are not being taken.
   const bool want = !c.read_eof && !c.close_after_write && !shutting_down_ &&
-                    c.pending_output() < kSoftOutputCap &&
-                    !(c.blocked && c.in.size() >= input_cap(c));
+                    (c.blocked ? c.in.size() < input_cap(c) : c.pending_output() < kSoftOutputCap);
   auto* stream = reinterpret_cast<uv_stream_t*>(&c.handle);
   if (want && !c.reading) {
     if (uv_read_start(stream, alloc_cb, read_cb) == 0) c.reading = true;
@@ -381,6 +394,8 @@ void Server::write_cb(uv_write_t* req, int status) {
     self->close_connection(*c);
   } else {
     self->flush(*c);
+    // Requests held back by the output cap run again once the client has taken its replies.
+    if (c->can_execute() && !c->in.empty()) self->ready_.push_back(c->id);
   }
   self->drain();
 }
@@ -392,8 +407,9 @@ void Server::close_connection(Connection& c) {
   c.closed = true;
   const Millis now = now_ms();
   if (c.blocked) {
-    engine_->cancel_waiter(c.waiter);
-    waits_.erase(c.wait_tag);
+    // If the engine already answered this waiter (the event is not yet delivered), keep the
+    // pending entry: deliver_events() then finds no connection and releases the grant.
+    if (engine_->cancel_waiter(c.waiter)) waits_.erase(c.wait_tag);
     c.blocked = false;
   }
   for (const auto& s : c.sessions) engine_->release_fenced(s.key, s.owner, s.fence, now);
@@ -445,9 +461,7 @@ void Server::drain() {
 void Server::deliver_events(Millis now) {
   for (const WaiterEvent& ev : engine_->take_events()) {
     auto wit = waits_.find(ev.tag);
-    if (wit == waits_.end()) {
-      continue;  // cancelled before delivery; the engine produced no grant for it
-    }
+    if (wit == waits_.end()) continue;  // no such wait (the engine never answers a cancelled one)
     PendingWait pw = std::move(wit->second);
     waits_.erase(wit);
     auto cit = connections_.find(pw.conn_id);

@@ -174,3 +174,35 @@ BOOST_AUTO_TEST_CASE(require_owner_makes_owner_mandatory_on_release) {
       json_bool(parse_json(json_once(s.port(), R"({"action":"release","key":"ro","owner":"o"})")),
                 "success"));
 }
+
+// Redis's tighter limits before AUTH are decided per command: what is pipelined after a successful
+// AUTH in the same write gets the full limits.
+BOOST_AUTO_TEST_CASE(commands_pipelined_after_auth_get_the_full_limits) {
+  RawClient c(port());
+  std::vector<std::string> del{"DEL"};
+  for (int i = 0; i < 12; ++i) del.push_back("a:many" + std::to_string(i));
+  c.send(resp_command({"AUTH", "user-key"}) + resp_command(del) +
+         resp_command({"ECHO", std::string(20000, 'e')}));
+  const std::string want = "+OK\r\n:0\r\n$20000\r\n" + std::string(20000, 'e') + "\r\n";
+  BOOST_CHECK(c.read_until([&](std::string_view b) { return b.size() >= want.size(); }));
+  BOOST_CHECK(c.buffer() == want);
+}
+
+BOOST_AUTO_TEST_CASE(unauthenticated_limits_use_redis_texts_then_close) {
+  RawClient many(port());
+  std::vector<std::string> del{"DEL"};
+  for (int i = 0; i < 11; ++i) del.push_back("k" + std::to_string(i));
+  many.send(resp_command(del));
+  BOOST_CHECK(many.wait_closed());
+  BOOST_CHECK_EQUAL(many.buffer(), "-ERR Protocol error: unauthenticated multibulk length\r\n");
+
+  RawClient big(port());
+  big.send(resp_command({"ECHO", std::string(20000, 'e')}));
+  BOOST_CHECK(big.wait_closed());
+  BOOST_CHECK_EQUAL(big.buffer(), "-ERR Protocol error: unauthenticated bulk length\r\n");
+
+  RawClient bad(port());  // a count that is invalid anyway keeps Redis's usual text
+  bad.send("*abc\r\n");
+  BOOST_CHECK(bad.wait_closed());
+  BOOST_CHECK_EQUAL(bad.buffer(), "-ERR Protocol error: invalid multibulk length\r\n");
+}

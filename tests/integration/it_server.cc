@@ -282,3 +282,24 @@ BOOST_AUTO_TEST_CASE(json_log_format_writes_one_object_a_line) {
   }
   BOOST_CHECK_GT(n, 0);
 }
+
+// Backpressure must hold requests back, never drop or reorder them: a pipeline whose replies are
+// larger than the output cap (1 MiB) is answered completely and in order once the client reads.
+BOOST_AUTO_TEST_CASE(pipeline_past_the_output_cap_is_answered_completely_in_order) {
+  Server s;
+  RawClient c(s.port());
+  constexpr int kCount = 300000;  // 1.8 MB of requests, 2.1 MB of replies
+  std::string pipeline;
+  for (int i = 0; i < kCount; ++i) pipeline += "PING\r\n";
+  pipeline += "ECHO last\r\n";
+  // The server stops reading while its replies wait: RawClient::send reads what arrives while it
+  // waits to send more, as a pipelining client must.
+  c.send(pipeline, Ms{60000});
+  const std::size_t want = kCount * 7 + std::string("$4\r\nlast\r\n").size();
+  BOOST_REQUIRE(c.read_until([&](std::string_view b) { return b.size() >= want; }, Ms{60000}));
+  BOOST_CHECK_EQUAL(c.buffer().size(), want);
+  std::size_t pongs = 0;
+  for (std::size_t pos = 0; c.buffer().compare(pos, 7, "+PONG\r\n") == 0; pos += 7) ++pongs;
+  BOOST_CHECK_EQUAL(pongs, static_cast<std::size_t>(kCount));
+  BOOST_CHECK(c.buffer().ends_with("$4\r\nlast\r\n"));
+}

@@ -167,6 +167,28 @@ BOOST_AUTO_TEST_CASE(multi_exec_runs_queued_commands_together_without_blocking) 
   BOOST_TEST(!client.in_multi);
 }
 
+BOOST_AUTO_TEST_CASE(multi_queue_is_bounded_in_bytes_and_commands) {
+  const std::string limit_error =
+      "-ERR MULTI queue limit reached (10000 commands or 8 MB): the transaction will be "
+      "discarded\r\n";
+  run({"MULTI"});
+  const std::string mb(1024 * 1024, 'x');
+  for (int i = 0; i < 7; ++i) BOOST_TEST(run({"ECHO", mb}) == "+QUEUED\r\n");
+  BOOST_TEST(client.multi_bytes > 7u * 1024 * 1024);
+  BOOST_TEST(run({"ECHO", mb}) == limit_error);  // the 8th MB does not fit with the overhead
+  BOOST_TEST(client.multi_queue.size() == 7u);
+  BOOST_TEST(run({"EXEC"}) == "-EXECABORT Transaction discarded because of previous errors.\r\n");
+  BOOST_TEST(client.multi_bytes == 0u);
+  BOOST_TEST(client.multi_queue.empty());
+
+  run({"MULTI"});
+  for (int i = 0; i < 10000; ++i) run({"PING"});
+  BOOST_TEST(run({"PING"}) == limit_error);
+  BOOST_TEST(run({"DISCARD"}) == "+OK\r\n");
+  BOOST_TEST(client.multi_bytes == 0u);
+  BOOST_TEST(run({"PING"}) == "+PONG\r\n");  // nothing else was lost
+}
+
 BOOST_AUTO_TEST_CASE(exec_aborts_after_a_queueing_error_and_discard) {
   BOOST_TEST(run({"EXEC"}) == "-ERR EXEC without MULTI\r\n");
   BOOST_TEST(run({"DISCARD"}) == "-ERR DISCARD without MULTI\r\n");
