@@ -128,24 +128,25 @@ BOOST_AUTO_TEST_CASE(cancel_is_silent_and_stale_ids_are_harmless) {
   acq(e, "k", "h", 1000, 0);
   auto w1 = acq(e, "k", "w1", 100, 0, 0, 500, 1);
   auto w2 = acq(e, "k", "w2", 100, 0, 0, 500, 2);
-  e.cancel_waiter(w1.waiter);
+  BOOST_TEST(e.cancel_waiter(w1.waiter));
   BOOST_TEST(e.stats().waiters == 1u);
-  e.cancel_waiter(w1.waiter);  // twice: no effect
-  e.cancel_waiter(WaiterId{w2.waiter.slot, w2.waiter.generation + 1});
-  e.cancel_waiter(WaiterId{123456, 1});
+  BOOST_TEST(!e.cancel_waiter(w1.waiter));  // twice: no effect
+  BOOST_TEST(!e.cancel_waiter(WaiterId{w2.waiter.slot, w2.waiter.generation + 1}));
+  BOOST_TEST(!e.cancel_waiter(WaiterId{123456, 1}));
   BOOST_TEST(e.stats().waiters == 1u);
   BOOST_TEST(!e.has_events());
   e.release("k", "h", 10);
   auto ev = e.take_events();
   BOOST_REQUIRE(ev.size() == 1u);
   BOOST_TEST(ev[0].tag == 2u);
-  e.cancel_waiter(w2.waiter);  // already granted: the holder stays
+  // Already granted (the event is out): false, so the caller knows it must handle the grant.
+  BOOST_TEST(!e.cancel_waiter(w2.waiter));
   BOOST_TEST(e.exists("k", 10));
   // A cancelled waiter's slot reused by a new waiter keeps the old id stale.
   auto w3 = acq(e, "k", "w3", 100, 10, 0, 500, 3);
-  e.cancel_waiter(w1.waiter);
+  BOOST_TEST(!e.cancel_waiter(w1.waiter));
   BOOST_TEST(e.info("k", 10)->waiters == 1u);
-  e.cancel_waiter(w3.waiter);
+  BOOST_TEST(e.cancel_waiter(w3.waiter));
   BOOST_TEST(e.info("k", 10)->waiters == 0u);
   e.tick(2000);
   BOOST_TEST(!e.has_events());
