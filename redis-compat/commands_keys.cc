@@ -6,6 +6,7 @@
 #include <string>
 
 #include "redis-compat/args.h"
+#include "redis-compat/checks.h"
 #include "redis-compat/commands.h"
 #include "redis-compat/errors.h"
 
@@ -29,26 +30,6 @@ Current current(CommandContext& ctx, std::string_view key) {
   }
   if (!info->holders.empty()) c.holder = std::move(info->holders.front());
   return c;
-}
-
-bool reply_engine_error(CommandContext& ctx, EngineStatus status) {
-  auto err = errors::status_error(status, ctx.engine);
-  if (!err) return false;
-  if (!errors::limit_reason(status).empty()) ctx.host.on_limit_rejection(status);
-  ctx.w.error(err->resp);
-  return true;
-}
-
-bool valid_key(CommandContext& ctx, std::string_view key) {
-  if (key.empty()) {
-    ctx.w.error(errors::kInvalidKey);
-    return false;
-  }
-  if (key.size() > ctx.engine.limits().max_key_bytes) {
-    ctx.w.error(errors::kKeyTooLong);
-    return false;
-  }
-  return true;
 }
 
 std::string invalid_expire(std::string_view command) {
@@ -145,7 +126,7 @@ Outcome cmd_set(CommandContext& ctx, Args argv) {
   const std::string_view key = argv[1];
   const std::string_view owner = argv[2];
   SetOptions o;
-  if (!parse_set_options(ctx, argv, o) || !valid_key(ctx, key)) return Outcome::kDone;
+  if (!parse_set_options(ctx, argv, o) || !check_key(ctx, key)) return Outcome::kDone;
   if (owner.empty() || owner.size() > kMaxOwnerBytes) {
     ctx.w.error(errors::kInvalidOwner);
     return Outcome::kDone;
@@ -188,11 +169,11 @@ Outcome cmd_set(CommandContext& ctx, Args argv) {
       ctx.w.error(errors::kWrongType);
       return Outcome::kDone;
     }
-    if (reply_engine_error(ctx, r.status)) return Outcome::kDone;
+    if (reply_status_error(ctx, r.status)) return Outcome::kDone;
     return reply(false);
   }
   const AcquireResult r = ctx.engine.set_holder(key, owner, ttl, ctx.now);
-  if (reply_engine_error(ctx, r.status)) return Outcome::kDone;
+  if (reply_status_error(ctx, r.status)) return Outcome::kDone;
   return reply(true);
 }
 
@@ -293,7 +274,7 @@ Outcome expire_generic(CommandContext& ctx, Args argv, std::int64_t unit_ms) {
     return Outcome::kDone;
   }
   const EngineStatus s = ctx.engine.extend(argv[1], cur.holder->owner, ttl, ctx.now);
-  if (!reply_engine_error(ctx, s)) ctx.w.integer(s == EngineStatus::kOk ? 1 : 0);
+  if (!reply_status_error(ctx, s)) ctx.w.integer(s == EngineStatus::kOk ? 1 : 0);
   return Outcome::kDone;
 }
 

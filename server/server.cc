@@ -25,6 +25,7 @@ constexpr std::size_t kHardOutputCap = 64 * 1024 * 1024;  // close past this
 constexpr Millis kSoftOutputGrace = 10000;                // close if over the soft cap this long
 constexpr std::size_t kUnauthenticatedInputCap = 256 * 1024;
 constexpr Millis kShutdownGrace = 5000;
+constexpr std::size_t kMaxMetricsConnections = 64;
 
 Connection* conn_of(uv_handle_t* h) {
   return static_cast<Connection*>(h->data);
@@ -224,6 +225,10 @@ void Server::accept_one(uv_stream_t* listener, bool metrics) {
   }
   connections_.emplace(c->id, c);
   const std::size_t clients = connections_.size() - metrics_connections_;
+  if (metrics && metrics_connections_ > kMaxMetricsConnections) {
+    close_connection(*c);  // scrapers and health checks need few; a flood must not hold memory
+    return;
+  }
   if ((!metrics && clients > config_.server.max_connections) || shutting_down_) {
     // Redis's behaviour: say why, then close.
     c->out = take_buffer();
