@@ -59,6 +59,8 @@ ENV TTLSEMLOCK_SERVER_HOST=0.0.0.0 \
 USER 10001:10001
 WORKDIR /app
 EXPOSE 8765 9765
+# The journal and snapshots (persistence is on in /app/config.json): mount a volume here.
+VOLUME ["/app/data"]
 HEALTHCHECK --interval=10s --timeout=3s --start-period=5s --retries=3 \
   CMD curl -fsS --max-time 2 -o /dev/null "http://127.0.0.1:${TTLSEMLOCK_METRICS_PORT:-9765}/health" || exit 1
 STOPSIGNAL SIGTERM

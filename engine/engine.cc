@@ -196,6 +196,7 @@ AcquireResult Engine::set_holder(std::string_view key, std::string_view owner, M
     return {EngineStatus::kOk, m.add_holder(slot, owner, ttl, now), ttl};
   }
   if (e.owner() != owner) {
+    m.log_drop(slot);  // the old owner's holder ends here; set_deadline logs the new one
     m.set_first_owner(e, owner);
     e.fence.set(m.next_fence++);
     ++m.counters.granted;

@@ -15,6 +15,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <string>
@@ -137,6 +138,27 @@ struct EngineStats {
   std::uint64_t next_fence = 0;
 };
 
+// --- Persistence hooks (engine_persist.cc) ---
+
+// One change of a holder, recorded while the mutation log is on, in the order it happened.
+struct Mutation {
+  enum class Kind : std::uint8_t { kHold, kDrop } kind = Kind::kHold;
+  std::string key;
+  std::string owner;
+  std::uint64_t fence = 0;
+  Millis deadline = 0;      // kHold: the holder's (monotonic) deadline
+  std::uint32_t limit = 1;  // the key's limit
+};
+
+// A live holder as for_each_holder() reports it (views valid during the callback only).
+struct HolderView {
+  std::string_view key;
+  std::string_view owner;
+  std::uint64_t fence = 0;
+  std::uint32_t limit = 1;
+  Millis deadline = 0;
+};
+
 class Engine {
  public:
   // first_fence: the first token handed out; every later one is strictly greater.
@@ -204,6 +226,23 @@ class Engine {
 
   // Exactly accounted bytes: keys, holders, waiters and index capacity.
   std::uint64_t memory_bytes() const;
+
+  // --- Persistence hooks (engine_persist.cc) ---
+  // Off by default (no cost). When on, every holder change is appended to the log: kHold for
+  // immediate and waiter grants, re-acquire refreshes, extends and set_holder; kDrop for
+  // releases, force releases and expiries (also of due holders found by any access).
+  void set_mutation_log(bool on);
+  std::vector<Mutation> take_mutations();
+  bool has_mutations() const;
+  // Puts a persisted holder back (start-up): no limit checks, no fence consumed, not logged.
+  // An existing key keeps its limit; an owner that already holds the key is left as it is.
+  // Call tick(now) once before restoring, so the expiry wheel's cursor is set to the present.
+  void restore_holder(std::string_view key, std::string_view owner, std::uint64_t fence,
+                      std::uint32_t limit, Millis deadline);
+  // The next fence handed out will be greater than `fence`.
+  void ensure_next_fence_above(std::uint64_t fence);
+  // Calls fn for every holder stored (due ones included), in no particular order.
+  void for_each_holder(const std::function<void(const HolderView&)>& fn) const;
 
  private:
   struct Impl;

@@ -89,6 +89,16 @@ struct Engine::Impl {
   EngineStats counters;  // only the counter fields; gauges are filled by stats()
   WarnState warn_locks;
   WarnState warn_memory;
+  // Persistence (engine_persist.cc): the mutation log, off unless set_mutation_log(true).
+  bool log_mutations = false;
+  std::vector<Mutation> mutations;
+  void log_holder(Mutation::Kind kind, std::uint32_t h);
+  void log_hold(std::uint32_t h) {
+    if (log_mutations) log_holder(Mutation::Kind::kHold, h);
+  }
+  void log_drop(std::uint32_t h) {
+    if (log_mutations) log_holder(Mutation::Kind::kDrop, h);
+  }
 
   // --- helpers (engine_state.cc) ---
   void observe(Millis now) {

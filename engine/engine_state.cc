@@ -50,6 +50,7 @@ void Engine::Impl::set_deadline(std::uint32_t h, Millis deadline) {
     keys[h].deadline.set_signed(deadline);
   }
   holder_wheel.reschedule(h);
+  log_hold(h);
 }
 
 namespace {
@@ -166,6 +167,7 @@ std::uint64_t Engine::Impl::add_holder(std::uint32_t slot, std::string_view owne
     e.fence.set(fence);
     e.deadline.set_signed(now + ttl);
     holder_wheel.insert(slot);
+    log_hold(slot);
     return fence;
   }
   std::uint32_t x = extras.alloc();
@@ -192,10 +194,12 @@ std::uint64_t Engine::Impl::add_holder(std::uint32_t slot, std::string_view owne
   ext.extra_tail = x;
   ++ext.extra_count;
   holder_wheel.insert(x | kExtraBit);
+  log_hold(x | kExtraBit);
   return fence;
 }
 
 void Engine::Impl::remove_holder(std::uint32_t h) {
+  log_drop(h);
   holder_wheel.remove(h);
   --holder_total;
   if (!(h & kExtraBit)) {

@@ -231,6 +231,10 @@ bool Server::execute_json(Connection& c, json::Request& req, WireProtocol wire,
 
   switch (req.action) {
     case json::Action::kAcquire: {
+      if (!persist_error_.empty()) {
+        write_json_error(body, status, id, persist_error_);
+        return true;
+      }
       if (const std::string e = ttl_error(); !e.empty()) return bad(e);
       if (req.limit && (*req.limit < 1 || *req.limit > limits.max_permits)) {
         return bad("limit: must be 1.." + std::to_string(limits.max_permits));

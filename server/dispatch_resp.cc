@@ -85,6 +85,11 @@ std::size_t Server::process_resp(Connection& c, std::string_view data, Millis no
       metrics_.count_request("other", "resp", RequestResult::kError, 0);
       break;
     }
+    if (!argv_.empty() && persistence_rejects(argv_[0])) {
+      w.error(persist_error_);
+      metrics_.count_request(command_label(nullptr), "resp", RequestResult::kError, 0);
+      continue;
+    }
     const std::uint64_t t0 = uv_hrtime();
     const std::size_t before = c.out.size();
     redis::CommandContext ctx{*engine_, *this, c.client, w, now, true};

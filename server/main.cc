@@ -27,5 +27,6 @@ int main(int argc, char** argv) {
     return 1;
   }
   semlock::Server server(std::move(loaded.config));
+  server.set_repair_journal(loaded.repair_journal);
   return server.run();
 }

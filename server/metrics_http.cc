@@ -34,7 +34,10 @@ std::size_t Server::process_metrics_http(Connection& c, std::string_view data) {
         http::write_response(c.out, 200, "text/plain", "ready\n", hr.keep_alive);
       } else {
         http::write_response(c.out, 503, "text/plain",
-                             shutting_down_ ? "shutting down\n" : "starting\n", hr.keep_alive);
+                             shutting_down_     ? "shutting down\n"
+                             : persist_loading_ ? "loading\n"
+                                                : "starting\n",
+                             hr.keep_alive);
       }
     } else {
       http::write_response(c.out, 404, "text/plain", "not found\n", hr.keep_alive);

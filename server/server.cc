@@ -127,17 +127,12 @@ int Server::run() {
   log::info("TtlSemLock server starting",
             {{"version", SEMLOCK_VERSION}, {"config", config::describe(config_)}});
   for (const auto& w : config_.warnings) log::warn(w);
-  if (config_.persistence.enabled) {
-    // Said loudly rather than silently ignored: a user who asked for durability must know.
-    log::warn(
-        "persistence.enabled is set, but this version keeps locks in memory only: the journal and "
-        "snapshots are not implemented yet, and a restart forgets every lock");
-  }
-
   if (config_.metrics.enabled) {
     if (!listen_on(metrics_listener_, config_.metrics.host, config_.metrics.port, true)) return 1;
     metrics_listening_ = true;
   }
+  // Persisted locks are back before the lock port takes traffic (/ready: 503 "loading").
+  if (config_.persistence.enabled && !persistence_start()) return 1;
   if (!listen_on(lock_listener_, config_.server.host, config_.server.port, false)) return 1;
 
   uv_timer_init(loop_, &tick_timer_);
@@ -166,6 +161,7 @@ int Server::run() {
                              ? config_.metrics.host + ":" + std::to_string(config_.metrics.port)
                              : std::string("off")}});
   uv_run(loop_, UV_RUN_DEFAULT);
+  persistence_stop();
   uv_loop_close(loop_);
   log::info("TtlSemLock server stopped");
   return exit_code_;
@@ -346,6 +342,7 @@ void Server::update_reading(Connection& c) {
 
 void Server::flush(Connection& c) {
   if (c.closed) return;
+  if (persistence_holds_replies(c)) return;  // fsync=always: sent once the batch is durable
   if (!c.writing && !c.out.empty()) {
     uv_buf_t b = uv_buf_init(c.out.data(), static_cast<unsigned>(c.out.size()));
     auto* stream = reinterpret_cast<uv_stream_t*>(&c.handle);
@@ -458,6 +455,7 @@ void Server::drain() {
       }
       continue;
     }
+    if (persistence_after_drain()) continue;  // the batch's journal write (and fsync)
     break;
   }
   draining_ = false;
@@ -508,6 +506,7 @@ void Server::on_session_grant(redis::ClientState& client, std::string_view key,
 
 void Server::add_session(Connection& c, std::string_view key, std::string_view owner,
                          std::uint64_t fence) {
+  persistence_note_session(fence);
   for (auto& s : c.sessions) {
     if (s.key == key && s.owner == owner) {
       s.fence = fence;
@@ -667,6 +666,7 @@ void Server::housekeeping() {
     suppressed_rejections_ = 0;
     last_rejection_log_ = now;
   }
+  persistence_housekeeping();
   update_metrics();
 }
 

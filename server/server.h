@@ -12,8 +12,11 @@
 #include <vector>
 
 #include "absl/container/flat_hash_map.h"
+#include "absl/container/flat_hash_set.h"
 #include "config/config.h"
 #include "engine/engine.h"
+#include "persistence/fence_reservation.h"
+#include "persistence/files.h"
 #include "protocol/json_codec.h"
 #include "redis-compat/context.h"
 #include "server/connection.h"
@@ -28,6 +31,8 @@ class Server final : public redis::Host {
 
   // Binds the ports and runs the loop until shutdown. Returns the process exit code.
   int run();
+  // --repair-journal: cut a damaged journal at its first bad record instead of refusing.
+  void set_repair_journal(bool on);
 
   // redis::Host
   std::string generate_owner() override;
@@ -158,6 +163,35 @@ class Server final : public redis::Host {
   // shared_ptr so that the Scripting type may stay incomplete here and in server.cc.
   std::shared_ptr<redis::Scripting> scripting_;
   std::uint64_t script_heap_bytes_ = 0;  // the Lua heap, counted as used memory
+
+  // --- Persistence (persistence_hooks.cc, owned by the persistence work) ---
+  // Loads the directory into the engine, opens the journal, reserves fences. False: do not
+  // start (the reason is logged). Runs the loop for the metrics port while reading.
+  bool persistence_start();
+  // End of every drain(): writes the batch's mutations, syncs per fsync mode, renews the fence
+  // reservation, releases replies held for fsync=always. True when it made more work to drain.
+  bool persistence_after_drain();
+  // Asked by flush(): true = hold this connection's replies until the batch is durable.
+  bool persistence_holds_replies(Connection& c);
+  void persistence_note_session(std::uint64_t fence);  // a SESSION grant: never journaled
+  void persistence_housekeeping();                     // snapshot when due
+  void persistence_snapshot();
+  void persistence_stop();  // clean shutdown: last write and sync
+  // True when `command` (RESP name, any case) grants and the journal cannot be written.
+  bool persistence_rejects(std::string_view command) const;
+  int persistence_reserve_fences();
+  void persistence_fail(int err);
+  std::unique_ptr<persist::JournalFile> journal_;  // null when persistence is off
+  std::unique_ptr<persist::FenceReservation> fence_reservation_;
+  absl::flat_hash_set<std::uint64_t> session_fences_;
+  std::vector<std::uint64_t> held_replies_;  // connections whose replies wait for the fsync
+  std::string persist_error_;  // "ERR persistence: ..." once the journal cannot be written
+  bool repair_journal_ = false;
+  bool persist_loading_ = false;
+  bool persist_flushing_ = false;
+  bool journal_dirty_ = false;  // written since the last sync
+  Millis last_sync_ms_ = 0;
+  Millis last_snapshot_ms_ = 0;
 };
 
 }  // namespace semlock

@@ -1,0 +1,57 @@
+// The files of a persistence directory, with plain POSIX calls: `journal.log` (append-only) and
+// `snapshot.dat` (replaced atomically: written to snapshot.tmp, fsynced, renamed, dir fsynced).
+// Errors come back as errno values (0 = done) so the caller can report strerror and decide.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <string_view>
+
+namespace semlock::persist {
+
+inline constexpr const char* kJournalName = "journal.log";
+inline constexpr const char* kSnapshotName = "snapshot.dat";
+inline constexpr const char* kSnapshotTmpName = "snapshot.tmp";
+// The first bytes of a snapshot file, so a stray file is not read as one.
+inline constexpr std::string_view kSnapshotMagic = "SEMLSNP1";
+
+std::string join_path(const std::string& dir, const char* name);
+
+// Reads the whole file into `out`. ENOENT when it does not exist (out empty).
+int read_whole_file(const std::string& path, std::string& out);
+
+// Creates the directory (one level) when missing. 0 or errno.
+int ensure_directory(const std::string& dir);
+
+// The journal, open for appending. Not copyable; closes on destruction.
+class JournalFile {
+ public:
+  JournalFile() = default;
+  ~JournalFile();
+  JournalFile(const JournalFile&) = delete;
+  JournalFile& operator=(const JournalFile&) = delete;
+
+  // Opens (creating) `path`, cuts it to `keep_bytes` (the end of its last good record) and
+  // positions at the end. 0 or errno.
+  int open(const std::string& path, std::uint64_t keep_bytes);
+  // Writes every byte (retrying short writes). 0 or errno (ENOSPC on a full disk). After a
+  // failure the file is cut back to its last complete append, so no half record stays behind.
+  int append(std::string_view bytes);
+  // fdatasync. 0 or errno.
+  int sync();
+  // Empties the journal (after a snapshot took its place) and syncs. 0 or errno.
+  int reset();
+  std::uint64_t size() const { return size_; }
+  bool is_open() const { return fd_ >= 0; }
+  void close();
+
+ private:
+  int fd_ = -1;
+  std::uint64_t size_ = 0;
+};
+
+// Writes `body` (framed records) after kSnapshotMagic to dir/snapshot.tmp, fsyncs it, renames it
+// over dir/snapshot.dat and fsyncs the directory. 0 or errno; on failure snapshot.dat is intact.
+int write_snapshot(const std::string& dir, std::string_view body);
+
+}  // namespace semlock::persist

@@ -1,0 +1,301 @@
+// Durable locks on the server side: start-up load, the journal written at the end of every
+// drain, the fsync modes, fence reservation, snapshots, and the journal-failure state.
+//
+// Happy path: run() loads the directory before the lock port listens (the metrics port answers
+// /ready 503 "loading" meanwhile), restores the live holders, reserves fences and turns the
+// engine's mutation log on. Each drain() ends in persistence_after_drain(): the batch's
+// mutations become records, one write(); with fsync=always one fdatasync, and the replies held
+// back by flush() during the batch go out only after it (group commit); with everysec the
+// journal is synced at most a second after a write; with no, never by us.
+//
+// Failure modes: a failed write or fsync marks the journal broken (logged once): acquires get
+// `ERR persistence: cannot write the journal (<strerror>)`, releases and reads keep working.
+// With fsync=always, the grants of the failed batch — and any grant made while broken (waiters,
+// scripts, MULTI) — are released again and the connections whose replies were held are closed
+// unanswered: no grant that is not durable is ever acknowledged. Broken lasts until a restart.
+//
+// SESSION holders are never restored (SPEC §1): their fences are kept in session_fences_, and
+// records for them are not written at all (nor put in snapshots).
+#include <algorithm>
+#include <atomic>
+#include <cerrno>
+#include <chrono>
+#include <cstring>
+#include <thread>
+
+#include "persistence/loader.h"
+#include "persistence/record.h"
+#include "server/logging.h"
+#include "server/server.h"
+
+namespace semlock {
+namespace {
+
+constexpr std::uint64_t kFenceBlock = 1'000'000;
+// One batch (a tick's expiries handing permits to waiters, a read of pipelined acquires) grants
+// at most ~100,000 fences; renewing half a block early leaves five such batches of room.
+constexpr std::uint64_t kFenceMargin = 500'000;
+constexpr Millis kEverysecInterval = 1000;
+
+std::int64_t wall_ms() {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(
+             std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
+
+std::uint64_t wall_us() {
+  return static_cast<std::uint64_t>(std::chrono::duration_cast<std::chrono::microseconds>(
+                                        std::chrono::system_clock::now().time_since_epoch())
+                                        .count());
+}
+
+}  // namespace
+
+void Server::set_repair_journal(bool on) {
+  repair_journal_ = on;
+}
+
+bool Server::persistence_start() {
+  const config::PersistenceConfig& pc = config_.persistence;
+  if (const int rc = persist::ensure_directory(pc.dir); rc != 0) {
+    log::error("Cannot create the persistence directory " + pc.dir + ": " + std::strerror(rc));
+    return false;
+  }
+  // Read and replay the files on a thread while the loop keeps serving the metrics port, so
+  // /ready can answer 503 "loading" meanwhile.
+  persist_loading_ = true;
+  persist::LoadResult loaded;
+  std::atomic<bool> done{false};
+  uv_async_t wake{};
+  uv_async_init(loop_, &wake, [](uv_async_t*) {});
+  const bool repair = repair_journal_;
+  std::thread reader([&] {
+    loaded = persist::load_directory(pc.dir, wall_ms(), repair);
+    done = true;
+    uv_async_send(&wake);
+  });
+  while (!done.load()) uv_run(loop_, UV_RUN_ONCE);
+  reader.join();
+  uv_close(reinterpret_cast<uv_handle_t*>(&wake), nullptr);
+  uv_run(loop_, UV_RUN_NOWAIT);  // lets the close complete: `wake` lives on this stack
+  persist_loading_ = false;
+
+  for (const std::string& w : loaded.warnings) log::warn(w);
+  if (!loaded.ok) {
+    log::error(loaded.error);
+    return false;
+  }
+  // Deadlines are stored as wall-clock time: downtime counts against the TTL (SPEC §1).
+  const Millis now = now_ms();
+  const std::int64_t now_wall = wall_ms();
+  engine_->tick(now);
+  for (const persist::PersistedHolder& h : loaded.holders) {
+    engine_->restore_holder(h.key, h.owner, h.fence, h.limit,
+                            now + (h.wall_deadline_ms - now_wall));
+  }
+  const std::uint64_t first =
+      persist::FenceReservation::first_fence(loaded.reserved_fence, loaded.max_fence, wall_us());
+  engine_->ensure_next_fence_above(first - 1);
+
+  journal_ = std::make_unique<persist::JournalFile>();
+  const std::string path = persist::join_path(pc.dir, persist::kJournalName);
+  if (const int rc = journal_->open(path, loaded.journal_valid_bytes); rc != 0) {
+    log::error("Cannot open the journal " + path + ": " + std::strerror(rc));
+    return false;
+  }
+  fence_reservation_ = std::make_unique<persist::FenceReservation>(kFenceBlock, kFenceMargin);
+  if (const int rc = persistence_reserve_fences(); rc != 0) {
+    log::error("Cannot write the journal " + path + ": " + std::strerror(rc));
+    return false;
+  }
+  engine_->set_mutation_log(true);
+  last_snapshot_ms_ = now;
+  last_sync_ms_ = now;
+  log::info("Persistence loaded", {{"dir", pc.dir},
+                                   {"fsync", std::string(config::fsync_mode_name(pc.fsync))},
+                                   {"restored_holders", std::to_string(loaded.holders.size())},
+                                   {"expired_while_down", std::to_string(loaded.dropped_expired)},
+                                   {"journal_bytes", std::to_string(loaded.journal_valid_bytes)}});
+  return true;
+}
+
+int Server::persistence_reserve_fences() {
+  const std::uint64_t mark = fence_reservation_->next_mark(engine_->stats().next_fence);
+  persist::Record r;
+  r.type = persist::RecordType::kFenceReservation;
+  r.fence = mark;
+  std::string bytes;
+  persist::encode_record(r, bytes);
+  // Written and synced at once, whatever the fsync mode: no fence may ever be handed out twice.
+  int rc = journal_->append(bytes);
+  if (rc == 0) rc = journal_->sync();
+  if (rc == 0) {
+    fence_reservation_->set_reserved(mark);
+    journal_dirty_ = false;
+    last_sync_ms_ = now_ms();
+  }
+  return rc;
+}
+
+void Server::persistence_note_session(std::uint64_t fence) {
+  if (journal_) session_fences_.insert(fence);
+}
+
+bool Server::persistence_holds_replies(Connection& c) {
+  if (!journal_ || persist_flushing_ || config_.persistence.fsync != config::FsyncMode::kAlways) {
+    return false;
+  }
+  // Nothing changed since the last commit: whatever the reply says is already durable.
+  if (!engine_->has_mutations()) return false;
+  held_replies_.push_back(c.id);
+  return true;
+}
+
+void Server::persistence_fail(int err) {
+  if (!persist_error_.empty()) return;
+  persist_error_ =
+      std::string("ERR persistence: cannot write the journal (") + std::strerror(err) + ")";
+  log::error(
+      "Journal write failed: acquires are rejected until a restart; releases and reads "
+      "keep working",
+      {{"dir", config_.persistence.dir}, {"error", std::strerror(err)}});
+}
+
+bool Server::persistence_after_drain() {
+  if (!journal_) return false;
+  const bool always = config_.persistence.fsync == config::FsyncMode::kAlways;
+  std::vector<Mutation> mutations = engine_->take_mutations();
+  const Millis now = now_ms();
+  const std::int64_t now_wall = wall_ms();
+  std::string bytes;
+  std::vector<Mutation> holds;  // grants and refreshes of this batch
+  for (Mutation& m : mutations) {
+    if (session_fences_.contains(m.fence)) {
+      if (m.kind == Mutation::Kind::kDrop) session_fences_.erase(m.fence);
+      continue;
+    }
+    persist::Record r;
+    r.type =
+        m.kind == Mutation::Kind::kHold ? persist::RecordType::kHold : persist::RecordType::kDrop;
+    r.key = m.key;
+    r.owner = m.owner;
+    r.fence = m.fence;
+    r.limit = m.limit;
+    r.wall_deadline_ms = now_wall + (m.deadline - now);
+    persist::encode_record(r, bytes);
+    if (m.kind == Mutation::Kind::kHold) holds.push_back(std::move(m));
+  }
+  int err = 0;
+  if (persist_error_.empty()) {
+    if (!bytes.empty()) {
+      err = journal_->append(bytes);
+      if (err == 0) journal_dirty_ = true;
+    }
+    if (err == 0 && fence_reservation_->needs_renewal(engine_->stats().next_fence)) {
+      err = persistence_reserve_fences();
+    }
+    const bool sync_due = always || now - last_sync_ms_ >= kEverysecInterval;
+    if (err == 0 && journal_dirty_ && sync_due &&
+        config_.persistence.fsync != config::FsyncMode::kNo) {
+      err = journal_->sync();
+      if (err == 0) {
+        journal_dirty_ = false;
+        last_sync_ms_ = now;
+      }
+    }
+    if (err != 0) persistence_fail(err);
+  }
+  const bool lost = !persist_error_.empty() && !holds.empty();
+  std::vector<std::uint64_t> held;
+  held.swap(held_replies_);
+  if (always && lost) {
+    // Not durable, so never acknowledged: take the grants back and drop the held replies.
+    for (const Mutation& m : holds) engine_->release_fenced(m.key, m.owner, m.fence, now);
+    for (std::uint64_t id : held) {
+      auto it = connections_.find(id);
+      if (it != connections_.end() && !it->second->closed) close_connection(*it->second);
+    }
+  } else if (!held.empty()) {
+    persist_flushing_ = true;
+    std::sort(held.begin(), held.end());
+    held.erase(std::unique(held.begin(), held.end()), held.end());
+    for (std::uint64_t id : held) {
+      auto it = connections_.find(id);
+      if (it != connections_.end() && !it->second->closed) flush(*it->second);
+    }
+    persist_flushing_ = false;
+  }
+  return engine_->has_events() || !ready_.empty() || engine_->has_mutations();
+}
+
+void Server::persistence_housekeeping() {
+  if (!journal_ || !persist_error_.empty()) return;
+  const Millis now = now_ms();
+  const config::PersistenceConfig& pc = config_.persistence;
+  const bool big = journal_->size() > pc.snapshot_every_bytes;
+  const bool old = now - last_snapshot_ms_ >= pc.snapshot_interval && journal_->size() > 0;
+  if (!big && !old) return;
+  persistence_snapshot();
+}
+
+void Server::persistence_snapshot() {
+  const auto t0 = std::chrono::steady_clock::now();
+  const Millis now = now_ms();
+  const std::int64_t now_wall = wall_ms();
+  std::string body;
+  std::uint64_t holders = 0;
+  engine_->for_each_holder([&](const HolderView& h) {
+    if (h.deadline <= now || session_fences_.contains(h.fence)) return;
+    persist::encode_record(
+        persist::Record{persist::RecordType::kHold, std::string(h.key), std::string(h.owner),
+                        h.fence, h.limit, now_wall + (h.deadline - now)},
+        body);
+    ++holders;
+  });
+  persist::Record reservation;
+  reservation.type = persist::RecordType::kFenceReservation;
+  reservation.fence = fence_reservation_->reserved();
+  persist::encode_record(reservation, body);
+  // The snapshot holds the state the journal built; mutations not yet written replay on top of
+  // it unchanged (a hold it has, a drop of a holder it lacks), so they need not be written first.
+  int rc = persist::write_snapshot(config_.persistence.dir, body);
+  if (rc == 0) rc = journal_->reset();
+  if (rc != 0) {
+    persistence_fail(rc);
+    return;
+  }
+  journal_dirty_ = false;
+  last_snapshot_ms_ = now;
+  last_sync_ms_ = now;
+  const auto pause_us =
+      std::chrono::duration_cast<std::chrono::microseconds>(std::chrono::steady_clock::now() - t0)
+          .count();
+  log::info("Snapshot written", {{"holders", std::to_string(holders)},
+                                 {"bytes", std::to_string(body.size())},
+                                 {"pause_ms", std::to_string(pause_us / 1000)}});
+}
+
+void Server::persistence_stop() {
+  if (!journal_) return;
+  persistence_after_drain();
+  if (persist_error_.empty() && journal_dirty_ &&
+      config_.persistence.fsync != config::FsyncMode::kNo) {
+    journal_->sync();
+  }
+  journal_->close();
+}
+
+bool Server::persistence_rejects(std::string_view command) const {
+  if (persist_error_.empty()) return false;
+  // Commands that grant: they are refused while nothing can be made durable. Scripts and EXEC
+  // are let through (release scripts must work); with fsync=always their grants are taken back.
+  auto is = [&](std::string_view name) {
+    return command.size() == name.size() &&
+           std::equal(command.begin(), command.end(), name.begin(), [](char a, char b) {
+             return std::tolower(static_cast<unsigned char>(a)) == b;
+           });
+  };
+  return is("semlock.acquire") || is("set");
+}
+
+}  // namespace semlock
