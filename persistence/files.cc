@@ -22,6 +22,8 @@ int write_all(int fd, std::string_view bytes) {
   return 0;
 }
 
+}  // namespace
+
 int sync_directory(const std::string& dir) {
   const int fd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
   if (fd < 0) return errno;
@@ -29,8 +31,6 @@ int sync_directory(const std::string& dir) {
   ::close(fd);
   return rc;
 }
-
-}  // namespace
 
 std::string join_path(const std::string& dir, const char* name) {
   if (dir.empty()) return name;

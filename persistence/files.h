@@ -12,6 +12,9 @@ namespace semlock::persist {
 inline constexpr const char* kJournalName = "journal.log";
 inline constexpr const char* kSnapshotName = "snapshot.dat";
 inline constexpr const char* kSnapshotTmpName = "snapshot.tmp";
+// The journal a background snapshot is being written from: renamed from journal.log when the
+// snapshot starts, removed once snapshot.dat holds its state. Loaded between the two if present.
+inline constexpr const char* kJournalPrevName = "journal.prev";
 // The first bytes of a snapshot file, so a stray file is not read as one.
 inline constexpr std::string_view kSnapshotMagic = "SEMLSNP1";
 
@@ -53,5 +56,8 @@ class JournalFile {
 // Writes `body` (framed records) after kSnapshotMagic to dir/snapshot.tmp, fsyncs it, renames it
 // over dir/snapshot.dat and fsyncs the directory. 0 or errno; on failure snapshot.dat is intact.
 int write_snapshot(const std::string& dir, std::string_view body);
+
+// fsync of the directory itself (after a rename or unlink in it). 0 or errno.
+int sync_directory(const std::string& dir);
 
 }  // namespace semlock::persist

@@ -121,6 +121,25 @@ LoadResult load_directory(const std::string& dir, std::int64_t now_wall_ms, bool
       pos += d.consumed;
     }
   }
+  // A background snapshot that did not finish leaves the journal it started from: its records
+  // replay on top of whichever snapshot is on disk (a prefix of the history replayed on the state
+  // it led to changes nothing, since the last record per holder wins).
+  const std::string prev_path = join_path(dir, kJournalPrevName);
+  rc = read_whole_file(prev_path, data);
+  if (rc != 0 && rc != ENOENT) {
+    out.ok = false;
+    out.error = "Cannot read " + prev_path + ": " + std::strerror(rc);
+    return out;
+  }
+  if (rc == 0) {
+    const JournalScan prev = scan_journal(prev_path, data, repair, state);
+    out.warnings = prev.warnings;
+    if (!prev.ok) {
+      out.ok = false;
+      out.error = prev.error;
+      return out;
+    }
+  }
   const std::string journal_path = join_path(dir, kJournalName);
   rc = read_whole_file(journal_path, data);
   if (rc != 0 && rc != ENOENT) {
@@ -129,7 +148,7 @@ LoadResult load_directory(const std::string& dir, std::int64_t now_wall_ms, bool
     return out;
   }
   const JournalScan scan = scan_journal(journal_path, data, repair, state);
-  out.warnings = scan.warnings;
+  out.warnings.insert(out.warnings.end(), scan.warnings.begin(), scan.warnings.end());
   if (!scan.ok) {
     out.ok = false;
     out.error = scan.error;

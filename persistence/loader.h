@@ -66,7 +66,8 @@ struct LoadResult {
   std::uint64_t dropped_expired = 0;      // holders whose TTL ran out while the server was down
 };
 
-// Reads dir/snapshot.dat (if any) and dir/journal.log (if any). Missing files are an empty state.
+// Reads dir/snapshot.dat, dir/journal.prev and dir/journal.log, each if present, in that order.
+// Missing files are an empty state.
 LoadResult load_directory(const std::string& dir, std::int64_t now_wall_ms, bool repair);
 
 }  // namespace semlock::persist

@@ -23,6 +23,9 @@
 #include <cstring>
 #include <thread>
 
+#include <sys/wait.h>
+#include <unistd.h>
+
 #include "persistence/loader.h"
 #include "persistence/record.h"
 #include "server/logging.h"
@@ -229,7 +232,9 @@ bool Server::persistence_after_drain() {
 }
 
 void Server::persistence_housekeeping() {
-  if (!journal_ || !persist_error_.empty()) return;
+  if (!journal_) return;
+  persistence_reap_snapshot(false);
+  if (!persist_error_.empty() || snapshot_child_ > 0) return;
   const Millis now = now_ms();
   const config::PersistenceConfig& pc = config_.persistence;
   const bool big = journal_->size() > pc.snapshot_every_bytes;
@@ -238,45 +243,96 @@ void Server::persistence_housekeeping() {
   persistence_snapshot();
 }
 
+// Snapshots do not stall the loop: the loop only rotates the journal (journal.log becomes
+// journal.prev, a new journal.log takes every later record) and forks; the child walks the
+// engine in its copy-on-write view of memory, writes snapshot.dat (tmp + fsync + rename) and
+// exits. When it has succeeded, journal.prev is removed. A crash at any point leaves files that
+// load to the same state: snapshot.dat (old or new), then journal.prev if still there, then
+// journal.log. The loop's pause is the fork itself (page tables), measured and logged.
 void Server::persistence_snapshot() {
   const auto t0 = std::chrono::steady_clock::now();
-  const Millis now = now_ms();
-  const std::int64_t now_wall = wall_ms();
-  std::string body;
-  std::uint64_t holders = 0;
-  engine_->for_each_holder([&](const HolderView& h) {
-    if (h.deadline <= now || session_fences_.contains(h.fence)) return;
-    persist::encode_record(
-        persist::Record{persist::RecordType::kHold, std::string(h.key), std::string(h.owner),
-                        h.fence, h.limit, now_wall + (h.deadline - now)},
-        body);
-    ++holders;
-  });
-  persist::Record reservation;
-  reservation.type = persist::RecordType::kFenceReservation;
-  reservation.fence = fence_reservation_->reserved();
-  persist::encode_record(reservation, body);
-  // The snapshot holds the state the journal built; mutations not yet written replay on top of
-  // it unchanged (a hold it has, a drop of a holder it lacks), so they need not be written first.
-  int rc = persist::write_snapshot(config_.persistence.dir, body);
-  if (rc == 0) rc = journal_->reset();
+  const std::string& dir = config_.persistence.dir;
+  const std::string prev = persist::join_path(dir, persist::kJournalPrevName);
+  const std::string current = persist::join_path(dir, persist::kJournalName);
+  // journal.prev must be complete before it becomes the snapshot's base.
+  int rc = journal_dirty_ ? journal_->sync() : 0;
+  if (rc == 0) {
+    journal_->close();
+    if (::rename(current.c_str(), prev.c_str()) != 0) rc = errno;
+  }
+  if (rc == 0) rc = journal_->open(current, 0);
+  if (rc == 0) rc = persist::sync_directory(dir);
   if (rc != 0) {
     persistence_fail(rc);
     return;
   }
   journal_dirty_ = false;
+  const Millis now = now_ms();
+  const std::int64_t now_wall = wall_ms();
+  const pid_t pid = ::fork();
+  if (pid < 0) {
+    persistence_fail(errno);
+    return;
+  }
+  if (pid == 0) {
+    // The child: no libuv, no logging, no allocation beyond the snapshot body; _exit only.
+    std::string body;
+    engine_->for_each_holder([&](const HolderView& h) {
+      if (h.deadline <= now || session_fences_.contains(h.fence)) return;
+      persist::encode_record(
+          persist::Record{persist::RecordType::kHold, std::string(h.key), std::string(h.owner),
+                          h.fence, h.limit, now_wall + (h.deadline - now)},
+          body);
+    });
+    persist::Record reservation;
+    reservation.type = persist::RecordType::kFenceReservation;
+    reservation.fence = fence_reservation_->reserved();
+    persist::encode_record(reservation, body);
+    const int err = persist::write_snapshot(dir, body);
+    ::_exit(err == 0 ? 0 : (err & 0x7f) | 0x80);
+  }
+  snapshot_child_ = pid;
+  snapshot_started_ = t0;
   last_snapshot_ms_ = now;
-  last_sync_ms_ = now;
   const auto pause_us =
       std::chrono::duration_cast<std::chrono::microseconds>(std::chrono::steady_clock::now() - t0)
           .count();
-  log::info("Snapshot written", {{"holders", std::to_string(holders)},
-                                 {"bytes", std::to_string(body.size())},
-                                 {"pause_ms", std::to_string(pause_us / 1000)}});
+  log::info("Snapshot started", {{"pid", std::to_string(pid)},
+                                 {"holders", std::to_string(engine_->stats().holders)},
+                                 {"loop_pause_us", std::to_string(pause_us)}});
+}
+
+void Server::persistence_reap_snapshot(bool wait) {
+  if (snapshot_child_ <= 0) return;
+  int status = 0;
+  const pid_t r = ::waitpid(snapshot_child_, &status, wait ? 0 : WNOHANG);
+  if (r == 0) return;  // still writing
+  snapshot_child_ = 0;
+  const bool ok = r > 0 && WIFEXITED(status) && WEXITSTATUS(status) == 0;
+  const std::string& dir = config_.persistence.dir;
+  if (!ok) {
+    // journal.prev stays (it is loaded at start-up); with no way to rotate again, stop granting.
+    const int err = r > 0 && WIFEXITED(status) ? (WEXITSTATUS(status) & 0x7f) : EIO;
+    log::error("Snapshot failed", {{"dir", dir}, {"error", std::strerror(err)}});
+    persistence_fail(err);
+    return;
+  }
+  const std::string prev = persist::join_path(dir, persist::kJournalPrevName);
+  int rc = ::unlink(prev.c_str()) == 0 ? 0 : errno;
+  if (rc == 0) rc = persist::sync_directory(dir);
+  if (rc != 0) {
+    persistence_fail(rc);
+    return;
+  }
+  const auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(
+                      std::chrono::steady_clock::now() - snapshot_started_)
+                      .count();
+  log::info("Snapshot written", {{"dir", dir}, {"ms", std::to_string(ms)}});
 }
 
 void Server::persistence_stop() {
   if (!journal_) return;
+  persistence_reap_snapshot(true);
   persistence_after_drain();
   if (persist_error_.empty() && journal_dirty_ &&
       config_.persistence.fsync != config::FsyncMode::kNo) {

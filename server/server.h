@@ -5,7 +5,10 @@
 
 #include <uv.h>
 
+#include <sys/types.h>
+
 #include <array>
+#include <chrono>
 #include <cstdint>
 #include <memory>
 #include <string>
@@ -175,8 +178,9 @@ class Server final : public redis::Host {
   bool persistence_holds_replies(Connection& c);
   void persistence_note_session(std::uint64_t fence);  // a SESSION grant: never journaled
   void persistence_housekeeping();                     // snapshot when due
-  void persistence_snapshot();
-  void persistence_stop();  // clean shutdown: last write and sync
+  void persistence_snapshot();                         // forks a child that writes it
+  void persistence_reap_snapshot(bool wait);           // the child's outcome
+  void persistence_stop();                             // clean shutdown: last write and sync
   // True when `command` (RESP name, any case) grants and the journal cannot be written.
   bool persistence_rejects(std::string_view command) const;
   int persistence_reserve_fences();
@@ -192,6 +196,8 @@ class Server final : public redis::Host {
   bool journal_dirty_ = false;  // written since the last sync
   Millis last_sync_ms_ = 0;
   Millis last_snapshot_ms_ = 0;
+  pid_t snapshot_child_ = 0;  // a background snapshot writer, 0 when none
+  std::chrono::steady_clock::time_point snapshot_started_{};
 };
 
 }  // namespace semlock

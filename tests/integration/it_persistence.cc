@@ -229,3 +229,43 @@ BOOST_AUTO_TEST_CASE(a_full_disk_rejects_acquires_and_keeps_releases) {
   BOOST_TEST(std::system(("umount " + mnt).c_str()) == 0);
   std::filesystem::remove_all(mnt);
 }
+
+// Snapshots are written by a forked child while the loop keeps serving: after one, snapshot.dat
+// holds the state, journal.prev is gone, and a kill -9 loses nothing (snapshot + new journal).
+BOOST_AUTO_TEST_CASE(background_snapshot_then_kill_9_restores_everything) {
+  namespace fs = std::filesystem;
+  const std::string dir = make_temp_dir();
+  std::vector<std::pair<std::string, long long>> before;  // key, fence
+  {
+    ServerOptions o;
+    o.with_config(R"("persistence":{"enabled":true,"dir":")" + dir +
+                  R"(","fsync":"always","snapshot_every_bytes":1},)"
+                  R"("cleanup":{"interval":"50ms"})");
+    Server s(o);
+    Hiredis h(s.port());
+    for (int i = 0; i < 50; ++i) {
+      const std::string key = "snap:" + std::to_string(i);
+      before.emplace_back(key, acquire_fence(h, key, "60000"));
+    }
+    // The snapshot starts at the next housekeeping and finishes in the child.
+    BOOST_REQUIRE(eventually(
+        [&] { return fs::exists(dir + "/snapshot.dat") && !fs::exists(dir + "/journal.prev"); }));
+    BOOST_TEST(s.wait_for_log("Snapshot written"));
+    for (int i = 50; i < 60; ++i) {  // these go to the journal that follows the snapshot
+      const std::string key = "snap:" + std::to_string(i);
+      before.emplace_back(key, acquire_fence(h, key, "60000"));
+    }
+    BOOST_TEST(h.cmd({"SEMLOCK.FORCERELEASE", "snap:0"})->integer == 1);
+    before.erase(before.begin());
+    ::kill(s.pid(), SIGKILL);
+    BOOST_TEST(s.terminate() == 128 + SIGKILL);
+  }
+  Server again(persistent(dir, "always"));
+  Hiredis h(again.port());
+  BOOST_TEST(!holder_of(h, "snap:0"));
+  for (const auto& [key, fence] : before) {
+    const auto holder = holder_of(h, key);
+    BOOST_REQUIRE_MESSAGE(holder, key << " is not back");
+    BOOST_TEST(std::get<1>(*holder) == fence);
+  }
+}
