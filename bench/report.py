@@ -148,6 +148,13 @@ def targets(res):
     if ir is not None:
         rows.append(("Limits overhead < 1% (user-space instructions per acquire, callgrind)",
                      "%+.2f%%" % ((ir - 1) * 100), verdict(ir, ir < 1.01)))
+    ev = res.ratios("persistence c50", "persistence everysec", "rps", "persistence off")
+    if ev:
+        r = statistics.median(ev)
+        al = res.ratios("persistence c50", "persistence always", "rps", "persistence off")
+        rows.append(("Acquire with fsync everysec ≥ 0.8× persistence off (50 clients)",
+                     "%s (always, group commit: %s)" % (ratio_text(ev), ratio_text(al)),
+                     verdict(r, r >= 0.8)))
     for case in ("limits c50", "limits c50 P16"):
         cpu = res.ratios(case, "limits on", "cpu_us_per_op", "limits off")
         rps = res.ratios(case, "limits on", "rps", "limits off")
@@ -252,6 +259,11 @@ def write_markdown(res, path, header_lines):
                     res.table(case, rb_cols, [("rps", "ops/s vs off"),
                                               ("cpu_us_per_op", "CPU/op vs off")],
                               base="limits off"), ""]
+    if res.sides("persistence c50"):
+        out += ["## 7b. Persistence: acquire with the journal off, fsync everysec, fsync always", "",
+                res.table("persistence c50", rb_cols, [("rps", "ops/s vs off"),
+                                                       ("cpu_us_per_op", "CPU/op vs off")],
+                          base="persistence off"), ""]
     if res.sides("ir acquire") or res.sides("ir limits"):
         out += ["## 8. User-space instructions per request (callgrind, 50 clients)", "",
                 "Counted under `valgrind --tool=callgrind` from after start-up to the end of the "
