@@ -98,8 +98,7 @@ std::size_t Server::input_cap(const Connection& c) const {
   return 2 * config_.server.max_request_bytes + 64 * 1024;
 }
 
-bool Server::listen_on(uv_tcp_t& listener, const std::string& host, std::uint16_t port,
-                       bool metrics) {
+bool Server::listen_on(uv_tcp_t& listener, const std::string& host, std::uint16_t port) {
   sockaddr_storage addr{};
   int rc = uv_ip4_addr(host.c_str(), port, reinterpret_cast<sockaddr_in*>(&addr));
   if (rc != 0) rc = uv_ip6_addr(host.c_str(), port, reinterpret_cast<sockaddr_in6*>(&addr));
@@ -118,8 +117,6 @@ bool Server::listen_on(uv_tcp_t& listener, const std::string& host, std::uint16_
                uv_strerror(rc));
     return false;
   }
-  // Remember which listener this is through a tag in the flags of the handle's data pointer.
-  (void)metrics;
   return true;
 }
 
@@ -128,12 +125,12 @@ int Server::run() {
             {{"version", SEMLOCK_VERSION}, {"config", config::describe(config_)}});
   for (const auto& w : config_.warnings) log::warn(w);
   if (config_.metrics.enabled) {
-    if (!listen_on(metrics_listener_, config_.metrics.host, config_.metrics.port, true)) return 1;
+    if (!listen_on(metrics_listener_, config_.metrics.host, config_.metrics.port)) return 1;
     metrics_listening_ = true;
   }
   // Persisted locks are back before the lock port takes traffic (/ready: 503 "loading").
   if (config_.persistence.enabled && !persistence_start()) return 1;
-  if (!listen_on(lock_listener_, config_.server.host, config_.server.port, false)) return 1;
+  if (!listen_on(lock_listener_, config_.server.host, config_.server.port)) return 1;
 
   uv_timer_init(loop_, &tick_timer_);
   tick_timer_.data = this;

@@ -70,7 +70,8 @@ class Server final : public redis::Host {
   };
 
   // Loop plumbing (server.cc).
-  bool listen_on(uv_tcp_t& listener, const std::string& host, std::uint16_t port, bool metrics);
+  // Which listener a connection came from is read off the listener pointer in on_connection_cb.
+  bool listen_on(uv_tcp_t& listener, const std::string& host, std::uint16_t port);
   static void on_connection_cb(uv_stream_t* listener, int status);
   static void alloc_cb(uv_handle_t* handle, std::size_t suggested, uv_buf_t* buf);
   static void read_cb(uv_stream_t* stream, ssize_t nread, const uv_buf_t* buf);
