@@ -39,14 +39,14 @@ std::string_view action_label(json::Action a) {
   return "other";
 }
 
+// Every reply starts with its outcome ({"success":true|false, then "error" for real errors: SPEC
+// §4's field order), so a prefix tells the result without scanning the reply.
 RequestResult classify_json(std::string_view body, bool blocked) {
   if (blocked) return RequestResult::kQueued;
-  if (body.find("\"success\":true") != std::string_view::npos) return RequestResult::kOk;
-  if (body.find("\"code\":\"OVERLIMIT\"") != std::string_view::npos) {
-    return RequestResult::kRejected;
-  }
-  if (body.find("\"error\"") != std::string_view::npos) return RequestResult::kError;
-  return RequestResult::kNotGranted;
+  if (body.starts_with(R"({"success":true)")) return RequestResult::kOk;
+  if (!body.starts_with(R"({"success":false,"error")")) return RequestResult::kNotGranted;
+  return body.find(R"("code":"OVERLIMIT")") != std::string_view::npos ? RequestResult::kRejected
+                                                                      : RequestResult::kError;
 }
 
 constexpr std::string_view kJsonType = "application/json";

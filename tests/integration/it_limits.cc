@@ -58,6 +58,18 @@ BOOST_AUTO_TEST_CASE(max_locks_rejects_on_every_protocol_and_counts) {
   }));
   auto m = scrape_metrics(s.metrics_port());
   BOOST_CHECK_EQUAL(metric_value(m, "ttl_semlock_locks_limit").value_or(-1), 3.0);
+  // Each protocol's rejection is labelled as one, apart from other errors and plain "not granted".
+  for (const char* protocol : {"resp", "json", "http"}) {
+    BOOST_CHECK_MESSAGE(
+        metric_value(m, "ttl_semlock_requests_total",
+                     {{"command", "acquire"}, {"protocol", protocol}, {"result", "rejected"}})
+                .value_or(0) >= 1.0,
+        protocol);
+  }
+  BOOST_CHECK_EQUAL(metric_value(m, "ttl_semlock_requests_total",
+                                 {{"command", "acquire"}, {"protocol", "json"}, {"result", "ok"}})
+                        .value_or(-1),
+                    -1.0);  // no JSON acquire was granted here
   BOOST_CHECK(eventually([&] {
     return metric_value(scrape_metrics(s.metrics_port()), "ttl_semlock_active_locks") == 3.0;
   }));
