@@ -1,0 +1,445 @@
+// semlock_checker: a randomized mutual-exclusion checker that runs the real ttl-semlock binary.
+// Many clients (RESP, JSON lines, the Redis SET idiom) contend on a few mutexes and semaphores
+// with short TTLs; every request/reply is recorded with client-side times and checked afterwards
+// (analysis.h). See docs/CHECKER.md for the modes, the checks and the time bounds.
+//
+// Exit status: 0 when no violation was found (and the grant target was reached), 1 otherwise,
+// 2 on a usage or set-up error.
+
+#include <arpa/inet.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <signal.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <ctime>
+#include <filesystem>
+#include <map>
+#include <optional>
+#include <random>
+#include <stdexcept>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "tests/checker/analysis.h"
+#include "tests/checker/driver.h"
+#include "tests/integration/clients.h"
+
+namespace semlock::checker {
+namespace {
+
+struct RunSpec {
+  std::string name;
+  int resolution_ms = 10;
+  std::uint64_t budget = 100000;  // cleanup.max_expiries_per_tick
+  int workers = 32;
+  std::uint64_t target_grants = 25000;
+  double max_seconds = 60;
+  bool crash = false;
+  std::uint64_t seed = 1;
+};
+
+struct Totals {
+  std::uint64_t grants = 0, ops = 0, violations = 0;
+  double seconds = 0;
+  std::map<std::string, std::uint64_t> by_kind;
+};
+
+bool port_accepts(std::uint16_t port) {
+  int fd = it::connect_loopback(port);
+  if (fd < 0) return false;
+  ::close(fd);
+  return true;
+}
+
+std::uint16_t free_port() {
+  // Bind port 0 through a throwaway listening socket.
+  int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  socklen_t len = sizeof addr;
+  if (fd < 0 || ::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0 ||
+      ::getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len) != 0) {
+    throw std::runtime_error("cannot find a free port");
+  }
+  ::close(fd);
+  return ntohs(addr.sin_port);
+}
+
+// The server under test: started from a JSON config on a fixed port, killable and restartable on
+// the same port and persistence directory.
+class ServerProc {
+ public:
+  ServerProc(std::string bin, const RunSpec& spec) : bin_(std::move(bin)) {
+    std::string tmpl = (std::filesystem::temp_directory_path() / "semlock-checker-XXXXXX").string();
+    if (::mkdtemp(tmpl.data()) == nullptr) throw std::runtime_error("mkdtemp failed");
+    dir_ = tmpl;
+    port_ = free_port();
+    std::uint16_t metrics = free_port();
+    std::string config = R"({"server":{"host":"127.0.0.1","port":)" + std::to_string(port_) +
+                         R"(},"metrics":{"host":"127.0.0.1","port":)" + std::to_string(metrics) +
+                         R"(,"enabled":false},"cleanup":{"resolution":")" +
+                         std::to_string(spec.resolution_ms) + R"(ms","max_expiries_per_tick":)" +
+                         std::to_string(spec.budget) + R"(},"logging":{"level":"warn"})";
+    if (spec.crash) {
+      config += R"(,"persistence":{"enabled":true,"dir":")" + dir_ + R"(/data","fsync":"always"})";
+    }
+    config += "}\n";
+    config_path_ = dir_ + "/config.json";
+    FILE* f = std::fopen(config_path_.c_str(), "w");
+    if (f == nullptr) throw std::runtime_error("cannot write " + config_path_);
+    std::fputs(config.c_str(), f);
+    std::fclose(f);
+    start();
+  }
+  ~ServerProc() {
+    if (pid_ > 0) kill9();
+    std::error_code ignored;
+    std::filesystem::remove_all(dir_, ignored);
+  }
+
+  void start() {
+    int log =
+        ::open((dir_ + "/server.log").c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
+    pid_ = ::fork();
+    if (pid_ == 0) {
+      ::dup2(log, 1);
+      ::dup2(log, 2);
+      for (int fd = 3; fd < 1024; ++fd) ::close(fd);
+      ::execl(bin_.c_str(), bin_.c_str(), "--config", config_path_.c_str(), nullptr);
+      ::_exit(127);
+    }
+    ::close(log);
+    for (int i = 0; i < 1000; ++i) {
+      int status = 0;
+      if (::waitpid(pid_, &status, WNOHANG) == pid_) {
+        pid_ = -1;
+        throw std::runtime_error("ttl-semlock exited during start-up; log: " + log_tail());
+      }
+      if (port_accepts(port_)) return;
+      std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    }
+    throw std::runtime_error("ttl-semlock did not accept within 10 s; log: " + log_tail());
+  }
+
+  void kill9() {
+    ::kill(pid_, SIGKILL);
+    int status = 0;
+    ::waitpid(pid_, &status, 0);
+    pid_ = -1;
+  }
+
+  // SIGTERM; the exit code (128+signal when killed).
+  int terminate() {
+    ::kill(pid_, SIGTERM);
+    int status = 0;
+    for (int i = 0; i < 1000; ++i) {
+      if (::waitpid(pid_, &status, WNOHANG) == pid_) {
+        pid_ = -1;
+        return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+      }
+      std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    }
+    kill9();
+    return -1;
+  }
+
+  std::string log_tail() const {
+    FILE* f = std::fopen((dir_ + "/server.log").c_str(), "r");
+    if (f == nullptr) return "";
+    std::string all;
+    char buf[4096];
+    std::size_t n;
+    while ((n = std::fread(buf, 1, sizeof buf, f)) > 0) all.append(buf, n);
+    std::fclose(f);
+    return all.size() > 1500 ? all.substr(all.size() - 1500) : all;
+  }
+
+  std::uint16_t port() const { return port_; }
+
+ private:
+  std::string bin_, dir_, config_path_;
+  std::uint16_t port_ = 0;
+  pid_t pid_ = -1;
+};
+
+std::vector<KeySpec> default_keys() {
+  return {{"ck:m0", 1}, {"ck:m1", 1}, {"ck:m2", 1}, {"ck:m3", 1},
+          {"ck:s2", 2}, {"ck:s3", 3}, {"ck:s4", 4}};
+}
+
+Info info_now(std::uint16_t port, int key, const std::string& name) {
+  it::RespConn c(port);
+  Info info;
+  info.key = key;
+  info.after_restart = true;
+  info.send = steady_now();
+  auto v = c.cmd({"SEMLOCK.INFO", name});
+  info.recv = steady_now();
+  if (v.type == it::RespValue::Type::kNull) {
+    info.null_reply = true;
+    return info;
+  }
+  if (const auto* w = v.field("waiters")) info.waiters = w->integer;
+  if (const auto* hs = v.field("holders")) {
+    for (const auto& e : hs->elements) {
+      if (e.elements.size() >= 2) {
+        info.holders.push_back(
+            {e.elements[0].str, static_cast<std::uint64_t>(e.elements[1].integer)});
+      }
+    }
+  }
+  return info;
+}
+
+// After every client stopped and every TTL ran out, the server must hold nothing.
+std::optional<std::string> leak_check(std::uint16_t port, const std::vector<KeySpec>& keys) {
+  std::string last;
+  for (int i = 0; i < 60; ++i) {
+    it::RespConn c(port);
+    auto v = c.cmd({"SEMLOCK.STATS"});
+    long long holders = -1, waiters = -1, locks = -1;
+    if (const auto* h = v.field("Holders")) holders = h->integer;
+    if (const auto* w = v.field("Waiters")) waiters = w->integer;
+    if (const auto* l = v.field("ActiveLocks")) locks = l->integer;
+    if (holders == 0 && waiters == 0 && locks == 0) return std::nullopt;
+    last = "SEMLOCK.STATS: Holders " + std::to_string(holders) + ", Waiters " +
+           std::to_string(waiters) + ", ActiveLocks " + std::to_string(locks);
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+  it::RespConn c(port);
+  for (const auto& k : keys) {
+    auto v = c.cmd({"SEMLOCK.INFO", k.name});
+    if (v.type != it::RespValue::Type::kNull) last += "; " + k.name + " " + v.debug();
+  }
+  return last;
+}
+
+void print_examples(const Run& run, const Report& report) {
+  Nanos origin = kNever;
+  for (const auto& op : run.ops) origin = std::min(origin, op.send);
+  for (const auto& v : report.examples) {
+    std::printf("  VIOLATION %s: %s\n", v.kind.c_str(), v.text.c_str());
+    for (std::size_t i = 0; i < v.ops.size(); ++i) {
+      std::printf("    %s %s\n", i < v.named ? "*" : " ",
+                  describe(run, run.ops[static_cast<std::size_t>(v.ops[i])], origin).c_str());
+    }
+  }
+}
+
+Report run_one(const std::string& bin, const RunSpec& spec,
+               const std::vector<std::string>& disabled, const AnalysisOptions& aopt,
+               Totals& totals) {
+  ServerProc server(bin, spec);
+  DriverOptions dopt;
+  dopt.port = server.port();
+  dopt.workers = spec.workers;
+  dopt.seed = spec.seed;
+  dopt.keys = default_keys();
+  dopt.shared_keys = dopt.keys.size();
+  for (int i = 0; i < spec.workers; ++i) dopt.keys.push_back({"ck:own" + std::to_string(i), 1});
+  dopt.crash_mode = spec.crash;
+  dopt.disabled = disabled;
+  DriverControl ctl;
+  std::vector<Shard> shards;
+  auto started = std::chrono::steady_clock::now();
+  std::thread driver([&] { shards = drive(dopt, ctl); });
+
+  Run run;
+  run.keys = dopt.keys;
+  std::vector<Info> restart_infos;
+  std::mt19937_64 rng(spec.seed ^ 0xc4a5);
+  auto elapsed = [&] {
+    return std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
+  };
+  double next_kill = 0.5 + static_cast<double>(rng() % 1000) / 1000.0;
+  std::string setup_error;
+  while (ctl.grants.load() < spec.target_grants && elapsed() < spec.max_seconds) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    if (!spec.crash || elapsed() < next_kill) continue;
+    ctl.paused = true;
+    std::this_thread::sleep_for(std::chrono::microseconds(rng() % 2000));
+    run.kills.push_back(steady_now());
+    server.kill9();
+    try {
+      server.start();
+      for (std::size_t k = 0; k < dopt.keys.size(); ++k) {
+        restart_infos.push_back(info_now(server.port(), static_cast<int>(k), dopt.keys[k].name));
+      }
+    } catch (const std::exception& e) {
+      setup_error = e.what();
+      ctl.paused = false;
+      break;
+    }
+    ctl.paused = false;
+    next_kill = elapsed() + 0.3 + static_cast<double>(rng() % 1200) / 1000.0;
+  }
+  ctl.stop = true;
+  driver.join();
+  double seconds = elapsed();
+  merge(shards, run);
+  for (auto& i : restart_infos) run.infos.push_back(std::move(i));
+
+  // Let every TTL run out (the longest is 1 s), then nothing may be left.
+  std::this_thread::sleep_for(std::chrono::milliseconds(1300));
+  AnalysisOptions run_opt = aopt;
+  std::uint64_t most_holders = static_cast<std::uint64_t>(spec.workers) + 16;
+  run_opt.wheel_lag =
+      spec.resolution_ms * kMs * static_cast<Nanos>((most_holders + spec.budget - 1) / spec.budget);
+  Report report = analyze(run, run_opt);
+  if (setup_error.empty()) {
+    if (auto leak = leak_check(server.port(), dopt.keys)) {
+      report.add(Violation{"leak", *leak, {}});
+    }
+    int code = server.terminate();
+    if (code != 0) {
+      report.add(Violation{
+          "server_exit",
+          "exit code " + std::to_string(code) + " after SIGTERM; log: " + server.log_tail(),
+          {}});
+    }
+  } else {
+    report.add(Violation{"setup", setup_error, {}});
+  }
+
+  std::printf(
+      "run %-28s resolution=%dms budget=%llu clients=%d%s: %llu grants, %llu ops, "
+      "%llu refusals, %llu fifo observations, %zu kills, %.1f s, %llu violations\n",
+      spec.name.c_str(), spec.resolution_ms, static_cast<unsigned long long>(spec.budget),
+      spec.workers, spec.crash ? " crash(fsync=always)" : "",
+      static_cast<unsigned long long>(report.grants), static_cast<unsigned long long>(report.ops),
+      static_cast<unsigned long long>(report.refusals),
+      static_cast<unsigned long long>(report.fifo_observations), run.kills.size(), seconds,
+      static_cast<unsigned long long>(report.total_violations()));
+  for (const auto& [kind, n] : report.violations) {
+    std::printf("    %-20s %llu\n", kind.c_str(), static_cast<unsigned long long>(n));
+    totals.by_kind[kind] += n;
+  }
+  print_examples(run, report);
+  std::fflush(stdout);
+  totals.grants += report.grants;
+  totals.ops += report.ops;
+  totals.violations += report.total_violations();
+  totals.seconds += seconds;
+  return report;
+}
+
+std::vector<RunSpec> plan(const std::string& mode, std::uint64_t scale_grants, double scale_seconds,
+                          std::uint64_t seed) {
+  // Expiry resolution and budget vary per run: 1/5/10 ms ticks, budgets of 1..3 and 100,000.
+  std::vector<RunSpec> runs = {
+      {"res1-budget100000", 1, 100000, 24, 0, 0, false, seed},
+      {"res5-budget2", 5, 2, 32, 0, 0, false, seed + 1},
+      {"res10-budget100000", 10, 100000, 16, 0, 0, false, seed + 2},
+      {"res10-budget1", 10, 1, 40, 0, 0, false, seed + 3},
+      {"crash-res5", 5, 100000, 24, 0, 0, true, seed + 4},
+  };
+  if (mode == "crash") runs = {runs.back()};
+  if (mode == "quick") runs.pop_back();
+  double share = 1.0 / static_cast<double>(runs.size());
+  for (auto& r : runs) {
+    r.target_grants = static_cast<std::uint64_t>(static_cast<double>(scale_grants) * share) + 1;
+    r.max_seconds = scale_seconds * share;
+  }
+  return runs;
+}
+
+int usage() {
+  std::fprintf(stderr,
+               "usage: semlock_checker [--bin PATH] [--mode ci|long|crash|quick] [--grants N]\n"
+               "       [--seconds S] [--seed N] [--close-notice-ms N] [--disable a,b]\n"
+               "  ci    : >= 100,000 grants over 4 plain runs and a kill -9 run (about 4 min cap)\n"
+               "  long  : >= 1,000,000 grants (no time cap worth mentioning)\n"
+               "  crash : the kill -9 / restart run only (persistence, fsync=always)\n"
+               "  quick : the 4 plain runs only\n"
+               "--disable: session-elsewhere, dup-derived, close-waiting, force\n"
+               "SEMLOCK_BIN names the binary when --bin is absent.\n");
+  return 2;
+}
+
+}  // namespace
+}  // namespace semlock::checker
+
+int main(int argc, char** argv) {
+  using namespace semlock::checker;
+  std::string bin = std::getenv("SEMLOCK_BIN") != nullptr ? std::getenv("SEMLOCK_BIN") : "";
+  std::string mode = "ci";
+  std::uint64_t grants = 0, seed = static_cast<std::uint64_t>(std::time(nullptr));
+  double seconds = 0;
+  AnalysisOptions aopt;
+  std::vector<std::string> disabled;
+  for (int i = 1; i < argc; ++i) {
+    std::string a = argv[i];
+    auto next = [&]() -> std::string {
+      if (i + 1 >= argc) throw std::runtime_error("missing value after " + a);
+      return argv[++i];
+    };
+    try {
+      if (a == "--bin")
+        bin = next();
+      else if (a == "--mode")
+        mode = next();
+      else if (a == "--grants")
+        grants = std::stoull(next());
+      else if (a == "--seconds")
+        seconds = std::stod(next());
+      else if (a == "--seed")
+        seed = std::stoull(next());
+      else if (a == "--close-notice-ms")
+        aopt.close_notice = std::stoll(next()) * kMs;
+      else if (a == "--disable") {
+        std::string list = next();
+        for (std::size_t pos = 0; pos <= list.size();) {
+          std::size_t comma = std::min(list.find(',', pos), list.size());
+          disabled.push_back(list.substr(pos, comma - pos));
+          pos = comma + 1;
+        }
+      } else
+        return usage();
+    } catch (const std::exception& e) {
+      std::fprintf(stderr, "%s\n", e.what());
+      return usage();
+    }
+  }
+  if (bin.empty()) return usage();
+  if (mode != "ci" && mode != "long" && mode != "crash" && mode != "quick") return usage();
+  std::uint64_t min_grants = mode == "long" ? 1'000'000 : mode == "ci" ? 100'000 : 0;
+  if (grants == 0) grants = mode == "long" ? 1'000'000 : mode == "ci" ? 100'000 : 40'000;
+  if (seconds == 0) seconds = mode == "long" ? 3600 : mode == "ci" ? 240 : 60;
+  ::signal(SIGPIPE, SIG_IGN);
+  std::printf("semlock_checker mode=%s seed=%llu target=%llu grants within %.0f s\n", mode.c_str(),
+              static_cast<unsigned long long>(seed), static_cast<unsigned long long>(grants),
+              seconds);
+  Totals totals;
+  try {
+    for (const auto& spec : plan(mode, grants, seconds, seed)) {
+      run_one(bin, spec, disabled, aopt, totals);
+    }
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "checker set-up failed: %s\n", e.what());
+    return 2;
+  }
+  std::printf("TOTAL: %llu grants, %llu ops, %.1f s, %llu violations",
+              static_cast<unsigned long long>(totals.grants),
+              static_cast<unsigned long long>(totals.ops), totals.seconds,
+              static_cast<unsigned long long>(totals.violations));
+  for (const auto& [kind, n] : totals.by_kind) {
+    std::printf(" %s=%llu", kind.c_str(), static_cast<unsigned long long>(n));
+  }
+  std::printf("\n");
+  bool short_of_target = totals.grants < min_grants;
+  if (short_of_target) {
+    std::printf("FAIL: %llu grants, fewer than the mode's minimum %llu\n",
+                static_cast<unsigned long long>(totals.grants),
+                static_cast<unsigned long long>(min_grants));
+  }
+  return totals.violations != 0 || short_of_target ? 1 : 0;
+}
