@@ -339,19 +339,17 @@ class Analyzer {
     if (c.by_server)
       return c.close + ttl +
              opt_.restore_margin;  // restored after a kill  // may be restored after a kill
-    // We closed it without reading a reply (FIN, or RST: SO_LINGER 0 or unread data). SPEC §1:
-    // a grant that cannot be delivered is released and passed on. The last grant can come at
-    // the end of the WAIT (a FIN may be a half-close, which still gets its reply); whenever it
-    // came, once the server sees the close (or the reset its reply provoked) it must let go.
-    return std::max(c.close, op.send + op.wait_ms * kMs) + opt_.close_notice + opt_.expiry_slack;
+    // We closed it without reading a reply (FIN, or RST). A grant whose reply the kernel accepted
+    // before our close arrived was delivered and is kept for its TTL; once the close has arrived
+    // no grant may be kept (SPEC §1: it cannot be delivered; it is released and passed on).
+    return c.close + ttl;
   }
 
   Nanos unanswered_waiter_end(const Op& op) const {
     const Conn& c = run_.conns[static_cast<std::size_t>(op.conn)];
     if (c.close >= kNever) return kNever;
     if (c.by_server) return c.close;
-    if (c.rst) return c.close + opt_.close_notice;
-    return std::max(c.close, op.send + op.wait_ms * kMs) + opt_.close_notice;
+    return c.close + opt_.close_notice;
   }
 
   void check_refusals() {

@@ -40,10 +40,10 @@ struct AnalysisOptions {
   // A waiter's wait runs from its read time rounded up; allow it to end this much before
   // send + wait when deciding that it was still queued.
   Nanos wait_early = 2 * kMs;
-  // How late the expiry wheel may notice a due holder, for deciding that a waiter's timeout came
-  // after an expiry: one tick (cleanup.resolution) when the per-tick budget covers every holder,
-  // else as many ticks as the budget needs for all holders that can exist at once.
-  Nanos wheel_lag = 10 * kMs;
+  // How much later than its deadline a due holder may still block a waiter's timeout: 0 when the
+  // per-tick budget covers every holder (expiries come before timeouts in a tick, SPEC §1), else
+  // the ticks the budget needs for all holders that can exist at once.
+  Nanos wheel_lag = 0;
 };
 
 struct Violation {

@@ -679,10 +679,10 @@ class Worker {
     return true;
   }
 
-  // A waiter queues on our private mutex while we hold it and goes away unanswered (FIN or RST),
-  // just before or just after we release (then its grant sits unread in its socket). Either way
-  // the grant cannot be delivered and must not be kept (SPEC §1): a probe sent once the WAIT and
-  // the close-notice bound have passed must find the key free.
+  // A waiter queues on our private mutex while we hold it, goes away unanswered (FIN or RST), and
+  // only 20 to 60 ms later we release. A grant to it then would land on a closed connection and
+  // must not be kept (SPEC §1): a probe sent 10 ms after the waiter's TTL counted from its close
+  // must find the key free (a kept grant would live until release + TTL).
   void ghost_probe() {
     if (!hold_own_key(400)) return;
     Wire temp;
@@ -692,8 +692,8 @@ class Worker {
     w.kind = OpKind::kAcquire;
     w.key = own_key();
     w.owner = fresh_owner();
-    w.ttl_ms = between(600, 1200);
-    w.wait_ms = between(50, 150);
+    w.ttl_ms = between(100, 300);
+    w.wait_ms = between(150, 250);
     w.path = tp == Proto::kJson ? Path::kJsonAcquire : Path::kSemAcquire;
     if (!send(temp, w, acquire_bytes(tp, w, 1, nullptr))) {
       lost_wire(temp);
@@ -701,19 +701,14 @@ class Worker {
       return;
     }
     sleep_ms(between(1, 5));
-    bool close_first = chance(0.5);
-    if (close_first) close_wire(temp, chance(0.5), true);
-    sleep_ms(between(0, 5));
-    release();
-    if (!close_first) {
-      sleep_ms(between(1, 5));
-      close_wire(temp, chance(0.5), true);
-    }
-    Nanos waiter_send = w.send;
-    std::int64_t wait_ms = w.wait_ms;
+    close_wire(temp, chance(0.5), true);
+    Nanos closed = shard_.conns[static_cast<std::size_t>(w.conn)].close;
+    std::int64_t ttl_ms = w.ttl_ms;
     record(std::move(w));
+    sleep_ms(between(20, 60));
+    release();
     if (!wire_.raw) return;
-    sleep_until(waiter_send + (wait_ms + 280) * kMs);
+    sleep_until(closed + (ttl_ms + 10) * kMs);
     if (hold_own_key(20)) release();
   }
 
