@@ -679,10 +679,11 @@ class Worker {
     return true;
   }
 
-  // A waiter queues on our private mutex while we hold it, goes away unanswered (FIN or RST), and
-  // only 20 to 60 ms later we release. A grant to it then would land on a closed connection and
-  // must not be kept (SPEC §1): a probe sent 10 ms after the waiter's TTL counted from its close
-  // must find the key free (a kept grant would live until release + TTL).
+  // A waiter queues on our private mutex while we hold it (a third of them also pipeline past
+  // the input cap), goes away unanswered (FIN or RST), and only 20 to 60 ms later we release. A
+  // grant to it then would land on a closed connection and must not be kept (SPEC §1): a probe sent
+  // 10 ms after the waiter's TTL counted from its close must find the key free (a kept grant would
+  // live until release + TTL).
   void ghost_probe() {
     if (!hold_own_key(400)) return;
     Wire temp;
@@ -701,6 +702,20 @@ class Worker {
       return;
     }
     sleep_ms(between(1, 5));
+    if (chance(0.33)) {
+      // Pipeline past the server's input cap for a blocked client (the runs set
+      // server.max_request_bytes to 4096: cap 2 * 4096 + 64 KiB), so that a server that stops
+      // reading it would not see the close.
+      std::string one =
+          tp == Proto::kJson ? std::string("{\"action\":\"ping\"}\n") : it::resp_command({"PING"});
+      std::string filler;
+      while (filler.size() < 100 * 1024) filler += one;
+      try {
+        temp.raw->send(filler, it::Ms{2000});
+      } catch (const std::exception&) {
+        // the server closed it (past the cap): fine, that is a close too
+      }
+    }
     close_wire(temp, chance(0.5), true);
     Nanos closed = shard_.conns[static_cast<std::size_t>(w.conn)].close;
     std::int64_t ttl_ms = w.ttl_ms;

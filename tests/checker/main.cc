@@ -14,6 +14,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
@@ -85,7 +86,8 @@ class ServerProc {
     port_ = free_port();
     std::uint16_t metrics = free_port();
     std::string config = R"({"server":{"host":"127.0.0.1","port":)" + std::to_string(port_) +
-                         R"(},"metrics":{"host":"127.0.0.1","port":)" + std::to_string(metrics) +
+                         R"(,"max_request_bytes":4096},"metrics":{"host":"127.0.0.1","port":)" +
+                         std::to_string(metrics) +
                          R"(,"enabled":false},"cleanup":{"resolution":")" +
                          std::to_string(spec.resolution_ms) + R"(ms","max_expiries_per_tick":)" +
                          std::to_string(spec.budget) + R"(},"logging":{"level":"warn"})";
@@ -235,6 +237,22 @@ void print_examples(const Run& run, const Report& report) {
   }
 }
 
+// Every op of the run, one readable line each in send order (for reading a finding in full).
+void dump_history(const Run& run, const std::string& path) {
+  std::vector<std::size_t> order(run.ops.size());
+  for (std::size_t i = 0; i < order.size(); ++i) order[i] = i;
+  std::sort(order.begin(), order.end(),
+            [&](std::size_t a, std::size_t b) { return run.ops[a].send < run.ops[b].send; });
+  Nanos origin = order.empty() ? 0 : run.ops[order.front()].send;
+  FILE* f = std::fopen(path.c_str(), "w");
+  if (f == nullptr) return;
+  for (std::size_t i : order) std::fprintf(f, "%s\n", describe(run, run.ops[i], origin).c_str());
+  std::fclose(f);
+  std::printf("  history written to %s\n", path.c_str());
+}
+
+std::string dump_path;  // --dump PREFIX
+
 Report run_one(const std::string& bin, const RunSpec& spec,
                const std::vector<std::string>& disabled, const AnalysisOptions& aopt,
                Totals& totals) {
@@ -329,6 +347,7 @@ Report run_one(const std::string& bin, const RunSpec& spec,
     totals.by_kind[kind] += n;
   }
   print_examples(run, report);
+  if (!dump_path.empty()) dump_history(run, dump_path + "." + spec.name);
   std::fflush(stdout);
   totals.grants += report.grants;
   totals.ops += report.ops;
@@ -361,6 +380,7 @@ int usage() {
   std::fprintf(stderr,
                "usage: semlock_checker [--bin PATH] [--mode ci|long|crash|quick] [--grants N]\n"
                "       [--seconds S] [--seed N] [--close-notice-ms N] [--disable a,b]\n"
+               "       [--dump PREFIX]  (every op of each run to PREFIX.<run>)\n"
                "  ci    : >= 100,000 grants over 4 plain runs and a kill -9 run (about 4 min cap)\n"
                "  long  : >= 1,000,000 grants (no time cap worth mentioning)\n"
                "  crash : the kill -9 / restart run only (persistence, fsync=always)\n"
@@ -400,6 +420,8 @@ int main(int argc, char** argv) {
         seed = std::stoull(next());
       else if (a == "--close-notice-ms")
         aopt.close_notice = std::stoll(next()) * kMs;
+      else if (a == "--dump")
+        dump_path = next();
       else if (a == "--disable") {
         std::string list = next();
         for (std::size_t pos = 0; pos <= list.size();) {
