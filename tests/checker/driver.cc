@@ -176,6 +176,7 @@ class Worker {
     op.worker = index_;
     op.conn = w.conn;
     op.send = steady_now();
+    if (!w.raw) return false;
     try {
       w.raw->send(bytes);
       return true;

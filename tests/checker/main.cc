@@ -335,12 +335,14 @@ Report run_one(const std::string& bin, const RunSpec& spec,
 
   std::printf(
       "run %-28s resolution=%dms budget=%llu clients=%d%s: %llu grants, %llu ops, "
-      "%llu refusals, %llu fifo observations, %zu kills, %.1f s, %llu violations\n",
+      "%llu refusals, %llu fifo observations, %zu kills, %llu restart checks, %.1f s, "
+      "%llu violations\n",
       spec.name.c_str(), spec.resolution_ms, static_cast<unsigned long long>(spec.budget),
       spec.workers, spec.crash ? " crash(fsync=always)" : "",
       static_cast<unsigned long long>(report.grants), static_cast<unsigned long long>(report.ops),
       static_cast<unsigned long long>(report.refusals),
-      static_cast<unsigned long long>(report.fifo_observations), run.kills.size(), seconds,
+      static_cast<unsigned long long>(report.fifo_observations), run.kills.size(),
+      static_cast<unsigned long long>(report.restart_checks), seconds,
       static_cast<unsigned long long>(report.total_violations()));
   for (const auto& [kind, n] : report.violations) {
     std::printf("    %-20s %llu\n", kind.c_str(), static_cast<unsigned long long>(n));
