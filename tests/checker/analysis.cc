@@ -170,7 +170,10 @@ class Analyzer {
   void lost_check(const Grant& g, const Op& root, const Op& c, Nanos dl) {
     if (c.recv < 0 || c.recv >= dl) return;  // the server may have decided after the deadline
     if (force_between(g.key, g.s0, c.recv) != nullptr) return;
-    if (g.session && (conn_close(root.conn) < c.recv || kill_between(g.s0, c.recv))) return;
+    if (g.session && (run_.conns[static_cast<std::size_t>(root.conn)].close_begin < c.recv ||
+                      kill_between(g.s0, c.recv))) {
+      return;
+    }
     char buf[160];
     std::snprintf(buf, sizeof buf,
                   "holder fence %llu gone %.3f ms before its TTL could have run out",
@@ -240,7 +243,8 @@ class Analyzer {
       g.end_hi = std::min(g.end_hi, du >= kNever ? kNever : du + opt_.expiry_slack);
       if (g.session) {
         Nanos kill = first_kill_after(g.s0);
-        Nanos close = std::min(conn_close(root.conn), kill);
+        // The server may act on the close as soon as close() is called.
+        Nanos close = std::min(run_.conns[static_cast<std::size_t>(root.conn)].close_begin, kill);
         g.end_lo = std::min(g.end_lo, close);
         if (close < kNever) {
           g.end_hi = std::min(g.end_hi, close == kill ? kill : close + opt_.close_notice);

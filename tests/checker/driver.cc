@@ -151,6 +151,7 @@ class Worker {
       ::setsockopt(w.raw->fd(), SOL_SOCKET, SO_LINGER, &l, sizeof l);
     }
     c.peek_clean = pending && w.raw->buffer().empty();
+    c.close_begin = steady_now();
     w.raw->close();
     c.close = steady_now();
     c.rst = rst;
@@ -163,6 +164,7 @@ class Worker {
     if (!w.raw) return;
     Conn& c = shard_.conns[static_cast<std::size_t>(w.conn)];
     c.close = steady_now();
+    c.close_begin = c.close;
     c.by_server = true;
     w.raw->close();
     w.raw.reset();
@@ -864,8 +866,9 @@ void observe(const DriverOptions& opt, DriverControl& ctl, Shard& shard) {
       if (const auto* hs = v->field("holders"); hs != nullptr) {
         for (const auto& e : hs->elements) {
           if (e.elements.size() >= 2) {
-            info.holders.push_back(
-                {e.elements[0].str, static_cast<std::uint64_t>(e.elements[1].integer)});
+            info.holders.push_back({e.elements[0].str,
+                                    static_cast<std::uint64_t>(e.elements[1].integer),
+                                    e.elements.size() >= 3 ? e.elements[2].integer : 0});
           }
         }
       }

@@ -70,16 +70,19 @@ struct Op {
 
 struct Conn {
   int worker = 0;
-  Nanos open = 0, close = kNever;
-  bool rst = false;         // closed with SO_LINGER 0
-  bool by_server = false;   // the server went away (kill -9)
-  bool peek_clean = false;  // closed with a request pending and nothing received yet
+  Nanos open = 0;
+  Nanos close_begin = kNever;  // just before close(): the server may see the close from here on
+  Nanos close = kNever;        // just after close() returned
+  bool rst = false;            // closed with SO_LINGER 0
+  bool by_server = false;      // the server went away (kill -9)
+  bool peek_clean = false;     // closed with a request pending and nothing received yet
 };
 
 // SEMLOCK.INFO answers: from the FIFO observer and after each restart.
 struct InfoHolder {
   std::string owner;
   std::uint64_t fence = 0;
+  std::int64_t ttl_ms = 0;
 };
 struct Info {
   Nanos send = 0, recv = 0;

@@ -194,8 +194,9 @@ Info info_now(std::uint16_t port, int key, const std::string& name) {
   if (const auto* hs = v.field("holders")) {
     for (const auto& e : hs->elements) {
       if (e.elements.size() >= 2) {
-        info.holders.push_back(
-            {e.elements[0].str, static_cast<std::uint64_t>(e.elements[1].integer)});
+        info.holders.push_back({e.elements[0].str,
+                                static_cast<std::uint64_t>(e.elements[1].integer),
+                                e.elements.size() >= 3 ? e.elements[2].integer : 0});
       }
     }
   }
@@ -247,6 +248,20 @@ void dump_history(const Run& run, const std::string& path) {
   FILE* f = std::fopen(path.c_str(), "w");
   if (f == nullptr) return;
   for (std::size_t i : order) std::fprintf(f, "%s\n", describe(run, run.ops[i], origin).c_str());
+  for (Nanos k : run.kills)
+    std::fprintf(f, "[%+.3f] KILL -9\n", static_cast<double>(k - origin) / 1e6);
+  for (const auto& info : run.infos) {
+    if (!info.after_restart) continue;
+    std::fprintf(f,
+                 "[%+.3f -> %+.3f] RESTART INFO %s:", static_cast<double>(info.send - origin) / 1e6,
+                 static_cast<double>(info.recv - origin) / 1e6,
+                 run.keys[static_cast<std::size_t>(info.key)].name.c_str());
+    for (const auto& h : info.holders) {
+      std::fprintf(f, " %s/%llu/%lldms", h.owner.c_str(), static_cast<unsigned long long>(h.fence),
+                   static_cast<long long>(h.ttl_ms));
+    }
+    std::fprintf(f, "\n");
+  }
   std::fclose(f);
   std::printf("  history written to %s\n", path.c_str());
 }
