@@ -37,8 +37,7 @@ BOOST_AUTO_TEST_CASE(ten_thousand_holders_on_one_key_each_found_by_owner) {
     auto r = acq(e, "sem", owner, 50000, 10, n);
     BOOST_TEST((r.status == EngineStatus::kRefreshed));
     BOOST_TEST(r.fence == static_cast<std::uint64_t>(3 + i));  // grant order, after the warm-up
-    BOOST_TEST(acq(e, "sem", owner, 50000, 10, n, 0, 0, false).status ==
-               EngineStatus::kNotGranted);
+    BOOST_TEST(acq(e, "sem", owner, 50000, 10, n, 0, 0, false).status == EngineStatus::kNotGranted);
   }
   BOOST_TEST(e.extend("sem", "owner-1234", 7, 20) == EngineStatus::kOk);
   BOOST_TEST(e.extend("sem", "nobody", 7, 20) == EngineStatus::kNotHeld);

@@ -37,10 +37,10 @@ BOOST_AUTO_TEST_CASE(fifo_under_release_expiry_force_release_and_access_expiry) 
   BOOST_TEST(e.info("k", 10)->holders.at(0).owner == "w1");
   BOOST_TEST(e.info("k", 10)->holders.at(0).remaining == 50);  // TTL starts at the grant
 
-  // 2. expiry by the wheel (w1's deadline 60)
-  e.tick(59);
-  BOOST_TEST(!e.has_events());
+  // 2. expiry by the wheel (w1's deadline 60: due at 61)
   e.tick(60);
+  BOOST_TEST(!e.has_events());
+  e.tick(61);
   ev = e.take_events();
   BOOST_REQUIRE(ev.size() == 1u);
   BOOST_TEST(ev[0].tag == 2u);
@@ -54,12 +54,12 @@ BOOST_AUTO_TEST_CASE(fifo_under_release_expiry_force_release_and_access_expiry) 
   BOOST_TEST(ev[0].fence == 4u);
 
   // 4. expiry found on access (w3's deadline 120), between ticks
-  BOOST_TEST(e.exists("k", 120));
+  BOOST_TEST(e.exists("k", 121));
   ev = e.take_events();
   BOOST_REQUIRE(ev.size() == 1u);
   BOOST_TEST(ev[0].tag == 4u);
   BOOST_TEST(ev[0].fence == 5u);
-  BOOST_TEST(e.info("k", 120)->holders.at(0).owner == "w4");
+  BOOST_TEST(e.info("k", 121)->holders.at(0).owner == "w4");
   BOOST_TEST(e.stats().waiters == 0u);
   BOOST_TEST(e.stats().granted == 5u);
 }
@@ -90,16 +90,16 @@ BOOST_AUTO_TEST_CASE(waiter_times_out_at_its_deadline_and_leaves_the_queue) {
   acq(e, "k", "h", 1000, 0);
   auto w1 = acq(e, "k", "w1", 100, 0, 0, 100, 1);
   auto w2 = acq(e, "k", "w2", 100, 0, 0, 300, 2);
-  e.tick(99);
+  e.tick(100);  // the wait (deadline 100) may not have run out yet
   BOOST_TEST(!e.has_events());
-  e.tick(100);
+  e.tick(101);
   auto ev = e.take_events();
   BOOST_REQUIRE(ev.size() == 1u);
   BOOST_TEST(ev[0].tag == 1u);
   BOOST_TEST((ev[0].waiter == w1.waiter));
   BOOST_TEST(!ev[0].granted);
   BOOST_TEST(e.stats().waiter_timeouts == 1u);
-  BOOST_TEST(e.info("k", 100)->waiters == 1u);
+  BOOST_TEST(e.info("k", 101)->waiters == 1u);
   e.release("k", "h", 150);
   ev = e.take_events();
   BOOST_REQUIRE(ev.size() == 1u);
@@ -114,7 +114,7 @@ BOOST_AUTO_TEST_CASE(expiries_come_before_waiter_timeouts_in_a_tick) {
   acq(e, "k", "h", 100, 0);
   acq(e, "k", "w1", 100, 0, 0, 100, 1);  // its wait ends when h expires
   acq(e, "k", "w2", 100, 0, 0, 100, 2);
-  e.tick(100);
+  e.tick(101);
   auto ev = e.take_events();
   BOOST_REQUIRE(ev.size() == 2u);
   BOOST_TEST(ev[0].tag == 1u);
