@@ -35,8 +35,8 @@ inline constexpr std::uint32_t kExtraBit = 0x80000000u;
 inline constexpr Millis kWarnInterval = 10000;
 // A key's extras go into the owner index above this many, and leave it below kOwnerUnindexAt
 // (the gap keeps a key that hovers around the size from re-indexing on every grant).
-inline constexpr std::uint32_t kOwnerIndexAt = 16;
-inline constexpr std::uint32_t kOwnerUnindexAt = 8;
+inline constexpr std::uint32_t kOwnerIndexAt = 8;
+inline constexpr std::uint32_t kOwnerUnindexAt = 4;
 
 // `deadline` has passed for certain: the caller's `now` is its clock rounded up, so the real time
 // is above now - 1 >= deadline.
