@@ -209,4 +209,45 @@ BOOST_AUTO_TEST_CASE(removal_before_rejection_is_bounded_by_the_expiry_budget) {
   BOOST_TEST(e.stats().holders >= 91u);
 }
 
+// A mass expiry larger than the budget: an access to a semaphore still finds its own due holders
+// gone (by scanning the key, since the wheel's backlog is not its to clear at once).
+BOOST_AUTO_TEST_CASE(semaphore_access_during_an_expiry_backlog_sees_its_due_holders_gone) {
+  EngineLimits l = ticking(10);
+  l.max_expiries_per_tick = 10;
+  Engine e(l, 1);
+  for (int i = 0; i < 100; ++i) acq(e, test::name("m", i), "o", 50, 0);
+  acq(e, "s", "a", 50, 0, 3);
+  acq(e, "s", "b", 50, 0, 3);
+  acq(e, "s", "c", 1000, 0, 3);
+  auto info = e.info("s", 60);
+  BOOST_REQUIRE(info.has_value());
+  BOOST_REQUIRE(info->holders.size() == 1u);
+  BOOST_TEST(info->holders[0].owner == "c");
+  BOOST_TEST(e.stats().expired_holders <= 12u);  // one budget, plus the key's own two
+  BOOST_TEST(acq(e, "s", "d", 100, 60, 3).status == EngineStatus::kGranted);
+  BOOST_TEST(acq(e, "s", "a", 100, 60, 3).status == EngineStatus::kGranted);
+  BOOST_TEST(acq(e, "s", "b", 100, 60, 3).status == EngineStatus::kNotGranted);
+}
+
+// While due holders remain for want of budget, waiter timeouts wait for them: the waiter whose
+// holder is at the back of the backlog is granted when it is reached, not timed out first.
+BOOST_AUTO_TEST_CASE(waiter_timeouts_wait_for_an_expiry_backlog) {
+  EngineLimits l = ticking(10);
+  l.max_expiries_per_tick = 10;
+  Engine e(l, 1);
+  for (int i = 0; i < 50; ++i) acq(e, test::name("m", i), "o", 100, 0);
+  acq(e, "k", "h", 100, 0);             // due with the 50 others, filed after them
+  acq(e, "k", "w", 100, 0, 0, 100, 1);  // its wait ends when h's TTL does
+  acq(e, "other", "h", 1000, 0);
+  acq(e, "other", "w", 100, 0, 0, 100, 2);  // nothing frees this one: it times out
+  for (Millis t = 110; t <= 170; t += 10) e.tick(t);
+  auto ev = e.take_events();
+  BOOST_REQUIRE(ev.size() == 2u);
+  BOOST_TEST(ev[0].tag == 1u);
+  BOOST_TEST(ev[0].granted);
+  BOOST_TEST(ev[1].tag == 2u);
+  BOOST_TEST(!ev[1].granted);
+  BOOST_TEST(e.stats().expired_holders == 51u);
+}
+
 BOOST_AUTO_TEST_SUITE_END()
