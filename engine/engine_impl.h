@@ -38,6 +38,11 @@ inline constexpr Millis kWarnInterval = 10000;
 inline constexpr std::uint32_t kOwnerIndexAt = 8;
 inline constexpr std::uint32_t kOwnerUnindexAt = 4;
 
+// Most due holders (of any key) an access to a semaphore expires on the way: enough to clear
+// what became due since the last tick, few enough that a mass expiry stays the ticks' work. Past
+// it the accessed key is scanned for its own due holders instead.
+inline constexpr std::uint64_t kAccessExpiries = 1024;
+
 // `deadline` has passed for certain: the caller's `now` is its clock rounded up, so the real time
 // is above now - 1 >= deadline.
 inline bool is_due(Millis deadline, Millis now) {
@@ -190,8 +195,8 @@ struct Engine::Impl {
   // Removes the key's due holders and hands their permits on. False when the key no longer
   // exists. O(1) however many holders the key has: a key with only a first holder checks its
   // deadline; one with extras asks the holder wheel, which knows whether anything at all is due,
-  // and runs due expiries (all keys', in deadline order, bounded by the budget) if so. Only when
-  // that budget runs out before the wheel is empty (a mass expiry) are the key's holders scanned.
+  // and runs due expiries (all keys', in deadline order, at most kAccessExpiries) if so. Only
+  // when that runs out before the wheel is empty (a mass expiry) are the key's holders scanned.
   bool purge(std::uint32_t slot, Millis now) {
     const detail::KeyEntry& e = keys[slot];
     if (e.ext == detail::kNil || exts[e.ext].extra_count == 0) {

@@ -295,7 +295,7 @@ bool Engine::Impl::purge_first(std::uint32_t slot, Millis now) {
 
 bool Engine::Impl::purge_many(std::uint32_t slot, Millis now) {
   pinned_slot = slot;
-  expire_due(now, limits.max_expiries_per_tick);
+  expire_due(now, std::min<std::uint64_t>(limits.max_expiries_per_tick, detail::kAccessExpiries));
   if (holder_wheel.has_due(now)) purge_scan(slot, now);  // the budget ran out first
   pinned_slot = kNil;
   return !erase_if_empty(slot);
