@@ -259,7 +259,11 @@ bool Server::execute_json(Connection& c, json::Request& req, WireProtocol wire,
       switch (r.status) {
         case EngineStatus::kGranted:
         case EngineStatus::kRefreshed:
-          if (req.session) add_session(c, req.key, owner, r.fence);
+          // SPEC §1: the binding stays with the connection that created the holder; a refresh
+          // (an explicit owner that already holds) creates nothing, so it binds nothing.
+          if (req.session && r.status == EngineStatus::kGranted) {
+            add_session(c, req.key, owner, r.fence);
+          }
           json::write_acquired(body, id, req.key, owner, r.fence, r.ttl);
           return true;
         case EngineStatus::kNotGranted:
@@ -361,7 +365,10 @@ bool Server::execute_json(Connection& c, json::Request& req, WireProtocol wire,
 void Server::answer_wait(Connection& c, const PendingWait& pw, const WaiterEvent& ev) {
   c.blocked = false;
   if (c.out.capacity() == 0) c.out = take_buffer();
-  if (ev.granted && pw.session) add_session(c, pw.key, pw.owner, ev.fence);
+  // SPEC §1: the binding stays with the connection that created the holder. A waiter grant
+  // usually creates it; when the owner came to hold the key while it waited (another connection
+  // with the same owner, or SET), the grant only refreshed that holder and binds nothing.
+  if (ev.granted && !ev.refreshed && pw.session) add_session(c, pw.key, pw.owner, ev.fence);
   switch (pw.protocol) {
     case WireProtocol::kJson:
       if (ev.granted) {
