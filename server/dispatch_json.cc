@@ -400,6 +400,12 @@ void Server::answer_wait(Connection& c, const PendingWait& pw, const WaiterEvent
       break;
     }
   }
+  // Not delivered until the kernel has taken the whole reply (see Server::deliver_events()). A
+  // refresh is not undone: the holder belongs to whoever created it.
+  if (ev.granted && !ev.refreshed) {
+    c.undelivered_grants.push_back(
+        {pw.key, pw.owner, ev.fence, c.bytes_sent + c.inflight.size() + c.out.size()});
+  }
   ready_.push_back(c.id);
 }
 
