@@ -155,13 +155,14 @@ bool Server::execute_json(Connection& c, json::Request& req, WireProtocol wire,
   // Authentication (SPEC §8): the request's api_key, else the connection's earlier auth action.
   bool admin = false;
   if (req.action == json::Action::kAuth) {
-    switch (check_api_key(req.api_key.value_or(""))) {
+    // The latest successful auth decides the connection's rights (a user key after an admin key
+    // drops admin rights); a failed one changes nothing, as AUTH in Redis 7.
+    switch (const redis::AuthResult r = check_api_key(req.api_key.value_or("")); r) {
       case redis::AuthResult::kOkAdmin:
-        c.json_admin = true;
-        [[fallthrough]];
       case redis::AuthResult::kOk:
       case redis::AuthResult::kNotConfigured:
         c.json_authenticated = true;
+        c.json_admin = r == redis::AuthResult::kOkAdmin;
         json::write_ok(body, id);
         return true;
       case redis::AuthResult::kWrongPass:
