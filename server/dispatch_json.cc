@@ -99,7 +99,14 @@ std::size_t Server::process_http(Connection& c, std::string_view data, Millis no
   while (pos < data.size() && c.can_execute()) {
     http::Request hr;
     const http::ParseResult r = http::parse_request(data.substr(pos), limits, hr);
-    if (r.status == http::Status::kNeedMore) break;
+    if (r.status == http::Status::kNeedMore) {
+      // curl waits up to a second for this before it sends a body (Expect: 100-continue).
+      if (r.send_continue && !c.http_continue_sent) {
+        http::write_continue(c.out);
+        c.http_continue_sent = true;
+      }
+      break;
+    }
     ++total_requests_;
     if (r.status == http::Status::kError) {
       body.clear();
@@ -110,12 +117,16 @@ std::size_t Server::process_http(Connection& c, std::string_view data, Millis no
       return data.size();
     }
     pos += r.consumed;
+    c.http_continue_sent = false;
     const std::uint64_t t0 = uv_hrtime();
     body.clear();
     if (hr.method != "POST") {
       json::write_error(body, "", "method not allowed: send the JSON request with POST",
                         "BADREQUEST");
-      http::write_response(c.out, 405, kJsonType, body, hr.keep_alive);
+      http::ResponseExtras extras;
+      extras.allow = "POST";
+      extras.head_request = hr.method == "HEAD";
+      http::write_response(c.out, 405, kJsonType, body, hr.keep_alive, extras);
       if (!hr.keep_alive) c.close_after_write = true;
       metrics_.count_request("other", "http", RequestResult::kError, 0);
       continue;
@@ -129,9 +140,10 @@ std::size_t Server::process_http(Connection& c, std::string_view data, Millis no
       continue;
     }
     auto& req = std::get<json::Request>(decoded);
-    constexpr std::string_view kBearer = "Bearer ";
-    if (!req.api_key && hr.authorization.substr(0, kBearer.size()) == kBearer) {
-      req.api_key = std::string(hr.authorization.substr(kBearer.size()));
+    if (!req.api_key) {
+      if (const std::string_view token = http::bearer_token(hr.authorization); !token.empty()) {
+        req.api_key = std::string(token);
+      }
     }
     int status = 200;
     const bool answered =

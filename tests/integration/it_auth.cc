@@ -288,3 +288,21 @@ BOOST_AUTO_TEST_CASE(http_keys_are_per_request_on_a_keep_alive_connection) {
   BOOST_REQUIRE(none);
   BOOST_CHECK_EQUAL(none->status, 401);
 }
+
+// RFC 9110 §11.1: the auth scheme name is case-insensitive (curl, Go and many proxies send
+// "Bearer", some clients "bearer"); header names too.
+BOOST_AUTO_TEST_CASE(http_bearer_scheme_is_case_insensitive) {
+  for (const char* header : {"authorization: bearer user-key", "Authorization: BEARER user-key",
+                             "AUTHORIZATION: Bearer   user-key"}) {
+    auto r = http_once(port(), "POST", "/", R"({"action":"stats"})", {header});
+    BOOST_CHECK_MESSAGE(r.status == 200, header << " -> " << r.status << " " << r.body);
+  }
+  auto admin = http_once(port(), "POST", "/", R"({"action":"force_release","key":"a:bc"})",
+                         {"authorization: bearer admin-key"});
+  BOOST_CHECK_EQUAL(admin.status, 200);
+  // Another scheme carries no key.
+  auto basic = http_once(port(), "POST", "/", R"({"action":"stats"})",
+                         {"Authorization: Basic dXNlci1rZXk="});
+  BOOST_CHECK_EQUAL(basic.status, 401);
+  check_json_error(basic.body, "NOAUTH");
+}
