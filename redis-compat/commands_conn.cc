@@ -40,10 +40,10 @@ Outcome cmd_reset(CommandContext& ctx, Args) {
   c.name.clear();
   c.proto = 2;
   ctx.w.set_proto(2);
-  if (ctx.host.auth_required()) {
-    c.authenticated = false;
-    c.admin = false;
-  }
+  // Redis's RESET re-authenticates the connection as the default user: no admin rights, and
+  // unauthenticated when a key is required.
+  c.admin = false;
+  if (ctx.host.auth_required()) c.authenticated = false;
   ctx.w.simple("RESET");
   return Outcome::kDone;
 }

@@ -306,3 +306,19 @@ BOOST_AUTO_TEST_CASE(http_bearer_scheme_is_case_insensitive) {
   BOOST_CHECK_EQUAL(basic.status, 401);
   check_json_error(basic.body, "NOAUTH");
 }
+
+// With only admin keys configured no AUTH is required, but admin rights come from AUTH; RESET
+// returns the connection to the default user (Redis), without them.
+BOOST_AUTO_TEST_CASE(reset_drops_admin_rights_when_only_admin_keys_are_set) {
+  Server s(ServerOptions().with_config(R"("security":{"admin_api_keys":["adm-only"]})"));
+  RespConn c(s.port());
+  BOOST_CHECK_EQUAL(c.cmd({"SEMLOCK.EXISTS", "r:k"}).integer, 0);  // no AUTH needed
+  auto fr = c.cmd({"SEMLOCK.FORCERELEASE", "r:k"});
+  BOOST_CHECK_MESSAGE(fr.is_error() && fr.str.starts_with("NOPERM"), fr.debug());
+  BOOST_CHECK_EQUAL(c.cmd({"AUTH", "adm-only"}).str, "OK");
+  BOOST_CHECK_EQUAL(c.cmd({"SEMLOCK.FORCERELEASE", "r:k"}).integer, 0);
+  BOOST_CHECK_EQUAL(c.cmd({"RESET"}).str, "RESET");
+  fr = c.cmd({"SEMLOCK.FORCERELEASE", "r:k"});
+  BOOST_CHECK_MESSAGE(fr.is_error() && fr.str.starts_with("NOPERM"), fr.debug());
+  BOOST_CHECK_EQUAL(c.cmd({"SEMLOCK.EXISTS", "r:k"}).integer, 0);
+}
