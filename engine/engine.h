@@ -102,9 +102,9 @@ struct WaiterEvent {
   bool granted = false;     // false: the wait ran out (or the engine shut waiters down)
   std::uint64_t fence = 0;  // when granted
   Millis ttl = 0;           // when granted: the TTL starts at the grant
-  // When granted: the waiter's (explicit) owner already held the key, so its holder was refreshed
-  // (same fence) rather than created. The edge must not release it if the answer cannot be
-  // delivered: that holder was not made for this wait.
+  // When granted: the waiter's (explicit) owner already held the key (it came to hold it while it
+  // waited), so its holder's deadline was refreshed (same fence) and nothing was created. The edge
+  // binds nothing to it and must not release it if the answer cannot be delivered.
   bool refreshed = false;
 };
 
