@@ -1,5 +1,5 @@
-// Expiry and waits against the real binary (SPEC §1; issue 11 defects 1, 7, 9). Every assertion is
-// about correctness, not speed: a client-side clock only ever proves that something happened
+// Expiry and waits against the real binary (SPEC §1; issue 11 defects 1, 7, 8, 9). Every assertion
+// is about correctness, not speed: a client-side clock only ever proves that something happened
 // early (a reply received before a moment is a reply the server sent before it), never that the
 // server was fast.
 #define BOOST_TEST_MODULE it_wait_expiry
@@ -172,4 +172,28 @@ BOOST_AUTO_TEST_CASE(json_waiters_with_the_same_pid_and_host_get_one_grant) {
   BOOST_CHECK_EQUAL(holders->elements.size(), 2u);
   BOOST_CHECK_EQUAL(waiters(admin, key), 0);
   admin.cmd({"SEMLOCK.FORCERELEASE", key});
+}
+
+// Defect 8: with the server ticking once a second, three holders past their deadline still
+// stored must not make a fourth key "over max_locks": due holders are removed before rejecting.
+// (The old server filed holders in 1 s wheel slots and only removed whole slots: rejected.)
+BOOST_AUTO_TEST_CASE(acquire_at_max_locks_succeeds_when_every_holder_is_past_its_deadline) {
+  Server s(ServerOptions().with_config(
+      R"("limits":{"max_locks":3},"cleanup":{"resolution":"1s","interval":"1s"})"));
+  RespConn c(s.port());
+  for (int round = 0; round < 5; ++round) {
+    Clock::time_point last{};
+    for (int i = 0; i < 3; ++i) {
+      const std::string key = "full:" + std::to_string(round) + ":" + std::to_string(i);
+      BOOST_REQUIRE(c.cmd({"SEMLOCK.ACQUIRE", key, "30", "OWNER", "o"}).type ==
+                    RespValue::Type::kArray);
+      last = Clock::now();
+    }
+    // Every TTL has certainly passed: the last grant was answered before `last`.
+    std::this_thread::sleep_until(last + std::chrono::milliseconds(40));
+    const RespValue r =
+        c.cmd({"SEMLOCK.ACQUIRE", "full:new:" + std::to_string(round), "30", "OWNER", "o"});
+    BOOST_CHECK_MESSAGE(r.type == RespValue::Type::kArray, "round " << round << ": " << r.debug());
+    std::this_thread::sleep_for(std::chrono::milliseconds(40));  // and this one too
+  }
 }
