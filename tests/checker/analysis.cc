@@ -168,6 +168,8 @@ class Analyzer {
   }
 
   void lost_check(const Grant& g, const Op& root, const Op& c, Nanos dl) {
+    // A restart restores the deadline through wall-clock milliseconds: allow the restore margin.
+    if (kill_between(g.s0, c.recv)) dl -= opt_.restore_margin;
     if (c.recv < 0 || c.recv >= dl) return;  // the server may have decided after the deadline
     if (force_between(g.key, g.s0, c.recv) != nullptr) return;
     if (g.session && (run_.conns[static_cast<std::size_t>(root.conn)].close_begin < c.recv ||
@@ -239,6 +241,7 @@ class Analyzer {
         g.end_hi = std::min(g.end_hi, c.recv);
         break;
       }
+      if (kill_between(g.s0, dl)) dl -= opt_.restore_margin;  // restored across a kill
       g.end_lo = std::min(g.end_lo, dl);
       g.end_hi = std::min(g.end_hi, du >= kNever ? kNever : du + opt_.expiry_slack);
       if (g.session) {

@@ -794,9 +794,13 @@ class Worker {
     ia = finish(wire_, a, sent_a);
     ib = finish(second, b, sent_b);
     if (second.raw) close_wire(second, false, false);
+    // Both granted (one after the other's expiry, or wrongly together): a release by pid/host
+    // could hit either, so leave both to expire.
+    bool both = shard_.ops[static_cast<std::size_t>(ia)].result == Result::kGranted &&
+                shard_.ops[static_cast<std::size_t>(ib)].result == Result::kGranted;
     for (int i : {ia, ib}) {
       const Op& op = shard_.ops[static_cast<std::size_t>(i)];
-      if (op.result == Result::kGranted && holding_.op < 0 && wire_.raw) {
+      if (op.result == Result::kGranted && holding_.op < 0 && wire_.raw && !both) {
         h.op = i;
         h.fence = op.fence;
         h.acquired_send = op.send;
