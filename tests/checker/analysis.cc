@@ -399,11 +399,30 @@ class Analyzer {
         if (!blocked(waiter ? lagged : b, from, op.recv, waiter)) {
           violate("refused_while_free",
                   "refused although no holder" + std::string(op.wait_ms > 0 ? "" : " or waiter") +
-                      " could have been there",
+                      " could have been there" + probe_note(static_cast<int>(k), op.recv),
                   {i});
         }
       }
     }
+  }
+
+  // What SEMLOCK.INFO showed right after a refused ghost probe on this key, if it was taken.
+  std::string probe_note(int key, Nanos after) const {
+    for (const Info& info : run_.infos) {
+      if (!info.after_probe || info.key != key || info.send < after ||
+          info.send > after + 50 * kMs) {
+        continue;
+      }
+      std::string s = "; SEMLOCK.INFO right after: ";
+      if (info.null_reply) return s + "not held";
+      s += "waiters " + std::to_string(info.waiters) + ", holders";
+      for (const auto& h : info.holders) {
+        s += " " + h.owner + " (fence " + std::to_string(h.fence) + ", " +
+             std::to_string(h.ttl_ms) + " ms left)";
+      }
+      return s;
+    }
+    return "";
   }
 
   static Blocking build_blocking(std::vector<std::pair<Nanos, int>>& hev,
@@ -469,7 +488,7 @@ class Analyzer {
                     std::to_string(info.holders.size()) + " holders at +" + ms(info.recv),
                 {});
       }
-      if (info.null_reply || info.waiters <= 0 || info.after_restart) continue;
+      if (info.null_reply || info.waiters <= 0 || info.after_restart || info.after_probe) continue;
       // P: every waiter that may have been queued when INFO ran. If the server counted as many,
       // all of them were queued then, ahead of anything sent after INFO's reply.
       std::vector<int> p;

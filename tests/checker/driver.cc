@@ -727,7 +727,37 @@ class Worker {
     release();
     if (!wire_.raw) return;
     sleep_until(closed + (ttl_ms + 10) * kMs);
-    if (hold_own_key(20)) release();
+    if (hold_own_key(20)) {
+      release();
+    } else {
+      snapshot_own_key();  // what the server holds there, for the report
+    }
+  }
+
+  void snapshot_own_key() {
+    try {
+      it::RespConn c(opt_.port);
+      Info info;
+      info.key = own_key();
+      info.after_probe = true;
+      info.send = steady_now();
+      auto v = c.cmd({"SEMLOCK.INFO", key_name(info.key)});
+      info.recv = steady_now();
+      info.null_reply = v.type == RespValue::Type::kNull;
+      if (const auto* w = v.field("waiters")) info.waiters = w->integer;
+      if (const auto* hs = v.field("holders")) {
+        for (const auto& e : hs->elements) {
+          if (e.elements.size() >= 3) {
+            info.holders.push_back({e.elements[0].str,
+                                    static_cast<std::uint64_t>(e.elements[1].integer),
+                                    e.elements[2].integer});
+          }
+        }
+      }
+      shard_.infos.push_back(std::move(info));
+    } catch (const std::exception&) {
+      // the server went away: nothing to show
+    }
   }
 
   // We hold our private mutex; another connection waits with a WAIT that ends a few ms after our

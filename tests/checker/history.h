@@ -91,6 +91,7 @@ struct Info {
   std::int64_t waiters = 0;
   std::vector<InfoHolder> holders;
   bool after_restart = false;
+  bool after_probe = false;  // taken right after a refused ghost probe, to show what held the key
 };
 
 struct KeySpec {
