@@ -10,15 +10,31 @@
 
 namespace semlock::persist {
 
+namespace {
+
+// One string for (key, owner): the key, then the owner (the key's length is kept beside it).
+std::string holder_id(const std::string& key, const std::string& owner) {
+  std::string id;
+  id.reserve(key.size() + owner.size() + 2);
+  id.push_back(static_cast<char>(key.size() & 0xFF));
+  id.push_back(static_cast<char>(key.size() >> 8));
+  id += key;
+  id += owner;
+  return id;
+}
+
+}  // namespace
+
 void ReplayState::apply(const Record& r) {
   max_fence_ = std::max(max_fence_, r.fence);
   switch (r.type) {
     case RecordType::kHold:
       holders_.insert_or_assign(
-          {r.key, r.owner}, PersistedHolder{r.key, r.owner, r.fence, r.limit, r.wall_deadline_ms});
+          holder_id(r.key, r.owner),
+          Stored{r.fence, r.wall_deadline_ms, r.limit, static_cast<std::uint32_t>(r.key.size())});
       break;
     case RecordType::kDrop:
-      holders_.erase({r.key, r.owner});
+      holders_.erase(holder_id(r.key, r.owner));
       break;
     case RecordType::kFenceReservation:
       reserved_fence_ = std::max(reserved_fence_, r.fence);
@@ -29,8 +45,12 @@ void ReplayState::apply(const Record& r) {
 std::vector<PersistedHolder> ReplayState::live_holders(std::int64_t now_wall_ms) const {
   std::vector<PersistedHolder> out;
   out.reserve(holders_.size());
-  for (const auto& [k, h] : holders_) {
-    if (h.wall_deadline_ms > now_wall_ms) out.push_back(h);
+  for (const auto& [id, h] : holders_) {
+    if (h.wall_deadline_ms <= now_wall_ms) continue;
+    const std::string_view rest = std::string_view(id).substr(2);
+    out.push_back(PersistedHolder{std::string(rest.substr(0, h.key_bytes)),
+                                  std::string(rest.substr(h.key_bytes)), h.fence, h.limit,
+                                  h.wall_deadline_ms});
   }
   std::sort(out.begin(), out.end(),
             [](const PersistedHolder& a, const PersistedHolder& b) { return a.fence < b.fence; });
@@ -159,6 +179,28 @@ std::string check_limits(std::vector<PersistedHolder>& holders, bool repair,
                          std::vector<PersistedHolder>& dropped,
                          std::vector<std::string>& warnings) {
   // Positions of each key's holders, in fence order (holders are sorted by fence).
+  {  // The common case, cheaply: every key within its limit.
+    struct Count {
+      std::uint32_t holders = 0;
+      std::uint32_t limit = 0;
+      bool mixed = false;
+    };
+    absl::flat_hash_map<std::string_view, Count> counts;
+    counts.reserve(holders.size());
+    for (const PersistedHolder& h : holders) {
+      Count& c = counts[h.key];
+      if (c.holders++ == 0) {
+        c.limit = h.limit;
+      } else if (h.limit != c.limit) {
+        c.mixed = true;
+      }
+    }
+    if (std::none_of(counts.begin(), counts.end(), [](const auto& kv) {
+          return kv.second.mixed || kv.second.holders > std::max<std::uint32_t>(kv.second.limit, 1);
+        })) {
+      return "";
+    }
+  }
   // Keys in the order of their lowest fence, so messages do not depend on hashing.
   std::unordered_map<std::string_view, std::vector<std::size_t>> by_key;
   std::vector<std::string_view> order;

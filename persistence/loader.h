@@ -22,6 +22,7 @@
 #include <utility>
 #include <vector>
 
+#include "absl/container/flat_hash_map.h"
 #include "persistence/record.h"
 
 namespace semlock::persist {
@@ -46,13 +47,14 @@ class ReplayState {
   std::size_t size() const { return holders_.size(); }
 
  private:
-  struct PairHash {
-    std::size_t operator()(const std::pair<std::string, std::string>& p) const {
-      const std::size_t a = std::hash<std::string>{}(p.first);
-      return a ^ (std::hash<std::string>{}(p.second) + 0x9e3779b97f4a7c15ull + (a << 6) + (a >> 2));
-    }
+  // Keyed by holder_id(key, owner); the key and owner are cut back out for live_holders().
+  struct Stored {
+    std::uint64_t fence = 0;
+    std::int64_t wall_deadline_ms = 0;
+    std::uint32_t limit = 1;
+    std::uint32_t key_bytes = 0;
   };
-  std::unordered_map<std::pair<std::string, std::string>, PersistedHolder, PairHash> holders_;
+  absl::flat_hash_map<std::string, Stored> holders_;
   std::uint64_t max_fence_ = 0;
   std::uint64_t reserved_fence_ = 0;
 };

@@ -35,7 +35,6 @@
 #include <unistd.h>
 
 #include "persistence/files.h"
-
 #include "persistence/loader.h"
 #include "persistence/record.h"
 #include "server/logging.h"
@@ -121,7 +120,7 @@ bool Server::persistence_start() {
   std::uint64_t keep_bytes = loaded.journal_valid_bytes;
   if (loaded.needs_rewrite()) {
     if (const int rc = persistence_rewrite(now, now_wall); rc == 0) {
-      keep_bytes = 0;  // the fresh journal: its header only
+      keep_bytes = persist::kFileHeaderBytes;  // the fresh journal: its header only
       log::info(
           "Persistence directory rewritten: a snapshot of the restored state, a fresh "
           "journal" +
