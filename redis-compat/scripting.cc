@@ -391,10 +391,23 @@ int run_cb(lua_State* L) {
       w.error(kReplyTooLarge);
     }
   } else {
-    const char* msg = lua_tostring(L, -1);
-    m.text.assign(rc == LUA_ERRMEM ? "ERR script heap limit reached: " : "ERR ");
-    m.text.append(msg ? msg : "unknown Lua error");
-    w.error(m.text);
+    std::size_t len = 0;
+    const char* msg = lua_tolstring(L, -1, &len);
+    if (len > m.limits.max_reply_bytes) {
+      w.error(kReplyTooLarge);  // error(string.rep('x', 1e8))
+    } else {
+      m.text.assign(rc == LUA_ERRMEM ? "ERR script heap limit reached: " : "ERR ");
+      m.text.append(msg ? std::string_view(msg, len) : std::string_view("unknown Lua error"));
+      w.error(m.text);
+    }
+  }
+  // KEYS and ARGV of this run are garbage now.
+  lua_settop(L, 0);
+  lua::push_real_globals(L);
+  for (const char* name : {"KEYS", "ARGV"}) {
+    lua_pushstring(L, name);
+    lua_pushnil(L);
+    lua_rawset(L, 1);
   }
   lua_settop(L, 0);
   // Garbage from this run goes now, so that the heap counted as used memory is the live one and

@@ -298,6 +298,31 @@ BOOST_AUTO_TEST_CASE(loaded_scripts_cannot_crowd_out_a_release_script) {
   BOOST_TEST(host.script_heap < 8u * 1024 * 1024);
 }
 
+BOOST_AUTO_TEST_CASE(a_script_too_big_for_the_heap_gets_a_clear_error) {
+  host.script_limits.max_heap_bytes = 2 * 1024 * 1024;
+  std::string body = "return {";
+  for (int i = 0; i < 60000; ++i) body += "'s" + std::to_string(i) + "',";
+  body += "}";
+  BOOST_TEST(
+      run({"SCRIPT", "LOAD", body}) ==
+      "-ERR Error compiling script (new function): not enough memory in the script heap\r\n");
+  BOOST_TEST(
+      run({"EVAL", body, "0"}) ==
+      "-ERR Error compiling script (new function): not enough memory in the script heap\r\n");
+  run({"SET", "lock", "tok", "NX", "PX", "10000"});
+  BOOST_TEST(run({"EVAL", kPyRelease, "1", "lock", "tok"}) == ":1\r\n");
+  BOOST_TEST(run({"EVAL", "local t = {} for i = 1, 1e6 do t[i] = i end", "0"}) ==
+             "-ERR script heap limit reached: not enough memory\r\n");
+  BOOST_TEST(run({"EVAL", "return 1", "0"}) == ":1\r\n");
+}
+
+BOOST_AUTO_TEST_CASE(a_huge_error_text_is_not_sent) {
+  host.script_limits.max_reply_bytes = 1000;
+  BOOST_TEST(run({"EVAL", "error(string.rep('x', 2000))", "0"}) == "-ERR reply too large\r\n");
+  BOOST_TEST(run({"EVAL", "error(string.rep('x', 20))", "0"}) ==
+             "-ERR user_script:1: xxxxxxxxxxxxxxxxxxxx\r\n");
+}
+
 BOOST_AUTO_TEST_CASE(a_script_body_is_bounded) {
   host.script_limits.max_script_bytes = 1000;
   BOOST_TEST(run({"SCRIPT", "LOAD", "return '" + std::string(1000, 'x') + "'"}) ==
