@@ -535,6 +535,14 @@ void install_patterns(lua_State* L) {
   lua_setfield(L, t, "gmatch");
   lua_pushcfunction(L, gsub_cb);
   lua_setfield(L, t, "gsub");
+  // Lua 5.1 built with LUA_COMPAT_GFIND (Debian's) keeps gmatch's old name too.
+  lua_getfield(L, t, "gfind");
+  const bool has_gfind = !lua_isnil(L, -1);
+  lua_pop(L, 1);
+  if (has_gfind) {
+    lua_pushcfunction(L, gmatch_cb);
+    lua_setfield(L, t, "gfind");
+  }
 }
 
 }  // namespace semlock::redis::lua
