@@ -65,6 +65,11 @@ BOOST_AUTO_TEST_CASE(newproxy_gc_cannot_kill_or_hang_the_server) {
   BOOST_TEST(run({"EVAL", "return setmetatable(io, {})", "0"}) == kNoGlobal + "io'\r\n");
   BOOST_TEST(run({"EVAL", "return debug.getregistry()", "0"}) == kNoGlobal + "debug'\r\n");
   BOOST_TEST(run({"EVAL", "return string.dump", "0"}) == "$-1\r\n");
+  // __gc on a table does nothing in Lua 5.1.
+  BOOST_TEST(run({"EVAL",
+                  "setmetatable({}, {__gc = function() while true do end end}) "
+                  "collectgarbage('collect') return 1",
+                  "0"}) == ":1\r\n");
   BOOST_TEST(run({"EVAL", "collectgarbage('collect') return collectgarbage('count') > 0", "0"}) ==
              ":1\r\n");
   BOOST_TEST(run({"EVAL", "collectgarbage('stop')", "0"}) ==
