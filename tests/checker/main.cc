@@ -31,6 +31,7 @@
 
 #include "tests/checker/analysis.h"
 #include "tests/checker/driver.h"
+#include "tests/checker/wire.h"
 #include "tests/integration/clients.h"
 
 namespace semlock::checker {
@@ -186,20 +187,7 @@ Info info_now(std::uint16_t port, int key, const std::string& name) {
   info.send = steady_now();
   auto v = c.cmd({"SEMLOCK.INFO", name});
   info.recv = steady_now();
-  if (v.type == it::RespValue::Type::kNull) {
-    info.null_reply = true;
-    return info;
-  }
-  if (const auto* w = v.field("waiters")) info.waiters = w->integer;
-  if (const auto* hs = v.field("holders")) {
-    for (const auto& e : hs->elements) {
-      if (e.elements.size() >= 2) {
-        info.holders.push_back({e.elements[0].str,
-                                static_cast<std::uint64_t>(e.elements[1].integer),
-                                e.elements.size() >= 3 ? e.elements[2].integer : 0});
-      }
-    }
-  }
+  fill_info(info, v);
   return info;
 }
 
