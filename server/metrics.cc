@@ -82,7 +82,7 @@ Metrics::Metrics() : registry_(std::make_shared<prometheus::Registry>()) {
                       .Name("ttl_semlock_rejected_connections_total")
                       .Help("New connections refused, by reason")
                       .Register(reg);
-  const char* refuse_reasons[] = {"max_connections", "fd_limit", "metrics_busy"};
+  const char* refuse_reasons[] = {"max_connections", "fd_limit"};
   for (std::size_t i = 0; i < rejected_connections_.size(); ++i) {
     rejected_connections_[i] = &refused.Add({{"reason", refuse_reasons[i]}});
   }

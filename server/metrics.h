@@ -40,7 +40,7 @@ class Metrics {
     clients_closed_[static_cast<std::size_t>(r)]->Increment();
   }
   // Why a new connection was refused (ttl_semlock_rejected_connections_total{reason}).
-  enum class RefuseReason : std::uint8_t { kMaxConnections, kFdLimit, kMetricsBusy, kCount };
+  enum class RefuseReason : std::uint8_t { kMaxConnections, kFdLimit, kCount };
   void count_rejected_connection(RefuseReason r) {
     rejected_connections_[static_cast<std::size_t>(r)]->Increment();
   }

@@ -12,7 +12,7 @@ std::size_t Server::process_metrics_http(Connection& c, std::string_view data) {
   std::size_t pos = 0;
   while (pos < data.size() && c.can_execute()) {
     http::Request hr;
-    const http::ParseResult r = http::parse_request(data.substr(pos), limits, hr);
+    const http::ParseResult r = http::parse_request(data.substr(pos), limits, hr, &c.http_cursor);
     if (r.status == http::Status::kNeedMore) break;
     if (r.status == http::Status::kError) {
       http::write_response(c.out, r.error_status, "text/plain", r.error_reason, false);
