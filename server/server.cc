@@ -2,6 +2,7 @@
 // Request handling per protocol lives in dispatch_resp.cc, dispatch_json.cc and metrics_http.cc.
 #include "server/server.h"
 
+#include <malloc.h>
 #include <sys/random.h>
 #include <sys/resource.h>
 
@@ -38,6 +39,7 @@ constexpr Millis kMetricsIdleTimeout = 10000;
 constexpr int kFdReserve = 32;
 constexpr int kMetricsFdReserve = 8;
 constexpr Millis kRefusedLogInterval = 10000;
+constexpr std::uint64_t kTrimAfterFreedBytes = 8 * 1024 * 1024;
 constexpr std::string_view kMaxClientsError = "-ERR max number of clients reached\r\n";
 
 Connection* conn_of(uv_handle_t* h) {
@@ -99,6 +101,8 @@ void Server::give_buffer(std::string& s) {
   if (s.capacity() > 0 && s.capacity() <= kPooledBufferMax && buffer_pool_.size() < kPoolSize) {
     s.clear();
     buffer_pool_.push_back(std::move(s));
+  } else if (s.capacity() > kPooledBufferMax) {
+    freed_large_bytes_ += s.capacity();
   }
   std::string().swap(s);
 }
@@ -193,6 +197,13 @@ bool Server::listen_on(uv_tcp_t& listener, const std::string& host, std::uint16_
 }
 
 int Server::run() {
+#ifdef __GLIBC__
+  // Buffers of a MiB or more (large replies, full input buffers) are mapped and unmapped on their
+  // own, never carved from the heap: glibc would otherwise raise its mmap threshold after the
+  // first such free and keep later ones resident, so RSS would follow the peak of all clients'
+  // buffers rather than what server.max_client_memory_mb lets them hold now.
+  mallopt(M_MMAP_THRESHOLD, 1024 * 1024);
+#endif
   log::info("TtlSemLock server starting",
             {{"version", SEMLOCK_VERSION}, {"config", config::describe(config_)}});
   for (const auto& w : config_.warnings) log::warn(w);
@@ -566,8 +577,15 @@ void Server::close_connection(Connection& c) {
     std::erase(metrics_conns_, &c);
   }
   connections_.erase(c.id);
-  account(c);  // its buffers leave the totals now; close_cb frees them
+  account(c);  // its buffers leave the totals now
   uv_close(reinterpret_cast<uv_handle_t*>(&c.handle), close_cb);
+  // Freed now, not in close_cb: close callbacks run only after every read of this loop
+  // iteration, and a burst of clients closed at max_client_memory_mb must not hold their buffers
+  // until then. uv_close has closed the socket, so nothing reads `inflight` any more (a pending
+  // write is only cancelled).
+  give_buffer(c.in);
+  give_buffer(c.out);
+  give_buffer(c.inflight);
 }
 
 void Server::close_cb(uv_handle_t* handle) {
@@ -829,6 +847,15 @@ void Server::housekeeping() {
   // The script heap (redis-compat's Lua allocator) does count.
   engine_->set_external_memory(script_heap_bytes_);
 
+#ifdef __GLIBC__
+  if (freed_large_bytes_ >= kTrimAfterFreedBytes) {
+    // Large reply buffers freed (clients closed at max_client_memory_mb, big replies sent): glibc
+    // keeps such memory mapped once its mmap threshold has adapted, so give it back, or RSS would
+    // stay at the peak that the client memory bound was meant to prevent.
+    malloc_trim(0);
+  }
+#endif
+  freed_large_bytes_ = 0;
   const ProcessStats p = process_stats(true);  // the fd count walks /proc: once per interval
   rss_bytes_ = p.rss_bytes;
   open_fds_ = p.open_fds;

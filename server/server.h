@@ -149,7 +149,8 @@ class Server final : public redis::Host {
   std::uint64_t client_memory_ = 0;  // buffers of counted connections (server.max_client_memory_mb)
   std::uint64_t preauth_memory_ = 0;  // buffers of connections before auth (not counted above)
   bool enforcing_memory_ = false;
-  std::uint64_t open_fds_ = 0;  // sampled by housekeeping (process_open_fds)
+  std::uint64_t open_fds_ = 0;           // sampled by housekeeping (process_open_fds)
+  std::uint64_t freed_large_bytes_ = 0;  // unpooled buffers freed since the last housekeeping
   Millis last_refused_log_ = -1000000;
   std::uint64_t suppressed_refused_ = 0;
   absl::flat_hash_map<std::uint64_t, PendingWait> waits_;  // by wait tag
