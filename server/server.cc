@@ -14,6 +14,7 @@
 #include "protocol/detect.h"
 #include "protocol/http.h"
 #include "redis-compat/errors.h"
+#include "server/bounds.h"
 #include "server/logging.h"
 #include "server/process_stats.h"
 
@@ -24,23 +25,7 @@ constexpr std::size_t kReadBufferBytes = 64 * 1024;
 constexpr std::size_t kPooledBufferMax = 64 * 1024;  // larger buffers are freed, not pooled
 constexpr std::size_t kPoolSize = 256;
 constexpr std::size_t kHardOutputCap = 64 * 1024 * 1024;  // close past this
-constexpr Millis kSoftOutputGrace = 10000;                // close if over the soft cap this long
-// Before authentication (when auth is required) every protocol may buffer this much (SPEC §8).
-constexpr std::size_t kUnauthenticatedInputCap = 16 * 1024;
 constexpr Millis kShutdownGrace = 5000;
-// The metrics port: scrapers and probes need few connections. At the cap the least recently
-// active one is closed to admit the new one, and idle ones close after kMetricsIdleTimeout, so a
-// flood of idle connections never keeps /health from being answered.
-constexpr std::size_t kMaxMetricsConnections = 64;
-constexpr Millis kMetricsIdleTimeout = 10000;
-// File descriptors kept free: a lock-port connection that would take one of the last
-// kFdReserve is refused with Redis's error instead (the journal, snapshots and /proc reads still
-// need some); the metrics port may go closer, so health probes get through.
-constexpr int kFdReserve = 32;
-constexpr int kMetricsFdReserve = 8;
-constexpr Millis kRefusedLogInterval = 10000;
-constexpr std::uint64_t kTrimAfterFreedBytes = 8 * 1024 * 1024;
-constexpr std::string_view kMaxClientsError = "-ERR max number of clients reached\r\n";
 
 Connection* conn_of(uv_handle_t* h) {
   return static_cast<Connection*>(h->data);
@@ -101,77 +86,8 @@ void Server::give_buffer(std::string& s) {
   if (s.capacity() > 0 && s.capacity() <= kPooledBufferMax && buffer_pool_.size() < kPoolSize) {
     s.clear();
     buffer_pool_.push_back(std::move(s));
-  } else if (s.capacity() > kPooledBufferMax) {
-    freed_large_bytes_ += s.capacity();
   }
   std::string().swap(s);
-}
-
-bool Server::is_pre_auth(const Connection& c) const {
-  return !c.metrics_port && auth_required() && !c.client.authenticated && !c.json_authenticated &&
-         !c.key_seen;
-}
-
-std::size_t Server::input_cap(const Connection& c) const {
-  if (is_pre_auth(c)) return kUnauthenticatedInputCap;
-  return 2 * config_.server.max_request_bytes + 64 * 1024;
-}
-
-void Server::refuse_pre_auth_input(Connection& c) {
-  if (c.out.capacity() == 0) c.out = take_buffer();
-  switch (c.protocol) {
-    case WireProtocol::kJson:
-      json::write_error(c.out, "", "unauthenticated request too large", "BADREQUEST");
-      metrics_.count_request("other", "json", RequestResult::kError, 0);
-      break;
-    case WireProtocol::kHttp: {
-      std::string body;
-      json::write_error(body, "", "unauthenticated request too large", "BADREQUEST");
-      http::write_response(c.out, 413, "application/json", body, false);
-      metrics_.count_request("other", "http", RequestResult::kError, 0);
-      break;
-    }
-    default:
-      c.out.append("-ERR Protocol error: unauthenticated request too large\r\n");
-      metrics_.count_request("other", "resp", RequestResult::kError, 0);
-      break;
-  }
-  give_buffer(c.in);
-  c.close_after_write = true;
-  flush(c);
-}
-
-void Server::account(Connection& c) {
-  const bool pre_auth = !c.closed && is_pre_auth(c);
-  const std::size_t bytes = c.closed ? 0 : c.buffer_bytes() + sizeof(Connection);
-  (c.pre_auth ? preauth_memory_ : client_memory_) -= c.accounted;
-  (pre_auth ? preauth_memory_ : client_memory_) += bytes;
-  c.accounted = bytes;
-  c.pre_auth = pre_auth;
-  const std::uint64_t cap = config_.server.max_client_memory_mb * 1024 * 1024;
-  if (cap > 0 && client_memory_ > cap && !c.closed) enforce_client_memory();
-}
-
-void Server::enforce_client_memory() {
-  if (enforcing_memory_) return;
-  enforcing_memory_ = true;
-  const std::uint64_t cap = config_.server.max_client_memory_mb * 1024 * 1024;
-  while (client_memory_ > cap) {
-    // Redis's maxmemory-clients: the connection holding the most goes first.
-    Connection* biggest = nullptr;
-    for (auto& [id, c] : connections_) {
-      if (c->closed || c->pre_auth) continue;
-      if (!biggest || c->accounted > biggest->accounted) biggest = c;
-    }
-    if (!biggest || biggest->accounted <= sizeof(Connection)) break;
-    log::warn("Closing the client with the largest buffers: server.max_client_memory_mb reached",
-              {{"client", biggest->client.addr},
-               {"buffers", std::to_string(biggest->accounted)},
-               {"total", std::to_string(client_memory_)}});
-    metrics_.count_client_closed(Metrics::CloseReason::kMemory);
-    close_connection(*biggest);
-  }
-  enforcing_memory_ = false;
 }
 
 bool Server::listen_on(uv_tcp_t& listener, const std::string& host, std::uint16_t port) {
@@ -233,6 +149,16 @@ int Server::run() {
     uv_signal_start(&signals_[i], signal_cb, signums[i]);
   }
 
+  if (rlimit rl{}; getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur != RLIM_INFINITY &&
+                   rl.rlim_cur < config_.server.max_connections + 2ull * bounds::kFdReserve) {
+    // Redis warns the same way: past the descriptor limit clients are refused before
+    // max_connections is reached (with "max number of clients reached").
+    log::warn(
+        "File descriptor limit (RLIMIT_NOFILE) is below server.max_connections plus a "
+        "reserve: clients will be refused sooner",
+        {{"nofile", std::to_string(rl.rlim_cur)},
+         {"max_connections", std::to_string(config_.server.max_connections)}});
+  }
   housekeeping();
   ready_for_traffic_ = true;
   log::info("Listening",
@@ -303,16 +229,7 @@ void Server::accept_one(uv_stream_t* listener, bool metrics) {
   }
   c->client.laddr = config_.server.host + ":" + std::to_string(config_.server.port);
   if (metrics) {
-    if (metrics_conns_.size() >= kMaxMetricsConnections) {
-      // Scrapers and probes need few: the least recently active one makes room, so a flood of
-      // idle (or slow) connections cannot keep a health probe out.
-      auto oldest = std::min_element(metrics_conns_.begin(), metrics_conns_.end(),
-                                     [](const Connection* a, const Connection* b) {
-                                       return a->last_activity < b->last_activity;
-                                     });
-      metrics_.count_client_closed(Metrics::CloseReason::kIdle);
-      close_connection(**oldest);
-    }
+    admit_metrics_connection();
     ++metrics_connections_;
     metrics_conns_.push_back(c);
     c->protocol = WireProtocol::kHttp;
@@ -326,49 +243,13 @@ void Server::accept_one(uv_stream_t* listener, bool metrics) {
       log_refused_connection("server.max_connections reached");
     }
     c->out = take_buffer();
-    c->out.append(kMaxClientsError);
+    c->out.append(bounds::kMaxClientsError);
     c->close_after_write = true;
     flush(*c);
     return;
   }
   account(*c);
   update_reading(*c);
-}
-
-bool Server::refuse_at_fd_limit(Connection& c, bool metrics) {
-  // Descriptors are handed out lowest first: an accepted descriptor this high means all below it
-  // are taken. Read the limit each time (it can be changed from outside with prlimit).
-  rlimit rl{};
-  if (getrlimit(RLIMIT_NOFILE, &rl) != 0 || rl.rlim_cur == RLIM_INFINITY) return false;
-  uv_os_fd_t fd = -1;
-  if (uv_fileno(reinterpret_cast<uv_handle_t*>(&c.handle), &fd) != 0) return false;
-  const auto limit = static_cast<long long>(rl.rlim_cur);
-  if (static_cast<long long>(fd) < limit - (metrics ? kMetricsFdReserve : kFdReserve)) return false;
-  metrics_.count_rejected_connection(Metrics::RefuseReason::kFdLimit);
-  log_refused_connection("file descriptor limit reached (RLIMIT_NOFILE)");
-  if (!metrics) {
-    // Best effort, never blocking: a fresh socket's send buffer takes these few bytes.
-    uv_buf_t b = uv_buf_init(const_cast<char*>(kMaxClientsError.data()),
-                             static_cast<unsigned>(kMaxClientsError.size()));
-    uv_try_write(reinterpret_cast<uv_stream_t*>(&c.handle), &b, 1);
-  }
-  c.closed = true;  // never registered: close_cb only frees it
-  uv_close(reinterpret_cast<uv_handle_t*>(&c.handle), close_cb);
-  return true;
-}
-
-void Server::log_refused_connection(const char* why) {
-  const Millis now = now_ms();
-  if (now - last_refused_log_ < kRefusedLogInterval) {
-    ++suppressed_refused_;
-    return;
-  }
-  log::Fields fields{{"reason", why}};
-  if (suppressed_refused_ > 0)
-    fields.emplace_back("suppressed", std::to_string(suppressed_refused_));
-  log::warn("New connection refused", fields);
-  last_refused_log_ = now;
-  suppressed_refused_ = 0;
 }
 
 // Read --------------------------------------------------------------------------------------------
@@ -442,7 +323,7 @@ void Server::process_input(Connection& c, std::string_view data, bool from_share
     c.in.erase(0, consumed);
   }
   if (c.close_after_write || c.in.empty()) give_buffer(c.in);
-  if (!c.close_after_write && is_pre_auth(c) && c.in.size() > kUnauthenticatedInputCap) {
+  if (!c.close_after_write && is_pre_auth(c) && c.in.size() > bounds::kUnauthenticatedInputCap) {
     // SPEC §8: before auth only a few KB may be buffered, whatever the protocol.
     refuse_pre_auth_input(c);
     return;
@@ -792,53 +673,7 @@ void Server::shutdown_timeout_cb(uv_timer_t* timer) {
 
 void Server::housekeeping() {
   const Millis now = now_ms();
-  using Reason = Metrics::CloseReason;
-  std::vector<std::pair<Connection*, Reason>> to_close;
-  std::vector<Connection*> timed_out;  // began a request and did not finish it in time
-  const Millis request_timeout = config_.server.request_timeout;
-  for (auto& [id, c] : connections_) {
-    if (c->closed) continue;
-    if (c->over_soft_since != 0 && now - c->over_soft_since > kSoftOutputGrace) {
-      to_close.emplace_back(c, Reason::kOutput);
-    } else if (request_timeout > 0 && c->request_started != 0 && !c->close_after_write &&
-               now - c->request_started > request_timeout) {
-      timed_out.push_back(c);
-    } else if (c->metrics_port && !c->writing && now - c->last_activity > kMetricsIdleTimeout) {
-      to_close.emplace_back(c, Reason::kIdle);
-    } else if (config_.server.idle_timeout > 0 && !c->blocked && !c->writing &&
-               now - c->last_activity > config_.server.idle_timeout) {
-      to_close.emplace_back(c, Reason::kIdle);
-    }
-  }
-  for (auto [c, reason] : to_close) {
-    log::info("Closing connection (idle or not reading its replies)", {{"client", c->client.addr}});
-    metrics_.count_client_closed(reason);
-    close_connection(*c);
-  }
-  for (Connection* c : timed_out) {
-    // Slowloris: a request begun must be finished within server.request_timeout, however
-    // steadily its bytes trickle in (each byte resets only the idle timer).
-    log::info("Closing connection: request not completed within server.request_timeout",
-              {{"client", c->client.addr}});
-    metrics_.count_client_closed(Reason::kRequestTimeout);
-    c->request_started = 0;
-    if (c->protocol == WireProtocol::kHttp) {
-      if (c->out.capacity() == 0) c->out = take_buffer();
-      std::string body;
-      if (c->metrics_port) {
-        body = "request timeout\n";
-      } else {
-        json::write_error(body, "", "request timeout", "BADREQUEST");
-      }
-      http::write_response(c->out, 408, c->metrics_port ? "text/plain" : "application/json", body,
-                           false);
-      give_buffer(c->in);
-      c->close_after_write = true;
-      flush(*c);
-    } else {
-      close_connection(*c);
-    }
-  }
+  sweep_connections(now);
   // Connection buffers are bounded by server.max_client_memory_mb and reported, but are not used
   // memory for the limits (SPEC §2): no client's traffic can push others into OVERLIMIT.
   std::uint64_t external = read_buffer_.capacity() + client_memory_ + preauth_memory_;
@@ -847,15 +682,6 @@ void Server::housekeeping() {
   // The script heap (redis-compat's Lua allocator) does count.
   engine_->set_external_memory(script_heap_bytes_);
 
-#ifdef __GLIBC__
-  if (freed_large_bytes_ >= kTrimAfterFreedBytes) {
-    // Large reply buffers freed (clients closed at max_client_memory_mb, big replies sent): glibc
-    // keeps such memory mapped once its mmap threshold has adapted, so give it back, or RSS would
-    // stay at the peak that the client memory bound was meant to prevent.
-    malloc_trim(0);
-  }
-#endif
-  freed_large_bytes_ = 0;
   const ProcessStats p = process_stats(true);  // the fd count walks /proc: once per interval
   rss_bytes_ = p.rss_bytes;
   open_fds_ = p.open_fds;
