@@ -209,6 +209,27 @@ BOOST_AUTO_TEST_CASE(health_probes_get_through_a_flood_of_idle_metrics_connectio
               80.0);
 }
 
+// The metrics port's idle timeout (10 s, fixed): scrapers reconnect, and nothing else should park.
+BOOST_AUTO_TEST_CASE(idle_metrics_connections_close_after_10_s) {
+  Server s;
+  RawClient idle(s.metrics_port());
+  RawClient keeps_asking(s.metrics_port());
+  const auto start = std::chrono::steady_clock::now();
+  for (int i = 0; i < 6; ++i) {  // a scraper on a 2 s interval stays connected
+    keeps_asking.send(http_request_bytes("GET", "/health", ""));
+    auto r = read_http_response(keeps_asking);
+    BOOST_REQUIRE(r);
+    BOOST_CHECK_EQUAL(r->status, 200);
+    sleep_for(Ms{2000});
+  }
+  BOOST_CHECK(idle.wait_closed(Ms{5000}));
+  BOOST_CHECK(std::chrono::steady_clock::now() - start >= Ms{10000});
+  keeps_asking.send(http_request_bytes("GET", "/health", ""));
+  auto r = read_http_response(keeps_asking);
+  BOOST_REQUIRE(r);
+  BOOST_CHECK_EQUAL(r->status, 200);
+}
+
 // Regression: at the descriptor limit new connections vanished without a word.
 BOOST_AUTO_TEST_CASE(at_the_fd_limit_new_clients_are_told_and_counted) {
   Server s;
