@@ -148,7 +148,12 @@ BOOST_AUTO_TEST_CASE(clients_that_never_read_large_replies_are_bounded_and_other
                                    << " MB");
   // 32 MiB of buffers, plus the reply being built when the bound was crossed, plus allocator
   // slack; 20 unbounded replies would be 220 MB.
+#if defined(__SANITIZE_ADDRESS__)
+  // AddressSanitizer's allocator keeps freed memory in quarantine: RSS says nothing there.
+  BOOST_TEST_MESSAGE("RSS bound not checked under AddressSanitizer");
+#else
   BOOST_CHECK_LT(rss_after - rss_before, 120e6);
+#endif
   BOOST_CHECK_GE(metric(s, "ttl_semlock_clients_closed_total", {{"reason", "memory"}}).value_or(0),
                  1.0);
   BOOST_CHECK(s.wait_for_log("server.max_client_memory_mb reached"));
