@@ -294,3 +294,85 @@ BOOST_AUTO_TEST_CASE(api_key_is_ignored_when_no_keys_are_configured) {
   auto p = once(R"({"action":"ping","api_key":"whatever"})");
   BOOST_CHECK(json_bool(p, "success"));
 }
+
+// Issue 11 #3 (SPEC §1): the binding stays with the connection that created the holder. A JSON
+// acquire with "session" that only refreshed a holder (explicit owner already holding) does not
+// bind it: closing that connection leaves the holder alone.
+BOOST_AUTO_TEST_CASE(session_refresh_does_not_bind_the_holder_to_the_refreshing_connection) {
+  JsonClient a(port());
+  auto first =
+      parse_json(a.request(R"({"action":"acquire","key":"j:refresh","ttl":600,"owner":"w1"})"));
+  BOOST_REQUIRE(json_bool(first, "success"));
+  const std::uint64_t fence = json_uint(first["data"], "fence");
+  {
+    JsonClient b(port());
+    auto again = parse_json(b.request(
+        R"({"action":"acquire","key":"j:refresh","ttl":600,"owner":"w1","session":true})"));
+    BOOST_REQUIRE(json_bool(again, "success"));
+    BOOST_CHECK_EQUAL(json_uint(again["data"], "fence"), fence);
+  }
+  sleep_for(Ms{200});  // b's close is handled: the holder must still be there
+  auto st = parse_json(a.request(R"({"action":"status","key":"j:refresh"})"));
+  BOOST_REQUIRE_MESSAGE(json_bool(st, "success"), "the refreshed holder was released");
+  BOOST_CHECK_EQUAL(json_uint(st["data"]["holders"][0], "fence"), fence);
+  BOOST_CHECK_EQUAL(json_string(st["data"]["holders"][0], "owner"), "w1");
+  check_plain_failure(
+      a.request(R"({"action":"acquire","key":"j:refresh","ttl":600,"owner":"w2"})"));
+  auto rel = parse_json(a.request(R"({"action":"release","key":"j:refresh","owner":"w1"})"));
+  BOOST_CHECK(json_bool(rel, "success"));
+
+  // A creating session acquire is still bound to its connection.
+  {
+    JsonClient c(port());
+    auto got = parse_json(c.request(
+        R"({"action":"acquire","key":"j:refresh","ttl":600,"owner":"s","session":true})"));
+    BOOST_REQUIRE(json_bool(got, "success"));
+  }
+  BOOST_CHECK(eventually([&] {
+    return !json_bool(parse_json(a.request(R"({"action":"exists","key":"j:refresh"})")), "success");
+  }));
+}
+
+namespace {
+
+// Strict JSON: RapidJSON with UTF-8 validation, as strict clients (PHP's json_decode, Python's
+// json.loads on bytes) parse a reply.
+bool strict_json(const std::string& text, rapidjson::Document& d) {
+  d.Parse<rapidjson::kParseValidateEncodingFlag>(text.data(), text.size());
+  return !d.HasParseError();
+}
+
+}  // namespace
+
+// Keys, owners and ids with invalid UTF-8 are echoed with U+FFFD in their place (as Go's encoder
+// did in the original server); the key itself stays the bytes the client sent.
+BOOST_AUTO_TEST_CASE(invalid_utf8_is_replaced_in_replies_and_the_key_keeps_its_bytes) {
+  JsonClient c(port());
+  const std::string reply = c.request(
+      "{\"action\":\"acquire\",\"key\":\"json:bad\xff\",\"ttl\":30,\"owner\":\"o\xc0\xaf\","
+      "\"id\":[\"i\xed\xa0\x80\"]}");
+  BOOST_CHECK_MESSAGE(reply.find('\xff') == std::string::npos, reply);
+  rapidjson::Document d;
+  BOOST_REQUIRE_MESSAGE(strict_json(reply, d), "not strict UTF-8 JSON: " << reply);
+  BOOST_REQUIRE(json_bool(d, "success"));
+  BOOST_CHECK_EQUAL(json_string(d["data"], "key"), "json:bad\xef\xbf\xbd");
+  BOOST_CHECK_EQUAL(json_string(d["data"], "owner"), "o\xef\xbf\xbd\xef\xbf\xbd");
+  BOOST_REQUIRE(d["id"].IsArray() && d["id"].Size() == 1u);
+  BOOST_CHECK_EQUAL(std::string(d["id"][0].GetString()), "i\xef\xbf\xbd\xef\xbf\xbd\xef\xbf\xbd");
+  BOOST_CHECK(reply.find(R"("key":"json:bad\ufffd")") != std::string::npos);
+
+  // The lock is under the bytes that were sent, not under the replacement.
+  BOOST_CHECK_EQUAL(c.request("{\"action\":\"exists\",\"key\":\"json:bad\\ufffd\"}"),
+                    R"({"success":false})");
+  const std::string status = c.request("{\"action\":\"status\",\"key\":\"json:bad\xff\"}");
+  BOOST_REQUIRE_MESSAGE(strict_json(status, d), "not strict UTF-8 JSON: " << status);
+  BOOST_CHECK_EQUAL(json_string(d["data"], "key"), "json:bad\xef\xbf\xbd");
+  BOOST_CHECK_EQUAL(
+      c.request("{\"action\":\"release\",\"key\":\"json:bad\xff\",\"owner\":\"o\xc0\xaf\"}"),
+      R"({"success":true,"data":{"released":1}})");
+
+  // An error that names the bad value is valid UTF-8 too.
+  const std::string err = c.request("{\"action\":\"fly\xfe\"}");
+  BOOST_REQUIRE_MESSAGE(strict_json(err, d), "not strict UTF-8 JSON: " << err);
+  BOOST_CHECK_EQUAL(json_string(d, "code"), "BADREQUEST");
+}
