@@ -106,6 +106,27 @@ BOOST_AUTO_TEST_CASE(buffered_requests_never_push_keyed_clients_into_overlimit) 
   for (auto& c : idle) BOOST_CHECK(!c->peer_closed());
 }
 
+// Regression: CLIENT SETNAME / SETINFO took 1 MB values, uncounted (200 clients: +600 MB RSS).
+BOOST_AUTO_TEST_CASE(client_names_are_capped_and_count_as_connection_memory) {
+  Server s;
+  RespConn c(s.port());
+  auto tot_mem = [&] {
+    const std::string info = c.cmd({"CLIENT", "INFO"}).str;
+    const std::size_t at = info.find(" tot-mem=");
+    BOOST_REQUIRE(at != std::string::npos);
+    return std::stoull(info.substr(at + 9));
+  };
+  const unsigned long long before = tot_mem();
+  BOOST_CHECK_EQUAL(c.cmd({"CLIENT", "SETNAME", std::string(1024, 'n')}).str, "OK");
+  BOOST_CHECK_EQUAL(c.cmd({"CLIENT", "SETINFO", "LIB-NAME", std::string(128, 'l')}).str, "OK");
+  BOOST_CHECK_GE(tot_mem(), before + 1000);  // 1024 + 128, less the inline (SSO) room
+  const RespValue big = c.cmd({"CLIENT", "SETNAME", std::string(1 << 20, 'n')});
+  BOOST_CHECK_EQUAL(big.str, "ERR Client names cannot be longer than 1024 bytes.");
+  BOOST_CHECK_EQUAL(c.cmd({"CLIENT", "SETINFO", "LIB-VER", std::string(129, '1')}).str,
+                    "ERR lib-name and lib-ver cannot be longer than 128 bytes.");
+  BOOST_CHECK_EQUAL(c.cmd({"CLIENT", "GETNAME"}).str, std::string(1024, 'n'));
+}
+
 // Regression: one request could ask for a reply of hundreds of MB (COMMAND DOCS x170,000).
 BOOST_AUTO_TEST_CASE(a_reply_past_max_reply_bytes_is_refused_and_nothing_else_is_lost) {
   Server s(ServerOptions().with_server(R"("max_reply_bytes":65536)"));
