@@ -49,8 +49,10 @@ void Server::refuse_pre_auth_input(Connection& c) {
 }
 
 void Server::account(Connection& c) {
+  // Buffers only (Redis also counts its client struct; ours is fixed-size and bounded by
+  // max_connections, so counting it would only make idle connections look like a flood).
   const bool pre_auth = !c.closed && is_pre_auth(c);
-  const std::size_t bytes = c.closed ? 0 : c.buffer_bytes() + sizeof(Connection);
+  const std::size_t bytes = c.closed ? 0 : c.buffer_bytes();
   (c.pre_auth ? preauth_memory_ : client_memory_) -= c.accounted;
   (pre_auth ? preauth_memory_ : client_memory_) += bytes;
   c.accounted = bytes;
@@ -63,20 +65,30 @@ void Server::enforce_client_memory() {
   if (enforcing_memory_) return;
   enforcing_memory_ = true;
   const std::uint64_t cap = config_.server.max_client_memory_mb * 1024 * 1024;
-  while (client_memory_ > cap) {
-    // Redis's maxmemory-clients: the connection holding the most goes first.
-    Connection* biggest = nullptr;
-    for (auto& [id, c] : connections_) {
-      if (c->closed || c->pre_auth) continue;
-      if (!biggest || c->accounted > biggest->accounted) biggest = c;
-    }
-    if (!biggest || biggest->accounted <= sizeof(Connection)) break;
-    log::warn("Closing the client with the largest buffers: server.max_client_memory_mb reached",
-              {{"client", biggest->client.addr},
-               {"buffers", std::to_string(biggest->accounted)},
-               {"total", std::to_string(client_memory_)}});
+  // Redis's maxmemory-clients: the connections holding the most go first. One sort, then as
+  // many closes as it takes, so a flood over the bound costs O(n log n) once, not O(n) a close.
+  std::vector<Connection*> by_size;
+  by_size.reserve(connections_.size());
+  for (auto& [id, c] : connections_) {
+    if (!c->closed && !c->pre_auth && c->accounted > 0) by_size.push_back(c);
+  }
+  std::sort(by_size.begin(), by_size.end(),
+            [](const Connection* a, const Connection* b) { return a->accounted > b->accounted; });
+  const std::uint64_t total_before = client_memory_;
+  std::size_t closed = 0;
+  std::string largest;
+  for (Connection* c : by_size) {
+    if (client_memory_ <= cap) break;
+    if (c->closed) continue;
+    if (closed++ == 0) largest = c->client.addr + " (" + std::to_string(c->accounted) + " bytes)";
     metrics_.count_client_closed(Metrics::CloseReason::kMemory);
-    close_connection(*biggest);
+    close_connection(*c);
+  }
+  if (closed > 0) {
+    log::warn("Closing the client with the largest buffers: server.max_client_memory_mb reached",
+              {{"client", largest},
+               {"closed", std::to_string(closed)},
+               {"total", std::to_string(total_before)}});
   }
   enforcing_memory_ = false;
 }
