@@ -242,6 +242,7 @@ class Analyzer {
         break;
       }
       if (kill_between(g.s0, dl)) dl -= opt_.restore_margin;  // restored across a kill
+      if (du < kNever && kill_between(g.s0, du)) du += opt_.restore_margin;  // either way
       g.end_lo = std::min(g.end_lo, dl);
       g.end_hi = std::min(g.end_hi, du >= kNever ? kNever : du + opt_.expiry_slack);
       if (g.session) {
