@@ -261,10 +261,12 @@ class Engine {
   void set_mutation_log(bool on);
   std::vector<Mutation> take_mutations();
   bool has_mutations() const;
-  // Puts a persisted holder back (start-up): no limit checks, no fence consumed, not logged.
-  // An existing key keeps its limit; an owner that already holds the key is left as it is.
+  // Puts a persisted holder back (start-up): no fence consumed, not logged, no admission limits
+  // (max_locks, memory). An owner that already holds the key is left as it is (true). False, and
+  // nothing changed, when the key already has `limit` holders or another limit, or the key or
+  // owner is invalid: a restore never builds a state over a key's limit.
   // Call tick(now) once before restoring, so the expiry wheel's cursor is set to the present.
-  void restore_holder(std::string_view key, std::string_view owner, std::uint64_t fence,
+  bool restore_holder(std::string_view key, std::string_view owner, std::uint64_t fence,
                       std::uint32_t limit, Millis deadline);
   // The next fence handed out will be greater than `fence`.
   void ensure_next_fence_above(std::uint64_t fence);
