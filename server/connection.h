@@ -54,6 +54,7 @@ struct UndeliveredGrant {
   std::string key;
   std::string owner;
   std::uint64_t fence = 0;
+  Millis deadline = 0;          // the holder's deadline as the grant set it (WaiterEvent::deadline)
   std::uint64_t reply_end = 0;  // delivered once Connection::bytes_sent reaches this
 };
 

@@ -440,7 +440,7 @@ void Server::answer_wait(Connection& c, const PendingWait& pw, const WaiterEvent
   // refresh is not undone: the holder belongs to whoever created it.
   if (ev.granted && !ev.refreshed) {
     c.undelivered_grants.push_back(
-        {pw.key, pw.owner, ev.fence, c.bytes_sent + c.inflight.size() + c.out.size()});
+        {pw.key, pw.owner, ev.fence, ev.deadline, c.bytes_sent + c.inflight.size() + c.out.size()});
   }
   ready_.push_back(c.id);
 }

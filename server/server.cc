@@ -484,8 +484,11 @@ void Server::close_connection(Connection& c) {
     if (engine_->cancel_waiter(c.waiter)) waits_.erase(c.wait_tag);
     c.blocked = false;
   }
-  // Waiter grants the kernel never took were not delivered: released and passed on (SPEC §1).
-  for (const auto& g : c.undelivered_grants) engine_->release_fenced(g.key, g.owner, g.fence, now);
+  // Waiter grants the kernel never took were not delivered: released and passed on (SPEC §1),
+  // unless another request of the same owner has refreshed the holder since (see deliver_events()).
+  for (const auto& g : c.undelivered_grants) {
+    engine_->release_unrefreshed(g.key, g.owner, g.fence, g.deadline, now);
+  }
   c.undelivered_grants.clear();
   for (const auto& s : c.sessions) engine_->release_fenced(s.key, s.owner, s.fence, now);
   c.sessions.clear();
@@ -565,7 +568,11 @@ void Server::drain() {
 //   readable when checked): the grant was delivered; keeping it is what the client asked for.
 //   A SESSION grant is still released with its connection.
 // A grant that only refreshed a holder the owner already had (ev.refreshed) created nothing, and
-// the holder is someone else's to keep: it is never released here.
+// the holder is someone else's to keep: it is never released here. Likewise a created holder that
+// another request of the same owner refreshed or extended after the grant (an acquire on another
+// connection, answered "granted" with its own TTL): that request was told it holds the key until
+// its new deadline, so an undelivered grant is released only while the holder's deadline is still
+// the one the grant set (Engine::release_unrefreshed).
 void Server::deliver_events(Millis now) {
   for (const WaiterEvent& ev : engine_->take_events()) {
     auto wit = waits_.find(ev.tag);
@@ -576,11 +583,11 @@ void Server::deliver_events(Millis now) {
     Connection* c = cit == connections_.end() ? nullptr : cit->second;
     const bool created = ev.granted && !ev.refreshed;
     if (!c || c->closed || c->read_eof) {
-      if (created) engine_->release_fenced(pw.key, pw.owner, ev.fence, now);
+      if (created) engine_->release_unrefreshed(pw.key, pw.owner, ev.fence, ev.deadline, now);
       continue;
     }
     if (ev.granted && peer_closed(*c)) {
-      if (created) engine_->release_fenced(pw.key, pw.owner, ev.fence, now);
+      if (created) engine_->release_unrefreshed(pw.key, pw.owner, ev.fence, ev.deadline, now);
       c->blocked = false;  // answered by the engine: nothing left to cancel
       close_connection(*c);
       continue;
