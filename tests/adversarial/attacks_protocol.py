@@ -541,3 +541,52 @@ def auth_bypass(ctx):
             auth_round(ctx)
             ctx.count("rounds")
     ctx.threads(worker, 2)
+
+
+# ---- invalid UTF-8 into JSON replies ----------------------------------------------------------
+
+# Invalid sequences: a lone continuation byte, bytes never valid, an overlong '/', a UTF-16
+# surrogate, a truncated 3-byte sequence.
+BAD_UTF8 = [b"\x80", b"\xff\xfe", b"\xc0\xaf", b"\xed\xa0\x80", b"\xe2\x82"]
+
+
+def strict_json(ctx, what, raw):
+    """The reply line must be valid UTF-8 (strict parsers, PHP's included, throw otherwise)."""
+    try:
+        return json.loads(raw.decode("utf-8", "strict"))
+    except UnicodeDecodeError as e:
+        ctx.fail("%s: the JSON reply is not valid UTF-8 (%s): %r" % (what, e.reason, raw[:120]))
+    except ValueError as e:
+        ctx.fail("%s: the JSON reply does not parse: %s: %r" % (what, e, raw[:120]))
+    return None
+
+
+@attack("json_invalid_utf8", duration=2.0)
+def json_invalid_utf8(ctx):
+    """Keys, owners and ids with invalid UTF-8 over JSON lines and HTTP: every reply is valid UTF-8,
+    with U+FFFD where the input was invalid (as Go's encoder in the original server does)."""
+    n = 0
+    while ctx.running():
+        for bad in BAD_UTF8:
+            n += 1
+            key = b"adv:utf8:%d:" % n + bad
+            owner = b"owner" + bad
+            req = (b'{"action":"acquire","key":"' + key + b'","owner":"' + owner +
+                   b'","ttl":60,"id":"id' + bad + b'"}\n')
+            s = wire.connect(ctx.port)
+            s.sendall(req)
+            reply = strict_json(ctx, "JSON acquire with %r" % bad, wire.read_line(s))
+            if reply is not None:
+                ctx.check(reply.get("success") is True and "\ufffd" in str(reply.get("id")) and
+                          "\ufffd" in str((reply.get("data") or {}).get("key")),
+                          "JSON acquire with %r: expected U+FFFD in id and key: %r" % (bad, reply))
+            s.sendall(b'{"action":"status","key":"' + key + b'"}\n')
+            strict_json(ctx, "JSON status with %r" % bad, wire.read_line(s))
+            s.sendall(b'{"action":"release","key":"' + key + b'","owner":"' + owner + b'"}\n')
+            strict_json(ctx, "JSON release with %r" % bad, wire.read_line(s))
+            s.close()
+            status, _, body = wire.http_request(
+                ctx.port, b'{"action":"exists","key":"' + key + b'","id":"h' + bad + b'"}')
+            strict_json(ctx, "HTTP exists with %r (status %d)" % (bad, status),
+                        body.split(b"\n")[0])
+            ctx.count("requests", 4)

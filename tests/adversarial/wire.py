@@ -163,6 +163,12 @@ def json_request(sock, obj, timeout=5.0):
 
 
 def json_read(sock, timeout=5.0):
+    return json.loads(read_line(sock, timeout))
+
+
+def read_line(sock, timeout=5.0):
+    """One reply line (without its LF), raw bytes. Bytes after the LF are dropped: use it with one
+    request in flight per connection."""
     deadline = time.monotonic() + timeout
     data = bytearray()
     while b"\n" not in data:
@@ -174,8 +180,7 @@ def json_read(sock, timeout=5.0):
         if not d:
             raise ConnectionError("closed by the server before a JSON reply: %r" % bytes(data))
         data += d
-    line = bytes(data[:data.index(b"\n")])
-    return json.loads(line)
+    return bytes(data[:data.index(b"\n")])
 
 
 def http_request(port, body, headers=None, method="POST", path="/", timeout=5.0):
