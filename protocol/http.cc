@@ -154,13 +154,18 @@ ParseResult parse_request(std::string_view in, const Limits& limits, Request& ou
   if (content_length > limits.max_body_bytes) return fail(413);
 
   const std::size_t head = start + (window.size() - rest.size());
-  if (in.size() - head < content_length) return {};
+  if (in.size() - head < content_length) {
+    // RFC 9110 §10.1.1: an HTTP/1.0 request's expectation is ignored.
+    ParseResult more;
+    more.send_continue = out.expect_continue && out.minor_version >= 1;
+    return more;
+  }
   out.body = in.substr(head, content_length);
   return {Status::kRequest, head + content_length, 0, {}};
 }
 
 void write_response(std::string& out, int status, std::string_view content_type,
-                    std::string_view body, bool keep_alive) {
+                    std::string_view body, bool keep_alive, const ResponseExtras& extras) {
   char num[24];
   out.append("HTTP/1.1 ");
   auto res = std::to_chars(num, num + sizeof num, status);
@@ -173,11 +178,30 @@ void write_response(std::string& out, int status, std::string_view content_type,
     out.append(content_type);
     out.append("\r\n");
   }
+  if (!extras.allow.empty()) {
+    out.append("Allow: ");
+    out.append(extras.allow);
+    out.append("\r\n");
+  }
   out.append("Content-Length: ");
   res = std::to_chars(num, num + sizeof num, body.size());
   out.append(num, res.ptr);
   out.append(keep_alive ? "\r\nConnection: keep-alive\r\n\r\n" : "\r\nConnection: close\r\n\r\n");
-  out.append(body);
+  if (!extras.head_request) out.append(body);
+}
+
+void write_continue(std::string& out) {
+  out.append("HTTP/1.1 100 Continue\r\n\r\n");
+}
+
+std::string_view bearer_token(std::string_view authorization) {
+  constexpr std::string_view kScheme = "bearer";
+  if (authorization.size() <= kScheme.size() ||
+      !iequals(authorization.substr(0, kScheme.size()), kScheme) ||
+      authorization[kScheme.size()] != ' ') {
+    return {};
+  }
+  return trim(authorization.substr(kScheme.size()));
 }
 
 std::string_view reason_phrase(int status) {

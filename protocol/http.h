@@ -30,15 +30,34 @@ struct ParseResult {
   int error_status = 0;  // 400 bad request, 411 chunked/length required, 413 body too large,
                          // 431 headers too large, 505 version
   std::string_view error_reason;  // "Bad Request" ...
+  // kNeedMore only: the head is complete, its body is not, and the client sent
+  // `Expect: 100-continue` on HTTP/1.1, so it may wait for `HTTP/1.1 100 Continue` (write_continue)
+  // before it sends the body. Answer it once per request.
+  bool send_continue = false;
 };
 
 // Parses one request from the front of `in`. kRequest: `out` views into `in`, `consumed` covers
 // head and body. kNeedMore consumes nothing. kError: answer error_status and close.
 ParseResult parse_request(std::string_view in, const Limits& limits, Request& out);
 
+struct ResponseExtras {
+  // Answering HEAD: the headers the response would have (Content-Length included), no body.
+  bool head_request = false;
+  // The value of an Allow header (a 405 must carry one, RFC 9110 §15.5.6); empty = none.
+  std::string_view allow;
+};
+
 // Full response with Content-Length and Connection header.
 void write_response(std::string& out, int status, std::string_view content_type,
-                    std::string_view body, bool keep_alive);
+                    std::string_view body, bool keep_alive, const ResponseExtras& extras = {});
+
+// The interim response a client waiting on `Expect: 100-continue` needs before sending its body.
+void write_continue(std::string& out);
+
+// The token of an Authorization value in the Bearer scheme. The scheme name is case-insensitive
+// (RFC 9110 §11.1: "bearer", "BEARER"), one or more spaces follow it. Empty for another scheme or
+// no token.
+std::string_view bearer_token(std::string_view authorization);
 
 // Standard reason phrase for `status` ("OK", "Not Found", ...); "Unknown" for others.
 std::string_view reason_phrase(int status);

@@ -40,10 +40,10 @@ Outcome cmd_reset(CommandContext& ctx, Args) {
   c.name.clear();
   c.proto = 2;
   ctx.w.set_proto(2);
-  if (ctx.host.auth_required()) {
-    c.authenticated = false;
-    c.admin = false;
-  }
+  // Redis's RESET re-authenticates the connection as the default user: no admin rights, and
+  // unauthenticated when a key is required.
+  c.admin = false;
+  if (ctx.host.auth_required()) c.authenticated = false;
   ctx.w.simple("RESET");
   return Outcome::kDone;
 }
@@ -51,6 +51,10 @@ Outcome cmd_reset(CommandContext& ctx, Args) {
 namespace {
 
 // Applies an API key to the client; writes the error and returns false when it is refused.
+// As in Redis 7 (checked against redis-server 7.0: AUTH then ACL WHOAMI), the latest successful
+// AUTH decides the connection's rights, so a user key after an admin key drops admin rights; a
+// failed AUTH changes nothing, so a connection that had authenticated stays authenticated as
+// before.
 bool authenticate(CommandContext& ctx, std::optional<std::string_view> user,
                   std::string_view pass) {
   if (user && *user != "default") {
@@ -61,6 +65,7 @@ bool authenticate(CommandContext& ctx, std::optional<std::string_view> user,
   switch (ctx.host.check_api_key(pass)) {
     case AuthResult::kOk:
       ctx.client.authenticated = true;
+      ctx.client.admin = false;
       return true;
     case AuthResult::kOkAdmin:
       ctx.client.authenticated = true;
@@ -69,6 +74,7 @@ bool authenticate(CommandContext& ctx, std::optional<std::string_view> user,
     case AuthResult::kNotConfigured:
       if (user) {  // "AUTH default x" with no password: Redis's default user has nopass
         ctx.client.authenticated = true;
+        ctx.client.admin = false;
         return true;
       }
       ctx.w.error(errors::kAuthNotConfigured);

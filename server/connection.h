@@ -60,6 +60,7 @@ struct Connection {
   std::uint64_t wait_tag = 0;
   WaiterId waiter{};
 
+  bool http_continue_sent = false;  // "100 Continue" sent for the HTTP request being read
   bool json_authenticated = false;  // JSON {"action":"auth"} once per connection
   bool json_admin = false;
   std::vector<SessionHolder> sessions;

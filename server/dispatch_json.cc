@@ -99,7 +99,14 @@ std::size_t Server::process_http(Connection& c, std::string_view data, Millis no
   while (pos < data.size() && c.can_execute()) {
     http::Request hr;
     const http::ParseResult r = http::parse_request(data.substr(pos), limits, hr);
-    if (r.status == http::Status::kNeedMore) break;
+    if (r.status == http::Status::kNeedMore) {
+      // curl waits up to a second for this before it sends a body (Expect: 100-continue).
+      if (r.send_continue && !c.http_continue_sent) {
+        http::write_continue(c.out);
+        c.http_continue_sent = true;
+      }
+      break;
+    }
     ++total_requests_;
     if (r.status == http::Status::kError) {
       body.clear();
@@ -110,12 +117,16 @@ std::size_t Server::process_http(Connection& c, std::string_view data, Millis no
       return data.size();
     }
     pos += r.consumed;
+    c.http_continue_sent = false;
     const std::uint64_t t0 = uv_hrtime();
     body.clear();
     if (hr.method != "POST") {
       json::write_error(body, "", "method not allowed: send the JSON request with POST",
                         "BADREQUEST");
-      http::write_response(c.out, 405, kJsonType, body, hr.keep_alive);
+      http::ResponseExtras extras;
+      extras.allow = "POST";
+      extras.head_request = hr.method == "HEAD";
+      http::write_response(c.out, 405, kJsonType, body, hr.keep_alive, extras);
       if (!hr.keep_alive) c.close_after_write = true;
       metrics_.count_request("other", "http", RequestResult::kError, 0);
       continue;
@@ -129,9 +140,10 @@ std::size_t Server::process_http(Connection& c, std::string_view data, Millis no
       continue;
     }
     auto& req = std::get<json::Request>(decoded);
-    constexpr std::string_view kBearer = "Bearer ";
-    if (!req.api_key && hr.authorization.substr(0, kBearer.size()) == kBearer) {
-      req.api_key = std::string(hr.authorization.substr(kBearer.size()));
+    if (!req.api_key) {
+      if (const std::string_view token = http::bearer_token(hr.authorization); !token.empty()) {
+        req.api_key = std::string(token);
+      }
     }
     int status = 200;
     const bool answered =
@@ -155,13 +167,14 @@ bool Server::execute_json(Connection& c, json::Request& req, WireProtocol wire,
   // Authentication (SPEC §8): the request's api_key, else the connection's earlier auth action.
   bool admin = false;
   if (req.action == json::Action::kAuth) {
-    switch (check_api_key(req.api_key.value_or(""))) {
+    // The latest successful auth decides the connection's rights (a user key after an admin key
+    // drops admin rights); a failed one changes nothing, as AUTH in Redis 7.
+    switch (const redis::AuthResult r = check_api_key(req.api_key.value_or("")); r) {
       case redis::AuthResult::kOkAdmin:
-        c.json_admin = true;
-        [[fallthrough]];
       case redis::AuthResult::kOk:
       case redis::AuthResult::kNotConfigured:
         c.json_authenticated = true;
+        c.json_admin = r == redis::AuthResult::kOkAdmin;
         json::write_ok(body, id);
         return true;
       case redis::AuthResult::kWrongPass:

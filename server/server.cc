@@ -222,7 +222,8 @@ void Server::accept_one(uv_stream_t* listener, bool metrics) {
     close_connection(*c);  // scrapers and health checks need few; a flood must not hold memory
     return;
   }
-  if ((!metrics && clients > config_.server.max_connections) || shutting_down_) {
+  // While shutting down only the metrics port accepts (/ready answers 503 through the grace).
+  if (!metrics && (clients > config_.server.max_connections || shutting_down_)) {
     // Redis's behaviour: say why, then close.
     c->out = take_buffer();
     c->out.append("-ERR max number of clients reached\r\n");
@@ -324,7 +325,7 @@ void Server::update_reading(Connection& c) {
   if (c.closed) return;
   // A blocked connection is read whatever its output (its input is capped) so that a close is
   // noticed at once; any other stops being read while its replies are not being taken.
-  const bool want = !c.read_eof && !c.close_after_write && !shutting_down_ &&
+  const bool want = !c.read_eof && !c.close_after_write && (!shutting_down_ || c.metrics_port) &&
                     (c.blocked ? c.in.size() < input_cap(c) : c.pending_output() < kSoftOutputCap);
   auto* stream = reinterpret_cast<uv_stream_t*>(&c.handle);
   if (want && !c.reading) {
@@ -416,6 +417,7 @@ void Server::close_connection(Connection& c) {
   if (c.metrics_port) --metrics_connections_;
   connections_.erase(c.id);
   uv_close(reinterpret_cast<uv_handle_t*>(&c.handle), close_cb);
+  if (shutting_down_ && !c.metrics_port) close_metrics_port_if_drained();
 }
 
 void Server::close_cb(uv_handle_t* handle) {
@@ -585,7 +587,7 @@ void Server::begin_shutdown() {
   shutting_down_ = true;
   ready_for_traffic_ = false;
   uv_close(reinterpret_cast<uv_handle_t*>(&lock_listener_), nullptr);
-  if (metrics_listening_) uv_close(reinterpret_cast<uv_handle_t*>(&metrics_listener_), nullptr);
+  // The metrics port stays open (answering /ready 503) until the lock connections are gone.
   uv_timer_stop(&tick_timer_);
   uv_timer_stop(&housekeeping_timer_);
   for (auto& s : signals_) uv_close(reinterpret_cast<uv_handle_t*>(&s), nullptr);
@@ -594,6 +596,7 @@ void Server::begin_shutdown() {
   std::vector<Connection*> all;
   all.reserve(connections_.size());
   for (auto& [id, c] : connections_) {
+    if (c->metrics_port) continue;
     c->close_after_write = true;
     all.push_back(c);
   }
@@ -607,6 +610,24 @@ void Server::begin_shutdown() {
   uv_unref(reinterpret_cast<uv_handle_t*>(&shutdown_timer_));
   uv_close(reinterpret_cast<uv_handle_t*>(&tick_timer_), nullptr);
   uv_close(reinterpret_cast<uv_handle_t*>(&housekeeping_timer_), nullptr);
+  close_metrics_port_if_drained();
+}
+
+void Server::close_metrics_port_if_drained() {
+  if (!shutting_down_ || connections_.size() > metrics_connections_) return;
+  if (metrics_listening_) {
+    metrics_listening_ = false;
+    uv_close(reinterpret_cast<uv_handle_t*>(&metrics_listener_), nullptr);
+  }
+  // Scrapers and probes: a reply being written still goes out, then the connection closes.
+  std::vector<Connection*> metrics;
+  for (auto& [id, c] : connections_) metrics.push_back(c);
+  for (Connection* c : metrics) {
+    if (!c->closed) {
+      c->close_after_write = true;
+      flush(*c);
+    }
+  }
 }
 
 void Server::shutdown_timeout_cb(uv_timer_t* timer) {

@@ -98,6 +98,8 @@ class Server final : public redis::Host {
   void add_session(Connection& c, std::string_view key, std::string_view owner,
                    std::uint64_t fence);
   void begin_shutdown();
+  // Once shutting down and no lock-port connection is left: closes the metrics port.
+  void close_metrics_port_if_drained();
   void housekeeping();
   Millis now_ms() const;
   std::size_t input_cap(const Connection& c) const;

@@ -163,6 +163,25 @@ class PhpExchangeTest(unittest.TestCase):
                 data += chunk
             self.assertEqual(data, b'{"success":false}\n')
 
+    def test_invalid_utf8_from_another_client_gives_a_strict_reply(self):
+        # PHP's json_decode (like Python's json.loads on bytes) rejects invalid UTF-8, and the
+        # client then throws. Another client may send any bytes in a key; the reply must stay
+        # strict UTF-8, with U+FFFD for each byte that is not (as Go's encoder writes it).
+        def exchange(request):
+            with socket.create_connection(("127.0.0.1", self.server.port), timeout=5) as s:
+                s.sendall(request)
+                line = s.makefile("rb").readline()
+            return json.loads(line.decode("utf-8", errors="strict"))
+
+        reply = exchange(b'{"action":"acquire","key":"php:\xff\xfe","ttl":30,"owner":"o",'
+                         b'"id":"i\xc0"}\n')
+        self.assertTrue(reply["success"])
+        self.assertEqual(reply["data"]["key"], "php:\ufffd\ufffd")
+        self.assertEqual(reply["id"], "i\ufffd")
+        # The lock is under the bytes that were sent.
+        self.assertEqual(exchange(b'{"action":"release","key":"php:\xff\xfe"}\n'),
+                         {"success": True, "data": {"released": 1}})
+
 
 class PhpApiKeyTest(unittest.TestCase):
     def test_api_key_in_every_request(self):

@@ -206,3 +206,119 @@ BOOST_AUTO_TEST_CASE(unauthenticated_limits_use_redis_texts_then_close) {
   BOOST_CHECK(bad.wait_closed());
   BOOST_CHECK_EQUAL(bad.buffer(), "-ERR Protocol error: invalid multibulk length\r\n");
 }
+
+// Redis 7 (checked with redis-server 7.0 and ACL WHOAMI): the latest successful AUTH decides the
+// connection's rights; a failed AUTH leaves them as they were.
+BOOST_AUTO_TEST_CASE(resp_latest_successful_auth_decides_admin_rights) {
+  RespConn c(port());
+  BOOST_CHECK_EQUAL(c.cmd({"AUTH", "admin-key"}).str, "OK");
+  BOOST_CHECK_EQUAL(c.cmd({"SEMLOCK.FORCERELEASE", "a:re"}).integer, 0);
+  BOOST_CHECK_EQUAL(c.cmd({"AUTH", "user-key"}).str, "OK");
+  auto fr = c.cmd({"SEMLOCK.FORCERELEASE", "a:re"});
+  BOOST_CHECK_MESSAGE(fr.is_error() && fr.str.starts_with("NOPERM"), fr.debug());
+  auto scan = c.cmd({"SEMLOCK.SCAN", "0"});
+  BOOST_CHECK_MESSAGE(scan.is_error() && scan.str.starts_with("NOPERM"), scan.debug());
+  // A failed AUTH keeps the user rights: still authenticated, still no admin.
+  BOOST_CHECK_EQUAL(c.cmd({"AUTH", "wrong"}).str, kWrongPass);
+  BOOST_CHECK_EQUAL(c.cmd({"SEMLOCK.EXISTS", "a:re"}).integer, 0);
+  fr = c.cmd({"SEMLOCK.FORCERELEASE", "a:re"});
+  BOOST_CHECK_MESSAGE(fr.is_error() && fr.str.starts_with("NOPERM"), fr.debug());
+  // Back to admin, then a failed AUTH keeps admin (Redis keeps the authenticated user).
+  BOOST_CHECK_EQUAL(c.cmd({"AUTH", "default", "admin-key"}).str, "OK");
+  BOOST_CHECK_EQUAL(c.cmd({"AUTH", "default", "wrong"}).str, kWrongPass);
+  BOOST_CHECK_EQUAL(c.cmd({"SEMLOCK.FORCERELEASE", "a:re"}).integer, 0);
+}
+
+BOOST_AUTO_TEST_CASE(hello_auth_with_a_user_key_drops_admin_rights) {
+  RespConn c(port());
+  BOOST_REQUIRE(c.cmd({"HELLO", "2", "AUTH", "default", "admin-key"}).type ==
+                RespValue::Type::kArray);
+  BOOST_CHECK_EQUAL(c.cmd({"SEMLOCK.FORCERELEASE", "a:hre"}).integer, 0);
+  BOOST_REQUIRE(c.cmd({"HELLO", "2", "AUTH", "default", "user-key"}).type ==
+                RespValue::Type::kArray);
+  auto fr = c.cmd({"SEMLOCK.FORCERELEASE", "a:hre"});
+  BOOST_CHECK_MESSAGE(fr.is_error() && fr.str.starts_with("NOPERM"), fr.debug());
+  BOOST_CHECK_EQUAL(c.cmd({"HELLO", "2", "AUTH", "default", "wrong"}).str, kWrongPass);
+  BOOST_CHECK_EQUAL(c.cmd({"SEMLOCK.EXISTS", "a:hre"}).integer, 0);  // still authenticated
+  fr = c.cmd({"SEMLOCK.FORCERELEASE", "a:hre"});
+  BOOST_CHECK_MESSAGE(fr.is_error() && fr.str.starts_with("NOPERM"), fr.debug());
+}
+
+BOOST_AUTO_TEST_CASE(json_latest_successful_auth_decides_admin_rights) {
+  JsonClient c(port());
+  const std::string fr = R"({"action":"force_release","key":"a:jre"})";
+  BOOST_CHECK(
+      json_bool(parse_json(c.request(R"({"action":"auth","api_key":"admin-key"})")), "success"));
+  BOOST_CHECK(json_bool(parse_json(c.request(fr)), "success"));
+  BOOST_CHECK(
+      json_bool(parse_json(c.request(R"({"action":"auth","api_key":"user-key"})")), "success"));
+  check_json_error(c.request(fr), "NOPERM");
+  check_json_error(c.request(R"({"action":"list"})"), "NOPERM");
+  // A failed auth keeps the connection's user rights.
+  check_json_error(c.request(R"({"action":"auth","api_key":"wrong"})"), "WRONGPASS");
+  check_json_error(c.request(fr), "NOPERM");
+  BOOST_CHECK_EQUAL(c.request(R"({"action":"exists","key":"a:jre"})"), R"({"success":false})");
+  // Back to admin; a failed auth keeps admin.
+  BOOST_CHECK(
+      json_bool(parse_json(c.request(R"({"action":"auth","api_key":"admin-key"})")), "success"));
+  check_json_error(c.request(R"({"action":"auth","api_key":"wrong"})"), "WRONGPASS");
+  BOOST_CHECK(json_bool(parse_json(c.request(fr)), "success"));
+}
+
+// Over HTTP a key is per request: an earlier admin request on the same keep-alive connection
+// gives the next one nothing.
+BOOST_AUTO_TEST_CASE(http_keys_are_per_request_on_a_keep_alive_connection) {
+  RawClient c(port());
+  c.send(http_request_bytes("POST", "/", R"({"action":"auth","api_key":"admin-key"})"));
+  auto auth = read_http_response(c);
+  BOOST_REQUIRE(auth);
+  BOOST_CHECK_EQUAL(auth->status, 200);
+  c.send(http_request_bytes("POST", "/", R"({"action":"force_release","key":"a:hk"})",
+                            {"Authorization: Bearer admin-key"}));
+  auto admin = read_http_response(c);
+  BOOST_REQUIRE(admin);
+  BOOST_CHECK_EQUAL(admin->status, 200);
+  c.send(http_request_bytes("POST", "/", R"({"action":"force_release","key":"a:hk"})",
+                            {"Authorization: Bearer user-key"}));
+  auto user = read_http_response(c);
+  BOOST_REQUIRE(user);
+  BOOST_CHECK_EQUAL(user->status, 403);
+  c.send(http_request_bytes("POST", "/", R"({"action":"force_release","key":"a:hk"})"));
+  auto none = read_http_response(c);
+  BOOST_REQUIRE(none);
+  BOOST_CHECK_EQUAL(none->status, 401);
+}
+
+// RFC 9110 §11.1: the auth scheme name is case-insensitive (curl, Go and many proxies send
+// "Bearer", some clients "bearer"); header names too.
+BOOST_AUTO_TEST_CASE(http_bearer_scheme_is_case_insensitive) {
+  for (const char* header : {"authorization: bearer user-key", "Authorization: BEARER user-key",
+                             "AUTHORIZATION: Bearer   user-key"}) {
+    auto r = http_once(port(), "POST", "/", R"({"action":"stats"})", {header});
+    BOOST_CHECK_MESSAGE(r.status == 200, header << " -> " << r.status << " " << r.body);
+  }
+  auto admin = http_once(port(), "POST", "/", R"({"action":"force_release","key":"a:bc"})",
+                         {"authorization: bearer admin-key"});
+  BOOST_CHECK_EQUAL(admin.status, 200);
+  // Another scheme carries no key.
+  auto basic = http_once(port(), "POST", "/", R"({"action":"stats"})",
+                         {"Authorization: Basic dXNlci1rZXk="});
+  BOOST_CHECK_EQUAL(basic.status, 401);
+  check_json_error(basic.body, "NOAUTH");
+}
+
+// With only admin keys configured no AUTH is required, but admin rights come from AUTH; RESET
+// returns the connection to the default user (Redis), without them.
+BOOST_AUTO_TEST_CASE(reset_drops_admin_rights_when_only_admin_keys_are_set) {
+  Server s(ServerOptions().with_config(R"("security":{"admin_api_keys":["adm-only"]})"));
+  RespConn c(s.port());
+  BOOST_CHECK_EQUAL(c.cmd({"SEMLOCK.EXISTS", "r:k"}).integer, 0);  // no AUTH needed
+  auto fr = c.cmd({"SEMLOCK.FORCERELEASE", "r:k"});
+  BOOST_CHECK_MESSAGE(fr.is_error() && fr.str.starts_with("NOPERM"), fr.debug());
+  BOOST_CHECK_EQUAL(c.cmd({"AUTH", "adm-only"}).str, "OK");
+  BOOST_CHECK_EQUAL(c.cmd({"SEMLOCK.FORCERELEASE", "r:k"}).integer, 0);
+  BOOST_CHECK_EQUAL(c.cmd({"RESET"}).str, "RESET");
+  fr = c.cmd({"SEMLOCK.FORCERELEASE", "r:k"});
+  BOOST_CHECK_MESSAGE(fr.is_error() && fr.str.starts_with("NOPERM"), fr.debug());
+  BOOST_CHECK_EQUAL(c.cmd({"SEMLOCK.EXISTS", "r:k"}).integer, 0);
+}

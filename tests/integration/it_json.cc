@@ -294,3 +294,47 @@ BOOST_AUTO_TEST_CASE(api_key_is_ignored_when_no_keys_are_configured) {
   auto p = once(R"({"action":"ping","api_key":"whatever"})");
   BOOST_CHECK(json_bool(p, "success"));
 }
+
+namespace {
+
+// Strict JSON: RapidJSON with UTF-8 validation, as strict clients (PHP's json_decode, Python's
+// json.loads on bytes) parse a reply.
+bool strict_json(const std::string& text, rapidjson::Document& d) {
+  d.Parse<rapidjson::kParseValidateEncodingFlag>(text.data(), text.size());
+  return !d.HasParseError();
+}
+
+}  // namespace
+
+// Keys, owners and ids with invalid UTF-8 are echoed with U+FFFD in their place (as Go's encoder
+// did in the original server); the key itself stays the bytes the client sent.
+BOOST_AUTO_TEST_CASE(invalid_utf8_is_replaced_in_replies_and_the_key_keeps_its_bytes) {
+  JsonClient c(port());
+  const std::string reply = c.request(
+      "{\"action\":\"acquire\",\"key\":\"json:bad\xff\",\"ttl\":30,\"owner\":\"o\xc0\xaf\","
+      "\"id\":[\"i\xed\xa0\x80\"]}");
+  BOOST_CHECK_MESSAGE(reply.find('\xff') == std::string::npos, reply);
+  rapidjson::Document d;
+  BOOST_REQUIRE_MESSAGE(strict_json(reply, d), "not strict UTF-8 JSON: " << reply);
+  BOOST_REQUIRE(json_bool(d, "success"));
+  BOOST_CHECK_EQUAL(json_string(d["data"], "key"), "json:bad\xef\xbf\xbd");
+  BOOST_CHECK_EQUAL(json_string(d["data"], "owner"), "o\xef\xbf\xbd\xef\xbf\xbd");
+  BOOST_REQUIRE(d["id"].IsArray() && d["id"].Size() == 1u);
+  BOOST_CHECK_EQUAL(std::string(d["id"][0].GetString()), "i\xef\xbf\xbd\xef\xbf\xbd\xef\xbf\xbd");
+  BOOST_CHECK(reply.find(R"("key":"json:bad\ufffd")") != std::string::npos);
+
+  // The lock is under the bytes that were sent, not under the replacement.
+  BOOST_CHECK_EQUAL(c.request("{\"action\":\"exists\",\"key\":\"json:bad\\ufffd\"}"),
+                    R"({"success":false})");
+  const std::string status = c.request("{\"action\":\"status\",\"key\":\"json:bad\xff\"}");
+  BOOST_REQUIRE_MESSAGE(strict_json(status, d), "not strict UTF-8 JSON: " << status);
+  BOOST_CHECK_EQUAL(json_string(d["data"], "key"), "json:bad\xef\xbf\xbd");
+  BOOST_CHECK_EQUAL(
+      c.request("{\"action\":\"release\",\"key\":\"json:bad\xff\",\"owner\":\"o\xc0\xaf\"}"),
+      R"({"success":true,"data":{"released":1}})");
+
+  // An error that names the bad value is valid UTF-8 too.
+  const std::string err = c.request("{\"action\":\"fly\xfe\"}");
+  BOOST_REQUIRE_MESSAGE(strict_json(err, d), "not strict UTF-8 JSON: " << err);
+  BOOST_CHECK_EQUAL(json_string(d, "code"), "BADREQUEST");
+}

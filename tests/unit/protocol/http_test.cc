@@ -117,10 +117,58 @@ BOOST_AUTO_TEST_CASE(expect_continue) {
   const std::string head = "POST / HTTP/1.1\r\nExpect: 100-Continue\r\nContent-Length: 5\r\n\r\n";
   const ParseResult r = http::parse_request(head, {}, req);
   BOOST_TEST(status_of(r) == kNeedMore);  // body still to come
+  BOOST_TEST(r.send_continue);            // and the client waits for "100 Continue"
+  BOOST_TEST(r.consumed == 0u);
+  BOOST_TEST(http::parse_request(head + "he", {}, req).send_continue);
+  // Not before the head is complete.
+  BOOST_TEST(!http::parse_request(head.substr(0, head.size() - 2), {}, req).send_continue);
   const std::string full = head + "hello";
-  BOOST_TEST(status_of(http::parse_request(full, {}, req)) == kRequest);
+  const ParseResult done = http::parse_request(full, {}, req);
+  BOOST_TEST(status_of(done) == kRequest);
+  BOOST_TEST(!done.send_continue);
   BOOST_TEST(req.expect_continue);
   BOOST_TEST(req.body == "hello");
+}
+
+BOOST_AUTO_TEST_CASE(expect_continue_only_when_a_body_is_awaited) {
+  Request req;
+  // No expectation: nothing to send.
+  BOOST_TEST(
+      !http::parse_request("POST / HTTP/1.1\r\nContent-Length: 5\r\n\r\n", {}, req).send_continue);
+  // HTTP/1.0: the expectation is ignored (RFC 9110 §10.1.1).
+  BOOST_TEST(!http::parse_request(
+                  "POST / HTTP/1.0\r\nExpect: 100-continue\r\nContent-Length: 5\r\n\r\n", {}, req)
+                  .send_continue);
+  // No body: the request is complete at once.
+  BOOST_TEST(status_of(http::parse_request(
+                 "POST / HTTP/1.1\r\nExpect: 100-continue\r\nContent-Length: 0\r\n\r\n", {},
+                 req)) == kRequest);
+  // A body over the limit is refused before it is sent, not invited.
+  Limits small;
+  small.max_body_bytes = 4;
+  check_error("POST / HTTP/1.1\r\nExpect: 100-continue\r\nContent-Length: 5\r\n\r\n", 413,
+              "Payload Too Large", small);
+  std::string out;
+  http::write_continue(out);
+  BOOST_TEST(out == "HTTP/1.1 100 Continue\r\n\r\n");
+}
+
+BOOST_AUTO_TEST_CASE(bearer_scheme_is_case_insensitive) {
+  BOOST_TEST(http::bearer_token("Bearer tok") == "tok");
+  BOOST_TEST(http::bearer_token("bearer tok") == "tok");
+  BOOST_TEST(http::bearer_token("BEARER tok") == "tok");
+  BOOST_TEST(http::bearer_token("bEaReR   tok") == "tok");
+  BOOST_TEST(http::bearer_token("Bearer tok  ") == "tok");
+  BOOST_TEST(http::bearer_token("Bearer").empty());
+  BOOST_TEST(http::bearer_token("Bearer ").empty());
+  BOOST_TEST(http::bearer_token("Bearertok").empty());
+  BOOST_TEST(http::bearer_token("Basic dXNlcjpwYXNz").empty());
+  BOOST_TEST(http::bearer_token("").empty());
+  // The header as the parser hands it over (name in any case, value trimmed).
+  Request req;
+  http::parse_request("POST / HTTP/1.1\r\nauthorization: bearer k-1\r\nContent-Length: 0\r\n\r\n",
+                      {}, req);
+  BOOST_TEST(http::bearer_token(req.authorization) == "k-1");
 }
 
 BOOST_AUTO_TEST_CASE(header_limit_431) {
@@ -201,6 +249,24 @@ BOOST_AUTO_TEST_CASE(write_response_bytes) {
   http::write_response(out, 503, "", "", false);
   BOOST_TEST(out ==
              "HTTP/1.1 503 Service Unavailable\r\nContent-Length: 0\r\nConnection: close\r\n\r\n");
+}
+
+BOOST_AUTO_TEST_CASE(head_responses_have_no_body_and_405_says_allow) {
+  std::string out;
+  http::ResponseExtras head;
+  head.head_request = true;
+  http::write_response(out, 200, "text/plain", "OK\n", true, head);
+  // The Content-Length a GET would get, and nothing after the head.
+  BOOST_TEST(out ==
+             "HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nContent-Length: 3\r\n"
+             "Connection: keep-alive\r\n\r\n");
+  out.clear();
+  http::ResponseExtras allow;
+  allow.allow = "GET, HEAD";
+  http::write_response(out, 405, "text/plain", "no\n", false, allow);
+  BOOST_TEST(out ==
+             "HTTP/1.1 405 Method Not Allowed\r\nContent-Type: text/plain\r\nAllow: GET, HEAD\r\n"
+             "Content-Length: 3\r\nConnection: close\r\n\r\nno\n");
 }
 
 BOOST_AUTO_TEST_CASE(reason_phrases) {

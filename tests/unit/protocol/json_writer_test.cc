@@ -1,6 +1,9 @@
 #include <boost/test/unit_test.hpp>
 
+#include <random>
 #include <string>
+
+#include <rapidjson/document.h>
 
 #include "protocol/json_codec.h"
 
@@ -85,12 +88,14 @@ BOOST_AUTO_TEST_CASE(list) {
 
 BOOST_AUTO_TEST_CASE(strings_are_escaped_and_decode_back) {
   std::string key;
-  for (int c = 0; c < 256; ++c) key.push_back(static_cast<char>(c));
+  for (int c = 0; c < 128; ++c) key.push_back(static_cast<char>(c));
+  key += "\xc3\xa9\xe2\x82\xac\xf0\x9f\x98\x80";  // é € 😀: valid UTF-8 goes out as it is
   std::string out;
   json::write_acquired(out, "", key, "o", 1, 1);
   BOOST_TEST(out.find('\n') == out.size() - 1);  // one line, whatever the key holds
   BOOST_TEST(out.find("\\u0000\\u0001") != std::string::npos);
   BOOST_TEST(out.find("\\b\\t\\n\\u000b\\f\\r") != std::string::npos);
+  BOOST_TEST(out.find("\x7f\xc3\xa9\xe2\x82\xac\xf0\x9f\x98\x80\"") != std::string::npos);
   // Feed the reply's data back through the decoder as a request: the key survives.
   const std::string data_start = "\"data\":{";
   const auto begin = out.find(data_start) + data_start.size();
@@ -99,6 +104,140 @@ BOOST_AUTO_TEST_CASE(strings_are_escaped_and_decode_back) {
   auto decoded = json::decode_request(request);
   BOOST_REQUIRE(std::holds_alternative<json::Request>(decoded));
   BOOST_TEST(std::get<json::Request>(decoded).key == key);
+}
+
+namespace {
+
+// The string as the writer encodes it (the "key" member of an acquire reply).
+std::string encoded(std::string_view s) {
+  std::string out;
+  json::write_acquired(out, "", s, "o", 1, 1);
+  const std::string_view prefix = "{\"success\":true,\"data\":{\"key\":";
+  const std::string_view suffix = ",\"owner\":\"o\",\"fence\":1,\"ttl_ms\":1}}\n";
+  BOOST_REQUIRE(out.starts_with(prefix) && out.ends_with(suffix));
+  return out.substr(prefix.size(), out.size() - prefix.size() - suffix.size());
+}
+
+std::string hex(std::string_view s) {
+  static constexpr char kHex[] = "0123456789abcdef";
+  std::string out;
+  for (const char c : s) {
+    const auto u = static_cast<unsigned char>(c);
+    out += kHex[u >> 4];
+    out += kHex[u & 15];
+    out += ' ';
+  }
+  return out;
+}
+
+// True when `text` parses as JSON under RapidJSON's strict UTF-8 validation.
+bool strict_json(const std::string& text) {
+  rapidjson::Document d;
+  d.Parse<rapidjson::kParseValidateEncodingFlag>(text.data(), text.size());
+  return !d.HasParseError();
+}
+
+}  // namespace
+
+// Invalid UTF-8 becomes U+FFFD, one per byte that does not start a valid sequence, exactly as Go's
+// encoding/json (utf8.DecodeRune's rules) writes it, so every reply is valid UTF-8.
+BOOST_AUTO_TEST_CASE(invalid_utf8_is_replaced_as_go_does) {
+  const std::string R = "\\ufffd";
+  struct Case {
+    std::string in, want;
+  };
+  const Case cases[] = {
+      {"", "\"\""},
+      {"plain-key:1", "\"plain-key:1\""},
+      {"\xff", "\"" + R + "\""},
+      {"a\xff"
+       "b",
+       "\"a" + R + "b\""},
+      {"\x80", "\"" + R + "\""},                          // lone continuation byte
+      {"\xbf\xbf", "\"" + R + R + "\""},                  // two of them
+      {"\xc0\x80", "\"" + R + R + "\""},                  // overlong NUL
+      {"\xc1\xbf", "\"" + R + R + "\""},                  // overlong U+007F
+      {"\xc2\x80", "\"\xc2\x80\""},                       // U+0080, the first 2-byte one
+      {"\xdf\xbf", "\"\xdf\xbf\""},                       // U+07FF
+      {"\xe0\x80\x80", "\"" + R + R + R + "\""},          // overlong 3-byte
+      {"\xe0\x9f\xbf", "\"" + R + R + R + "\""},          // overlong U+07FF
+      {"\xe0\xa0\x80", "\"\xe0\xa0\x80\""},               // U+0800
+      {"\xed\x9f\xbf", "\"\xed\x9f\xbf\""},               // U+D7FF
+      {"\xed\xa0\x80", "\"" + R + R + R + "\""},          // surrogate U+D800
+      {"\xed\xbf\xbf", "\"" + R + R + R + "\""},          // surrogate U+DFFF
+      {"\xee\x80\x80", "\"\xee\x80\x80\""},               // U+E000
+      {"\xef\xbf\xbd", "\"\xef\xbf\xbd\""},               // U+FFFD itself stays as it is
+      {"\xef\xbf\xbf", "\"\xef\xbf\xbf\""},               // U+FFFF
+      {"\xf0\x80\x80\x80", "\"" + R + R + R + R + "\""},  // overlong 4-byte
+      {"\xf0\x8f\xbf\xbf", "\"" + R + R + R + R + "\""},  // overlong U+FFFF
+      {"\xf0\x90\x80\x80", "\"\xf0\x90\x80\x80\""},       // U+10000
+      {"\xf4\x8f\xbf\xbf", "\"\xf4\x8f\xbf\xbf\""},       // U+10FFFF
+      {"\xf4\x90\x80\x80", "\"" + R + R + R + R + "\""},  // U+110000
+      {"\xf5\x80\x80\x80", "\"" + R + R + R + R + "\""},
+      {"\xf8\x88\x80\x80\x80", "\"" + R + R + R + R + R + "\""},  // old 5-byte form
+      {"\xfe\xff", "\"" + R + R + "\""},
+      {"\xe2\x82", "\"" + R + R + "\""},  // truncated at the end
+      {"\xe2\x82"
+       "A",
+       "\"" + R + R + "A\""},  // truncated before ASCII
+      {"\xf0\x9f\x98", "\"" + R + R + R + "\""},
+      {"\xf0\x9f\x98\x80", "\"\xf0\x9f\x98\x80\""},  // U+1F600
+      {"\xc3\xa9\xff\xc3\xa9", "\"\xc3\xa9" + R + "\xc3\xa9\""},
+      {"\xe2\x80\xa8", "\"\\u2028\""},  // line separators, escaped as Go does
+      {"\xe2\x80\xa9", "\"\\u2029\""},
+      {"\xe2\x80\xa7", "\"\xe2\x80\xa7\""},
+      {"\x7f<>&/", "\"\x7f<>&/\""},  // sent as they are (see docs/DECISIONS.md)
+      {"\"\\\n\x01\xff", "\"\\\"\\\\\\n\\u0001" + R + "\""},
+  };
+  for (const Case& c : cases) {
+    BOOST_TEST_CONTEXT("input bytes: " << hex(c.in)) {
+      const std::string got = encoded(c.in);
+      BOOST_TEST(got == c.want);
+      BOOST_TEST(strict_json(got));
+    }
+  }
+}
+
+BOOST_AUTO_TEST_CASE(every_string_field_and_the_id_are_valid_utf8) {
+  const std::string bad = "k\xff\xed\xa0\x80";
+  const std::string want = "k\\ufffd\\ufffd\\ufffd\\ufffd";
+  std::string out;
+  // The id is echoed from its re-serialized JSON text: its strings are checked too.
+  json::write_acquired(out, "{\"a\":[\"x\xff\"]}", bad, bad, 1, 1);
+  BOOST_TEST(out == "{\"success\":true,\"data\":{\"key\":\"" + want + "\",\"owner\":\"" + want +
+                        "\",\"fence\":1,\"ttl_ms\":1},\"id\":{\"a\":[\"x\\ufffd\"]}}\n");
+  BOOST_TEST(strict_json(out));
+  out.clear();
+  json::write_error(out, "\"\xe2\x80\xa8\xc0\"", "action: unknown action '" + bad + "'",
+                    "BADREQUEST");
+  BOOST_TEST(out == "{\"success\":false,\"error\":\"action: unknown action '" + want +
+                        "'\",\"code\":\"BADREQUEST\",\"id\":\"\\u2028\\ufffd\"}\n");
+  BOOST_TEST(strict_json(out));
+  out.clear();
+  json::write_status(out, "", bad, 2, {{bad, 3, 4}}, 0);
+  json::write_list(out, "", {bad, "ok"}, 0);
+  for (std::size_t line = 0, at = 0; at < out.size(); ++line) {
+    const std::size_t nl = out.find('\n', at);
+    BOOST_TEST(strict_json(out.substr(at, nl - at)), "line " << line << ": " << out);
+    at = nl + 1;
+  }
+  BOOST_TEST(out.find('\xff') == std::string::npos);
+}
+
+// Whatever bytes come in, the reply is strict UTF-8 JSON, and valid input is left as it is.
+BOOST_AUTO_TEST_CASE(random_bytes_always_give_valid_json) {
+  std::mt19937 rng(12345);
+  std::uniform_int_distribution<int> byte(0, 255), len(0, 24);
+  for (int i = 0; i < 20000; ++i) {
+    std::string s(static_cast<std::size_t>(len(rng)), '\0');
+    for (char& c : s) c = static_cast<char>(byte(rng));
+    // Bias towards the interesting range: lead and continuation bytes.
+    if (i % 2 == 0) {
+      for (char& c : s) c = static_cast<char>(0x80 | (byte(rng) & 0x7f));
+    }
+    const std::string got = encoded(s);
+    BOOST_TEST_REQUIRE(strict_json(got), "input: " << hex(s));
+  }
 }
 
 BOOST_AUTO_TEST_SUITE_END()
