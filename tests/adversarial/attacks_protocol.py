@@ -3,6 +3,7 @@ test inputs, slowloris, trickled multibulk, big buffers before auth, and auth by
 import json
 import os
 import random
+import re
 import selectors
 import socket
 import time
@@ -13,16 +14,58 @@ from harness import ADMIN_KEY, USER_KEY, attack
 # ---- random bytes -----------------------------------------------------------------------------
 
 # Starts that steer random bytes into each parser: RESP multibulk and inline, JSON lines, HTTP.
+# Inline commands followed by random bytes reach the replies that echo input (unknown command,
+# ECHO, errors naming a key).
 RANDOM_PREFIXES = [b"", b"*", b"*3\r\n$", b"*2\r\n$4\r\nPING\r\n$", b"$", b"\r\n", b"{",
-                   b'{"action":"acquire","key":', b"GET / HTTP/1.1\r\n",
+                   b'{"action":"acquire","key":', b'{"action":"acquire","key":"',
+                   b'{"action":"nope","id":"', b"GET / HTTP/1.1\r\n",
                    b"POST / HTTP/1.1\r\nContent-Length: 300\r\n\r\n",
-                   b"POST / HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n"]
+                   b"POST / HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n",
+                   b"ECHO ", b"FOO ", b"SEMLOCK.ACQUIRE ", b"SET k ", b"CLIENT SETNAME "]
+
+
+HTTP_REQUEST_LINE = re.compile(rb"^[A-Z]+ /[\x21-\x7e\x80-\xff]* HTTP/1\.[0-9]\r?\n")
+
+
+def detected_protocol(payload):
+    """The protocol the server picks for these first bytes (SPEC: first non-blank byte)."""
+    body = payload.lstrip(b" \t\r\n")
+    if body.startswith(b"{"):
+        return "json"
+    if HTTP_REQUEST_LINE.match(body):
+        return "http"
+    return "resp"
+
+
+def check_replies(ctx, protocol, payload, data, seed):
+    """Whatever the input, what comes back is well-formed: RESP replies that parse to the end,
+    JSON lines that are valid UTF-8 JSON objects."""
+    if protocol == "resp":
+        pos = 0
+        try:
+            while pos < len(data):
+                _, pos = wire.parse(data, pos)
+        except (wire.Incomplete, wire.ProtocolViolation, ValueError) as e:
+            ctx.fail("random bytes (seed %d): the RESP reply stream breaks at byte %d (%s): %r"
+                     % (seed, pos, type(e).__name__, data[pos:pos + 80]))
+    elif protocol == "json":
+        for line in data.split(b"\n"):
+            if not line:
+                continue
+            try:
+                ok = isinstance(json.loads(line.decode("utf-8", "strict")), dict)
+            except (UnicodeDecodeError, ValueError):
+                ok = False
+            if not ok:
+                ctx.fail("random bytes (seed %d): a JSON reply line is not a valid UTF-8 JSON "
+                         "object: %r" % (seed, line[:100]))
 
 
 @attack("random_bytes", duration=4.0)
 def random_bytes(ctx):
     """Connections that send random bytes (after a prefix that picks a parser), half-close and
-    read: the server must answer or close each one (no connection left hanging)."""
+    read: the server must answer or close each one (no connection left hanging), and every reply
+    must be well-formed (RESP that parses, JSON lines of valid UTF-8)."""
     seed = int(os.environ.get("SEMLOCK_ADV_SEED", "0")) or random.SystemRandom().randrange(1 << 30)
     ctx.note("seed", seed)  # SEMLOCK_ADV_SEED=<seed> replays the same bytes
 
@@ -30,19 +73,21 @@ def random_bytes(ctx):
         rnd = random.Random(seed * 16 + i)
         while ctx.running():
             s = wire.connect(ctx.port, timeout=2)
+            payload = rnd.choice(RANDOM_PREFIXES) + rnd.randbytes(
+                rnd.choice([1, 7, 64, 512, 4096, 65536, 300000]))
             try:
-                payload = rnd.choice(RANDOM_PREFIXES) + rnd.randbytes(
-                    rnd.choice([1, 7, 64, 512, 4096, 65536, 300000]))
                 s.sendall(payload)
                 s.shutdown(socket.SHUT_WR)
             except OSError:
                 pass  # closed while we wrote: a protocol error, answered and closed
-            _, closed = wire.read_until_closed(s, timeout=3.0)
+            data, closed = wire.read_until_closed(s, timeout=3.0)
             ctx.count("connections")
             if not closed:
                 ctx.fail("a connection that sent %d random bytes and half-closed was neither "
                          "answered to the end nor closed within 3 s (seed %d)"
                          % (len(payload), seed))
+            else:
+                check_replies(ctx, detected_protocol(payload), payload, data, seed)
             s.close()
     ctx.threads(worker, 4)
 
