@@ -91,6 +91,9 @@ struct WaiterEvent {
   bool granted = false;     // false: the wait ran out (or the engine shut waiters down)
   std::uint64_t fence = 0;  // when granted
   Millis ttl = 0;           // when granted: the TTL starts at the grant
+  // When granted: the owner already held the key (it came to hold it while it waited), so its
+  // holder's deadline was refreshed and nothing was created.
+  bool refreshed = false;
 };
 
 struct HolderInfo {

@@ -285,7 +285,8 @@ void Engine::Impl::serve_waiters_slow(std::uint32_t slot, Millis now) {
     } else {
       fence = add_holder(slot, wt.owner(), wt.ttl, now);
     }
-    events.push_back(WaiterEvent{wt.tag, WaiterId{w, wt.generation}, true, fence, wt.ttl});
+    events.push_back(
+        WaiterEvent{wt.tag, WaiterId{w, wt.generation}, true, fence, wt.ttl, held != kNil});
     remove_waiter(w);
   }
 }

@@ -36,10 +36,14 @@ std::string invalid_expire(std::string_view command) {
   return "ERR invalid expire time in '" + std::string(command) + "' command";
 }
 
-// SET's options, parsed in any order as Redis's parseExtendedStringArgumentsOrReply does.
+// SET's options, parsed in any order as Redis's parseExtendedStringArgumentsOrReply does: an
+// option may repeat (NX NX, EX 10 EX 20: the last value wins) but not clash (NX XX, PX 10 EX 1,
+// EX 1 KEEPTTL); the expire value is read only once every option is known, so only the last one
+// must be a valid number (Redis 7: `SET k v EX x EX 10` is OK).
 struct SetOptions {
   bool nx = false, xx = false, get = false, keepttl = false;
   enum class Unit : std::uint8_t { kNone, kEx, kPx, kExat, kPxat } unit = Unit::kNone;
+  std::string_view expire_arg;
   std::int64_t expire = 0;
 };
 
@@ -50,7 +54,7 @@ bool parse_set_options(CommandContext& ctx, Args argv, SetOptions& o) {
     const bool has_next = i + 1 < argv.size();
     using U = SetOptions::Unit;
     auto expiry = [&](U unit) {
-      if (o.unit != U::kNone || o.keepttl || !has_next) return false;
+      if ((o.unit != U::kNone && o.unit != unit) || o.keepttl || !has_next) return false;
       o.unit = unit;
       return true;
     };
@@ -65,21 +69,23 @@ bool parse_set_options(CommandContext& ctx, Args argv, SetOptions& o) {
     } else if ((iequals(a, "EX") && expiry(U::kEx)) || (iequals(a, "PX") && expiry(U::kPx)) ||
                (iequals(a, "EXAT") && expiry(U::kExat)) ||
                (iequals(a, "PXAT") && expiry(U::kPxat))) {
-      const auto v = parse_int64(argv[++i]);
-      if (!v) {
-        ctx.w.error(errors::kNotInteger);
-        return false;
-      }
-      if (*v <= 0) {
-        ctx.w.error(invalid_expire("set"));
-        return false;
-      }
-      o.expire = *v;
+      o.expire_arg = argv[++i];
     } else {
       ctx.w.error(errors::kSyntax);
       return false;
     }
   }
+  if (o.unit == SetOptions::Unit::kNone) return true;
+  const auto v = parse_int64(o.expire_arg);
+  if (!v) {
+    ctx.w.error(errors::kNotInteger);
+    return false;
+  }
+  if (*v <= 0) {
+    ctx.w.error(invalid_expire("set"));
+    return false;
+  }
+  o.expire = *v;
   return true;
 }
 

@@ -73,7 +73,12 @@ Outcome cmd_acquire(CommandContext& ctx, Args argv) {
   switch (r.status) {
     case EngineStatus::kGranted:
     case EngineStatus::kRefreshed:
-      if (session) ctx.host.on_session_grant(ctx.client, key, req.owner, r.fence);
+      // SPEC §1: the binding stays with the connection that created the holder. A refresh (an
+      // explicit owner that already holds) creates nothing, so SESSION binds nothing: closing
+      // this connection must not release a holder another connection made.
+      if (session && r.status == EngineStatus::kGranted) {
+        ctx.host.on_session_grant(ctx.client, key, req.owner, r.fence);
+      }
       write_holder_reply(ctx.w, req.owner, r.fence);
       return Outcome::kDone;
     case EngineStatus::kNotGranted:

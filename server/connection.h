@@ -11,8 +11,12 @@
 //   connection is not read (backpressure); past the hard cap, or over the soft cap for too long,
 //   it is closed — a client that never reads cannot grow memory without bound.
 // - Blocked (WAIT): nothing else is executed until the engine answers; the connection keeps being
-//   read up to its input cap so that a close is noticed at once. A close cancels the wait and
-//   releases the connection's SESSION holders; a grant that cannot be delivered is released.
+//   read so that a close is noticed at once, and is closed if its buffered input passes the cap
+//   (a connection that is no longer read could close unnoticed and then be handed a grant).
+//   A close cancels the wait and releases the connection's SESSION holders. A waiter grant is
+//   not handed to a peer whose close is already readable, and stays in `undelivered_grants`
+//   until the kernel has taken its reply; a connection that closes before that releases it.
+//   Server::deliver_events() has the full reasoning.
 // - Protocol error: answered, then closed after the write. EOF: every complete request already
 //   read is answered (half-close), then the connection is closed.
 #pragma once
@@ -35,6 +39,14 @@ struct SessionHolder {
   std::string key;
   std::string owner;
   std::uint64_t fence = 0;
+};
+
+// A waiter grant written into `out` whose bytes the kernel has not yet accepted.
+struct UndeliveredGrant {
+  std::string key;
+  std::string owner;
+  std::uint64_t fence = 0;
+  std::uint64_t reply_end = 0;  // delivered once Connection::bytes_sent reaches this
 };
 
 struct Connection {
@@ -64,6 +76,8 @@ struct Connection {
   bool json_authenticated = false;  // JSON {"action":"auth"} once per connection
   bool json_admin = false;
   std::vector<SessionHolder> sessions;
+  std::vector<UndeliveredGrant> undelivered_grants;
+  std::uint64_t bytes_sent = 0;  // output bytes the kernel has accepted since the accept
   std::size_t sessions_pruned_at = 16;
 
   Millis last_activity = 0;    // monotonic ms

@@ -272,7 +272,11 @@ bool Server::execute_json(Connection& c, json::Request& req, WireProtocol wire,
       switch (r.status) {
         case EngineStatus::kGranted:
         case EngineStatus::kRefreshed:
-          if (req.session) add_session(c, req.key, owner, r.fence);
+          // SPEC §1: the binding stays with the connection that created the holder; a refresh
+          // (an explicit owner that already holds) creates nothing, so it binds nothing.
+          if (req.session && r.status == EngineStatus::kGranted) {
+            add_session(c, req.key, owner, r.fence);
+          }
           json::write_acquired(body, id, req.key, owner, r.fence, r.ttl);
           return true;
         case EngineStatus::kNotGranted:
@@ -374,7 +378,10 @@ bool Server::execute_json(Connection& c, json::Request& req, WireProtocol wire,
 void Server::answer_wait(Connection& c, const PendingWait& pw, const WaiterEvent& ev) {
   c.blocked = false;
   if (c.out.capacity() == 0) c.out = take_buffer();
-  if (ev.granted && pw.session) add_session(c, pw.key, pw.owner, ev.fence);
+  // SPEC §1: the binding stays with the connection that created the holder. A waiter grant
+  // usually creates it; when the owner came to hold the key while it waited (another connection
+  // with the same owner, or SET), the grant only refreshed that holder and binds nothing.
+  if (ev.granted && !ev.refreshed && pw.session) add_session(c, pw.key, pw.owner, ev.fence);
   switch (pw.protocol) {
     case WireProtocol::kJson:
       if (ev.granted) {
@@ -405,6 +412,12 @@ void Server::answer_wait(Connection& c, const PendingWait& pw, const WaiterEvent
       }
       break;
     }
+  }
+  // Not delivered until the kernel has taken the whole reply (see Server::deliver_events()). A
+  // refresh is not undone: the holder belongs to whoever created it.
+  if (ev.granted && !ev.refreshed) {
+    c.undelivered_grants.push_back(
+        {pw.key, pw.owner, ev.fence, c.bytes_sent + c.inflight.size() + c.out.size()});
   }
   ready_.push_back(c.id);
 }

@@ -2,6 +2,7 @@
 // Request handling per protocol lives in dispatch_resp.cc, dispatch_json.cc and metrics_http.cc.
 #include "server/server.h"
 
+#include <poll.h>
 #include <sys/random.h>
 #include <sys/resource.h>
 
@@ -29,6 +30,23 @@ constexpr std::size_t kMaxMetricsConnections = 64;
 
 Connection* conn_of(uv_handle_t* h) {
   return static_cast<Connection*>(h->data);
+}
+
+// The kernel took `n` more output bytes: grants whose reply is now wholly in it are delivered.
+void note_sent(Connection& c, std::size_t n) {
+  c.bytes_sent += n;
+  std::erase_if(c.undelivered_grants,
+                [&](const UndeliveredGrant& g) { return g.reply_end <= c.bytes_sent; });
+}
+
+// True when the peer's FIN or RST has already reached this socket, even behind unread data
+// (POLLRDHUP is set once the FIN is processed, whatever is still queued before it).
+bool peer_closed(const Connection& c) {
+  uv_os_fd_t fd = -1;
+  if (uv_fileno(reinterpret_cast<const uv_handle_t*>(&c.handle), &fd) != 0) return true;
+  pollfd p{fd, POLLIN | POLLRDHUP, 0};
+  if (::poll(&p, 1, 0) <= 0) return false;
+  return (p.revents & (POLLRDHUP | POLLHUP | POLLERR)) != 0;
 }
 
 EngineLimits engine_limits(const config::Config& c) {
@@ -254,8 +272,9 @@ void Server::on_read(Connection& c, ssize_t nread, const uv_buf_t* buf) {
     c.read_eof = true;
     uv_read_stop(reinterpret_cast<uv_stream_t*>(&c.handle));
     c.reading = false;
-    if (nread != UV_EOF || c.blocked) {
-      // A blocked client that goes away leaves the queue (Redis frees it on EOF too).
+    if (nread != UV_EOF || c.blocked || !c.undelivered_grants.empty()) {
+      // A blocked client that goes away leaves the queue (Redis frees it on EOF too); one whose
+      // grant the kernel has not yet taken gets it released (see deliver_events()).
       close_connection(c);
     } else {
       // Half-close: every complete request already read has been answered or is queued for
@@ -292,8 +311,11 @@ void Server::process_input(Connection& c, std::string_view data, bool from_share
     c.in.erase(0, consumed);
   }
   if (c.close_after_write || c.in.empty()) give_buffer(c.in);
-  if (!c.blocked && c.pending_output() < kSoftOutputCap && c.in.size() > input_cap(c)) {
-    // A request larger than any the protocol allows: the client is broken or hostile.
+  if ((c.blocked || c.pending_output() < kSoftOutputCap) && c.in.size() > input_cap(c)) {
+    // A request larger than any the protocol allows: the client is broken or hostile. A blocked
+    // connection is closed too rather than no longer read (Redis closes a client past its query
+    // buffer limit, blocked or not): unread, its close would go unnoticed until a grant is
+    // written into it, and that grant would then be kept for its whole TTL.
     log::warn("Closing connection over its input buffer cap", {{"client", c.client.addr}});
     give_buffer(c.in);
     close_connection(c);
@@ -323,10 +345,11 @@ std::size_t Server::process_requests(Connection& c, std::string_view data, Milli
 
 void Server::update_reading(Connection& c) {
   if (c.closed) return;
-  // A blocked connection is read whatever its output (its input is capped) so that a close is
-  // noticed at once; any other stops being read while its replies are not being taken.
+  // A blocked connection is always read, whatever its output, so that a close is noticed at once
+  // (past its input cap process_input() closes it); any other stops being read while its
+  // replies are not being taken.
   const bool want = !c.read_eof && !c.close_after_write && (!shutting_down_ || c.metrics_port) &&
-                    (c.blocked ? c.in.size() < input_cap(c) : c.pending_output() < kSoftOutputCap);
+                    (c.blocked || c.pending_output() < kSoftOutputCap);
   auto* stream = reinterpret_cast<uv_stream_t*>(&c.handle);
   if (want && !c.reading) {
     if (uv_read_start(stream, alloc_cb, read_cb) == 0) c.reading = true;
@@ -342,6 +365,12 @@ void Server::flush(Connection& c) {
   if (c.closed) return;
   if (persistence_holds_replies(c)) return;  // fsync=always: sent once the batch is durable
   if (!c.writing && !c.out.empty()) {
+    // A grant's reply may have waited (fsync=always, other work of this drain) since
+    // deliver_events() checked the peer: check again before the kernel takes it.
+    if (!c.undelivered_grants.empty() && peer_closed(c)) {
+      close_connection(c);
+      return;
+    }
     uv_buf_t b = uv_buf_init(c.out.data(), static_cast<unsigned>(c.out.size()));
     auto* stream = reinterpret_cast<uv_stream_t*>(&c.handle);
     int n = uv_try_write(stream, &b, 1);
@@ -350,6 +379,7 @@ void Server::flush(Connection& c) {
       close_connection(c);
       return;
     }
+    if (n > 0) note_sent(c, static_cast<std::size_t>(n));
     if (static_cast<std::size_t>(n) == c.out.size()) {
       give_buffer(c.out);
     } else {
@@ -389,6 +419,7 @@ void Server::write_cb(uv_write_t* req, int status) {
   c->writing = false;
   if (c->closed) return;  // buffers are released in close_cb
   Server* self = c->server;
+  if (status == 0) note_sent(*c, c->inflight.size());
   self->give_buffer(c->inflight);
   if (status < 0) {
     self->close_connection(*c);
@@ -412,6 +443,9 @@ void Server::close_connection(Connection& c) {
     if (engine_->cancel_waiter(c.waiter)) waits_.erase(c.wait_tag);
     c.blocked = false;
   }
+  // Waiter grants the kernel never took were not delivered: released and passed on (SPEC §1).
+  for (const auto& g : c.undelivered_grants) engine_->release_fenced(g.key, g.owner, g.fence, now);
+  c.undelivered_grants.clear();
   for (const auto& s : c.sessions) engine_->release_fenced(s.key, s.owner, s.fence, now);
   c.sessions.clear();
   if (c.metrics_port) --metrics_connections_;
@@ -460,6 +494,26 @@ void Server::drain() {
   draining_ = false;
 }
 
+// A grant that cannot be delivered is released and passed on (SPEC §1). "Delivered" means the
+// kernel accepted every byte of the grant's reply on a connection whose close had not been seen:
+// - Closed before the engine answered (EOF/RST read while blocked): close_connection() cancelled
+//   the waiter, so no grant was made. A blocked connection is always read (past its input cap it
+//   is closed), so its close is read as soon as the loop gets to it.
+// - Closed after the engine answered but before this delivery (in the same loop iteration, or the
+//   FIN/RST has reached the socket and its read event is not yet handled, e.g. the release that
+//   freed the permit was read first in the same epoll batch): the connection is gone, closed, or
+//   the non-blocking poll below sees POLLRDHUP/POLLHUP/POLLERR. The grant is released here, before
+//   a byte is written, and the connection closed, so a closed peer never gets a grant.
+// - Closed after the reply was queued but before the kernel took all of it (replies ahead of it
+//   still in flight, fsync=always holding it, a write that fails with EPIPE/ECONNRESET, or an EOF
+//   read meanwhile): the grant sits in undelivered_grants until note_sent() sees its last byte
+//   accepted; close_connection() releases what is still there, on_read() closes rather than
+//   half-closes a connection that has one, and flush() checks the peer again before writing it.
+// - The kernel accepted the whole reply and the peer closed afterwards (its FIN/RST was not
+//   readable when checked): the grant was delivered; keeping it is what the client asked for.
+//   A SESSION grant is still released with its connection.
+// A grant that only refreshed a holder the owner already had (ev.refreshed) created nothing, and
+// the holder is someone else's to keep: it is never released here.
 void Server::deliver_events(Millis now) {
   for (const WaiterEvent& ev : engine_->take_events()) {
     auto wit = waits_.find(ev.tag);
@@ -468,9 +522,15 @@ void Server::deliver_events(Millis now) {
     waits_.erase(wit);
     auto cit = connections_.find(pw.conn_id);
     Connection* c = cit == connections_.end() ? nullptr : cit->second;
+    const bool created = ev.granted && !ev.refreshed;
     if (!c || c->closed || c->read_eof) {
-      // A grant that cannot be delivered is released and passed on (SPEC §1).
-      if (ev.granted) engine_->release_fenced(pw.key, pw.owner, ev.fence, now);
+      if (created) engine_->release_fenced(pw.key, pw.owner, ev.fence, now);
+      continue;
+    }
+    if (ev.granted && peer_closed(*c)) {
+      if (created) engine_->release_fenced(pw.key, pw.owner, ev.fence, now);
+      c->blocked = false;  // answered by the engine: nothing left to cancel
+      close_connection(*c);
       continue;
     }
     answer_wait(*c, pw, ev);

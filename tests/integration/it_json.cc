@@ -295,6 +295,44 @@ BOOST_AUTO_TEST_CASE(api_key_is_ignored_when_no_keys_are_configured) {
   BOOST_CHECK(json_bool(p, "success"));
 }
 
+// Issue 11 #3 (SPEC §1): the binding stays with the connection that created the holder. A JSON
+// acquire with "session" that only refreshed a holder (explicit owner already holding) does not
+// bind it: closing that connection leaves the holder alone.
+BOOST_AUTO_TEST_CASE(session_refresh_does_not_bind_the_holder_to_the_refreshing_connection) {
+  JsonClient a(port());
+  auto first =
+      parse_json(a.request(R"({"action":"acquire","key":"j:refresh","ttl":600,"owner":"w1"})"));
+  BOOST_REQUIRE(json_bool(first, "success"));
+  const std::uint64_t fence = json_uint(first["data"], "fence");
+  {
+    JsonClient b(port());
+    auto again = parse_json(b.request(
+        R"({"action":"acquire","key":"j:refresh","ttl":600,"owner":"w1","session":true})"));
+    BOOST_REQUIRE(json_bool(again, "success"));
+    BOOST_CHECK_EQUAL(json_uint(again["data"], "fence"), fence);
+  }
+  sleep_for(Ms{200});  // b's close is handled: the holder must still be there
+  auto st = parse_json(a.request(R"({"action":"status","key":"j:refresh"})"));
+  BOOST_REQUIRE_MESSAGE(json_bool(st, "success"), "the refreshed holder was released");
+  BOOST_CHECK_EQUAL(json_uint(st["data"]["holders"][0], "fence"), fence);
+  BOOST_CHECK_EQUAL(json_string(st["data"]["holders"][0], "owner"), "w1");
+  check_plain_failure(
+      a.request(R"({"action":"acquire","key":"j:refresh","ttl":600,"owner":"w2"})"));
+  auto rel = parse_json(a.request(R"({"action":"release","key":"j:refresh","owner":"w1"})"));
+  BOOST_CHECK(json_bool(rel, "success"));
+
+  // A creating session acquire is still bound to its connection.
+  {
+    JsonClient c(port());
+    auto got = parse_json(c.request(
+        R"({"action":"acquire","key":"j:refresh","ttl":600,"owner":"s","session":true})"));
+    BOOST_REQUIRE(json_bool(got, "success"));
+  }
+  BOOST_CHECK(eventually([&] {
+    return !json_bool(parse_json(a.request(R"({"action":"exists","key":"j:refresh"})")), "success");
+  }));
+}
+
 namespace {
 
 // Strict JSON: RapidJSON with UTF-8 validation, as strict clients (PHP's json_decode, Python's

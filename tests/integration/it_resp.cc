@@ -398,3 +398,26 @@ BOOST_AUTO_TEST_CASE(scan_and_list_find_held_keys) {
   for (int i = 0; i < 5; ++i) c.cmd({"SEMLOCK.FORCERELEASE", "scan:" + std::to_string(i)});
   c.cmd({"SEMLOCK.FORCERELEASE", "other:scan"});
 }
+
+// Issue 11 #10: byte for byte what redis-server 7 answers (checked against 7.0.15, whose SET and
+// MULTI code 7.2 shares): repeated SET options (the last expire wins), clashing ones a syntax
+// error; AUTH and HELLO inside MULTI are queued and run in EXEC.
+BOOST_AUTO_TEST_CASE(redis7_repeated_set_options_and_auth_hello_inside_multi) {
+  RawClient c(port());
+  c.send(resp_command({"SET", "r7:k", "v", "EX", "10", "EX", "10"}) +
+         resp_command({"SET", "r7:k", "v", "PX", "10", "EX", "10"}) +
+         resp_command({"SET", "r7:k", "v", "EX", "x", "EX", "20"}) + resp_command({"TTL", "r7:k"}) +
+         resp_command({"MULTI"}) + resp_command({"AUTH", "x"}) + resp_command({"HELLO", "3"}) +
+         resp_command({"EXEC"}) + resp_command({"DEL", "r7:k"}));
+  const std::string want =
+      "+OK\r\n-ERR syntax error\r\n+OK\r\n:20\r\n+OK\r\n+QUEUED\r\n+QUEUED\r\n*2\r\n-ERR AUTH "
+      "<password> called without any password configured for the default user. Are you sure your "
+      "configuration is correct?\r\n%7\r\n";
+  BOOST_CHECK_MESSAGE(c.read_until([&](std::string_view b) {
+    return b.size() >= want.size() && b.ends_with(":1\r\n");
+  }),
+                      c.buffer());
+  BOOST_CHECK_MESSAGE(c.buffer().starts_with(want), c.buffer());
+  // After the queued HELLO 3, the connection speaks RESP3.
+  BOOST_CHECK(c.buffer().find("$5\r\nproto\r\n:3\r\n") != std::string::npos);
+}

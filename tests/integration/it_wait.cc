@@ -2,7 +2,14 @@
 // that disconnect, waits that run out, SESSION release on close, and Redis's rule that a blocked
 // connection executes nothing else until answered. Short real waits only; no speed assertions.
 #define BOOST_TEST_MODULE it_wait
+#include <poll.h>
+#include <signal.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
 #include <boost/test/unit_test.hpp>
+#include <cerrno>
+#include <filesystem>
 #include <memory>
 
 #include "tests/integration/server_fixture.h"
@@ -32,6 +39,85 @@ bool is_grant_to(const std::optional<RespValue>& v, const std::string& owner) {
 void check_silent(RespConn& c, const std::string& who) {
   c.raw().read_for(Ms{150});
   BOOST_CHECK_MESSAGE(c.raw().buffer().empty(), who << " got early: " << c.raw().buffer());
+}
+
+// The owners holding `key` now (SEMLOCK.INFO), in the server's order.
+std::vector<std::string> holders(RespConn& c, const std::string& key) {
+  std::vector<std::string> out;
+  auto info = c.cmd({"SEMLOCK.INFO", key});
+  if (const auto* hs = info.field("holders")) {
+    for (const auto& h : hs->elements) out.push_back(h.elements.at(0).str);
+  }
+  return out;
+}
+
+// How a waiter's client goes away.
+enum class Gone { kClose, kHalfClose, kReset };
+
+const char* gone_name(Gone how) {
+  switch (how) {
+    case Gone::kClose:
+      return "close (FIN)";
+    case Gone::kHalfClose:
+      return "shutdown(SHUT_WR) (FIN, still reading)";
+    case Gone::kReset:
+      return "close with SO_LINGER 0 (RST)";
+  }
+  return "?";
+}
+
+void go_away(RawClient& raw, Gone how) {
+  switch (how) {
+    case Gone::kClose:
+      raw.close();
+      break;
+    case Gone::kHalfClose:
+      raw.shutdown_write();
+      break;
+    case Gone::kReset: {
+      linger l{1, 0};
+      ::setsockopt(raw.fd(), SOL_SOCKET, SO_LINGER, &l, sizeof l);
+      raw.close();
+      break;
+    }
+  }
+}
+
+// Keeps the server's loop busy for a few hundred ms: a script that writes first (so no budget
+// stops it before the loop ends or scripting's time limit). Whatever is sent meanwhile is read
+// in one batch afterwards, in arrival order.
+std::string stall_command() {
+  return resp_command({"EVAL",
+                       "redis.call('SET', KEYS[1], 'x', 'PX', '1000') "
+                       "local i = 0 while i < 12000000 do i = i + 1 end return 1",
+                       "1", "w:stall"});
+}
+
+// Writes all of `bytes` without reading anything (RawClient::send drains replies meanwhile).
+// False if the peer stops taking them for `stuck` or the connection fails.
+bool send_without_reading(int fd, std::string_view bytes, Ms stuck = Ms{3000}) {
+  while (!bytes.empty()) {
+    const ssize_t n = ::send(fd, bytes.data(), bytes.size(), MSG_NOSIGNAL | MSG_DONTWAIT);
+    if (n > 0) {
+      bytes.remove_prefix(static_cast<std::size_t>(n));
+      continue;
+    }
+    if (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR) return false;
+    pollfd p{fd, POLLOUT, 0};
+    if (::poll(&p, 1, static_cast<int>(stuck.count())) <= 0) return false;
+    if ((p.revents & (POLLERR | POLLHUP)) != 0) return false;
+  }
+  return true;
+}
+
+// omem (unsent reply bytes the server holds) of the client named `name`, from CLIENT LIST.
+long long client_omem(RespConn& admin, const std::string& name) {
+  const std::string list = admin.cmd({"CLIENT", "LIST"}).str;
+  const auto at = list.find(" name=" + name + " ");
+  if (at == std::string::npos) return -1;
+  const auto line_start = list.rfind('\n', at);
+  const auto o = list.find(" omem=", line_start == std::string::npos ? 0 : line_start);
+  return o == std::string::npos ? -1 : std::atoll(list.c_str() + o + 6);
 }
 
 }  // namespace
@@ -235,4 +321,210 @@ BOOST_AUTO_TEST_CASE(expired_holder_is_absent_for_every_command_at_once) {
   BOOST_REQUIRE(is_grant_to(again, "o"));
   BOOST_CHECK_GT(again.elements[1].integer, first.elements[1].integer);  // a new grant
   BOOST_CHECK_EQUAL(c.cmd({"SEMLOCK.RELEASE", "w:ttl", "o"}).integer, 1);
+}
+
+// Issue 11 #3 (SPEC §1): the binding stays with the connection that created the holder. B's
+// SESSION acquire only refreshed w1's holder (explicit owner already holding): B's close must not
+// release it.
+BOOST_AUTO_TEST_CASE(session_refresh_from_another_connection_does_not_bind_the_holder) {
+  RespConn a(port());
+  auto first = a.cmd({"SEMLOCK.ACQUIRE", "w:refresh", "600000", "OWNER", "w1"});
+  BOOST_REQUIRE(is_grant_to(first, "w1"));
+  {
+    RespConn b(port());
+    auto again = b.cmd({"SEMLOCK.ACQUIRE", "w:refresh", "600000", "OWNER", "w1", "SESSION"});
+    BOOST_REQUIRE(is_grant_to(again, "w1"));
+    BOOST_CHECK_EQUAL(again.elements[1].integer, first.elements[1].integer);  // refreshed
+  }
+  sleep_for(Ms{200});  // B's close is handled by now
+  BOOST_CHECK(holders(a, "w:refresh") == std::vector<std::string>{"w1"});
+  BOOST_CHECK(a.cmd({"SEMLOCK.ACQUIRE", "w:refresh", "600000", "OWNER", "w2"}).type ==
+              RespValue::Type::kNull);
+  BOOST_CHECK_EQUAL(a.cmd({"SEMLOCK.RELEASE", "w:refresh", "w1"}).integer, 1);
+}
+
+// The same through the waiter path: a SESSION waiter whose owner came to hold the key while it
+// waited (another connection's waiter with the same owner was served first) is told "granted"
+// with that holder's fence, but the holder is not its connection's to release.
+BOOST_AUTO_TEST_CASE(session_waiter_granted_a_refresh_does_not_bind_the_holder) {
+  RespConn admin(port());
+  admin.cmd({"SEMLOCK.ACQUIRE", "w:wref", "600000", "OWNER", "a", "LIMIT", "2"});
+  admin.cmd({"SEMLOCK.ACQUIRE", "w:wref", "600000", "OWNER", "b", "LIMIT", "2"});
+  RespConn first(port());
+  first.send({"SEMLOCK.ACQUIRE", "w:wref", "600000", "OWNER", "x", "WAIT", "20000"});
+  BOOST_REQUIRE(eventually([&] { return waiters(admin, "w:wref") == 1; }));
+  auto second = std::make_unique<RespConn>(port());
+  second->send({"SEMLOCK.ACQUIRE", "w:wref", "600000", "OWNER", "x", "WAIT", "20000", "SESSION"});
+  BOOST_REQUIRE(eventually([&] { return waiters(admin, "w:wref") == 2; }));
+  BOOST_CHECK_EQUAL(admin.cmd({"SEMLOCK.RELEASE", "w:wref", "a"}).integer, 1);
+  auto made = first.read();
+  BOOST_REQUIRE(is_grant_to(made, "x"));
+  BOOST_CHECK_EQUAL(admin.cmd({"SEMLOCK.RELEASE", "w:wref", "b"}).integer, 1);
+  auto refreshed = second->read();
+  BOOST_REQUIRE(is_grant_to(refreshed, "x"));
+  BOOST_CHECK_EQUAL(refreshed->elements[1].integer, made->elements[1].integer);
+  second.reset();
+  sleep_for(Ms{200});
+  BOOST_CHECK(holders(admin, "w:wref") == std::vector<std::string>{"x"});
+  admin.cmd({"SEMLOCK.FORCERELEASE", "w:wref"});
+}
+
+// Issue 11 #2: the journal scenario. A refresh with SESSION from another connection used to bind
+// w1's holder to B, which hid the holder's later records from the journal; after B's close and a
+// new grant to w2, kill -9 and a restart showed both w1 and w2 on a mutex. Now B's close leaves w1
+// held, w2 is not granted, and every later record (the refresh, the release, w2's grant) is in the
+// journal: each restart shows exactly the one holder there was.
+BOOST_AUTO_TEST_CASE(session_refresh_keeps_the_holder_in_the_journal_across_kill_9) {
+  const std::string dir = make_temp_dir();
+  ServerOptions options;
+  options.with_config(R"("persistence":{"enabled":true,"dir":")" + dir + R"(","fsync":"always"})");
+  long long fence_w1 = 0;
+  {
+    Server s(options);
+    RespConn a(s.port());
+    auto got = a.cmd({"SEMLOCK.ACQUIRE", "job", "600000", "OWNER", "w1"});
+    BOOST_REQUIRE(is_grant_to(got, "w1"));
+    fence_w1 = got.elements[1].integer;
+    {
+      RespConn b(s.port());
+      BOOST_REQUIRE(
+          is_grant_to(b.cmd({"SEMLOCK.ACQUIRE", "job", "600000", "OWNER", "w1", "SESSION"}), "w1"));
+    }
+    sleep_for(Ms{200});
+    BOOST_CHECK(a.cmd({"SEMLOCK.ACQUIRE", "job", "600000", "OWNER", "w2"}).type ==
+                RespValue::Type::kNull);
+    ::kill(s.pid(), SIGKILL);
+    BOOST_CHECK_EQUAL(s.terminate(), 128 + SIGKILL);
+  }
+  {
+    Server s(options);
+    RespConn a(s.port());
+    auto info = a.cmd({"SEMLOCK.INFO", "job"});
+    const auto* hs = info.field("holders");
+    BOOST_REQUIRE_MESSAGE(hs && hs->elements.size() == 1, info.debug());
+    BOOST_CHECK_EQUAL(hs->elements[0].elements.at(0).str, "w1");
+    BOOST_CHECK_EQUAL(hs->elements[0].elements.at(1).integer, fence_w1);
+    BOOST_CHECK_EQUAL(a.cmd({"SEMLOCK.RELEASE", "job", "w1"}).integer, 1);
+    BOOST_REQUIRE(is_grant_to(a.cmd({"SEMLOCK.ACQUIRE", "job", "600000", "OWNER", "w2"}), "w2"));
+    ::kill(s.pid(), SIGKILL);
+    BOOST_CHECK_EQUAL(s.terminate(), 128 + SIGKILL);
+  }
+  {
+    Server s(options);
+    RespConn a(s.port());
+    BOOST_CHECK(holders(a, "job") == std::vector<std::string>{"w2"});
+  }
+  std::filesystem::remove_all(dir);
+}
+
+// Issue 11 #4 (SPEC §1): a grant that cannot be delivered is released and passed on. The waiter's
+// FIN or RST reaches the server while its loop is busy, after the release that frees the permit:
+// both are read in the same batch, the release first, so the grant is decided for a connection
+// whose close is already in the socket. It must not be kept: the next waiter gets the lock within
+// a short bound (not after the 30 s TTL), and the closed waiter is never sent a grant.
+BOOST_AUTO_TEST_CASE(waiter_that_closes_as_the_permit_frees_is_passed_over) {
+  for (const Gone how : {Gone::kClose, Gone::kHalfClose, Gone::kReset}) {
+    BOOST_TEST_CONTEXT(gone_name(how)) {
+      const std::string key = "w:race" + std::to_string(static_cast<int>(how));
+      RespConn admin(port());
+      BOOST_REQUIRE(is_grant_to(admin.cmd({"SEMLOCK.ACQUIRE", key, "30000", "OWNER", "a"}), "a"));
+      RespConn gone(port());
+      gone.send({"SEMLOCK.ACQUIRE", key, "30000", "OWNER", "gone", "WAIT", "20000"});
+      BOOST_REQUIRE(eventually([&] { return waiters(admin, key) == 1; }));
+      RespConn next(port());
+      next.send({"SEMLOCK.ACQUIRE", key, "30000", "OWNER", "next", "WAIT", "20000"});
+      BOOST_REQUIRE(eventually([&] { return waiters(admin, key) == 2; }));
+
+      RespConn busy(port());
+      busy.raw().send(stall_command());
+      sleep_for(Ms{50});  // the loop is inside the script now
+      admin.send({"SEMLOCK.RELEASE", key, "a"});
+      go_away(gone.raw(), how);
+      BOOST_REQUIRE(busy.read(Ms{30000}));
+      auto released = admin.read();
+      BOOST_REQUIRE(released);
+      BOOST_CHECK_EQUAL(released->integer, 1);
+
+      auto got = next.read(Ms{5000});
+      BOOST_CHECK_MESSAGE(is_grant_to(got, "next"),
+                          "next waiter: " << (got ? got->debug() : "nothing")
+                                          << "; holders: " << holders(admin, key).size());
+      BOOST_CHECK(holders(admin, key) == std::vector<std::string>{"next"});
+      if (how == Gone::kHalfClose) {
+        // Still reading: it sees the server close, and no grant before that.
+        BOOST_CHECK(gone.raw().wait_closed());
+        BOOST_CHECK_MESSAGE(gone.raw().buffer().empty(), gone.raw().buffer());
+      }
+      admin.cmd({"SEMLOCK.FORCERELEASE", key});
+    }
+  }
+}
+
+// A blocked client that pipelined more than the server buffers (so today's server stopped reading
+// it) and then went away: its close sat unread behind its data and the grant was written into the
+// dead connection and kept for its TTL. A blocked connection is now always read and closed past its
+// input cap, so its wait ends and the permit goes to the next waiter.
+BOOST_AUTO_TEST_CASE(held_back_waiter_that_goes_away_is_passed_over) {
+  RespConn admin(port());
+  BOOST_REQUIRE(is_grant_to(admin.cmd({"SEMLOCK.ACQUIRE", "w:held", "30000", "OWNER", "a"}), "a"));
+  RawClient flood(port());
+  BOOST_REQUIRE(send_without_reading(flood.fd(), resp_command({"SEMLOCK.ACQUIRE", "w:held", "30000",
+                                                               "OWNER", "f", "WAIT", "20000"})));
+  BOOST_REQUIRE(eventually([&] { return waiters(admin, "w:held") == 1; }));
+  RespConn next(port());
+  next.send({"SEMLOCK.ACQUIRE", "w:held", "30000", "OWNER", "next", "WAIT", "20000"});
+  BOOST_REQUIRE(eventually([&] { return waiters(admin, "w:held") == 2; }));
+  // Pipeline until the connection takes no more (or the server closes it): far more than the
+  // server's input cap (2 x max_request_bytes + 64 KiB) plus what the kernels buffer.
+  std::string chunk;
+  while (chunk.size() < 64 * 1024) chunk += "PING\r\n";
+  std::size_t sent = 0;
+  while (sent < 256u * 1024 * 1024 && send_without_reading(flood.fd(), chunk, Ms{500})) {
+    sent += chunk.size();
+  }
+  BOOST_TEST_MESSAGE("pipelined before the connection stopped taking bytes: " << sent);
+  flood.close();
+  BOOST_CHECK_EQUAL(admin.cmd({"SEMLOCK.RELEASE", "w:held", "a"}).integer, 1);
+  auto got = next.read(Ms{5000});
+  BOOST_CHECK_MESSAGE(is_grant_to(got, "next"),
+                      "next waiter: " << (got ? got->debug() : "nothing"));
+  BOOST_CHECK(holders(admin, "w:held") == std::vector<std::string>{"next"});
+  admin.cmd({"SEMLOCK.FORCERELEASE", "w:held"});
+}
+
+// The grant's reply is queued behind replies the client has not read (the kernel's buffers are
+// full), and the client goes away before reading them: the kernel never took the grant, so it was
+// not delivered and is released and passed on when the connection fails.
+BOOST_AUTO_TEST_CASE(grant_queued_behind_unread_replies_is_released_when_the_waiter_goes) {
+  RespConn admin(port());
+  BOOST_REQUIRE(
+      is_grant_to(admin.cmd({"SEMLOCK.ACQUIRE", "w:queued", "30000", "OWNER", "a"}), "a"));
+  RawClient slow(port(), 4096);
+  BOOST_REQUIRE(send_without_reading(slow.fd(), resp_command({"CLIENT", "SETNAME", "slowpoke"})));
+  // Replies the client does not read, until the server holds some of them (omem > 0) but stays
+  // under the 1 MiB output cap that would stop it executing requests.
+  const std::string echo = resp_command({"ECHO", std::string(128 * 1024, 'e')});
+  long long omem = 0;
+  for (int i = 0; i < 400 && omem <= 0; ++i) {
+    BOOST_REQUIRE(send_without_reading(slow.fd(), echo));
+    sleep_for(Ms{20});
+    omem = client_omem(admin, "slowpoke");
+  }
+  BOOST_REQUIRE_MESSAGE(omem > 0 && omem < 1024 * 1024, "omem " << omem);
+  BOOST_REQUIRE(send_without_reading(
+      slow.fd(),
+      resp_command({"SEMLOCK.ACQUIRE", "w:queued", "30000", "OWNER", "slow", "WAIT", "20000"})));
+  BOOST_REQUIRE(eventually([&] { return waiters(admin, "w:queued") == 1; }));
+  RespConn next(port());
+  next.send({"SEMLOCK.ACQUIRE", "w:queued", "30000", "OWNER", "next", "WAIT", "20000"});
+  BOOST_REQUIRE(eventually([&] { return waiters(admin, "w:queued") == 2; }));
+  BOOST_CHECK_EQUAL(admin.cmd({"SEMLOCK.RELEASE", "w:queued", "a"}).integer, 1);
+  // Granted to "slow" (alive when decided), its reply stuck behind the unread ones.
+  BOOST_CHECK(holders(admin, "w:queued") == std::vector<std::string>{"slow"});
+  slow.close();  // unread data: the kernel sends RST
+  auto got = next.read(Ms{5000});
+  BOOST_CHECK_MESSAGE(is_grant_to(got, "next"),
+                      "next waiter: " << (got ? got->debug() : "nothing"));
+  BOOST_CHECK(holders(admin, "w:queued") == std::vector<std::string>{"next"});
+  admin.cmd({"SEMLOCK.FORCERELEASE", "w:queued"});
 }

@@ -178,6 +178,8 @@ BOOST_AUTO_TEST_CASE(waiter_owner_that_came_to_hold_is_refreshed_not_doubled) {
   auto ev = e.take_events();
   BOOST_REQUIRE(ev.size() == 2u);
   BOOST_TEST(ev[0].fence == ev[1].fence);
+  BOOST_TEST(!ev[0].refreshed);  // created the holder
+  BOOST_TEST(ev[1].refreshed);   // only refreshed it: the server binds and releases nothing
   BOOST_TEST(e.info("s", 10)->holders.size() == 1u);
 }
 

@@ -208,6 +208,46 @@ BOOST_AUTO_TEST_CASE(exec_aborts_after_a_queueing_error_and_discard) {
   BOOST_TEST(run({"EXEC"}) == "*2\r\n-ERR invalid expire time in 'set' command\r\n+OK\r\n");
 }
 
+// Issue 11 #10: Redis 7 queues AUTH and HELLO inside MULTI and runs them in EXEC (bytes checked
+// against redis-server 7.0.15); a HELLO 3 in the transaction switches the replies after it.
+BOOST_AUTO_TEST_CASE(auth_and_hello_are_queued_inside_multi) {
+  BOOST_TEST(run({"MULTI"}) == "+OK\r\n");
+  BOOST_TEST(run({"AUTH", "x"}) == "+QUEUED\r\n");
+  BOOST_TEST(run({"EXEC"}) ==
+             "*1\r\n-ERR AUTH <password> called without any password configured for the default "
+             "user. Are you sure your configuration is correct?\r\n");
+  run({"MULTI"});
+  BOOST_TEST(run({"AUTH", "a", "b", "c"}) == "+QUEUED\r\n");
+  BOOST_TEST(run({"EXEC"}) == "*1\r\n-ERR syntax error\r\n");
+  run({"MULTI"});
+  BOOST_TEST(run({"HELLO", "4"}) == "+QUEUED\r\n");
+  BOOST_TEST(run({"EXEC"}) == "*1\r\n-NOPROTO unsupported protocol version\r\n");
+  BOOST_TEST(client.proto == 2);
+  run({"MULTI"});
+  BOOST_TEST(run({"HELLO", "3"}) == "+QUEUED\r\n");
+  BOOST_TEST(run({"GET", "nope"}) == "+QUEUED\r\n");
+  BOOST_TEST(client.proto == 2);  // not switched before EXEC
+  BOOST_TEST(run({"EXEC"}) == "*2\r\n" + hello_reply('%', 7, 3) + "_\r\n");
+  BOOST_TEST(client.proto == 3);
+  run({"MULTI"});
+  BOOST_TEST(run({"HELLO"}) == "+QUEUED\r\n");
+  BOOST_TEST(run({"EXEC"}) == "*1\r\n" + hello_reply('%', 7, 3));
+
+  // With keys configured: a queued AUTH authenticates at EXEC, with the key's rights.
+  host.api_keys = {"user"};
+  host.admin_keys = {"admin"};
+  run({"HELLO", "2"});
+  run({"MULTI"});
+  BOOST_TEST(run({"AUTH", "admin"}) == "+QUEUED\r\n");
+  BOOST_TEST(!client.admin);
+  BOOST_TEST(run({"EXEC"}) == "*1\r\n+OK\r\n");
+  BOOST_TEST(client.admin);
+  run({"MULTI"});
+  BOOST_TEST(run({"AUTH", "wrong"}) == "+QUEUED\r\n");
+  BOOST_TEST(run({"EXEC"}) ==
+             "*1\r\n-WRONGPASS invalid username-password pair or user is disabled.\r\n");
+}
+
 BOOST_AUTO_TEST_CASE(multi_exec_in_resp3) {
   run({"HELLO", "3"});
   run({"MULTI"});

@@ -73,6 +73,39 @@ BOOST_AUTO_TEST_CASE(set_exat_and_pxat_are_unix_times) {
   BOOST_TEST(run({"EXISTS", "k"}) == ":0\r\n");
 }
 
+// Issue 11 #10: Redis 7 (checked against redis-server 7.0.15, same parser as 7.2) lets an option
+// repeat (the last expire wins) and reads only the last expire value; clashing options are still
+// a syntax error.
+BOOST_AUTO_TEST_CASE(set_repeated_options_as_redis) {
+  BOOST_TEST(run({"SET", "k", "a", "EX", "10", "EX", "10"}) == "+OK\r\n");
+  BOOST_TEST(run({"PTTL", "k"}) == ":10000\r\n");
+  BOOST_TEST(run({"SET", "k", "a", "EX", "10", "EX", "20"}) == "+OK\r\n");
+  BOOST_TEST(run({"PTTL", "k"}) == ":20000\r\n");
+  BOOST_TEST(run({"SET", "k", "a", "PX", "1500", "px", "2500"}) == "+OK\r\n");
+  BOOST_TEST(run({"PTTL", "k"}) == ":2500\r\n");
+  BOOST_TEST(run({"SET", "k", "a", "EX", "x", "EX", "30"}) == "+OK\r\n");
+  BOOST_TEST(run({"PTTL", "k"}) == ":30000\r\n");
+  BOOST_TEST(run({"SET", "k", "a", "EX", "0", "EX", "40"}) == "+OK\r\n");
+  BOOST_TEST(run({"PTTL", "k"}) == ":40000\r\n");
+  BOOST_TEST(run({"SET", "k", "b", "KEEPTTL", "KEEPTTL"}) == "+OK\r\n");
+  BOOST_TEST(run({"PTTL", "k"}) == ":40000\r\n");
+  BOOST_TEST(run({"SET", "k", "c", "XX", "XX", "GET", "GET", "KEEPTTL"}) == "$1\r\nb\r\n");
+  BOOST_TEST(run({"SET", "k", "d", "NX", "NX"}) == "$-1\r\n");
+  BOOST_TEST(run({"GET", "k"}) == "$1\r\nc\r\n");  // nothing else changed
+  // The last value is the one checked; a clash or a missing value is a syntax error first.
+  BOOST_TEST(run({"SET", "k", "a", "EX", "10", "EX", "0"}) ==
+             "-ERR invalid expire time in 'set' command\r\n");
+  BOOST_TEST(run({"SET", "k", "a", "EX", "10", "EX", "y"}) ==
+             "-ERR value is not an integer or out of range\r\n");
+  BOOST_TEST(run({"SET", "k", "a", "EX", "x", "BOGUS"}) == "-ERR syntax error\r\n");
+  BOOST_TEST(run({"SET", "k", "a", "EX", "10", "EX"}) == "-ERR syntax error\r\n");
+  BOOST_TEST(run({"SET", "k", "a", "PX", "10", "EX", "10"}) == "-ERR syntax error\r\n");
+  BOOST_TEST(run({"SET", "k", "a", "EX", "10", "PX", "10000"}) == "-ERR syntax error\r\n");
+  BOOST_TEST(run({"SET", "k", "a", "EX", "10", "KEEPTTL"}) == "-ERR syntax error\r\n");
+  BOOST_TEST(run({"GET", "k"}) == "$1\r\nc\r\n");
+  BOOST_TEST(run({"PTTL", "k"}) == ":40000\r\n");
+}
+
 BOOST_AUTO_TEST_CASE(set_option_errors) {
   BOOST_TEST(run({"SET", "k", "a", "NX", "XX"}) == "-ERR syntax error\r\n");
   BOOST_TEST(run({"SET", "k", "a", "PX", "10", "EX", "1"}) == "-ERR syntax error\r\n");

@@ -80,6 +80,23 @@ BOOST_AUTO_TEST_CASE(session_grant_is_reported) {
   BOOST_TEST(host.sessions[0].fence == 1000u);
 }
 
+// Issue 11 #3: SPEC §1, the binding stays with the connection that created the holder. A SESSION
+// acquire that only refreshed an existing holder (explicit owner already holding) binds nothing.
+BOOST_AUTO_TEST_CASE(session_refresh_of_an_existing_holder_binds_nothing) {
+  BOOST_TEST(run({"SEMLOCK.ACQUIRE", "k", "1000", "OWNER", "w1"}) == "*2\r\n$2\r\nw1\r\n:1000\r\n");
+  BOOST_TEST(run({"SEMLOCK.ACQUIRE", "k", "5000", "OWNER", "w1", "SESSION"}) ==
+             "*2\r\n$2\r\nw1\r\n:1000\r\n");
+  BOOST_TEST(host.sessions.empty());
+  advance(4000);  // the refresh itself happened: the holder now lives 5 s from the refresh
+  BOOST_TEST(run({"SEMLOCK.EXISTS", "k"}) == ":1\r\n");
+  // A SESSION acquire that creates a holder is bound; refreshing it again binds nothing more.
+  run({"SEMLOCK.ACQUIRE", "s", "1000", "OWNER", "w2", "SESSION"});
+  run({"SEMLOCK.ACQUIRE", "s", "1000", "OWNER", "w2", "SESSION"});
+  BOOST_REQUIRE(host.sessions.size() == 1u);
+  BOOST_TEST(host.sessions[0].key == "s");
+  BOOST_TEST(host.sessions[0].owner == "w2");
+}
+
 BOOST_AUTO_TEST_CASE(release_extend_exists) {
   run({"SEMLOCK.ACQUIRE", "k", "1000", "OWNER", "a"});
   BOOST_TEST(run({"SEMLOCK.EXISTS", "k"}) == ":1\r\n");
