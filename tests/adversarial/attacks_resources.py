@@ -158,7 +158,7 @@ DOCS = wire.encode("COMMAND", "DOCS")
 DOCS_CLIENT = wire.encode("COMMAND", "DOCS", "client")
 
 
-@attack("never_reading_client", duration=5.0)
+@attack("never_reading_client", duration=5.0, needs=["server.max_client_memory_mb"])
 def never_reading_client(ctx):
     """20 connections with a tiny receive buffer ask for large replies and never read: a MULTI of
     20 ECHOs of 1 MB (a 20 MB EXEC reply), then 1 MB ECHOs pipelined without end. Replies cost
@@ -231,7 +231,8 @@ AMPLIFY_PIPELINE = 170000
 AMPLIFY_EXEC = 10000
 
 
-@attack("reply_amplification", duration=5.0)
+@attack("reply_amplification", duration=5.0,
+        config={"server.max_reply_bytes": 16 * 1024 * 1024}, needs=["server.max_reply_bytes"])
 def reply_amplification(ctx):
     """Small requests, huge replies: 170,000 `COMMAND DOCS client` pipelined by a client that
     reads (the server must not spend seconds on one client's pipeline while others wait), a MULTI
