@@ -41,6 +41,11 @@ struct CleanupConfig {
   std::uint32_t max_expiries_per_tick = 100000;
 };
 
+struct ScriptingConfig {
+  // No script holds the loop longer than this, whether or not it has written (SPEC §3).
+  std::int64_t max_ms = 500;  // 1..60000
+};
+
 struct SecurityConfig {
   // Becomes true after loading when api_keys is non-empty; true with no keys is a load error.
   bool auth_required = false;
@@ -76,6 +81,7 @@ struct Config {
   ServerConfig server;
   LimitsConfig limits;
   CleanupConfig cleanup;
+  ScriptingConfig scripting;
   SecurityConfig security;
   MetricsConfig metrics;
   LoggingConfig logging;

@@ -233,6 +233,9 @@ std::vector<KeySpec> make_keys() {
   keys.push_back(uint_key<&C::cleanup, &CleanupConfig::max_expiries_per_tick>(
       "cleanup", "max_expiries_per_tick", "most holders expired in one tick", 1, kNoMax));
 
+  keys.push_back(uint_key<&C::scripting, &ScriptingConfig::max_ms>(
+      "scripting", "max_ms", "longest a script may run, ms (it is stopped past it)", 1, 60000));
+
   keys.push_back(bool_key<&C::security, &SecurityConfig::auth_required>(
       "security", "auth_required", "clients must authenticate (implied by api_keys)"));
   keys.push_back(list_key<&C::security, &SecurityConfig::api_keys>("security", "api_keys",

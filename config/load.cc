@@ -126,7 +126,8 @@ LoadResult load(int argc, const char* const* argv, const char* const* env) {
                "Validate the configuration, print \"configuration OK\" and exit (0 valid, 2 "
                "invalid); creates and requires no directories");
   app.add_flag("--repair-journal", repair_journal,
-               "Truncate a torn journal tail instead of refusing to start");
+               "Start despite persisted damage: cut a damaged journal at its first bad record, "
+               "keep only the lowest fences of a key persisted over its limit");
   app.add_flag("--version", version, "Print the version and exit");
 
   try {

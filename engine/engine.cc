@@ -86,7 +86,7 @@ EngineStatus Engine::release(std::string_view key, std::string_view owner, Milli
   std::uint32_t held = m.find_holder(slot, owner);
   if (held == kNil) return EngineStatus::kNotHeld;
   m.remove_holder(held);
-  m.serve_waiters(slot, now);
+  m.serve_waiters(slot, now, now);
   m.erase_if_empty(slot);
   return EngineStatus::kOk;
 }
@@ -100,7 +100,7 @@ EngineStatus Engine::release_fenced(std::string_view key, std::string_view owner
   std::uint32_t held = m.find_holder(slot, owner);
   if (held == kNil || m.fence_of(held) != fence) return EngineStatus::kNotHeld;
   m.remove_holder(held);
-  m.serve_waiters(slot, now);
+  m.serve_waiters(slot, now, now);
   m.erase_if_empty(slot);
   return EngineStatus::kOk;
 }
@@ -121,7 +121,7 @@ std::uint64_t Engine::release_all(std::string_view key, Millis now, bool count_a
     m.remove_holder(slot);
     ++removed;
   }
-  m.serve_waiters(slot, now);
+  m.serve_waiters(slot, now, now);
   m.erase_if_empty(slot);
   return removed;
 }
@@ -231,7 +231,11 @@ void Engine::tick(Millis now) {
   Impl& m = *impl_;
   m.observe(now);
   m.expire_due(now, m.limits.max_expiries_per_tick);
-  // Waiter timeouts after expiries: a permit freed in this tick goes to a waiter first.
+  // Waiter timeouts after expiries: a permit freed in this tick goes to a waiter that was still
+  // waiting when it freed. While due holders remain (a mass expiry larger than the budget), the
+  // timeouts wait for them too, so no waiter is turned away by a permit that is only still held
+  // for want of budget; they are answered a tick or a few later instead.
+  if (m.holder_wheel.has_due(now)) return;
   for (std::uint32_t n = 0; n < m.limits.max_expiries_per_tick; ++n) {
     std::uint32_t w = m.waiter_wheel.pop_due(now);
     if (w == kNil) break;

@@ -5,6 +5,14 @@
 // sequence of calls with the same arguments, the engine produces the same replies, the same
 // events and the same state — a journal can replay it and a log can replicate it.
 //
+// Time: `now` is the caller's clock rounded UP to the millisecond, so the real time lies in
+// (now - 1, now]. A holder granted at `now` gets deadline = now + ttl, which is at or after the
+// real grant time + ttl; it is due (absent, expired) only once now > deadline, when the real time
+// is certainly past it. So a holder never expires before its TTL has passed, and at most ~1 ms
+// (plus the caller's tick interval, for the wheel) after. Waits work the same way: a wait with
+// deadline w has run out once now > w. Replies of remaining time say deadline - now: the TTL
+// asked right after the grant, never more, and 0 in a holder's last millisecond.
+//
 // Statuses, never texts: the edge (server/, redis-compat/) turns an EngineStatus into a RESP or
 // JSON error, so every protocol says the same thing.
 //
@@ -56,7 +64,10 @@ struct EngineLimits {
   Millis max_ttl = 24ll * 3600 * 1000;
   std::uint32_t max_key_bytes = 512;
   std::uint32_t max_expiries_per_tick = 100000;
-  Millis tick_resolution = 10;  // cleanup.resolution: the wheel's slot width
+  // cleanup.resolution: how often the caller calls tick(). The engine does not depend on it (its
+  // wheels have 1 ms slots and pop exactly what is due); kept so the caller's figure travels with
+  // the other limits.
+  Millis tick_resolution = 10;
 };
 
 inline constexpr std::size_t kMaxOwnerBytes = 128;
@@ -91,15 +102,16 @@ struct WaiterEvent {
   bool granted = false;     // false: the wait ran out (or the engine shut waiters down)
   std::uint64_t fence = 0;  // when granted
   Millis ttl = 0;           // when granted: the TTL starts at the grant
-  // When granted: the owner already held the key (it came to hold it while it waited), so its
-  // holder's deadline was refreshed and nothing was created.
+  // When granted: the waiter's (explicit) owner already held the key (it came to hold it while it
+  // waited), so its holder's deadline was refreshed (same fence) and nothing was created. The edge
+  // binds nothing to it and must not release it if the answer cannot be delivered.
   bool refreshed = false;
 };
 
 struct HolderInfo {
   std::string owner;
   std::uint64_t fence = 0;
-  Millis remaining = 0;  // ms until the deadline, > 0
+  Millis remaining = 0;  // ms until the deadline, >= 0 (0: the holder's last millisecond)
 };
 
 struct KeyInfo {
@@ -171,7 +183,12 @@ class Engine {
   Engine& operator=(const Engine&) = delete;
 
   // SEMLOCK.ACQUIRE / JSON acquire. Removes due holders of the key first (handing permits to
-  // waiters); limits are checked only for an acquire that would add a holder or a waiter.
+  // waiters); limits are checked only for an acquire that would add a holder or a waiter, and
+  // before rejecting at a limit every due holder is removed (up to max_expiries_per_tick).
+  // An owner that already holds the key: refreshed (kRefreshed, same fence) when `reacquire`,
+  // else kNotGranted — also when it asks to wait. A queued waiter whose owner has come to hold
+  // the key by its turn is answered the same way (a refreshed grant, or "not granted").
+  // Cost: O(1) in the key's number of holders and waiters.
   AcquireResult acquire(const AcquireRequest& req, Millis now);
 
   // Release the permit held by `owner`: kOk, kNotHeld. Hands the permit to the oldest waiter.
@@ -208,7 +225,8 @@ class Engine {
   void time_out_all_waiters();
 
   // Advance time: expire at most max_expiries_per_tick due holders (in deadline order, handing
-  // permits to waiters), then time out due waiters.
+  // each permit to the oldest waiter still waiting when it freed), then, once no due holder is
+  // left, time out at most max_expiries_per_tick waiters whose wait has run out.
   void tick(Millis now);
 
   // Events produced since the last call, in the order they happened.
@@ -237,10 +255,12 @@ class Engine {
   void set_mutation_log(bool on);
   std::vector<Mutation> take_mutations();
   bool has_mutations() const;
-  // Puts a persisted holder back (start-up): no limit checks, no fence consumed, not logged.
-  // An existing key keeps its limit; an owner that already holds the key is left as it is.
+  // Puts a persisted holder back (start-up): no fence consumed, not logged, no admission limits
+  // (max_locks, memory). An owner that already holds the key is left as it is (true). False, and
+  // nothing changed, when the key already has `limit` holders or another limit, or the key or
+  // owner is invalid: a restore never builds a state over a key's limit.
   // Call tick(now) once before restoring, so the expiry wheel's cursor is set to the present.
-  void restore_holder(std::string_view key, std::string_view owner, std::uint64_t fence,
+  bool restore_holder(std::string_view key, std::string_view owner, std::uint64_t fence,
                       std::uint32_t limit, Millis deadline);
   // The next fence handed out will be greater than `fence`.
   void ensure_next_fence_above(std::uint64_t fence);

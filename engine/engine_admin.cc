@@ -56,11 +56,8 @@ std::vector<LimitWarning> Engine::check_warnings(Millis now) {
   return out;
 }
 
-// tick_resolution is fixed at construction: the wheels' slots are laid out by it.
 void Engine::set_limits(const EngineLimits& limits) {
-  Millis resolution = impl_->limits.tick_resolution;
   impl_->limits = limits;
-  impl_->limits.tick_resolution = resolution;
 }
 
 const EngineLimits& Engine::limits() const {

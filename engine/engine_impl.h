@@ -6,6 +6,13 @@
 // string_view). A holder is named by a handle: the key's slot for its first holder,
 // kExtraBit | slot for an extra (semaphore) holder; both kinds sit in one holder wheel. Waiters
 // sit in their own slab and wheel.
+//
+// Owner lookup within a key is O(1): the first holder is compared in place, and a key with more
+// than kOwnerIndexAt extra holders has them in `owners`, one flat_hash_set of 4-byte extra-holder
+// slots hashed by (key slot, owner) for all keys together. Smaller semaphores scan their few
+// extras (cheaper than hashing), and a mutex never pays anything for it.
+//
+// Time (engine.h): a holder with deadline d is due once now > d; the wheels file it at d + 1.
 #pragma once
 
 #include <absl/container/flat_hash_set.h>
@@ -26,6 +33,25 @@ namespace semlock {
 namespace detail {
 inline constexpr std::uint32_t kExtraBit = 0x80000000u;
 inline constexpr Millis kWarnInterval = 10000;
+// A key's extras go into the owner index above this many, and leave it below kOwnerUnindexAt
+// (the gap keeps a key that hovers around the size from re-indexing on every grant).
+inline constexpr std::uint32_t kOwnerIndexAt = 8;
+inline constexpr std::uint32_t kOwnerUnindexAt = 4;
+
+// Most due holders (of any key) an access to a semaphore expires on the way: enough to clear
+// what became due since the last tick, few enough that a mass expiry stays the ticks' work. Past
+// it the accessed key is scanned for its own due holders instead.
+inline constexpr std::uint64_t kAccessExpiries = 1024;
+
+// `deadline` has passed for certain: the caller's `now` is its clock rounded up, so the real time
+// is above now - 1 >= deadline.
+inline bool is_due(Millis deadline, Millis now) {
+  return deadline < now;
+}
+// The first `now` at which a deadline is due (the wheels file by it).
+inline Millis due_time(Millis deadline) {
+  return deadline == INT64_MAX ? deadline : deadline + 1;
+}
 }  // namespace detail
 
 struct Engine::Impl {
@@ -47,15 +73,44 @@ struct Engine::Impl {
   using Index =
       absl::flat_hash_set<std::uint32_t, KeyHash, KeyEq, detail::CountingAllocator<std::uint32_t>>;
 
+  // The owner index: extra-holder slots, looked up by (key slot, owner).
+  struct OwnerKey {
+    std::uint32_t key;
+    std::string_view owner;
+  };
+  static std::size_t owner_hash(std::uint32_t key, std::string_view owner) {
+    return detail::hash_mix(detail::hash_key(owner) ^ 0x9e3779b97f4a7c15ull,
+                            std::uint64_t{key} + 0x632be59bd9b4e019ull);
+  }
+  struct OwnerHash {
+    using is_transparent = void;
+    const Impl* m;
+    std::size_t operator()(const OwnerKey& k) const { return owner_hash(k.key, k.owner); }
+    std::size_t operator()(std::uint32_t x) const {
+      return owner_hash(m->extras[x].key, m->extras[x].owner());
+    }
+  };
+  struct OwnerEq {
+    using is_transparent = void;
+    const Impl* m;
+    bool operator()(std::uint32_t a, std::uint32_t b) const { return a == b; }
+    bool operator()(std::uint32_t a, const OwnerKey& b) const {
+      return m->extras[a].key == b.key && m->extras[a].owner() == b.owner;
+    }
+    bool operator()(const OwnerKey& a, std::uint32_t b) const { return (*this)(b, a); }
+  };
+  using OwnerIndex = absl::flat_hash_set<std::uint32_t, OwnerHash, OwnerEq,
+                                         detail::CountingAllocator<std::uint32_t>>;
+
   struct HolderNodes {
     Impl* m;
     detail::WheelLink& link(std::uint32_t h);
-    detail::WheelTime deadline(std::uint32_t h) const;
+    detail::WheelTime due(std::uint32_t h) const;
   };
   struct WaiterNodes {
     Impl* m;
     detail::WheelLink& link(std::uint32_t w);
-    detail::WheelTime deadline(std::uint32_t w) const;
+    detail::WheelTime due(std::uint32_t w) const;
   };
 
   struct WarnState {
@@ -80,6 +135,7 @@ struct Engine::Impl {
   detail::Slab<detail::Waiter, 8> waiters{&bytes};
   Index index;
   std::size_t idle_index_capacity = 0;
+  OwnerIndex owners;
   detail::TimerWheel<HolderNodes> holder_wheel;
   detail::TimerWheel<WaiterNodes> waiter_wheel;
   std::vector<WaiterEvent> events;
@@ -136,30 +192,48 @@ struct Engine::Impl {
   }
   void set_deadline(std::uint32_t h, Millis deadline);
 
-  // Removes the key's holders with deadline <= now and hands their permits on. False when the
-  // key no longer exists.
-  // (Inline fast paths for the common mutex case; the rest in engine_state.cc.)
+  // Removes the key's due holders and hands their permits on. False when the key no longer
+  // exists. O(1) however many holders the key has: a key with only a first holder checks its
+  // deadline; one with extras asks the holder wheel, which knows whether anything at all is due,
+  // and runs due expiries (all keys', in deadline order, at most kAccessExpiries) if so. Only
+  // when that runs out before the wheel is empty (a mass expiry) are the key's holders scanned.
   bool purge(std::uint32_t slot, Millis now) {
     const detail::KeyEntry& e = keys[slot];
-    if (e.ext == detail::kNil && e.has_first() && e.deadline.get_signed() > now) return true;
-    return purge_slow(slot, now);
+    if (e.ext == detail::kNil || exts[e.ext].extra_count == 0) {
+      if (e.has_first() && !detail::is_due(e.deadline.get_signed(), now)) return true;
+      return purge_first(slot, now);
+    }
+    if (!holder_wheel.has_due(now)) return true;
+    return purge_many(slot, now);
   }
-  bool purge_slow(std::uint32_t slot, Millis now);
+  bool purge_first(std::uint32_t slot, Millis now);
+  bool purge_many(std::uint32_t slot, Millis now);
+  // Removes the key's due holders found by scanning it (the mass-expiry fallback).
+  void purge_scan(std::uint32_t slot, Millis now);
+  // Removes a due holder and hands its permit on; the permit freed at the holder's deadline.
+  void expire_holder(std::uint32_t h, Millis now);
+  // The key erase_if_empty must leave alone while an operation still works on it (its slot may
+  // otherwise be freed, and its slab chunk released, under the operation's feet).
+  std::uint32_t pinned_slot = detail::kNil;
+
   std::uint32_t find_holder(std::uint32_t slot, std::string_view owner) const {
     const detail::KeyEntry& e = keys[slot];
     if (e.has_first() && e.owner() == owner) return slot;
-    return e.ext == detail::kNil ? detail::kNil : find_extra_holder(e, owner);
+    return e.ext == detail::kNil ? detail::kNil : find_extra_holder(slot, owner);
   }
-  std::uint32_t find_extra_holder(const detail::KeyEntry& e, std::string_view owner) const;
+  std::uint32_t find_extra_holder(std::uint32_t slot, std::string_view owner) const;
+  void index_owners(detail::KeyExt& ext, bool on);
   // A new holder with the next fence; returns the fence.
   std::uint64_t add_holder(std::uint32_t slot, std::string_view owner, Millis ttl, Millis now);
   // Takes the holder out of the key and the wheel; no waiter is served, no key erased.
   void remove_holder(std::uint32_t h);
-  // Grants free permits to the oldest waiters (timing out those whose wait ran out).
-  void serve_waiters(std::uint32_t slot, Millis now) {
-    if (keys[slot].ext != detail::kNil) serve_waiters_slow(slot, now);
+  // Grants free permits to the oldest waiters. `freed_at`: when the permits became free (a
+  // release: now; an expiry: the holder's deadline). A waiter whose wait had run out before then
+  // is timed out; one still waiting at that moment is granted, its TTL running from `now`.
+  void serve_waiters(std::uint32_t slot, Millis now, Millis freed_at) {
+    if (keys[slot].ext != detail::kNil) serve_waiters_slow(slot, now, freed_at);
   }
-  void serve_waiters_slow(std::uint32_t slot, Millis now);
+  void serve_waiters_slow(std::uint32_t slot, Millis now, Millis freed_at);
   // Erases the key when it has no holder and no waiter; true when erased.
   bool erase_if_empty(std::uint32_t slot);
   std::uint32_t create_key(std::string_view key, std::uint64_t hash, std::uint32_t limit);
@@ -172,22 +246,23 @@ struct Engine::Impl {
   // Limits of SPEC §2 for an acquire that adds a holder (and creates a key, or queues). kOk or
   // the rejection status; counts rejections and reject_requests=false overruns.
   EngineStatus admit(bool creates_key, bool adds_waiter, Millis now);
-  // Expires up to `budget` due holders from the wheel; returns how many.
+  // Expires up to `budget` due holders from the wheel, in deadline order; returns how many.
   std::uint64_t expire_due(Millis now, std::uint64_t budget);
   void shrink_index();
+  void shrink_owner_index();
 };
 
 inline detail::WheelLink& Engine::Impl::HolderNodes::link(std::uint32_t h) {
   return (h & detail::kExtraBit) ? m->extras[h & ~detail::kExtraBit].link : m->keys[h].link;
 }
-inline detail::WheelTime Engine::Impl::HolderNodes::deadline(std::uint32_t h) const {
-  return m->deadline_of(h);
+inline detail::WheelTime Engine::Impl::HolderNodes::due(std::uint32_t h) const {
+  return detail::due_time(m->deadline_of(h));
 }
 inline detail::WheelLink& Engine::Impl::WaiterNodes::link(std::uint32_t w) {
   return m->waiters[w].link;
 }
-inline detail::WheelTime Engine::Impl::WaiterNodes::deadline(std::uint32_t w) const {
-  return m->waiters[w].deadline;
+inline detail::WheelTime Engine::Impl::WaiterNodes::due(std::uint32_t w) const {
+  return detail::due_time(m->waiters[w].deadline);
 }
 
 inline std::uint64_t Engine::Impl::fence_of(std::uint32_t h) const {

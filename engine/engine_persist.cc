@@ -38,14 +38,19 @@ bool Engine::has_mutations() const {
   return !impl_->mutations.empty();
 }
 
-void Engine::restore_holder(std::string_view key, std::string_view owner, std::uint64_t fence,
+bool Engine::restore_holder(std::string_view key, std::string_view owner, std::uint64_t fence,
                             std::uint32_t limit, Millis deadline) {
   Impl& m = *impl_;
-  if (key.empty() || key.size() > 0xFFFF || owner.empty() || owner.size() > kMaxOwnerBytes) return;
+  if (key.empty() || key.size() > 0xFFFF || owner.empty() || owner.size() > kMaxOwnerBytes) {
+    return false;
+  }
+  if (limit == 0) limit = 1;
   const std::uint64_t hash = detail::hash_key(key);
   std::uint32_t slot = m.find(key, hash);
-  if (slot == kNil) slot = m.create_key(key, hash, limit != 0 ? limit : 1);
-  if (m.find_holder(slot, owner) != kNil) return;
+  if (slot == kNil) slot = m.create_key(key, hash, limit);
+  if (m.find_holder(slot, owner) != kNil) return true;
+  // Never a state over the key's limit, nor a holder granted under another limit.
+  if (m.keys[slot].limit != limit || m.holders_of(slot) >= limit) return false;
   // add_holder takes the next fence and counts a grant: lend it the stored fence instead.
   const bool logging = m.log_mutations;
   const std::uint64_t saved_next = m.next_fence;
@@ -56,6 +61,7 @@ void Engine::restore_holder(std::string_view key, std::string_view owner, std::u
   m.next_fence = std::max(saved_next, fence + 1);
   m.counters.granted = saved_granted;
   m.log_mutations = logging;
+  return true;
 }
 
 void Engine::ensure_next_fence_above(std::uint64_t fence) {

@@ -1,6 +1,8 @@
 // The state transitions every public operation is built from: holders in and out, waiters in
 // and out, keys created and erased, permits handed on, limits admitted.
+#include <algorithm>
 #include <cstring>
+#include <vector>
 
 #include "engine/engine_impl.h"
 
@@ -19,8 +21,9 @@ Engine::Impl::Impl(const EngineLimits& l, std::uint64_t first_fence)
     : limits(l),
       next_fence(first_fence),
       index(0, KeyHash{this}, KeyEq{this}, detail::CountingAllocator<std::uint32_t>(&bytes)),
-      holder_wheel(HolderNodes{this}, l.tick_resolution > 0 ? l.tick_resolution : 1),
-      waiter_wheel(WaiterNodes{this}, l.tick_resolution > 0 ? l.tick_resolution : 1) {
+      owners(0, OwnerHash{this}, OwnerEq{this}, detail::CountingAllocator<std::uint32_t>(&bytes)),
+      holder_wheel(HolderNodes{this}),
+      waiter_wheel(WaiterNodes{this}) {
   // The idle table: the smallest one, kept when the engine empties so that a lone
   // acquire/release cycle does not reallocate it.
   index.reserve(1);
@@ -108,7 +111,7 @@ std::uint32_t Engine::Impl::create_key(std::string_view key, std::uint64_t hash,
 
 bool Engine::Impl::erase_if_empty(std::uint32_t slot) {
   KeyEntry& e = keys[slot];
-  if (e.has_first() || e.ext != kNil) return false;
+  if (e.has_first() || e.ext != kNil || slot == pinned_slot) return false;
   index.erase(slot);  // hashes the key: before its bytes are freed
   hash_cache_slot = kNil;
   if (e.on_heap) detail::counted_free(&bytes, const_cast<char*>(e.data()), e.key_len);
@@ -149,11 +152,44 @@ void Engine::Impl::drop_ext_if_empty(std::uint32_t slot) {
   }
 }
 
-std::uint32_t Engine::Impl::find_extra_holder(const KeyEntry& e, std::string_view owner) const {
-  for (std::uint32_t x = exts[e.ext].extra_head; x != kNil; x = extras[x].next) {
+std::uint32_t Engine::Impl::find_extra_holder(std::uint32_t slot, std::string_view owner) const {
+  const KeyExt& ext = exts[keys[slot].ext];
+  if (ext.owners_indexed) {
+    auto it = owners.find(OwnerKey{slot, owner});
+    return it == owners.end() ? kNil : (*it | kExtraBit);
+  }
+  for (std::uint32_t x = ext.extra_head; x != kNil; x = extras[x].next) {
     if (extras[x].owner() == owner) return x | kExtraBit;
   }
   return kNil;
+}
+
+// Puts all of a key's extras into the owner index, or takes them all out. O(extras), paid once per
+// crossing of kOwnerIndexAt / kOwnerUnindexAt, so amortised O(1) per grant or release.
+void Engine::Impl::index_owners(KeyExt& ext, bool on) {
+  for (std::uint32_t x = ext.extra_head; x != kNil; x = extras[x].next) {
+    if (on) {
+      owners.insert(x);
+    } else {
+      owners.erase(x);
+    }
+  }
+  ext.owners_indexed = on ? 1 : 0;
+  if (!on) shrink_owner_index();
+}
+
+// As shrink_index(): an empty owner index gives all its memory back (the engine's idle figure does
+// not include it), a sparse one rehashes to fit.
+void Engine::Impl::shrink_owner_index() {
+  if (owners.empty()) {
+    if (owners.capacity() != 0) {
+      OwnerIndex fresh(0, OwnerHash{this}, OwnerEq{this},
+                       detail::CountingAllocator<std::uint32_t>(&bytes));
+      owners.swap(fresh);
+    }
+  } else if (owners.capacity() > 1024 && owners.size() * 8 < owners.capacity()) {
+    owners.rehash(0);
+  }
 }
 
 std::uint64_t Engine::Impl::add_holder(std::uint32_t slot, std::string_view owner, Millis ttl,
@@ -193,6 +229,11 @@ std::uint64_t Engine::Impl::add_holder(std::uint32_t slot, std::string_view owne
   }
   ext.extra_tail = x;
   ++ext.extra_count;
+  if (ext.owners_indexed) {
+    owners.insert(x);
+  } else if (ext.extra_count > detail::kOwnerIndexAt) {
+    index_owners(ext, true);
+  }
   holder_wheel.insert(x | kExtraBit);
   log_hold(x | kExtraBit);
   return fence;
@@ -215,6 +256,10 @@ void Engine::Impl::remove_holder(std::uint32_t h) {
   ExtraHolder& eh = extras[x];
   std::uint32_t slot = eh.key;
   KeyExt& ext = exts[keys[slot].ext];
+  if (ext.owners_indexed) {  // while its owner bytes are still there to hash
+    owners.erase(x);
+    if (owners.size() * 8 < owners.capacity()) shrink_owner_index();
+  }
   if (eh.prev != kNil) {
     extras[eh.prev].next = eh.next;
   } else {
@@ -226,6 +271,7 @@ void Engine::Impl::remove_holder(std::uint32_t h) {
     ext.extra_tail = eh.prev;
   }
   --ext.extra_count;
+  if (ext.owners_indexed && ext.extra_count < detail::kOwnerUnindexAt) index_owners(ext, false);
   if (eh.on_heap) detail::counted_free(&bytes, const_cast<char*>(eh.data()), eh.owner_len);
   eh.owner_len = 0;  // marks the slot free (the destructor frees heap owners of live ones)
   eh.on_heap = 0;
@@ -233,28 +279,46 @@ void Engine::Impl::remove_holder(std::uint32_t h) {
   drop_ext_if_empty(slot);
 }
 
-bool Engine::Impl::purge_slow(std::uint32_t slot, Millis now) {
-  bool freed = false;
+void Engine::Impl::expire_holder(std::uint32_t h, Millis now) {
+  const std::uint32_t slot = key_of_holder(h);
+  const Millis freed_at = deadline_of(h);
+  remove_holder(h);
+  ++counters.expired_holders;
+  serve_waiters(slot, now, freed_at);
+}
+
+bool Engine::Impl::purge_first(std::uint32_t slot, Millis now) {
   KeyEntry& e = keys[slot];
-  if (e.has_first() && e.deadline.get_signed() <= now) {
-    remove_holder(slot);
-    ++counters.expired_holders;
-    freed = true;
-  }
+  if (e.has_first() && detail::is_due(e.deadline.get_signed(), now)) expire_holder(slot, now);
+  return !erase_if_empty(slot);
+}
+
+bool Engine::Impl::purge_many(std::uint32_t slot, Millis now) {
+  pinned_slot = slot;
+  expire_due(now, std::min<std::uint64_t>(limits.max_expiries_per_tick, detail::kAccessExpiries));
+  if (holder_wheel.has_due(now)) purge_scan(slot, now);  // the budget ran out first
+  pinned_slot = kNil;
+  return !erase_if_empty(slot);
+}
+
+void Engine::Impl::purge_scan(std::uint32_t slot, Millis now) {
+  std::vector<std::uint32_t> due;
+  const KeyEntry& e = keys[slot];
+  if (e.has_first() && detail::is_due(e.deadline.get_signed(), now)) due.push_back(slot);
   if (e.ext != kNil) {
-    std::uint32_t x = exts[e.ext].extra_head;
-    while (x != kNil) {
-      std::uint32_t next = extras[x].next;
-      if (extras[x].deadline.get_signed() <= now) {
-        remove_holder(x | kExtraBit);  // may drop the ext record, but only after the last extra
-        ++counters.expired_holders;
-        freed = true;
-      }
-      x = next;
+    for (std::uint32_t x = exts[e.ext].extra_head; x != kNil; x = extras[x].next) {
+      if (detail::is_due(extras[x].deadline.get_signed(), now)) due.push_back(x | kExtraBit);
     }
   }
-  if (freed) serve_waiters(slot, now);
-  return !erase_if_empty(slot);
+  // In deadline order, so that each freed permit goes to the waiter still waiting at its moment.
+  std::stable_sort(due.begin(), due.end(), [this](std::uint32_t a, std::uint32_t b) {
+    return deadline_of(a) < deadline_of(b);
+  });
+  for (std::uint32_t h : due) {
+    // A waiter served by an earlier expiry may have refreshed this one (same owner): then it
+    // is no longer due.
+    if (detail::is_due(deadline_of(h), now)) expire_holder(h, now);
+  }
 }
 
 void Engine::Impl::emit_timeout(std::uint32_t w) {
@@ -263,7 +327,7 @@ void Engine::Impl::emit_timeout(std::uint32_t w) {
   ++counters.waiter_timeouts;
 }
 
-void Engine::Impl::serve_waiters_slow(std::uint32_t slot, Millis now) {
+void Engine::Impl::serve_waiters_slow(std::uint32_t slot, Millis now, Millis freed_at) {
   while (keys[slot].ext != kNil) {
     KeyExt& ext = exts[keys[slot].ext];
     if (ext.waiter_count == 0 || holders_of(slot) >= keys[slot].limit) return;
@@ -271,22 +335,27 @@ void Engine::Impl::serve_waiters_slow(std::uint32_t slot, Millis now) {
     const Waiter& wt = waiters[w];
     // A wait that ends at the very moment the permit frees is served: expiries come before
     // waiter timeouts (SPEC §1).
-    if (wt.deadline < now) {
+    if (wt.deadline < freed_at) {
       emit_timeout(w);
       remove_waiter(w);
       continue;
     }
-    // An owner that came to hold the key while it waited (SET) keeps one holder: refreshed.
-    std::uint64_t fence;
-    std::uint32_t held = find_holder(slot, wt.owner());
-    if (held != kNil) {
+    // The waiter's owner may have come to hold the key while it waited (SET, or the same owner
+    // queued twice). An explicit owner is refreshed (same fence), as its acquire would be; a
+    // derived owner is told "not acquired", as its acquire would be, and the permit goes on.
+    WaiterEvent ev{wt.tag, WaiterId{w, wt.generation}, true, 0, wt.ttl, false};
+    const std::uint32_t held = find_holder(slot, wt.owner());
+    if (held != kNil && !wt.reacquire) {
+      ev.granted = false;
+      ev.ttl = 0;
+    } else if (held != kNil) {
       set_deadline(held, now + wt.ttl);
-      fence = fence_of(held);
+      ev.fence = fence_of(held);
+      ev.refreshed = true;
     } else {
-      fence = add_holder(slot, wt.owner(), wt.ttl, now);
+      ev.fence = add_holder(slot, wt.owner(), wt.ttl, now);
     }
-    events.push_back(
-        WaiterEvent{wt.tag, WaiterId{w, wt.generation}, true, fence, wt.ttl, held != kNil});
+    events.push_back(ev);
     remove_waiter(w);
   }
 }
@@ -301,6 +370,7 @@ WaiterId Engine::Impl::queue_waiter(std::uint32_t slot, const AcquireRequest& re
   wt.key = slot;
   wt.generation = last_generation;
   wt.owner_len = static_cast<std::uint8_t>(req.owner.size());
+  wt.reacquire = req.reacquire ? 1 : 0;
   std::memcpy(wt.owner_buf, req.owner.data(), req.owner.size());
   KeyExt& ext = ext_of(slot);
   wt.prev = ext.waiter_tail;
@@ -343,11 +413,9 @@ std::uint64_t Engine::Impl::expire_due(Millis now, std::uint64_t budget) {
   while (done < budget) {
     std::uint32_t h = holder_wheel.pop_due(now);
     if (h == kNil) break;
-    std::uint32_t slot = key_of_holder(h);
-    remove_holder(h);
-    ++counters.expired_holders;
+    const std::uint32_t slot = key_of_holder(h);
+    expire_holder(h, now);
     ++done;
-    serve_waiters(slot, now);
     erase_if_empty(slot);
   }
   return done;

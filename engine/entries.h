@@ -62,6 +62,7 @@ struct KeyExt {
   std::uint32_t waiter_head = kNil;  // FIFO
   std::uint32_t waiter_tail = kNil;
   std::uint32_t waiter_count = 0;
+  std::uint32_t owners_indexed = 0;  // 1: the extras are in the engine's owner index
 };
 
 // A semaphore holder other than the key's first.
@@ -96,6 +97,7 @@ struct Waiter {
   std::uint32_t next = kNil;
   std::uint32_t generation = 0;  // 0: free slot
   std::uint8_t owner_len = 0;
+  std::uint8_t reacquire = 1;  // 0: a derived owner, never refreshed by a grant (SPEC §1)
   char owner_buf[128];
 
   std::string_view owner() const { return {owner_buf, owner_len}; }

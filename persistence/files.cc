@@ -41,6 +41,8 @@ int read_whole_file(const std::string& path, std::string& out) {
   out.clear();
   const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
   if (fd < 0) return errno;
+  struct stat st {};
+  if (::fstat(fd, &st) == 0 && st.st_size > 0) out.reserve(static_cast<std::size_t>(st.st_size));
   char buf[1 << 16];
   for (;;) {
     const ssize_t n = ::read(fd, buf, sizeof buf);
@@ -77,6 +79,7 @@ int JournalFile::open(const std::string& path, std::uint64_t keep_bytes) {
   if (fd_ < 0) return errno;
   struct stat st {};
   if (::fstat(fd_, &st) != 0) return errno;
+  if (keep_bytes < kFileHeaderBytes) keep_bytes = 0;  // no whole header: start the file anew
   if (static_cast<std::uint64_t>(st.st_size) > keep_bytes) {
     if (::ftruncate(fd_, static_cast<off_t>(keep_bytes)) != 0) return errno;
     if (::fsync(fd_) != 0) return errno;
@@ -85,6 +88,10 @@ int JournalFile::open(const std::string& path, std::uint64_t keep_bytes) {
     size_ = static_cast<std::uint64_t>(st.st_size);
   }
   if (::lseek(fd_, static_cast<off_t>(size_), SEEK_SET) < 0) return errno;
+  if (size_ == 0) {
+    if (const int rc = append(file_header(kJournalMagic)); rc != 0) return rc;
+    if (::fsync(fd_) != 0) return errno;
+  }
   return 0;
 }
 
@@ -112,6 +119,7 @@ int JournalFile::reset() {
   if (::ftruncate(fd_, 0) != 0) return errno;
   if (::lseek(fd_, 0, SEEK_SET) < 0) return errno;
   size_ = 0;
+  if (const int rc = append(file_header(kJournalMagic)); rc != 0) return rc;
   return ::fsync(fd_) == 0 ? 0 : errno;
 }
 
@@ -119,7 +127,7 @@ int write_snapshot(const std::string& dir, std::string_view body) {
   const std::string tmp = join_path(dir, kSnapshotTmpName);
   const int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
   if (fd < 0) return errno;
-  int rc = write_all(fd, kSnapshotMagic);
+  int rc = write_all(fd, file_header(kSnapshotMagic));
   if (rc == 0) rc = write_all(fd, body);
   if (rc == 0 && ::fsync(fd) != 0) rc = errno;
   ::close(fd);
@@ -129,6 +137,44 @@ int write_snapshot(const std::string& dir, std::string_view body) {
     return rc;
   }
   return sync_directory(dir);
+}
+
+int write_fresh_journal(const std::string& dir) {
+  const std::string tmp = join_path(dir, kJournalTmpName);
+  const int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+  if (fd < 0) return errno;
+  int rc = write_all(fd, file_header(kJournalMagic));
+  if (rc == 0 && ::fsync(fd) != 0) rc = errno;
+  ::close(fd);
+  if (rc == 0 && ::rename(tmp.c_str(), join_path(dir, kJournalName).c_str()) != 0) rc = errno;
+  if (rc != 0) {
+    ::unlink(tmp.c_str());
+    return rc;
+  }
+  return sync_directory(dir);
+}
+
+int chain_journal_into_prev(const std::string& dir) {
+  std::string current;
+  int rc = read_whole_file(join_path(dir, kJournalName), current);
+  if (rc != 0) return rc;
+  const FileHeader current_header = read_journal_header(current);
+  if (current_header.status != FileHeader::Status::kOk) return EINVAL;
+  const std::string prev_path = join_path(dir, kJournalPrevName);
+  const int fd = ::open(prev_path.c_str(), O_RDWR | O_CLOEXEC);
+  if (fd < 0) return errno;
+  char head[kFileHeaderBytes];
+  const ssize_t n = ::pread(fd, head, sizeof head, 0);
+  if (n != static_cast<ssize_t>(sizeof head) ||
+      read_journal_header(std::string_view(head, sizeof head)).status != FileHeader::Status::kOk) {
+    ::close(fd);
+    return EINVAL;
+  }
+  rc = ::lseek(fd, 0, SEEK_END) < 0 ? errno : 0;
+  if (rc == 0) rc = write_all(fd, std::string_view(current).substr(current_header.bytes));
+  if (rc == 0 && ::fdatasync(fd) != 0) rc = errno;
+  ::close(fd);
+  return rc;
 }
 
 }  // namespace semlock::persist

@@ -1,18 +1,28 @@
 // Start-up: the snapshot, then the journal replayed on top of it, into a set of holders.
 //
-// Damage policy for the journal: a torn last record (cut short, or bad where the file ends, or a
-// zero-filled tail as some filesystems leave after a crash) is cut off with a warning; a bad
-// record followed by other data is refused with the file and offset, unless `repair` is set,
-// which cuts the journal there (losing what follows). A damaged snapshot is always refused: it
-// is only ever replaced by an fsynced rename, so damage there is not a crash artefact.
+// Damage policy for the journal: a torn tail is cut off with a warning — the data ends inside a
+// record whose frame header checks out, or nothing but zeros follows a bad frame header (or a
+// bad payload), as a crash leaves it. Anything else bad (a frame header failing its check with
+// data after it, a bad payload followed by data) is refused with the file and offset, unless
+// `repair` is set, which cuts the journal there (losing what follows). Format-1 journals, whose
+// lengths had no check of their own, keep the old rule: a bad frame whose declared end reaches
+// the end of the file is a torn tail. A damaged snapshot is always refused: it is only ever
+// replaced by an fsynced rename, so damage there is not a crash artefact. A file header naming
+// an unknown format version refuses start-up, with or without `repair`.
+//
+// The restored state never has more holders on a key than its limit, nor holders of one key
+// recorded with different limits: such a state is refused naming the key, or with `repair` the
+// lowest fences (up to the limit of the key's lowest fence) are kept and the rest dropped.
 #pragma once
 
 #include <cstdint>
-#include <map>
+#include <functional>
 #include <string>
+#include <unordered_map>
 #include <utility>
 #include <vector>
 
+#include "absl/container/flat_hash_map.h"
 #include "persistence/record.h"
 
 namespace semlock::persist {
@@ -37,7 +47,14 @@ class ReplayState {
   std::size_t size() const { return holders_.size(); }
 
  private:
-  std::map<std::pair<std::string, std::string>, PersistedHolder> holders_;
+  // Keyed by holder_id(key, owner); the key and owner are cut back out for live_holders().
+  struct Stored {
+    std::uint64_t fence = 0;
+    std::int64_t wall_deadline_ms = 0;
+    std::uint32_t limit = 1;
+    std::uint32_t key_bytes = 0;
+  };
+  absl::flat_hash_map<std::string, Stored> holders_;
   std::uint64_t max_fence_ = 0;
   std::uint64_t reserved_fence_ = 0;
 };
@@ -46,6 +63,7 @@ struct JournalScan {
   bool ok = true;                 // false: refused (damage before the end, no repair)
   std::uint64_t valid_bytes = 0;  // where the good records end: the journal is cut here
   std::uint64_t records = 0;
+  std::uint32_t version = kFormatVersion;  // the file's format (1: no header)
   std::vector<std::string> warnings;
   std::string error;  // when !ok: names the file and the offset
 };
@@ -64,7 +82,22 @@ struct LoadResult {
   std::uint64_t reserved_fence = 0;       // highest reservation in the files
   std::uint64_t journal_valid_bytes = 0;  // open the journal cut to this
   std::uint64_t dropped_expired = 0;      // holders whose TTL ran out while the server was down
+  bool journal_prev = false;              // dir/journal.prev was there (and loaded)
+  std::vector<std::string> legacy_files;  // files in format 1 (paths)
+  // With `repair`: holders dropped because their key was over its limit. The caller journals
+  // their drops, so the repair holds across the next restart.
+  std::vector<PersistedHolder> repaired_drops;
+  // The files should be rewritten (a snapshot of `holders`, a fresh journal, journal.prev
+  // removed) before anything is appended: a format-1 journal cannot take format-2 records, and a
+  // journal.prev left by a snapshot that did not finish must not be overwritten by the next one.
+  bool needs_rewrite() const { return journal_prev || !legacy_files.empty(); }
 };
+
+// Checks `holders` (sorted by fence) against their keys' limits, as described above. Returns
+// the error (naming the first key over its limit) or "" when the state is valid or repaired;
+// with `repair`, removes the extra holders from `holders` into `dropped` with a warning each.
+std::string check_limits(std::vector<PersistedHolder>& holders, bool repair,
+                         std::vector<PersistedHolder>& dropped, std::vector<std::string>& warnings);
 
 // Reads dir/snapshot.dat, dir/journal.prev and dir/journal.log, each if present, in that order.
 // Missing files are an empty state.

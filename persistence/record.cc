@@ -1,21 +1,8 @@
 // Record framing and payload codec (see record.h for the layout).
 #include "persistence/record.h"
 
-#include <array>
-
 namespace semlock::persist {
 namespace {
-
-constexpr std::array<std::uint32_t, 256> make_crc_table() {
-  std::array<std::uint32_t, 256> t{};
-  for (std::uint32_t i = 0; i < 256; ++i) {
-    std::uint32_t c = i;
-    for (int k = 0; k < 8; ++k) c = (c & 1u) ? 0x82F63B78u ^ (c >> 1) : c >> 1;
-    t[i] = c;
-  }
-  return t;
-}
-constexpr std::array<std::uint32_t, 256> kCrcTable = make_crc_table();
 
 void put_u8(std::string& out, std::uint8_t v) {
   out.push_back(static_cast<char>(v));
@@ -64,15 +51,7 @@ class Reader {
   bool ok_ = true;
 };
 
-}  // namespace
-
-std::uint32_t crc32c(std::string_view data) {
-  std::uint32_t c = 0xFFFFFFFFu;
-  for (char ch : data) c = kCrcTable[(c ^ static_cast<unsigned char>(ch)) & 0xFF] ^ (c >> 8);
-  return c ^ 0xFFFFFFFFu;
-}
-
-void encode_record(const Record& r, std::string& out) {
+std::string encode_payload(const Record& r) {
   std::string payload;
   payload.reserve(32 + r.key.size() + r.owner.size());
   put_u8(payload, static_cast<std::uint8_t>(r.type));
@@ -89,37 +68,18 @@ void encode_record(const Record& r, std::string& out) {
     put_u8(payload, static_cast<std::uint8_t>(owner.size()));
     payload.append(owner);
   }
-  put_u32(out, static_cast<std::uint32_t>(payload.size()));
-  put_u32(out, crc32c(payload));
-  out.append(payload);
+  return payload;
 }
 
-DecodeResult decode_record(std::string_view data) {
-  DecodeResult r;
-  if (data.size() < kFrameHeaderBytes) {
-    r.status = DecodeStatus::kTruncated;
-    r.error = "record header cut short";
-    return r;
-  }
-  Reader header(data.substr(0, kFrameHeaderBytes));
-  const std::size_t length = header.uint(4);
-  const auto crc = static_cast<std::uint32_t>(header.uint(4));
-  if (length == 0 || length > kMaxPayloadBytes) {
-    r.status = DecodeStatus::kCorrupt;
-    r.error = "bad record length " + std::to_string(length);
-    return r;
-  }
-  if (data.size() - kFrameHeaderBytes < length) {
-    r.status = DecodeStatus::kTruncated;
-    r.error = "record cut short";
-    return r;
-  }
-  const std::string_view payload = data.substr(kFrameHeaderBytes, length);
-  if (crc32c(payload) != crc) {
-    r.status = DecodeStatus::kCorrupt;
-    r.error = "checksum mismatch";
-    return r;
-  }
+std::uint32_t get_u32(std::string_view data) {
+  std::uint32_t v = 0;
+  for (std::size_t i = 0; i < 4; ++i)
+    v |= std::uint32_t{static_cast<unsigned char>(data[i])} << (8 * i);
+  return v;
+}
+
+// The payload of a frame whose header checked out: type and fields.
+void decode_payload(std::string_view payload, DecodeResult& r) {
   Reader in(payload);
   const auto type = static_cast<std::uint8_t>(in.uint(1));
   r.record.fence = in.uint(8);
@@ -137,14 +97,131 @@ DecodeResult decode_record(std::string_view data) {
   } else {
     r.status = DecodeStatus::kCorrupt;
     r.error = "unknown record type " + std::to_string(type);
-    return r;
+    return;
   }
   if (!in.ok() || !in.at_end()) {
     r.status = DecodeStatus::kCorrupt;
     r.error = "malformed record payload";
+  }
+}
+
+FileHeader read_header(std::string_view data, std::string_view magic) {
+  FileHeader h;
+  if (data.size() < kFileHeaderBytes || data.substr(0, magic.size()) != magic) {
+    h.status = FileHeader::Status::kDamaged;
+    h.error = "not a " + std::string(magic) + " file header";
+    return h;
+  }
+  if (crc32c(data.substr(0, 12)) != get_u32(data.substr(12, 4))) {
+    h.status = FileHeader::Status::kDamaged;
+    h.error = "file header checksum mismatch";
+    return h;
+  }
+  h.version = get_u32(data.substr(8, 4));
+  if (h.version != kFormatVersion) {
+    h.status = FileHeader::Status::kUnknown;
+    h.error = "unknown format version " + std::to_string(h.version) + " (this build reads " +
+              std::to_string(kLegacyFormatVersion) + " and " + std::to_string(kFormatVersion) + ")";
+    return h;
+  }
+  h.status = FileHeader::Status::kOk;
+  h.bytes = kFileHeaderBytes;
+  return h;
+}
+
+}  // namespace
+
+std::string file_header(std::string_view magic, std::uint32_t version) {
+  std::string out(magic.substr(0, 8));
+  out.resize(8, '\0');
+  put_u32(out, version);
+  put_u32(out, crc32c(out));
+  return out;
+}
+
+FileHeader read_journal_header(std::string_view data) {
+  FileHeader h;
+  if (data.empty()) {
+    h.status = FileHeader::Status::kOk;
+    h.version = kFormatVersion;
+    return h;
+  }
+  // A journal being created when the machine stopped: zeros, or part of its header.
+  if (data.find_first_not_of('\0') == std::string_view::npos ||
+      (data.size() < kFileHeaderBytes && file_header(kJournalMagic).starts_with(data))) {
+    h.status = FileHeader::Status::kTorn;
+    h.version = kFormatVersion;
+    return h;
+  }
+  // Records from byte 0: format 1 (a format-1 record never starts with "SEML").
+  if (!data.starts_with(kMagicPrefix)) return h;
+  return read_header(data, kJournalMagic);
+}
+
+FileHeader read_snapshot_header(std::string_view data) {
+  if (data.starts_with(kLegacySnapshotMagic)) {
+    FileHeader h;
+    h.status = FileHeader::Status::kOk;
+    h.version = kLegacyFormatVersion;
+    h.bytes = kLegacySnapshotMagic.size();
+    return h;
+  }
+  return read_header(data, kSnapshotMagic);
+}
+
+void encode_record(const Record& r, std::string& out) {
+  const std::string payload = encode_payload(r);
+  const std::size_t start = out.size();
+  put_u32(out, static_cast<std::uint32_t>(payload.size()));
+  put_u32(out, crc32c(payload));
+  put_u32(out, crc32c(std::string_view(out).substr(start, 8)));
+  out.append(payload);
+}
+
+void encode_record_v1(const Record& r, std::string& out) {
+  const std::string payload = encode_payload(r);
+  put_u32(out, static_cast<std::uint32_t>(payload.size()));
+  put_u32(out, crc32c(payload));
+  out.append(payload);
+}
+
+DecodeResult decode_record(std::string_view data, std::uint32_t version) {
+  DecodeResult r;
+  const bool v1 = version == kLegacyFormatVersion;
+  const std::size_t header_bytes = v1 ? kLegacyFrameHeaderBytes : kFrameHeaderBytes;
+  if (data.size() < header_bytes) {
+    r.status = DecodeStatus::kTruncated;
+    r.error = "record header cut short";
     return r;
   }
-  r.consumed = kFrameHeaderBytes + length;
+  const std::size_t length = get_u32(data);
+  const std::uint32_t crc = get_u32(data.substr(4));
+  if (!v1 && crc32c(data.substr(0, 8)) != get_u32(data.substr(8))) {
+    r.status = DecodeStatus::kCorrupt;
+    r.error = "record header checksum mismatch";
+    return r;
+  }
+  if (length == 0 || length > kMaxPayloadBytes) {
+    r.status = DecodeStatus::kCorrupt;
+    r.error = "bad record length " + std::to_string(length);
+    return r;
+  }
+  if (data.size() - header_bytes < length) {
+    r.status = DecodeStatus::kTruncated;
+    r.error = "record cut short";
+    return r;
+  }
+  r.header_ok = true;
+  r.frame_bytes = header_bytes + length;
+  const std::string_view payload = data.substr(header_bytes, length);
+  if (crc32c(payload) != crc) {
+    r.status = DecodeStatus::kCorrupt;
+    r.error = "checksum mismatch";
+    return r;
+  }
+  decode_payload(payload, r);
+  if (r.status != DecodeStatus::kOk) return r;
+  r.consumed = r.frame_bytes;
   return r;
 }
 

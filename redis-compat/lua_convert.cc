@@ -78,18 +78,70 @@ void push_reply_depth(lua_State* L, std::string_view& in, int depth) {
   }
 }
 
-// The string field `name` of the table at `index`, if it has one.
-bool string_field(lua_State* L, int index, const char* name, std::string& out) {
+// The string field `name` of the table at `index`, if it has one. The view stays valid while
+// the table holds the string and nothing runs the collector.
+bool string_field(lua_State* L, int index, const char* name, std::string_view& out) {
   lua_pushstring(L, name);
   lua_rawget(L, index);
   const bool ok = lua_type(L, -1) == LUA_TSTRING;
   if (ok) {
     std::size_t len = 0;
     const char* s = lua_tolstring(L, -1, &len);
-    out.assign(s, len);
+    out = std::string_view(s, len);
   }
   lua_pop(L, 1);
   return ok;
+}
+
+// Redis's rule: an array ends at its first nil.
+std::size_t array_length(lua_State* L, int index) {
+  std::size_t n = 0;
+  for (;; ++n) {
+    lua_rawgeti(L, index, static_cast<int>(n + 1));
+    const bool nil = lua_isnil(L, -1);
+    lua_pop(L, 1);
+    if (nil) return n;
+  }
+}
+
+struct Size {
+  std::size_t elements = 0;
+  std::size_t bytes = 0;
+  std::size_t max_elements = 0;
+  std::size_t max_bytes = 0;
+  bool over() const { return elements > max_elements || bytes > max_bytes; }
+};
+
+constexpr std::size_t kHeaderBytes = 16;  // a RESP type byte, a length and CRLFs, about
+
+// Adds the size of the value at `index` to `size`; false as soon as it passes the limits.
+bool measure(lua_State* L, int index, int depth, Size& size) {
+  if (index < 0) index = lua_gettop(L) + index + 1;
+  luaL_checkstack(L, 4, "reply too deep");
+  size.elements += 1;
+  size.bytes += kHeaderBytes;
+  if (lua_type(L, index) == LUA_TSTRING) {
+    size.bytes += lua_objlen(L, index);
+  } else if (lua_type(L, index) == LUA_TTABLE) {
+    std::string_view text;
+    if (string_field(L, index, "err", text) || string_field(L, index, "ok", text)) {
+      size.bytes += text.size();
+    } else if (depth < kMaxDepth) {
+      // Counted as it goes, so that a huge array stops the scan early.
+      for (int i = 1;; ++i) {
+        if (size.over()) return false;
+        lua_rawgeti(L, index, i);
+        if (lua_isnil(L, -1)) {
+          lua_pop(L, 1);
+          break;
+        }
+        const bool ok = measure(L, -1, depth + 1, size);
+        lua_pop(L, 1);
+        if (!ok) return false;
+      }
+    }
+  }
+  return !size.over();
 }
 
 void write_value_depth(lua_State* L, int index, resp::Writer& w, int depth) {
@@ -124,7 +176,7 @@ void write_value_depth(lua_State* L, int index, resp::Writer& w, int depth) {
       return;
     }
     case LUA_TTABLE: {
-      std::string text;
+      std::string_view text;
       if (string_field(L, index, "err", text)) {
         w.error(text);
         return;
@@ -137,14 +189,7 @@ void write_value_depth(lua_State* L, int index, resp::Writer& w, int depth) {
         w.null();
         return;
       }
-      // Redis's rule: the array ends at the first nil.
-      std::size_t n = 0;
-      for (;; ++n) {
-        lua_rawgeti(L, index, static_cast<int>(n + 1));
-        const bool nil = lua_isnil(L, -1);
-        lua_pop(L, 1);
-        if (nil) break;
-      }
+      const std::size_t n = array_length(L, index);
       w.array(n);
       for (std::size_t i = 1; i <= n; ++i) {
         lua_rawgeti(L, index, static_cast<int>(i));
@@ -177,8 +222,14 @@ bool is_error_table(lua_State* L, int index) {
   return is_error;
 }
 
-void write_value(lua_State* L, int index, resp::Writer& w) {
+bool write_value(lua_State* L, int index, resp::Writer& w, std::size_t max_elements,
+                 std::size_t max_bytes) {
+  Size size;
+  size.max_elements = max_elements;
+  size.max_bytes = max_bytes;
+  if (!measure(L, index, 0, size)) return false;
   write_value_depth(L, index, w, 0);
+  return true;
 }
 
 }  // namespace semlock::redis

@@ -5,6 +5,7 @@
 
 #include <lua.hpp>
 
+#include <cstddef>
 #include <string_view>
 
 #include "protocol/resp_writer.h"
@@ -19,7 +20,10 @@ void push_reply(lua_State* L, std::string_view& reply);
 bool is_error_table(lua_State* L, int index);
 
 // Writes the Lua value at `index` as the script's reply. Tables nest up to a depth bound; deeper
-// values become null, as an array cut short.
-void write_value(lua_State* L, int index, resp::Writer& w);
+// values become null, as an array cut short. A reply of more than `max_elements` values or about
+// `max_bytes` bytes is not written (returns false): a table that holds itself, or a few tables
+// shared many times, would otherwise expand without bound. Raw access only: no metamethod runs.
+bool write_value(lua_State* L, int index, resp::Writer& w, std::size_t max_elements,
+                 std::size_t max_bytes);
 
 }  // namespace semlock::redis

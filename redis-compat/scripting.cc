@@ -1,15 +1,20 @@
 // The Lua state, the script cache and script runs (see scripting.h for the rules).
 //
-// Lua 5.1 (Debian's build) raises errors with longjmp, which skips C++ destructors. So every
-// function that Lua calls keeps its C++ objects in Impl (reused buffers) or in a helper that has
-// returned before anything can raise, and conversions that run outside a protected call lift the
-// heap cap so that they cannot fail (an error there would reach Lua's panic handler).
+// Lua 5.1 (Debian's build) raises errors with longjmp, which skips C++ destructors, and an error
+// outside any protected call ends in Lua's panic handler, which exits the process. So every use
+// of the Lua API here runs inside lua_cpcall (protected()), and the functions that Lua calls keep
+// their C++ objects in Impl (reused buffers) or in helpers that have returned before anything
+// can raise.
 #include "redis-compat/scripting.h"
 
+#include <algorithm>
 #include <cmath>
+#include <csetjmp>
 #include <cstdio>
 #include <cstdlib>
 #include <list>
+#include <new>
+#include <stdexcept>
 #include <string>
 #include <unordered_map>
 #include <vector>
@@ -18,31 +23,19 @@
 #include "redis-compat/commands.h"
 #include "redis-compat/errors.h"
 #include "redis-compat/lua_convert.h"
+#include "redis-compat/lua_sandbox.h"
 #include "redis-compat/sha1.h"
 
 namespace semlock::redis {
 namespace {
 
-constexpr int kHookEvery = 1000;  // VM instructions between two budget checks
-// What one redis.call/pcall costs against the budget, in VM instructions: a command takes about
-// as long as a thousand Lua instructions, and a read-only loop of calls must be stopped too.
-constexpr std::uint64_t kCallCost = 1000;
-constexpr std::string_view kBudgetError =
-    "ERR script stopped: it ran past its instruction budget before its first write";
-
-// Wraps string.find/match/gmatch/gsub with a pattern length check (see Impl::open()).
-constexpr const char* kPatternGuard = R"lua(
-    local find, match, gmatch, gsub, type = string.find, string.match, string.gmatch, string.gsub, type
-    local function check(p)
-      if type(p) == "string" and #p > 512 then
-        error("pattern too long (at most 512 bytes in scripts)", 0)
-      end
-    end
-    string.find = function(s, p, ...) check(p) return find(s, p, ...) end
-    string.match = function(s, p, ...) check(p) return match(s, p, ...) end
-    string.gmatch = function(s, p) check(p) return gmatch(s, p) end
-    string.gsub = function(s, p, ...) check(p) return gsub(s, p, ...) end
-  )lua";
+// VM instructions between two clock reads: about a microsecond of plain Lua.
+constexpr int kHookEvery = 100;
+// Allocated bytes between two clock reads by the allocator (string building, table growth).
+constexpr std::size_t kAllocCheckBytes = 256 * 1024;
+// After a run, a heap larger than the cached scripts plus this is collected at once, so that
+// the next script (another client's release script) finds the heap free.
+constexpr std::size_t kRunSlackBytes = 4 * 1024 * 1024;
 
 }  // namespace
 
@@ -51,24 +44,28 @@ struct Scripting::Impl {
   lua_State* L = nullptr;
   std::size_t heap = 0;
   bool capped = false;  // the heap cap applies (only while Lua runs protected)
+  lua::Budget budget;
+  std::size_t allocated_since_check = 0;
+  std::jmp_buf* panic_jump = nullptr;  // where the panic handler returns to (protected())
 
   struct Entry {
     int ref = LUA_NOREF;
     std::list<std::string>::iterator lru;
+    std::size_t bytes = 0;
   };
   std::unordered_map<std::string, Entry> cache;
   std::list<std::string> lru;  // most recently used first
+  std::size_t cache_bytes = 0;
 
   // The run in progress.
   CommandContext* ctx = nullptr;
   bool wrote = false;
-  bool stopped = false;
-  std::uint64_t executed = 0;
 
   // redis.call's reused buffers (see the note at the top).
   std::vector<std::string> call_args;
   std::vector<std::string_view> call_argv;
   std::string call_out;
+  std::string text;  // error texts built inside protected calls
 
   static Impl& of(lua_State* L) {
     void* ud = nullptr;
@@ -83,43 +80,76 @@ struct Scripting::Impl {
       m.heap -= osize;
       return nullptr;
     }
-    if (m.capped && nsize > osize && m.heap - osize + nsize > m.limits.max_heap_bytes) {
-      return nullptr;  // Lua raises "not enough memory"
+    if (m.capped && nsize > osize) {
+      if (m.heap - osize + nsize > m.limits.max_heap_bytes) return nullptr;  // "not enough memory"
+      if (m.budget.running) {
+        // Building strings and tables costs time in C: the clock is read here too.
+        if (m.budget.stopped) return nullptr;
+        m.allocated_since_check += nsize - osize;
+        if (m.allocated_since_check >= kAllocCheckBytes) {
+          m.allocated_since_check = 0;
+          if (m.budget.check_time()) {
+            m.stop_hooks(m.L);
+            return nullptr;
+          }
+        }
+      }
     }
     void* p = std::realloc(ptr, nsize);
     if (p) m.heap = m.heap - osize + nsize;
     return p;
   }
 
+  std::size_t cache_limit() const { return limits.max_heap_bytes / 4; }
+
   void open();
+  // Runs f(ud) inside lua_cpcall; returns its status. A panic (which no path here should reach)
+  // abandons the state for a fresh one instead of ending the process.
+  int protected_call(lua_CFunction f, void* ud);
+  // Makes the hook fire on every instruction of `state` and of the main thread.
+  void stop_hooks(lua_State* state);
   bool compile(std::string_view body, const std::string& sha, std::string& error);
+  void evict_lru();
   void remember(const std::string& sha);
   // Reads redis.call's arguments into call_args; returns an error text or nullptr.
   const char* read_call_args(lua_State* state);
   void execute_call(std::size_t argc);
 };
 
-namespace {
+namespace lua {
 
-void budget_hook_cb(lua_State* L, lua_Debug*);
+Budget& budget_of(lua_State* L) {
+  return Scripting::Impl::of(L).budget;
+}
 
-// Charges `cost` instructions; past the budget before the first write, stops the script.
-void charge(lua_State* L, std::uint64_t cost) {
-  auto& m = Scripting::Impl::of(L);
-  m.executed += cost;
-  if (m.stopped || (!m.wrote && m.executed > m.limits.instruction_budget)) {
-    // Once stopped, check every line and instruction, so that a pcall in a loop cannot catch
-    // the error and carry on.
-    m.stopped = true;
-    lua_sethook(L, budget_hook_cb, LUA_MASKCOUNT | LUA_MASKLINE, 1);
-    lua_pushlstring(L, kBudgetError.data(), kBudgetError.size());
-    lua_error(L);
+void hook_cb(lua_State* L, lua_Debug*) {
+  checkpoint(L);
+}
+
+void raise_stop(lua_State* L) {
+  Scripting::Impl& m = Scripting::Impl::of(L);
+  if (!m.budget.stopped) {
+    m.budget.stopped = true;
+    m.budget.stopped_after_ms = m.budget.elapsed_ms();
   }
+  m.stop_hooks(L);
+  lua_pushliteral(L, "script stopped: it ran past scripting.max_ms");
+  lua_error(L);
+  __builtin_unreachable();
 }
 
-void budget_hook_cb(lua_State* L, lua_Debug*) {
-  charge(L, kHookEvery);
+void checkpoint(lua_State* L) {
+  if (budget_of(L).check_time()) raise_stop(L);
 }
+
+}  // namespace lua
+
+void Scripting::Impl::stop_hooks(lua_State* state) {
+  lua_sethook(state, lua::hook_cb, LUA_MASKCOUNT, 1);
+  if (state != L) lua_sethook(L, lua::hook_cb, LUA_MASKCOUNT, 1);
+}
+
+namespace {
 
 void push_error_table(lua_State* L, const char* text) {
   lua_createtable(L, 0, 1);
@@ -134,7 +164,7 @@ int redis_call_generic(lua_State* L, bool raise) {
     push_error_table(L, "ERR Please specify at least one argument for this redis lib call");
     return lua_error(L);
   }
-  charge(L, kCallCost);
+  lua::checkpoint(L);
   if (const char* err = m.read_call_args(L)) {
     push_error_table(L, err);
     return lua_error(L);
@@ -204,15 +234,6 @@ int redis_true_cb(lua_State* L) {
   return 1;
 }
 
-// Redis's global protection.
-int global_index_cb(lua_State* L) {
-  return luaL_error(L, "Script attempted to access nonexistent global variable '%s'",
-                    lua_tostring(L, 2) ? lua_tostring(L, 2) : "?");
-}
-int global_newindex_cb(lua_State* L) {
-  return luaL_error(L, "Attempt to modify a readonly table");
-}
-
 void open_lib(lua_State* L, lua_CFunction open, const char* name) {
   lua_pushcfunction(L, open);
   lua_pushstring(L, name);
@@ -229,23 +250,20 @@ void set_number(lua_State* L, const char* name, int v) {
   lua_setfield(L, -2, name);
 }
 
-}  // namespace
+int panic_cb(lua_State* L) {
+  Scripting::Impl& m = Scripting::Impl::of(L);
+  const char* msg = lua_tostring(L, -1);
+  std::fprintf(stderr, "scripting: Lua panic (%s); the script state is reset\n",
+               msg ? msg : "no message");
+  if (m.panic_jump) std::longjmp(*m.panic_jump, 1);
+  std::abort();  // unreachable: every call is made through protected_call
+}
 
-void Scripting::Impl::open() {
-  L = lua_newstate(alloc_cb, this);
+int open_cb(lua_State* L) {
   open_lib(L, luaopen_base, "");
   open_lib(L, luaopen_table, LUA_TABLIBNAME);
   open_lib(L, luaopen_string, LUA_STRLIBNAME);
   open_lib(L, luaopen_math, LUA_MATHLIBNAME);
-  // Lua 5.1's pattern matcher recurses on the C stack once per pattern item, where the budget
-  // hook cannot reach: a bounded pattern length bounds that depth.
-  luaL_dostring(L, kPatternGuard);
-  // Nothing that reads files, compiles code at run time (Lua 5.1's loader accepts bytecode,
-  // which is not memory safe) or writes to the server's stdout.
-  for (const char* name : {"dofile", "loadfile", "load", "loadstring", "print"}) {
-    lua_pushnil(L);
-    lua_setglobal(L, name);
-  }
   lua_newtable(L);
   set_function(L, "call", redis_call_cb);
   set_function(L, "pcall", redis_pcall_cb);
@@ -266,36 +284,227 @@ void Scripting::Impl::open() {
   set_number(L, "REPL_REPLICA", 2);
   set_number(L, "REPL_ALL", 3);
   lua_setglobal(L, "redis");
-  lua_pushvalue(L, LUA_GLOBALSINDEX);
-  lua_createtable(L, 0, 2);
-  lua_pushcfunction(L, global_index_cb);
-  lua_setfield(L, -2, "__index");
-  lua_pushcfunction(L, global_newindex_cb);
-  lua_setfield(L, -2, "__newindex");
-  lua_setmetatable(L, -2);
+  lua::install_sandbox(L);
+  return 0;
+}
+
+struct CompileCall {
+  const char* body;
+  std::size_t size;
+  int status;
+  int ref;  // the function, or the error message
+};
+
+int compile_cb(lua_State* L) {
+  auto* c = static_cast<CompileCall*>(lua_touserdata(L, 1));
+  c->status = luaL_loadbuffer(L, c->body, c->size, "@user_script");
+  c->ref = luaL_ref(L, LUA_REGISTRYINDEX);
+  return 0;
+}
+
+struct RefCall {
+  int ref;
+  std::string* out;  // for read_error_cb
+};
+
+// Copies the string at registry[ref] into *out and frees the reference.
+int read_error_cb(lua_State* L) {
+  auto* c = static_cast<RefCall*>(lua_touserdata(L, 1));
+  lua_rawgeti(L, LUA_REGISTRYINDEX, c->ref);
+  std::size_t len = 0;
+  const char* msg = lua_tolstring(L, -1, &len);
+  c->out->append(msg ? std::string_view(msg, len) : std::string_view("unknown error"));
+  luaL_unref(L, LUA_REGISTRYINDEX, c->ref);
+  return 0;
+}
+
+int unref_cb(lua_State* L) {
+  auto* c = static_cast<RefCall*>(lua_touserdata(L, 1));
+  luaL_unref(L, LUA_REGISTRYINDEX, c->ref);
+  return 0;
+}
+
+int full_gc_cb(lua_State* L) {
+  lua_gc(L, LUA_GCCOLLECT, 0);
+  return 0;
+}
+
+int flush_cb(lua_State* L) {
+  auto& m = Scripting::Impl::of(L);
+  for (auto& [sha, entry] : m.cache) luaL_unref(L, LUA_REGISTRYINDEX, entry.ref);
+  lua_gc(L, LUA_GCCOLLECT, 0);
+  return 0;
+}
+
+struct RunCall {
+  int ref;
+  Args keys;
+  Args args;
+  resp::Writer* w;
+};
+
+void set_array(lua_State* L, int table, const char* name, Args values) {
+  lua_pushstring(L, name);
+  lua_createtable(L, static_cast<int>(values.size()), 0);
+  for (std::size_t i = 0; i < values.size(); ++i) {
+    lua_pushlstring(L, values[i].data(), values[i].size());
+    lua_rawseti(L, -2, static_cast<int>(i + 1));
+  }
+  lua_rawset(L, table);
+}
+
+// One script run, protected as a whole: KEYS/ARGV, the call under the budget, the reply, the
+// collection of its garbage.
+int run_cb(lua_State* L) {
+  auto* c = static_cast<RunCall*>(lua_touserdata(L, 1));
+  auto& m = Scripting::Impl::of(L);
+  lua_settop(L, 0);
+  lua_rawgeti(L, LUA_REGISTRYINDEX, c->ref);
+  lua::push_real_globals(L);
+  set_array(L, 2, "KEYS", c->keys);
+  set_array(L, 2, "ARGV", c->args);
   lua_pop(L, 1);
+
+  m.budget.start = lua::Budget::Clock::now();
+  m.budget.max_ms = m.limits.max_ms;
+  m.budget.max_string_bytes = m.limits.max_heap_bytes;
+  m.budget.running = true;
+  m.budget.stopped = false;
+  m.budget.steps = 0;
+  m.allocated_since_check = 0;
+  lua_sethook(L, lua::hook_cb, LUA_MASKCOUNT, kHookEvery);
+  m.capped = true;
+  const int rc = lua_pcall(L, 0, 1, 0);
+  m.capped = false;
+  m.budget.running = false;
+  lua_sethook(L, nullptr, 0, 0);
+
+  resp::Writer& w = *c->w;
+  if (m.budget.stopped) {
+    m.text.assign("ERR script stopped after ");
+    m.text.append(std::to_string(m.budget.stopped_after_ms));
+    m.text.append(" ms");
+    m.text.append(m.wrote ? kStoppedKept : kStoppedNothing);
+    w.error(m.text);
+  } else if (rc == 0 || is_error_table(L, -1)) {  // {err=...}: redis.call or error({err=...})
+    if (!write_value(L, -1, w, m.limits.max_reply_elements, m.limits.max_reply_bytes)) {
+      w.error(kReplyTooLarge);
+    }
+  } else {
+    std::size_t len = 0;
+    const char* msg = lua_tolstring(L, -1, &len);
+    if (len > m.limits.max_reply_bytes) {
+      w.error(kReplyTooLarge);  // error(string.rep('x', 1e8))
+    } else {
+      m.text.assign(rc == LUA_ERRMEM ? "ERR script heap limit reached: " : "ERR ");
+      m.text.append(msg ? std::string_view(msg, len) : std::string_view("unknown Lua error"));
+      w.error(m.text);
+    }
+  }
+  // KEYS and ARGV of this run are garbage now.
+  lua_settop(L, 0);
+  lua::push_real_globals(L);
+  for (const char* name : {"KEYS", "ARGV"}) {
+    lua_pushstring(L, name);
+    lua_pushnil(L);
+    lua_rawset(L, 1);
+  }
+  lua_settop(L, 0);
+  // Garbage from this run goes now, so that the heap counted as used memory is the live one and
+  // the next script finds room.
+  if (m.heap > m.cache_bytes + kRunSlackBytes) {
+    lua_gc(L, LUA_GCCOLLECT, 0);
+  } else {
+    lua_gc(L, LUA_GCSTEP, 64);
+  }
+  return 0;
+}
+
+}  // namespace
+
+void Scripting::Impl::open() {
+  L = lua_newstate(alloc_cb, this);
+  if (L == nullptr) throw std::bad_alloc();
+  lua_atpanic(L, panic_cb);
+  if (protected_call(open_cb, nullptr) != 0) throw std::runtime_error("cannot open the Lua state");
+}
+
+int Scripting::Impl::protected_call(lua_CFunction f, void* ud) {
+  std::jmp_buf jump;
+  std::jmp_buf* outer = panic_jump;
+  panic_jump = &jump;
+  // NOLINTNEXTLINE(cert-err52-cpp): the panic handler's only way back; no C++ object lives
+  // between here and the longjmp (see the note at the top).
+  if (setjmp(jump) != 0) {
+    panic_jump = outer;
+    // The state may be inconsistent: leave it (its memory is lost) and start a fresh one.
+    capped = false;
+    budget.running = false;
+    cache.clear();
+    lru.clear();
+    cache_bytes = 0;
+    heap = 0;
+    L = nullptr;
+    open();
+    return LUA_ERRRUN;
+  }
+  const int rc = lua_cpcall(L, f, ud);
+  panic_jump = outer;
+  return rc;
 }
 
 bool Scripting::Impl::compile(std::string_view body, const std::string& sha, std::string& error) {
-  capped = true;
-  const int rc = luaL_loadbuffer(L, body.data(), body.size(), "@user_script");
-  capped = false;
-  if (rc != 0) {
-    const char* msg = lua_tostring(L, -1);
-    error = "ERR Error compiling script (new function): ";
-    error += msg ? msg : "unknown error";
-    lua_pop(L, 1);
+  if (body.size() > limits.max_script_bytes) {
+    error = "ERR script too large (at most " + std::to_string(limits.max_script_bytes) + " bytes)";
     return false;
   }
-  if (cache.size() >= limits.max_scripts && !lru.empty()) {
-    auto victim = cache.find(lru.back());
-    luaL_unref(L, LUA_REGISTRYINDEX, victim->second.ref);
-    cache.erase(victim);
-    lru.pop_back();
+  CompileCall c{body.data(), body.size(), 0, LUA_NOREF};
+  const std::size_t before = heap;
+  capped = true;
+  int rc = protected_call(compile_cb, &c);
+  if (rc == 0 && c.status == LUA_ERRMEM) {
+    // The garbage of earlier runs goes, then the compile is tried once more. (The cache holds
+    // at most a quarter of the heap and a body at most max_script_bytes, so this is rare.)
+    RefCall drop{c.ref, nullptr};
+    protected_call(unref_cb, &drop);
+    protected_call(full_gc_cb, nullptr);
+    c = CompileCall{body.data(), body.size(), 0, LUA_NOREF};
+    rc = protected_call(compile_cb, &c);
+  }
+  capped = false;
+  if (rc != 0 || c.status == LUA_ERRMEM) {
+    if (rc == 0) {
+      RefCall drop{c.ref, nullptr};
+      protected_call(unref_cb, &drop);
+    }
+    error = "ERR Error compiling script (new function): not enough memory in the script heap";
+    return false;
+  }
+  if (c.status != 0) {
+    error = "ERR Error compiling script (new function): ";
+    RefCall read{c.ref, &error};
+    protected_call(read_error_cb, &read);
+    return false;
+  }
+  // What compiling added to the heap is what the script costs while cached.
+  const std::size_t bytes = std::max(heap > before ? heap - before : 0, body.size());
+  while (!lru.empty() &&
+         (cache.size() >= limits.max_scripts || cache_bytes + bytes > cache_limit())) {
+    evict_lru();
   }
   lru.push_front(sha);
-  cache[sha] = Entry{luaL_ref(L, LUA_REGISTRYINDEX), lru.begin()};
+  cache[sha] = Entry{c.ref, lru.begin(), bytes};
+  cache_bytes += bytes;
   return true;
+}
+
+void Scripting::Impl::evict_lru() {
+  auto victim = cache.find(lru.back());
+  RefCall drop{victim->second.ref, nullptr};
+  protected_call(unref_cb, &drop);
+  cache_bytes -= victim->second.bytes;
+  cache.erase(victim);
+  lru.pop_back();
 }
 
 void Scripting::Impl::remember(const std::string& sha) {
@@ -341,7 +550,8 @@ void Scripting::Impl::execute_call(std::size_t argc) {
   CommandContext inner{ctx->engine, ctx->host, ctx->client, w, ctx->now, false};
   const CommandSpec* ran = nullptr;
   execute(inner, call_argv, &ran);
-  if (ran && (ran->flags & kWrite)) wrote = true;
+  // A write command that failed (redis.pcall('del') without a key) changed nothing.
+  if (ran && (ran->flags & kWrite) && !call_out.starts_with('-')) wrote = true;
 }
 
 Scripting::Scripting(ScriptLimits limits) : impl_(std::make_unique<Impl>()) {
@@ -350,7 +560,7 @@ Scripting::Scripting(ScriptLimits limits) : impl_(std::make_unique<Impl>()) {
 }
 
 Scripting::~Scripting() {
-  lua_close(impl_->L);
+  if (impl_->L) lua_close(impl_->L);
 }
 
 std::string Scripting::load(std::string_view body, std::string& error) {
@@ -372,16 +582,15 @@ bool Scripting::exists(std::string_view sha) const {
 
 void Scripting::flush() {
   Impl& m = *impl_;
-  for (auto& [sha, entry] : m.cache) luaL_unref(m.L, LUA_REGISTRYINDEX, entry.ref);
+  m.protected_call(flush_cb, nullptr);
   m.cache.clear();
   m.lru.clear();
-  lua_gc(m.L, LUA_GCCOLLECT, 0);
+  m.cache_bytes = 0;
 }
 
 Outcome Scripting::run(CommandContext& ctx, std::string_view script, bool is_sha, Args keys,
                        Args args) {
   Impl& m = *impl_;
-  lua_State* L = m.L;
   std::string sha;
   if (is_sha) {
     sha.assign(script);
@@ -396,49 +605,22 @@ Outcome Scripting::run(CommandContext& ctx, std::string_view script, bool is_sha
     sha = load(script, error);
     if (sha.empty()) {
       ctx.w.error(error);
+      ctx.host.on_script_heap(m.heap);
       return Outcome::kDone;
     }
   }
-  lua_rawgeti(L, LUA_REGISTRYINDEX, m.cache[sha].ref);
-  // KEYS and ARGV, set past the global protection.
-  lua_pushvalue(L, LUA_GLOBALSINDEX);
-  for (const auto& [name, values] : {std::pair{"KEYS", keys}, std::pair{"ARGV", args}}) {
-    lua_pushstring(L, name);
-    lua_createtable(L, static_cast<int>(values.size()), 0);
-    for (std::size_t i = 0; i < values.size(); ++i) {
-      lua_pushlstring(L, values[i].data(), values[i].size());
-      lua_rawseti(L, -2, static_cast<int>(i + 1));
-    }
-    lua_rawset(L, -3);
-  }
-  lua_pop(L, 1);
-
   m.ctx = &ctx;
   m.wrote = false;
-  m.stopped = false;
-  m.executed = 0;
-  lua_sethook(L, budget_hook_cb, LUA_MASKCOUNT, kHookEvery);
-  m.capped = true;
-  const int rc = lua_pcall(L, 0, 1, 0);
-  m.capped = false;
-  lua_sethook(L, nullptr, 0, 0);
-  m.ctx = nullptr;
-
-  if (rc == 0) {
-    write_value(L, -1, ctx.w);
-  } else if (is_error_table(L, -1)) {
-    write_value(L, -1, ctx.w);  // {err=...}: raised by redis.call or error({err=...})
-  } else if (m.stopped) {
-    ctx.w.error(kBudgetError);
-  } else {
-    const char* msg = lua_tostring(L, -1);
-    std::string text = rc == LUA_ERRMEM ? "ERR script heap limit reached: " : "ERR ";
-    text += msg ? msg : "unknown Lua error";
-    ctx.w.error(text);
+  RunCall call{m.cache[sha].ref, keys, args, &ctx.w};
+  const std::size_t reply_start = ctx.w.out().size();
+  if (m.protected_call(run_cb, &call) != 0) {
+    // Only an allocation failure of the run's set-up or of its reply lands here.
+    m.capped = false;
+    m.budget.running = false;
+    ctx.w.out().resize(reply_start);
+    ctx.w.error("ERR script heap limit reached: not enough memory");
   }
-  lua_settop(L, 0);
-  // Garbage from this run goes now, so that the heap counted as used memory is the live one.
-  lua_gc(L, LUA_GCSTEP, 64);
+  m.ctx = nullptr;
   ctx.host.on_script_heap(m.heap);
   return Outcome::kDone;
 }
@@ -448,6 +630,9 @@ std::size_t Scripting::heap_bytes() const {
 }
 std::size_t Scripting::cached_scripts() const {
   return impl_->cache.size();
+}
+std::size_t Scripting::cached_bytes() const {
+  return impl_->cache_bytes;
 }
 const ScriptLimits& Scripting::limits() const {
   return impl_->limits;

@@ -4,19 +4,30 @@
 // other request is read, so it is atomic, as in Redis. redis.call/redis.pcall reach this server's
 // own commands through execute() with may_block = false (WAIT is ignored: scripts never block).
 //
-// Bounds:
-// - the script cache holds at most `max_scripts` bodies; loading one more evicts the least
-//   recently used (Redis 7.4 evicts EVAL-loaded scripts the same way);
-// - the Lua heap is capped by a custom lua_Alloc at `max_heap_bytes`: an allocation past it fails,
-//   which Lua turns into a "not enough memory" script error; the heap counts as used memory;
-// - Redis's busy-script rule, by instruction count instead of wall time: a script that has run
-//   `instruction_budget` VM instructions without a write is stopped with an error (nothing to
-//   roll back); one that has written runs to completion, since stopping it would leave a half
-//   done change.
+// Bounds (a client may send anything; every other client must keep being served):
+// - time: no script holds the loop longer than `max_ms` (scripting.max_ms), whether or not it has
+//   written. The instruction hook reads a steady clock every kHookEvery instructions; C functions
+//   that can run long without an instruction check it too (lua_sandbox.h), and so does the
+//   allocator every 256 KiB. Past it the script is stopped: nothing is rolled back, and the reply
+//   says whether it had written (kStoppedKept / kStoppedNothing). Once stopped, the hook fires
+//   on every instruction and pcall, xpcall and coroutine.resume re-raise, so the stop cannot be
+//   caught. (Redis lets a script that wrote run to completion; a lock server chooses
+//   availability.)
+// - memory: the Lua heap is capped by a custom lua_Alloc at `max_heap_bytes` (a failed
+//   allocation is Lua's "not enough memory" error) and counted as used memory. The script cache
+//   is bounded in scripts and in bytes: a body over `max_script_bytes` is refused, and cached
+//   scripts are evicted, least recently used first, so that they hold at most a quarter of the
+//   heap; the rest stays free for runs, so a lock library's release script always has room.
+//   After a run, a heap grown past the cache and some slack is collected at once.
+// - replies: a script's reply is converted only when it stays within `max_reply_elements` and
+//   `max_reply_bytes` (a table that contains itself is a huge reply): else kReplyTooLarge.
 //
-// Sandbox: only Redis's libraries (base without dofile/loadfile/load/loadstring/print, table,
-// string, math) and the `redis` table; globals cannot be created, and reading an undefined
-// global is an error (Redis's global protection).
+// Sandbox (lua_sandbox.h): Redis's libraries (base without dofile/loadfile/load/loadstring/print/
+// newproxy/getfenv/setfenv, table, string without dump, math, coroutine) and the `redis` table,
+// all read-only; reading an undefined global or writing any global is an error with Redis 7's
+// texts, so every script starts from the same environment. Nothing a script can make has a
+// finalizer, every Lua call of the server runs protected, and a Lua panic handler exists only as
+// a last resort that abandons the state instead of exiting.
 #pragma once
 
 #include <cstddef>
@@ -31,10 +42,18 @@
 namespace semlock::redis {
 
 struct ScriptLimits {
+  std::int64_t max_ms = 500;  // scripting.max_ms
   std::size_t max_scripts = 1000;
   std::size_t max_heap_bytes = 64ull * 1024 * 1024;
-  std::uint64_t instruction_budget = 20'000'000;  // a few tens of ms of pure Lua
+  std::size_t max_script_bytes = 1024 * 1024;
+  std::size_t max_reply_elements = 1'000'000;
+  std::size_t max_reply_bytes = 16ull * 1024 * 1024;
 };
+
+// Reply texts of the bounds above.
+inline constexpr std::string_view kStoppedKept = "; its writes were kept";
+inline constexpr std::string_view kStoppedNothing = "; it had written nothing";
+inline constexpr std::string_view kReplyTooLarge = "ERR reply too large";
 
 class Scripting {
  public:
@@ -58,6 +77,8 @@ class Scripting {
   // Bytes the Lua heap holds now.
   std::size_t heap_bytes() const;
   std::size_t cached_scripts() const;
+  // Heap bytes charged to the cached scripts (what their compilation added to the heap).
+  std::size_t cached_bytes() const;
   const ScriptLimits& limits() const;
 
   // The Lua side (scripting.cc); public only so that Lua's C callbacks there can reach it.

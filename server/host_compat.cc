@@ -6,7 +6,11 @@
 namespace semlock {
 
 redis::Scripting& Server::scripting() {
-  if (!scripting_) scripting_ = std::make_shared<redis::Scripting>();
+  if (!scripting_) {
+    redis::ScriptLimits limits;
+    limits.max_ms = config_.scripting.max_ms;
+    scripting_ = std::make_shared<redis::Scripting>(limits);
+  }
   return *scripting_;
 }
 

@@ -1,6 +1,9 @@
 // ttl-semlock: load the configuration (flags > environment > file > defaults), set up logging,
-// run the server. Exit codes: 0 clean shutdown, 1 cannot start (port taken, log file), 2 invalid
-// configuration.
+// run the server. Exit codes: 0 clean shutdown, 1 cannot start (port taken, log file, or the
+// persisted state is refused: a damaged journal or snapshot, an unknown file format version, a
+// key over its limit — the message names the file and offset or the key; docs/PERSISTENCE.md),
+// 2 invalid configuration. --repair-journal starts despite journal damage or keys over their
+// limit, saying what it cut or dropped.
 #include <csignal>
 #include <cstdio>
 

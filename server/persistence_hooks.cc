@@ -14,8 +14,16 @@
 // scripts, MULTI) — are released again and the connections whose replies were held are closed
 // unanswered: no grant that is not durable is ever acknowledged. Broken lasts until a restart.
 //
-// SESSION holders are never restored (SPEC §1): their fences are kept in session_fences_, and
-// records for them are not written at all (nor put in snapshots).
+// SESSION holders are never restored (SPEC §1): a holder created with a SESSION binding (the
+// binding noted in the batch of its creation) is not journaled, nor are its refreshes and its
+// drop, nor is it put in snapshots (unjournaled_fences_). The skip is keyed on the holder's
+// creation: a holder whose hold was journaled always gets its drop journaled, whatever bindings
+// are made to it later.
+//
+// Start-up refuses a state over a key's limit (the loader names the key); --repair-journal keeps
+// the lowest fences and journals the drops of the others. A directory with format-1 files or a
+// journal.prev (a snapshot that did not finish) is rewritten at start-up: a snapshot of the
+// restored state, a fresh journal, journal.prev removed.
 #include <algorithm>
 #include <atomic>
 #include <cerrno>
@@ -26,6 +34,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "persistence/files.h"
 #include "persistence/loader.h"
 #include "persistence/record.h"
 #include "server/logging.h"
@@ -93,20 +102,65 @@ bool Server::persistence_start() {
   const std::int64_t now_wall = wall_ms();
   engine_->tick(now);
   for (const persist::PersistedHolder& h : loaded.holders) {
-    engine_->restore_holder(h.key, h.owner, h.fence, h.limit,
-                            now + (h.wall_deadline_ms - now_wall));
+    // The loader checked the limits; the engine checks again and never goes over one.
+    if (!engine_->restore_holder(h.key, h.owner, h.fence, h.limit,
+                                 now + (h.wall_deadline_ms - now_wall))) {
+      log::error(
+          "Cannot restore a persisted holder over its key's limit or with another limit; "
+          "refusing to start. Start with --repair-journal to keep the lowest fences",
+          {{"key", h.key}, {"owner", h.owner}, {"fence", std::to_string(h.fence)}});
+      return false;
+    }
   }
   const std::uint64_t first =
       persist::FenceReservation::first_fence(loaded.reserved_fence, loaded.max_fence, wall_us());
   engine_->ensure_next_fence_above(first - 1);
+  journal_fence_mark_ = engine_->stats().next_fence - 1;
+
+  std::uint64_t keep_bytes = loaded.journal_valid_bytes;
+  if (loaded.needs_rewrite()) {
+    if (const int rc = persistence_rewrite(now, now_wall); rc == 0) {
+      keep_bytes = persist::kFileHeaderBytes;  // the fresh journal: its header only
+      log::info(
+          "Persistence directory rewritten: a snapshot of the restored state, a fresh "
+          "journal" +
+              std::string(loaded.journal_prev ? ", journal.prev folded in" : ""),
+          {{"dir", pc.dir}, {"format_1_files", std::to_string(loaded.legacy_files.size())}});
+    } else if (!loaded.legacy_files.empty()) {
+      log::error("Cannot rewrite the format-1 files of " + pc.dir + " in format " +
+                 std::to_string(persist::kFormatVersion) + " (" + std::strerror(rc) +
+                 "); refusing to start");
+      return false;
+    } else {
+      // journal.prev stays; the next snapshot appends journal.log to it instead of replacing it.
+      log::warn("Cannot fold journal.prev into a new snapshot: it is kept",
+                {{"dir", pc.dir}, {"error", std::strerror(rc)}});
+    }
+  }
 
   journal_ = std::make_unique<persist::JournalFile>();
   const std::string path = persist::join_path(pc.dir, persist::kJournalName);
-  if (const int rc = journal_->open(path, loaded.journal_valid_bytes); rc != 0) {
+  if (const int rc = journal_->open(path, keep_bytes); rc != 0) {
     log::error("Cannot open the journal " + path + ": " + std::strerror(rc));
     return false;
   }
   fence_reservation_ = std::make_unique<persist::FenceReservation>(kFenceBlock, kFenceMargin);
+  if (!loaded.repaired_drops.empty()) {
+    // --repair-journal dropped holders over their key's limit: make that last.
+    std::string drops;
+    for (const persist::PersistedHolder& h : loaded.repaired_drops) {
+      persist::Record r;
+      r.type = persist::RecordType::kDrop;
+      r.key = h.key;
+      r.owner = h.owner;
+      r.fence = h.fence;
+      persist::encode_record(r, drops);
+    }
+    if (const int rc = journal_->append(drops); rc != 0) {
+      log::error("Cannot write the journal " + path + ": " + std::strerror(rc));
+      return false;
+    }
+  }
   if (const int rc = persistence_reserve_fences(); rc != 0) {
     log::error("Cannot write the journal " + path + ": " + std::strerror(rc));
     return false;
@@ -118,8 +172,41 @@ bool Server::persistence_start() {
                                    {"fsync", std::string(config::fsync_mode_name(pc.fsync))},
                                    {"restored_holders", std::to_string(loaded.holders.size())},
                                    {"expired_while_down", std::to_string(loaded.dropped_expired)},
-                                   {"journal_bytes", std::to_string(loaded.journal_valid_bytes)}});
+                                   {"journal_bytes", std::to_string(journal_->size())}});
   return true;
+}
+
+std::string Server::persistence_snapshot_body(Millis now, std::int64_t now_wall,
+                                              std::uint64_t reserved) const {
+  std::string body;
+  engine_->for_each_holder([&](const HolderView& h) {
+    if (h.deadline <= now || unjournaled_fences_.contains(h.fence)) return;
+    persist::encode_record(
+        persist::Record{persist::RecordType::kHold, std::string(h.key), std::string(h.owner),
+                        h.fence, h.limit, now_wall + (h.deadline - now)},
+        body);
+  });
+  persist::Record reservation;
+  reservation.type = persist::RecordType::kFenceReservation;
+  reservation.fence = reserved;
+  persist::encode_record(reservation, body);
+  return body;
+}
+
+// Each step leaves files that load to the same state: the new snapshot holds everything the old
+// files did (replaying journal.prev and journal.log over it changes nothing), so the fresh
+// journal and the removal of journal.prev can follow in any crash-interrupted order.
+int Server::persistence_rewrite(Millis now, std::int64_t now_wall) {
+  const std::string& dir = config_.persistence.dir;
+  // No fence up to next_fence - 1 may be handed out again: carry the old reservation over.
+  const std::string body =
+      persistence_snapshot_body(now, now_wall, engine_->stats().next_fence - 1);
+  int rc = persist::write_snapshot(dir, body);
+  if (rc == 0) rc = persist::write_fresh_journal(dir);
+  if (rc != 0) return rc;
+  const std::string prev = persist::join_path(dir, persist::kJournalPrevName);
+  if (::unlink(prev.c_str()) != 0 && errno != ENOENT) return errno;
+  return persist::sync_directory(dir);
 }
 
 int Server::persistence_reserve_fences() {
@@ -141,7 +228,7 @@ int Server::persistence_reserve_fences() {
 }
 
 void Server::persistence_note_session(std::uint64_t fence) {
-  if (journal_) session_fences_.insert(fence);
+  if (journal_) session_notes_.insert(fence);
 }
 
 bool Server::persistence_holds_replies(Connection& c) {
@@ -173,10 +260,18 @@ bool Server::persistence_after_drain() {
   std::string bytes;
   std::vector<Mutation> holds;  // grants and refreshes of this batch
   for (Mutation& m : mutations) {
-    if (session_fences_.contains(m.fence)) {
-      if (m.kind == Mutation::Kind::kDrop) session_fences_.erase(m.fence);
-      continue;
+    bool skip = false;
+    if (m.kind == Mutation::Kind::kHold && m.fence > journal_fence_mark_) {
+      // A new holder (fences only rise): left out when it was created with a SESSION binding.
+      journal_fence_mark_ = m.fence;
+      skip = session_notes_.contains(m.fence);
+      if (skip) unjournaled_fences_.insert(m.fence);
+    } else if (m.kind == Mutation::Kind::kDrop) {
+      skip = unjournaled_fences_.erase(m.fence) > 0;
+    } else {
+      skip = unjournaled_fences_.contains(m.fence);  // a refresh
     }
+    if (skip) continue;
     persist::Record r;
     r.type =
         m.kind == Mutation::Kind::kHold ? persist::RecordType::kHold : persist::RecordType::kDrop;
@@ -188,6 +283,7 @@ bool Server::persistence_after_drain() {
     persist::encode_record(r, bytes);
     if (m.kind == Mutation::Kind::kHold) holds.push_back(std::move(m));
   }
+  session_notes_.clear();  // every binding of this batch has met its holder's creation, if any
   int err = 0;
   if (persist_error_.empty()) {
     if (!bytes.empty()) {
@@ -256,11 +352,18 @@ void Server::persistence_snapshot() {
   const std::string current = persist::join_path(dir, persist::kJournalName);
   // journal.prev must be complete before it becomes the snapshot's base.
   int rc = journal_dirty_ ? journal_->sync() : 0;
-  if (rc == 0) {
+  if (rc == 0 && ::access(prev.c_str(), F_OK) == 0) {
+    // An earlier snapshot did not finish (and start-up could not fold its journal.prev in):
+    // replacing journal.prev would lose that history, so journal.log is appended to it.
+    log::warn("journal.prev of an earlier snapshot is still there: journal.log is appended to it",
+              {{"dir", dir}, {"bytes", std::to_string(journal_->size())}});
+    rc = persist::chain_journal_into_prev(dir);
+    if (rc == 0) rc = journal_->reset();
+  } else if (rc == 0) {
     journal_->close();
     if (::rename(current.c_str(), prev.c_str()) != 0) rc = errno;
+    if (rc == 0) rc = journal_->open(current, 0);
   }
-  if (rc == 0) rc = journal_->open(current, 0);
   if (rc == 0) rc = persist::sync_directory(dir);
   if (rc != 0) {
     persistence_fail(rc);
@@ -276,18 +379,8 @@ void Server::persistence_snapshot() {
   }
   if (pid == 0) {
     // The child: no libuv, no logging, no allocation beyond the snapshot body; _exit only.
-    std::string body;
-    engine_->for_each_holder([&](const HolderView& h) {
-      if (h.deadline <= now || session_fences_.contains(h.fence)) return;
-      persist::encode_record(
-          persist::Record{persist::RecordType::kHold, std::string(h.key), std::string(h.owner),
-                          h.fence, h.limit, now_wall + (h.deadline - now)},
-          body);
-    });
-    persist::Record reservation;
-    reservation.type = persist::RecordType::kFenceReservation;
-    reservation.fence = fence_reservation_->reserved();
-    persist::encode_record(reservation, body);
+    const std::string body =
+        persistence_snapshot_body(now, now_wall, fence_reservation_->reserved());
     const int err = persist::write_snapshot(dir, body);
     ::_exit(err == 0 ? 0 : (err & 0x7f) | 0x80);
   }

@@ -85,7 +85,9 @@ Server::Server(config::Config config)
 Server::~Server() = default;
 
 Millis Server::now_ms() const {
-  // Rounded up: a TTL never ends before it has fully passed (SPEC §1).
+  // Rounded up, as the engine requires (engine.h, "Time"): a deadline set from it is never before
+  // the real one, and the engine treats a holder as gone only once now > deadline, so a TTL never
+  // ends before it has fully passed (SPEC §1).
   return static_cast<Millis>((uv_hrtime() + 999999) / 1000000);
 }
 

@@ -179,18 +179,32 @@ class Server final : public redis::Host {
   bool persistence_after_drain();
   // Asked by flush(): true = hold this connection's replies until the batch is durable.
   bool persistence_holds_replies(Connection& c);
-  void persistence_note_session(std::uint64_t fence);  // a SESSION grant: never journaled
-  void persistence_housekeeping();                     // snapshot when due
-  void persistence_snapshot();                         // forks a child that writes it
-  void persistence_reap_snapshot(bool wait);           // the child's outcome
-  void persistence_stop();                             // clean shutdown: last write and sync
+  // A SESSION binding was made for the holder with `fence`. Only a holder created in this
+  // batch with a binding is kept out of the journal; a note for an older holder changes nothing.
+  void persistence_note_session(std::uint64_t fence);
+  void persistence_housekeeping();            // snapshot when due
+  void persistence_snapshot();                // forks a child that writes it
+  void persistence_reap_snapshot(bool wait);  // the child's outcome
+  void persistence_stop();                    // clean shutdown: last write and sync
   // True when `command` (RESP name, any case) grants and the journal cannot be written.
   bool persistence_rejects(std::string_view command) const;
   int persistence_reserve_fences();
   void persistence_fail(int err);
+  // Framed hold records of every holder that is journaled and live at `now`, then a fence
+  // reservation record `reserved`: a snapshot's body.
+  std::string persistence_snapshot_body(Millis now, std::int64_t now_wall,
+                                        std::uint64_t reserved) const;
+  // Start-up: writes a snapshot of the restored state, a fresh journal, removes journal.prev.
+  int persistence_rewrite(Millis now, std::int64_t now_wall);
   std::unique_ptr<persist::JournalFile> journal_;  // null when persistence is off
   std::unique_ptr<persist::FenceReservation> fence_reservation_;
-  absl::flat_hash_set<std::uint64_t> session_fences_;
+  // SESSION holders are not journaled. session_notes_: bindings made during the current batch;
+  // unjournaled_fences_: live holders whose creation was left out of the journal, so their
+  // refreshes and drop are too; journal_fence_mark_: the highest fence seen in a hold, so a hold
+  // with a higher fence is a holder's creation (fences only rise) and a lower one a refresh.
+  absl::flat_hash_set<std::uint64_t> session_notes_;
+  absl::flat_hash_set<std::uint64_t> unjournaled_fences_;
+  std::uint64_t journal_fence_mark_ = 0;
   std::vector<std::uint64_t> held_replies_;  // connections whose replies wait for the fsync
   std::string persist_error_;  // "ERR persistence: ..." once the journal cannot be written
   bool repair_journal_ = false;

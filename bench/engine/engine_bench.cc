@@ -103,6 +103,39 @@ void BM_AcquireReleaseWith1MKeys(benchmark::State& state) {
 }
 BENCHMARK(BM_AcquireReleaseWith1MKeys)->Arg(0)->Arg(1)->Unit(benchmark::kNanosecond);
 
+// acquire + extend + release by one owner on a key that already has `range(0)` other holders
+// (limit: one more). 0 is a plain mutex; owner lookup must not make 10,000 cost more than ~2x it
+// (issue 11). The others hold for an hour, so nothing expires during the run.
+void BM_OwnerOpsAmongHolders(benchmark::State& state) {
+  const int others = static_cast<int>(state.range(0));
+  EngineLimits limits = limits_off();
+  limits.max_permits = 100000;
+  Engine e(limits, 1);
+  const std::string key = "bench:sem:000001";
+  const auto limit = static_cast<std::uint32_t>(others + 1);
+  for (int i = 0; i < others; ++i) {
+    const std::string owner = "holder-" + std::to_string(i);
+    AcquireRequest r = request(key);
+    r.owner = owner;
+    r.limit = limit;
+    r.ttl = 3600000;
+    if (e.acquire(r, 0).status != EngineStatus::kGranted) state.SkipWithError("setup not granted");
+  }
+  AcquireRequest r = request(key);
+  r.limit = limit;
+  Millis now = 1;
+  std::uint64_t failed = 0;
+  for (auto _ : state) {
+    failed += e.acquire(r, now).status != EngineStatus::kGranted;
+    failed += e.extend(key, kOwner32, 30000, now) != EngineStatus::kOk;
+    failed += e.release(key, kOwner32, now) != EngineStatus::kOk;
+    ++now;
+  }
+  if (failed != 0) state.SkipWithError("an operation failed");
+  state.SetLabel(std::to_string(others) + " other holders");
+}
+BENCHMARK(BM_OwnerOpsAmongHolders)->Arg(0)->Arg(1)->Arg(15)->Arg(100)->Arg(10000);
+
 // One tick() of a mass expiry: 1,000,000 holders due together, 100,000 removed per tick.
 void BM_MassExpiryTick(benchmark::State& state) {
   std::unique_ptr<Engine> e;
@@ -113,7 +146,7 @@ void BM_MassExpiryTick(benchmark::State& state) {
       state.PauseTiming();
       e = std::make_unique<Engine>(limits_off(), 1);
       fill(*e, 1000000, 1000, 0);
-      now = 1000;
+      now = 1001;  // deadline 1000: due once now > 1000
       ticks_left = 10;
       state.ResumeTiming();
     }

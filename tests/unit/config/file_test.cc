@@ -338,13 +338,32 @@ BOOST_AUTO_TEST_CASE(describe_shows_values_without_secrets) {
              "limits.max_locks=100000 limits.max_memory_mb=512 limits.warn_threshold=0.8 "
              "limits.reject_requests=true limits.max_waiters=100000 limits.max_permits=10000 "
              "limits.max_ttl=24h limits.max_key_bytes=512 cleanup.interval=1s "
-             "cleanup.resolution=10ms cleanup.max_expiries_per_tick=100000 "
+             "cleanup.resolution=10ms cleanup.max_expiries_per_tick=100000 scripting.max_ms=500 "
              "security.auth_required=false security.api_keys=[0 keys] "
              "security.admin_api_keys=[0 keys] security.require_owner=false "
              "metrics.host=\"127.0.0.1\" metrics.port=9765 metrics.enabled=true "
              "logging.level=info logging.format=text logging.file=\"\" "
              "persistence.enabled=false persistence.dir=\"./data\" persistence.fsync=everysec "
              "persistence.snapshot_every_bytes=67108864 persistence.snapshot_interval=1h");
+}
+
+// scripting.max_ms (SPEC §7): default 500, 1..60000, from the file and TTLSEMLOCK_SCRIPTING_MAX_MS.
+BOOST_AUTO_TEST_CASE(scripting_max_ms_loads_and_is_range_checked) {
+  BOOST_TEST(load_json_text("{}").config.scripting.max_ms == 500);
+  BOOST_TEST(load_json_text(R"({"scripting":{"max_ms":1}})").config.scripting.max_ms == 1);
+  BOOST_TEST(load_json_text(R"({"scripting":{"max_ms":60000}})").config.scripting.max_ms == 60000);
+  BOOST_TEST(json_error(R"({"scripting":{"max_ms":0}})") ==
+             "scripting.max_ms: must be 1..60000, got 0");
+  BOOST_TEST(json_error(R"({"scripting":{"max_ms":60001}})") ==
+             "scripting.max_ms: must be 1..60000, got 60001");
+  BOOST_TEST(json_error(R"({"scripting":{"max_ms":"fast"}})") != "");
+  BOOST_TEST(json_error(R"({"scripting":{"budget":1}})") != "");
+  const LoadResult env = testing::run({}, {"TTLSEMLOCK_SCRIPTING_MAX_MS=250"});
+  BOOST_TEST((env.action == LoadAction::kRun));
+  BOOST_TEST(env.config.scripting.max_ms == 250);
+  const LoadResult bad = testing::run({}, {"TTLSEMLOCK_SCRIPTING_MAX_MS=0"});
+  BOOST_TEST(bad.exit_code == 2);
+  BOOST_TEST(bad.error == "TTLSEMLOCK_SCRIPTING_MAX_MS: must be 1..60000, got 0");
 }
 
 BOOST_AUTO_TEST_SUITE_END()

@@ -44,19 +44,22 @@ BOOST_AUTO_TEST_CASE(validation_statuses_in_order_and_change_nothing) {
   BOOST_TEST(e.extend("12345678", owner128, 1001, 0) == EngineStatus::kBadTtl);
 }
 
-BOOST_AUTO_TEST_CASE(held_one_ms_before_deadline_and_free_at_it) {
+// `now` is the clock rounded up: at now == deadline the TTL may not have passed yet (engine.h).
+BOOST_AUTO_TEST_CASE(held_through_its_deadline_and_free_one_ms_after) {
   Engine e(test::unlimited(), 1);
   auto a = acq(e, "k", "a", 100, 1000);
   BOOST_TEST(a.status == EngineStatus::kGranted);
   BOOST_TEST(a.ttl == 100);
   BOOST_TEST(e.exists("k", 1099));
   BOOST_TEST(e.info("k", 1099)->holders.at(0).remaining == 1);
-  BOOST_TEST(acq(e, "k", "b", 100, 1099).status == EngineStatus::kNotGranted);
-  BOOST_TEST(!e.exists("k", 1100));
-  BOOST_TEST(!e.info("k", 1100).has_value());
+  BOOST_TEST(e.exists("k", 1100));
+  BOOST_TEST(e.info("k", 1100)->holders.at(0).remaining == 0);
+  BOOST_TEST(acq(e, "k", "b", 100, 1100).status == EngineStatus::kNotGranted);
+  BOOST_TEST(!e.exists("k", 1101));
+  BOOST_TEST(!e.info("k", 1101).has_value());
   BOOST_TEST(e.stats().active_locks == 0u);  // removed on access, before any tick
   BOOST_TEST(e.stats().expired_holders == 1u);
-  auto b = acq(e, "k", "b", 100, 1100);
+  auto b = acq(e, "k", "b", 100, 1101);
   BOOST_TEST(b.status == EngineStatus::kGranted);
   BOOST_TEST(b.fence > a.fence);
 }
@@ -64,13 +67,13 @@ BOOST_AUTO_TEST_CASE(held_one_ms_before_deadline_and_free_at_it) {
 BOOST_AUTO_TEST_CASE(due_holder_is_absent_for_every_command) {
   Engine e(test::unlimited(), 1);
   auto a = acq(e, "k", "a", 50, 0);
-  BOOST_TEST(e.extend("k", "a", 100, 50) == EngineStatus::kNotHeld);
+  BOOST_TEST(e.extend("k", "a", 100, 51) == EngineStatus::kNotHeld);
   acq(e, "k", "a", 50, 100);
-  BOOST_TEST(e.release("k", "a", 150) == EngineStatus::kNotHeld);
+  BOOST_TEST(e.release("k", "a", 151) == EngineStatus::kNotHeld);
   auto again = acq(e, "k", "a", 50, 200);  // re-acquire after expiry: a new fence
   BOOST_TEST(again.status == EngineStatus::kGranted);
   BOOST_TEST(again.fence > a.fence + 1);
-  BOOST_TEST(e.release_all("k", 250) == 0u);
+  BOOST_TEST(e.release_all("k", 251) == 0u);
   BOOST_TEST(e.set_holder("k", "z", 10, 300).fence > again.fence);
 }
 
@@ -94,7 +97,7 @@ BOOST_AUTO_TEST_CASE(reacquire_false_is_not_granted_and_does_not_refresh) {
   auto r = acq(e, "k", "pid@host", 500, 50, 0, 0, 0, /*reacquire=*/false);
   BOOST_TEST(r.status == EngineStatus::kNotGranted);
   BOOST_TEST(r.fence == 0u);
-  BOOST_TEST(!e.exists("k", 100));
+  BOOST_TEST(!e.exists("k", 101));
 }
 
 BOOST_AUTO_TEST_CASE(fences_start_at_first_fence_and_rise_across_keys) {

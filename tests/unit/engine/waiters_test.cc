@@ -37,10 +37,10 @@ BOOST_AUTO_TEST_CASE(fifo_under_release_expiry_force_release_and_access_expiry) 
   BOOST_TEST(e.info("k", 10)->holders.at(0).owner == "w1");
   BOOST_TEST(e.info("k", 10)->holders.at(0).remaining == 50);  // TTL starts at the grant
 
-  // 2. expiry by the wheel (w1's deadline 60)
-  e.tick(59);
-  BOOST_TEST(!e.has_events());
+  // 2. expiry by the wheel (w1's deadline 60: due at 61)
   e.tick(60);
+  BOOST_TEST(!e.has_events());
+  e.tick(61);
   ev = e.take_events();
   BOOST_REQUIRE(ev.size() == 1u);
   BOOST_TEST(ev[0].tag == 2u);
@@ -54,12 +54,12 @@ BOOST_AUTO_TEST_CASE(fifo_under_release_expiry_force_release_and_access_expiry) 
   BOOST_TEST(ev[0].fence == 4u);
 
   // 4. expiry found on access (w3's deadline 120), between ticks
-  BOOST_TEST(e.exists("k", 120));
+  BOOST_TEST(e.exists("k", 121));
   ev = e.take_events();
   BOOST_REQUIRE(ev.size() == 1u);
   BOOST_TEST(ev[0].tag == 4u);
   BOOST_TEST(ev[0].fence == 5u);
-  BOOST_TEST(e.info("k", 120)->holders.at(0).owner == "w4");
+  BOOST_TEST(e.info("k", 121)->holders.at(0).owner == "w4");
   BOOST_TEST(e.stats().waiters == 0u);
   BOOST_TEST(e.stats().granted == 5u);
 }
@@ -90,16 +90,16 @@ BOOST_AUTO_TEST_CASE(waiter_times_out_at_its_deadline_and_leaves_the_queue) {
   acq(e, "k", "h", 1000, 0);
   auto w1 = acq(e, "k", "w1", 100, 0, 0, 100, 1);
   auto w2 = acq(e, "k", "w2", 100, 0, 0, 300, 2);
-  e.tick(99);
+  e.tick(100);  // the wait (deadline 100) may not have run out yet
   BOOST_TEST(!e.has_events());
-  e.tick(100);
+  e.tick(101);
   auto ev = e.take_events();
   BOOST_REQUIRE(ev.size() == 1u);
   BOOST_TEST(ev[0].tag == 1u);
   BOOST_TEST((ev[0].waiter == w1.waiter));
   BOOST_TEST(!ev[0].granted);
   BOOST_TEST(e.stats().waiter_timeouts == 1u);
-  BOOST_TEST(e.info("k", 100)->waiters == 1u);
+  BOOST_TEST(e.info("k", 101)->waiters == 1u);
   e.release("k", "h", 150);
   ev = e.take_events();
   BOOST_REQUIRE(ev.size() == 1u);
@@ -114,7 +114,7 @@ BOOST_AUTO_TEST_CASE(expiries_come_before_waiter_timeouts_in_a_tick) {
   acq(e, "k", "h", 100, 0);
   acq(e, "k", "w1", 100, 0, 0, 100, 1);  // its wait ends when h expires
   acq(e, "k", "w2", 100, 0, 0, 100, 2);
-  e.tick(100);
+  e.tick(101);
   auto ev = e.take_events();
   BOOST_REQUIRE(ev.size() == 2u);
   BOOST_TEST(ev[0].tag == 1u);
@@ -181,6 +181,82 @@ BOOST_AUTO_TEST_CASE(waiter_owner_that_came_to_hold_is_refreshed_not_doubled) {
   BOOST_TEST(!ev[0].refreshed);  // created the holder
   BOOST_TEST(ev[1].refreshed);   // only refreshed it: the server binds and releases nothing
   BOOST_TEST(e.info("s", 10)->holders.size() == 1u);
+}
+
+// Issue 11, defect 9: an owner derived from pid/host (reacquire=false) queued twice gets one
+// grant; at its turn the second is told "not acquired" (as an immediate acquire would be), and the
+// permit goes on to the next waiter. No two grants share a fence.
+BOOST_AUTO_TEST_CASE(derived_owner_waiting_twice_is_granted_once) {
+  Engine e(test::unlimited(), 1);
+  acq(e, "s", "a", 1000, 0, 2);
+  acq(e, "s", "b", 1000, 0, 2);
+  const bool derived = false;  // reacquire
+  BOOST_REQUIRE(acq(e, "s", "1234@host", 100, 0, 2, 500, 1, derived).status ==
+                EngineStatus::kQueued);
+  BOOST_REQUIRE(acq(e, "s", "1234@host", 100, 0, 2, 500, 2, derived).status ==
+                EngineStatus::kQueued);
+  BOOST_REQUIRE(acq(e, "s", "x", 100, 0, 2, 500, 3).status == EngineStatus::kQueued);
+  e.release("s", "a", 10);
+  e.release("s", "b", 10);
+  auto ev = e.take_events();
+  BOOST_REQUIRE(ev.size() == 3u);
+  BOOST_TEST(ev[0].tag == 1u);
+  BOOST_TEST(ev[0].granted);
+  BOOST_TEST(ev[1].tag == 2u);
+  BOOST_TEST(!ev[1].granted);
+  BOOST_TEST(ev[1].fence == 0u);
+  BOOST_TEST(ev[2].tag == 3u);
+  BOOST_TEST(ev[2].granted);
+  BOOST_TEST(ev[2].fence != ev[0].fence);
+  auto info = e.info("s", 10);
+  BOOST_REQUIRE(info.has_value());
+  BOOST_REQUIRE(info->holders.size() == 2u);
+  BOOST_TEST(info->holders[0].owner == "1234@host");
+  BOOST_TEST(info->holders[0].fence == ev[0].fence);
+  BOOST_TEST(info->holders[0].remaining == 100);
+  BOOST_TEST(info->holders[1].owner == "x");
+  BOOST_TEST(info->waiters == 0u);
+  BOOST_TEST(e.stats().waiters == 0u);
+  BOOST_TEST(e.stats().waiter_timeouts == 0u);  // answered, not timed out
+}
+
+// On a mutex the second derived waiter's turn comes only once the owner's holder is gone: then it
+// is a new grant with a new fence.
+BOOST_AUTO_TEST_CASE(derived_owner_second_wait_on_a_mutex_is_a_new_grant_after_release) {
+  Engine e(test::unlimited(), 1);
+  acq(e, "m", "h", 1000, 0);
+  acq(e, "m", "9@h", 100, 0, 0, 500, 1, false);
+  acq(e, "m", "9@h", 100, 0, 0, 500, 2, false);
+  e.release("m", "h", 10);
+  auto ev = e.take_events();
+  BOOST_REQUIRE(ev.size() == 1u);
+  BOOST_TEST(ev[0].granted);
+  BOOST_TEST(e.release("m", "9@h", 20) == EngineStatus::kOk);
+  auto ev2 = e.take_events();
+  BOOST_REQUIRE(ev2.size() == 1u);
+  BOOST_TEST(ev2[0].tag == 2u);
+  BOOST_TEST(ev2[0].granted);
+  BOOST_TEST(ev2[0].fence > ev[0].fence);
+}
+
+// An explicit owner that already holds and asks again with WAIT is refreshed at once (same
+// fence, new deadline), even while others wait: it is never queued behind them.
+BOOST_AUTO_TEST_CASE(explicit_owner_holding_and_waiting_again_is_refreshed_at_once) {
+  Engine e(test::unlimited(), 1);
+  auto a = acq(e, "k", "o", 100, 0);
+  BOOST_REQUIRE(acq(e, "k", "w", 100, 0, 0, 500, 1).status == EngineStatus::kQueued);
+  auto r = acq(e, "k", "o", 300, 50, 0, 500, 2);
+  BOOST_TEST(r.status == EngineStatus::kRefreshed);
+  BOOST_TEST(r.fence == a.fence);
+  BOOST_TEST(r.ttl == 300);
+  BOOST_TEST(e.info("k", 50)->holders.at(0).remaining == 300);
+  BOOST_TEST(e.info("k", 50)->waiters == 1u);
+  BOOST_TEST(!e.has_events());
+  // A derived owner asking again with WAIT is not granted, and not queued either.
+  auto d = acq(e, "d", "1@h", 100, 0, 0, 0, 0, false);
+  BOOST_TEST(acq(e, "d", "1@h", 100, 1, 0, 500, 3, false).status == EngineStatus::kNotGranted);
+  BOOST_TEST(e.info("d", 1)->waiters == 0u);
+  BOOST_TEST(e.info("d", 1)->holders.at(0).fence == d.fence);
 }
 
 BOOST_AUTO_TEST_SUITE_END()

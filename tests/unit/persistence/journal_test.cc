@@ -38,9 +38,15 @@ Record reservation(std::uint64_t fence) {
   return r;
 }
 
-// Three holds: a@10, b@11, c@12; returns the offsets where records 2 and 3 start.
+// A journal file (format 2): its header, then `records`.
+std::string journal_of(std::string_view records) {
+  return file_header(kJournalMagic) + std::string(records);
+}
+
+// A journal file with three holds: a@10, b@11, c@12; returns the offsets where records 2 and 3
+// start.
 std::string three_records(std::size_t& second, std::size_t& third) {
-  std::string j;
+  std::string j = file_header(kJournalMagic);
   encode_record(hold("a", "o", 10, 5000), j);
   second = j.size();
   encode_record(hold("b", "o", 11, 5000), j);
@@ -113,7 +119,7 @@ BOOST_AUTO_TEST_CASE(a_bad_record_before_good_data_is_refused_with_file_and_offs
   std::size_t second = 0;
   std::size_t third = 0;
   std::string j = three_records(second, third);
-  j[second + 10] = static_cast<char>(j[second + 10] ^ 0x01);
+  j[second + 13] = static_cast<char>(j[second + 13] ^ 0x01);  // in the payload
   ReplayState s;
   const JournalScan scan = scan_journal("/data/journal.log", j, false, s);
   BOOST_TEST(!scan.ok);
@@ -128,7 +134,7 @@ BOOST_AUTO_TEST_CASE(repair_cuts_at_the_bad_record) {
   std::size_t second = 0;
   std::size_t third = 0;
   std::string j = three_records(second, third);
-  j[second + 10] = static_cast<char>(j[second + 10] ^ 0x01);
+  j[second + 13] = static_cast<char>(j[second + 13] ^ 0x01);
   ReplayState s;
   const JournalScan scan = scan_journal("journal.log", j, true, s);
   BOOST_TEST(scan.ok);
@@ -181,6 +187,7 @@ BOOST_AUTO_TEST_CASE(snapshot_then_journal_and_expired_holders_dropped) {
   std::string j;
   encode_record(drop("s1", "o", 100), j);
   encode_record(hold("j1", "p", 102, 9000), j);
+  j = journal_of(j);
   write_file(dir.file(kJournalName), j);
   const LoadResult r = load_directory(dir.path, 2000, false);
   BOOST_TEST(r.ok);
@@ -204,11 +211,11 @@ BOOST_AUTO_TEST_CASE(journal_prev_of_an_interrupted_snapshot_is_replayed_in_orde
   encode_record(drop("a", "o", 1), prev);
   encode_record(hold("b", "o", 2, 9000), prev);
   encode_record(hold("c", "o", 3, 9000), prev);
-  write_file(dir.file(kJournalPrevName), prev);
+  write_file(dir.file(kJournalPrevName), journal_of(prev));
   std::string log;  // after the rotation
   encode_record(drop("c", "o", 3), log);
   encode_record(hold("d", "o", 4, 9000), log);
-  write_file(dir.file(kJournalName), log);
+  write_file(dir.file(kJournalName), journal_of(log));
   LoadResult r = load_directory(dir.path, 1000, false);
   BOOST_TEST(r.ok);
   std::vector<std::string> keys;
@@ -234,14 +241,14 @@ BOOST_AUTO_TEST_CASE(a_damaged_snapshot_is_refused_even_with_repair) {
   LoadResult r = load_directory(dir.path, 0, true);
   BOOST_TEST(!r.ok);
   BOOST_TEST(r.error == "Snapshot is damaged: " + dir.file(kSnapshotName) +
-                            " at offset 0: not a snapshot file");
-  std::string snap(kSnapshotMagic);
+                            " at offset 0: not a SEMLSNAP file header");
+  std::string snap = file_header(kSnapshotMagic);
   encode_record(hold("a", "o", 1, 10), snap);
   snap.pop_back();
   write_file(dir.file(kSnapshotName), snap);
   r = load_directory(dir.path, 0, true);
   BOOST_TEST(r.error == "Snapshot is damaged: bad record (record cut short) in " +
-                            dir.file(kSnapshotName) + " at offset 8");
+                            dir.file(kSnapshotName) + " at offset 16");
 }
 
 BOOST_AUTO_TEST_CASE(an_empty_directory_is_an_empty_state) {
@@ -252,17 +259,18 @@ BOOST_AUTO_TEST_CASE(an_empty_directory_is_an_empty_state) {
   BOOST_TEST(r.journal_valid_bytes == 0u);
 }
 
-BOOST_AUTO_TEST_CASE(journal_reset_empties_the_file) {
+BOOST_AUTO_TEST_CASE(journal_reset_empties_the_file_to_its_header) {
   TempDir dir;
   JournalFile f;
   BOOST_TEST(f.open(dir.file(kJournalName), 0) == 0);
+  BOOST_TEST(f.size() == kFileHeaderBytes);  // a new journal starts with its header
   BOOST_TEST(f.append("0123456789") == 0);
-  BOOST_TEST(f.size() == 10u);
+  BOOST_TEST(f.size() == kFileHeaderBytes + 10);
   BOOST_TEST(f.reset() == 0);
-  BOOST_TEST(f.size() == 0u);
+  BOOST_TEST(f.size() == kFileHeaderBytes);
   std::string data;
   BOOST_TEST(read_whole_file(dir.file(kJournalName), data) == 0);
-  BOOST_TEST(data.empty());
+  BOOST_TEST(data == file_header(kJournalMagic));
   JournalFile closed;
   BOOST_TEST(closed.append("x") == EBADF);
 }

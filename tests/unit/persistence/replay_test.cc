@@ -109,12 +109,32 @@ BOOST_AUTO_TEST_CASE(restore_keeps_fences_and_consumes_none) {
   e.ensure_next_fence_above(10);  // never lowers the counter
   BOOST_TEST(e.acquire({"x", "c", 1000}, 100).fence == 5002u);
   // A restored holder expires like any other.
-  e.tick(4999);
-  BOOST_TEST(e.info("sem", 4999)->holders.size() == 2u);
+  // (Due once now > deadline: the engine's `now` is a clock rounded up.)
   e.tick(5000);
-  BOOST_TEST(e.info("sem", 5000)->holders.size() == 1u);
-  e.tick(6000);
-  BOOST_TEST(!e.info("sem", 6000).has_value());
+  BOOST_TEST(e.info("sem", 5000)->holders.size() == 2u);
+  e.tick(5001);
+  BOOST_TEST(e.info("sem", 5001)->holders.size() == 1u);
+  e.tick(6001);
+  BOOST_TEST(!e.info("sem", 6001).has_value());
+}
+
+// Issue 11 #2 (restore half): the engine never builds a state over a key's limit, whatever it is
+// asked to restore.
+BOOST_AUTO_TEST_CASE(restore_never_goes_over_a_keys_limit) {
+  Engine e(EngineLimits{}, 1000);
+  e.tick(0);
+  BOOST_TEST(e.restore_holder("job", "w1", 10, 1, 5000));
+  BOOST_TEST(!e.restore_holder("job", "w2", 12, 1, 5000));  // a second holder on a mutex
+  BOOST_TEST(e.restore_holder("job", "w1", 10, 1, 5000));   // already there: fine
+  BOOST_TEST(e.restore_holder("sem", "a", 20, 2, 5000));
+  BOOST_TEST(!e.restore_holder("sem", "b", 21, 3, 5000));  // another limit
+  BOOST_TEST(e.restore_holder("sem", "b", 22, 2, 5000));
+  BOOST_TEST(!e.restore_holder("sem", "c", 23, 2, 5000));  // over the limit
+  BOOST_TEST(!e.restore_holder("", "c", 24, 1, 5000));     // invalid key
+  BOOST_TEST(e.info("job", 1)->holders.size() == 1u);
+  BOOST_TEST(e.info("job", 1)->holders[0].owner == "w1");
+  BOOST_TEST(e.info("sem", 1)->holders.size() == 2u);
+  BOOST_TEST(e.stats().holders == 3u);
 }
 
 BOOST_AUTO_TEST_CASE(snapshot_plus_journal_replay_equals_the_live_set) {
@@ -192,7 +212,8 @@ BOOST_AUTO_TEST_CASE(snapshot_plus_journal_replay_equals_the_live_set) {
     Engine fresh(limits, 1);
     fresh.tick(now);
     for (const auto& h : loaded.holders) {
-      fresh.restore_holder(h.key, h.owner, h.fence, h.limit, h.wall_deadline_ms - kWallBase);
+      BOOST_TEST(
+          fresh.restore_holder(h.key, h.owner, h.fence, h.limit, h.wall_deadline_ms - kWallBase));
     }
     fresh.ensure_next_fence_above(loaded.max_fence);
     BOOST_TEST((live_in(fresh, now) == live));

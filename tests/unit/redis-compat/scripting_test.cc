@@ -194,8 +194,9 @@ BOOST_AUTO_TEST_CASE(eval_argument_errors) {
 }
 
 BOOST_AUTO_TEST_CASE(sandbox_has_no_io_os_or_loaders) {
-  for (const char* name : {"io", "os", "loadfile", "dofile", "require", "loadstring", "load",
-                           "package", "debug", "print"}) {
+  for (const char* name :
+       {"io", "os", "loadfile", "dofile", "require", "loadstring", "load", "package", "debug",
+        "print", "newproxy", "getfenv", "setfenv", "module", "gcinfo"}) {
     BOOST_TEST(run({"EVAL", std::string("return ") + name, "0"}) ==
                    "-ERR user_script:1: Script attempted to access nonexistent global variable '" +
                        std::string(name) + "'\r\n",
@@ -253,31 +254,6 @@ BOOST_AUTO_TEST_CASE(cache_is_bounded_lru) {
              "*3\r\n:1\r\n:0\r\n:1\r\n");
 }
 
-BOOST_AUTO_TEST_CASE(budget_stops_a_script_only_before_its_first_write) {
-  host.script_limits.instruction_budget = 100'000;
-  BOOST_TEST(run({"EVAL", "while true do end", "0"}) ==
-             "-ERR script stopped: it ran past its instruction budget before its first write\r\n");
-  // pcall cannot swallow the stop.
-  BOOST_TEST(run({"EVAL", "while true do pcall(function() while true do end end) end", "0"}) ==
-             "-ERR script stopped: it ran past its instruction budget before its first write\r\n");
-  // Reads do not count as writes.
-  BOOST_TEST(run({"EVAL", "while true do redis.call('get', 'k') end", "0"}) ==
-             "-ERR script stopped: it ran past its instruction budget before its first write\r\n");
-  // Each call counts as a thousand instructions: 100 reads use up a budget of 100,000.
-  BOOST_TEST(run({"EVAL", "for i = 1, 95 do redis.call('get', 'k') end return 1", "0"}) ==
-             ":1\r\n");
-  BOOST_TEST(run({"EVAL", "for i = 1, 105 do redis.pcall('get', 'k') end return 1", "0"}) ==
-             "-ERR script stopped: it ran past its instruction budget before its first write\r\n");
-  // A script that has written runs to completion, well past the budget.
-  BOOST_TEST(run({"EVAL",
-                  "redis.call('set', KEYS[1], 'w') local n = 0 for i = 1, 1000000 do n = n + 1 end "
-                  "return n",
-                  "1", "k"}) == ":1000000\r\n");
-  // The next script gets a fresh budget.
-  BOOST_TEST(run({"EVAL", "local n = 0 for i = 1, 1000 do n = n + i end return n", "0"}) ==
-             ":500500\r\n");
-}
-
 BOOST_AUTO_TEST_CASE(heap_is_capped_and_reported_to_the_host) {
   host.script_limits.max_heap_bytes = 2 * 1024 * 1024;
   BOOST_TEST(run({"EVAL", "return 1", "0"}) == ":1\r\n");
@@ -328,7 +304,7 @@ BOOST_AUTO_TEST_CASE(node_redlock_scripts) {
   BOOST_TEST(run({"EXISTS", "r1", "r2"}) == ":0\r\n");
   // Extend after expiry fails; a new acquire succeeds.
   run({"EVAL", kRedlockAcquire, "1", "r1", "v2", "100"});
-  advance(100);
+  advance(101);
   BOOST_TEST(run({"EVAL", kRedlockExtend, "1", "r1", "v2", "100"}) == ":0\r\n");
   BOOST_TEST(run({"EVAL", kRedlockAcquire, "1", "r1", "v3", "100"}) == ":1\r\n");
 }
