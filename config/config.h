@@ -22,6 +22,13 @@ struct ServerConfig {
   std::uint64_t max_request_bytes = 1024 * 1024;
   Millis idle_timeout = 0;       // 0 = none
   Millis tcp_keepalive = 60000;  // 0 = off
+  // A request begun (any byte of it buffered) must be complete within this (0 = no deadline).
+  Millis request_timeout = 10000;
+  // Largest reply to one request; past it the reply is replaced by "-ERR reply too large".
+  std::uint64_t max_reply_bytes = 16 * 1024 * 1024;
+  // All connection buffers together (input and output), MiB; past it the connection holding
+  // the most is closed first (Redis's maxmemory-clients). 0 = unlimited.
+  std::uint64_t max_client_memory_mb = 64;
 };
 
 struct LimitsConfig {

@@ -208,6 +208,18 @@ std::vector<KeySpec> make_keys() {
       "server", "idle_timeout", "close connections idle this long (0 = never)", 0, kNoMaxMillis));
   keys.push_back(duration_key<&C::server, &ServerConfig::tcp_keepalive>(
       "server", "tcp_keepalive", "TCP keepalive idle time (0 = off)", 0, kNoMaxMillis));
+  keys.push_back(duration_key<&C::server, &ServerConfig::request_timeout>(
+      "server", "request_timeout",
+      "close a connection that has begun a request and not finished it within this (0 = never)", 0,
+      kNoMaxMillis));
+  keys.push_back(uint_key<&C::server, &ServerConfig::max_reply_bytes>(
+      "server", "max_reply_bytes", "largest reply to one request, bytes (past it: reply too large)",
+      65536, 1ull << 32));
+  keys.push_back(uint_key<&C::server, &ServerConfig::max_client_memory_mb>(
+      "server", "max_client_memory_mb",
+      "all connection buffers together, MiB; the largest connection is closed past it (0 = "
+      "unlimited)",
+      0, kMaxMemoryMb));
 
   keys.push_back(uint_key<&C::limits, &LimitsConfig::max_locks>(
       "limits", "max_locks", "most lock keys (0 = unlimited)", 0, kNoMax));

@@ -105,6 +105,22 @@ EngineStatus Engine::release_fenced(std::string_view key, std::string_view owner
   return EngineStatus::kOk;
 }
 
+EngineStatus Engine::release_unrefreshed(std::string_view key, std::string_view owner,
+                                         std::uint64_t fence, Millis deadline, Millis now) {
+  Impl& m = *impl_;
+  m.observe(now);
+  std::uint32_t slot = m.find(key);
+  if (slot == kNil || !m.purge(slot, now)) return EngineStatus::kNotHeld;
+  std::uint32_t held = m.find_holder(slot, owner);
+  if (held == kNil || m.fence_of(held) != fence || m.deadline_of(held) != deadline) {
+    return EngineStatus::kNotHeld;
+  }
+  m.remove_holder(held);
+  m.serve_waiters(slot, now, now);
+  m.erase_if_empty(slot);
+  return EngineStatus::kOk;
+}
+
 std::uint64_t Engine::release_all(std::string_view key, Millis now, bool count_as_release) {
   Impl& m = *impl_;
   m.observe(now);

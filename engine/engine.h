@@ -106,6 +106,7 @@ struct WaiterEvent {
   // waited), so its holder's deadline was refreshed (same fence) and nothing was created. The edge
   // binds nothing to it and must not release it if the answer cannot be delivered.
   bool refreshed = false;
+  Millis deadline = 0;  // when granted: the holder's deadline as this grant set it
 };
 
 struct HolderInfo {
@@ -197,6 +198,11 @@ class Engine {
   // grants): kOk, kNotHeld.
   EngineStatus release_fenced(std::string_view key, std::string_view owner, std::uint64_t fence,
                               Millis now);
+  // release_fenced, and only while the holder's deadline is still `deadline` (what its grant set:
+  // WaiterEvent::deadline). A holder refreshed or extended since (by another request of the same
+  // owner, which was told it holds the key) is left alone: kNotHeld.
+  EngineStatus release_unrefreshed(std::string_view key, std::string_view owner,
+                                   std::uint64_t fence, Millis deadline, Millis now);
   // Remove every holder of the key; returns how many. Counted as a release request when
   // `count_as_release` (JSON release without an owner), else as a force release.
   std::uint64_t release_all(std::string_view key, Millis now, bool count_as_release = false);

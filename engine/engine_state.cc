@@ -352,8 +352,10 @@ void Engine::Impl::serve_waiters_slow(std::uint32_t slot, Millis now, Millis fre
       set_deadline(held, now + wt.ttl);
       ev.fence = fence_of(held);
       ev.refreshed = true;
+      ev.deadline = now + wt.ttl;
     } else {
       ev.fence = add_holder(slot, wt.owner(), wt.ttl, now);
+      ev.deadline = now + wt.ttl;
     }
     events.push_back(ev);
     remove_waiter(w);

@@ -1,5 +1,6 @@
 #include "protocol/http.h"
 
+#include <algorithm>
 #include <charconv>
 #include <cstring>
 
@@ -77,7 +78,11 @@ bool parse_request_line(std::string_view line, Request& out) {
 
 }  // namespace
 
-ParseResult parse_request(std::string_view in, const Limits& limits, Request& out) {
+namespace {
+
+// The whole parse; `need` gets the request's full size when only the body is missing.
+ParseResult parse_whole(std::string_view in, const Limits& limits, Request& out,
+                        std::size_t& need) {
   out = Request{};
   // RFC 9112 §2.2: ignore empty lines before the request line (some clients send a CRLF
   // after a POST body).
@@ -155,6 +160,7 @@ ParseResult parse_request(std::string_view in, const Limits& limits, Request& ou
 
   const std::size_t head = start + (window.size() - rest.size());
   if (in.size() - head < content_length) {
+    need = head + content_length;
     // RFC 9110 §10.1.1: an HTTP/1.0 request's expectation is ignored.
     ParseResult more;
     more.send_continue = out.expect_continue && out.minor_version >= 1;
@@ -162,6 +168,63 @@ ParseResult parse_request(std::string_view in, const Limits& limits, Request& ou
   }
   out.body = in.substr(head, content_length);
   return {Status::kRequest, head + content_length, 0, {}};
+}
+
+// Offset just past the first empty line (LF LF or LF CR LF) in in[from, end), or 0. `from` is
+// moved to where the next search should begin.
+std::size_t find_head_end(std::string_view in, std::size_t& from, std::size_t end) {
+  while (from < end) {
+    const void* hit = std::memchr(in.data() + from, '\n', end - from);
+    if (hit == nullptr) {
+      from = end;
+      return 0;
+    }
+    const auto lf = static_cast<std::size_t>(static_cast<const char*>(hit) - in.data());
+    if (lf + 1 >= end) {
+      from = lf;  // look at this LF again once more bytes follow it
+      return 0;
+    }
+    if (in[lf + 1] == '\n') return lf + 2;
+    if (in[lf + 1] == '\r') {
+      if (lf + 2 >= end) {
+        from = lf;
+        return 0;
+      }
+      if (in[lf + 2] == '\n') return lf + 3;
+    }
+    from = lf + 1;
+  }
+  return 0;
+}
+
+}  // namespace
+
+ParseResult parse_request(std::string_view in, const Limits& limits, Request& out, Cursor* cursor) {
+  std::size_t need = 0;
+  if (cursor == nullptr) return parse_whole(in, limits, out, need);
+  Cursor& c = *cursor;
+  out = Request{};
+  if (c.need > 0) {
+    if (in.size() < c.need) return {};
+  } else {
+    // Skip blank lines once, then look for the end of the head in the new bytes only.
+    while (c.start < in.size() && (in[c.start] == '\r' || in[c.start] == '\n')) ++c.start;
+    if (c.start == in.size()) {
+      if (c.start <= limits.max_header_bytes) return {};
+    } else {
+      const std::size_t window_end = std::min(in.size(), c.start + limits.max_header_bytes);
+      if (c.scanned < c.start) c.scanned = c.start;
+      const std::size_t end_of_head = find_head_end(in, c.scanned, window_end);
+      if (end_of_head == 0 && window_end - c.start < limits.max_header_bytes) return {};
+    }
+  }
+  const ParseResult r = parse_whole(in, limits, out, need);
+  if (r.status == Status::kNeedMore) {
+    c.need = need;  // 0 if the head still is not whole (cannot happen; then scan on)
+  } else {
+    c = Cursor{};
+  }
+  return r;
 }
 
 void write_response(std::string& out, int status, std::string_view content_type,

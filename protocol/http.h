@@ -36,9 +36,22 @@ struct ParseResult {
   bool send_continue = false;
 };
 
+// Where the framing of an unfinished request stopped, so that a request trickled in is not
+// re-parsed from its start on every read: the head is parsed once it is complete (or its window
+// is full), the body waited for by size. Belongs to one stream whose unconsumed bytes keep
+// starting at the same request; parse_request resets it when it returns anything but kNeedMore.
+struct Cursor {
+  std::size_t start = 0;    // blank lines skipped before the request line
+  std::size_t scanned = 0;  // bytes known to hold no end of head
+  std::size_t need = 0;     // the head is parsed: the whole request is this many bytes
+};
+
 // Parses one request from the front of `in`. kRequest: `out` views into `in`, `consumed` covers
 // head and body. kNeedMore consumes nothing. kError: answer error_status and close.
-ParseResult parse_request(std::string_view in, const Limits& limits, Request& out);
+// With a cursor, an error inside an unfinished head is reported once the head ends or fills its
+// window (rather than as soon as its line arrives); the verdict on whole input is the same.
+ParseResult parse_request(std::string_view in, const Limits& limits, Request& out,
+                          Cursor* cursor = nullptr);
 
 struct ResponseExtras {
   // Answering HEAD: the headers the response would have (Content-Length included), no body.

@@ -277,11 +277,12 @@ std::variant<Request, DecodeError> decode_request(std::string_view line) {
   return req;
 }
 
-LineResult next_line(std::string_view in, std::size_t max_line) {
+LineResult next_line(std::string_view in, std::size_t max_line, std::size_t from) {
   // A line of exactly max_line bytes plus its LF is accepted; the search window is bounded so
   // the verdict does not depend on how much has been buffered.
   const std::size_t window = in.size() < max_line + 1 ? in.size() : max_line + 1;
-  const void* hit = std::memchr(in.data(), '\n', window);
+  if (from > window) from = window;
+  const void* hit = std::memchr(in.data() + from, '\n', window - from);
   if (hit == nullptr) {
     if (in.size() > max_line) return {LineStatus::kTooLong, {}, 0};
     return {LineStatus::kNeedMore, {}, 0};

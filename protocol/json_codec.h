@@ -64,7 +64,9 @@ struct LineResult {
   std::string_view line;
   std::size_t consumed;
 };
-LineResult next_line(std::string_view in, std::size_t max_line);
+// `from`: how many bytes at the front of `in` the caller already knows hold no '\n' (the size of
+// the previous kNeedMore input), so a line trickled in is scanned once, not once per read.
+LineResult next_line(std::string_view in, std::size_t max_line, std::size_t from = 0);
 
 // Reply encoding, exactly SPEC §4. Each appends one line ending in "\n" to `out`.
 // id_raw is echoed as "id":<raw> when non-empty. Field order: success, data|error+code, id.

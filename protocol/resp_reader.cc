@@ -5,8 +5,8 @@
 
 // Mirrors Redis 7 networking.c: processMultibulkBuffer for frames starting with '*',
 // processInlineBuffer (with sds.c sdssplitargs) for anything else. Differences, on purpose:
-// - The parser keeps no state between calls; an incomplete frame is re-scanned next time. Bulk
-//   payloads are skipped by length, so a re-scan costs O(argument count), not O(bytes).
+// - The state between reads is a small cursor the caller keeps (ParseCursor): where the unfinished
+//   frame's scan stopped. Bulk payloads are skipped by length, never scanned.
 // - Header lines are searched with memchr (binary safe) inside a bounded window, so the result
 //   does not depend on how the bytes were split across reads (Redis only notices a missing CR
 //   once its buffer passes the limit).
@@ -57,20 +57,25 @@ enum class LineScan : std::uint8_t { kFound, kNeedMore, kTooBig };
 
 struct HeaderLine {
   LineScan scan;
-  std::size_t cr;  // offset of the '\r' from the line start
+  std::size_t cr;  // offset of the '\r' from the line start; for kNeedMore: bytes known CR-free
 };
 
-// Finds the CR ending a '*'/'$' header line that starts at `pos`. Like Redis, the line is
-// complete only when one more byte follows the CR (Redis skips it without looking at it).
-HeaderLine find_header_cr(std::string_view in, std::size_t pos, std::size_t max_line) {
+// Finds the CR ending a '*'/'$' header line that starts at `pos`, searching from `from` bytes into
+// the line (the caller knows the bytes before hold no CR). Like Redis, the line is complete only
+// when one more byte follows the CR (Redis skips it without looking at it).
+HeaderLine find_header_cr(std::string_view in, std::size_t pos, std::size_t max_line,
+                          std::size_t from, std::uint64_t& scanned) {
   const std::size_t avail = in.size() - pos;
   const std::size_t window = avail < max_line + 1 ? avail : max_line + 1;
-  const void* hit = std::memchr(in.data() + pos, '\r', window);
+  if (from > window) from = window;
+  const void* hit = std::memchr(in.data() + pos + from, '\r', window - from);
   if (hit == nullptr) {
-    return {avail > max_line ? LineScan::kTooBig : LineScan::kNeedMore, 0};
+    scanned += window - from;
+    return {avail > max_line ? LineScan::kTooBig : LineScan::kNeedMore, window};
   }
   const auto cr = static_cast<std::size_t>(static_cast<const char*>(hit) - (in.data() + pos));
-  if (cr + 2 > avail) return {LineScan::kNeedMore, 0};
+  scanned += cr + 1 - from;
+  if (cr + 2 > avail) return {LineScan::kNeedMore, cr};
   return {LineScan::kFound, cr};
 }
 
@@ -78,27 +83,36 @@ struct Number {
   LineScan scan;
   bool ok;
   long long value;
-  std::size_t next;  // position after CR + 1 byte
+  std::size_t next;  // position after CR + 1 byte; for kNeedMore: bytes of the line CR-free
 };
 
+Number read_header_slow(std::string_view in, std::size_t pos, std::size_t max_line,
+                        std::size_t from, std::uint64_t& scanned) {
+  const HeaderLine line = find_header_cr(in, pos, max_line, from, scanned);
+  if (line.scan != LineScan::kFound) return {line.scan, false, 0, line.cr};
+  long long v = 0;
+  const bool ok = string_to_ll(in.data() + pos + 1, line.cr - 1, v);
+  return {LineScan::kFound, ok, v, pos + line.cr + 2};
+}
+
 // Reads the number after the type byte at `pos` ("*123\r\n" / "$5\r\n").
-Number read_header_number(std::string_view in, std::size_t pos, std::size_t max_line) {
-  // Fast path for the common short decimal: digits then CR then one more byte.
+Number read_header_number(std::string_view in, std::size_t pos, std::size_t max_line,
+                          std::size_t from, std::uint64_t& scanned) {
+  // Fast path for the common short decimal: digits then CR then one more byte. Tried only at the
+  // line's first look: a resumed line already failed it.
   const char* p = in.data() + pos + 1;
+  if (from > 0) return read_header_slow(in, pos, max_line, from, scanned);
   const char* end = in.data() + in.size();
   const char* q = p;
   while (q != end && q - p < 18 && static_cast<unsigned>(*q - '0') < 10) ++q;
+  scanned += static_cast<std::uint64_t>(q - p) + 1;
   if (q != p && q + 1 < end && *q == '\r' && (*p != '0' || q - p == 1) &&
       static_cast<std::size_t>(q - p) + 1 <= max_line) {
     long long v = 0;
     for (const char* d = p; d != q; ++d) v = v * 10 + (*d - '0');
     return {LineScan::kFound, true, v, static_cast<std::size_t>(q + 2 - in.data())};
   }
-  const HeaderLine line = find_header_cr(in, pos, max_line);
-  if (line.scan != LineScan::kFound) return {line.scan, false, 0, 0};
-  long long v = 0;
-  const bool ok = string_to_ll(in.data() + pos + 1, line.cr - 1, v);
-  return {LineScan::kFound, ok, v, pos + line.cr + 2};
+  return read_header_slow(in, pos, max_line, from, scanned);
 }
 
 ParseResult error(ProtocolError e, char got = 0) {
@@ -109,41 +123,92 @@ ParseResult error(ProtocolError e, char got = 0) {
   return r;
 }
 
+// Resumes at the cursor: the count header is read once, then each argument once; an argument
+// whose header or payload is incomplete is the resume point. Arguments are collected while
+// scanning when the scan started at the first one, else by one more pass once the frame is whole.
 ParseResult parse_multibulk(std::string_view in, const ReaderLimits& limits,
-                            std::vector<std::string_view>& args) {
-  const Number count = read_header_number(in, 0, limits.max_inline_bytes);
-  if (count.scan == LineScan::kNeedMore) return {};
-  if (count.scan == LineScan::kTooBig) return error(ProtocolError::kTooBigMultibulkCountString);
-  if (!count.ok ||
-      (count.value > 0 && static_cast<unsigned long long>(count.value) > limits.max_args)) {
-    return error(ProtocolError::kInvalidMultibulkLength);
+                            std::vector<std::string_view>& args, ParseCursor& cur) {
+  if (cur.count < 0) {
+    const Number count =
+        read_header_number(in, 0, limits.max_inline_bytes, cur.line_scanned, cur.scanned);
+    if (count.scan == LineScan::kNeedMore) {
+      cur.line_scanned = count.next;
+      return {};
+    }
+    if (count.scan == LineScan::kTooBig) return error(ProtocolError::kTooBigMultibulkCountString);
+    if (!count.ok ||
+        (count.value > 0 && static_cast<unsigned long long>(count.value) > limits.max_args)) {
+      return error(ProtocolError::kInvalidMultibulkLength);
+    }
+    if (count.value <= 0) return {ParseStatus::kSkip, count.next, ProtocolError::kNone, 0};
+    cur.count = count.value;
+    cur.first = count.next;
+    cur.pos = count.next;
+    cur.args_done = 0;
+    cur.line_scanned = 0;
   }
-  if (count.value <= 0) return {ParseStatus::kSkip, count.next, ProtocolError::kNone, 0};
 
-  std::size_t pos = count.next;
-  auto remaining = static_cast<std::size_t>(count.value);
-  while (remaining > 0) {
-    if (pos >= in.size()) return {};
+  const auto total = static_cast<std::size_t>(cur.count);
+  const bool collect = cur.args_done == 0;
+  std::size_t pos = cur.pos;
+  std::size_t done = cur.args_done;
+  auto suspend = [&](std::size_t line_scanned) {
+    cur.pos = pos;
+    cur.args_done = done;
+    cur.line_scanned = line_scanned;
+    cur.bulk = -1;
+    return ParseResult{};
+  };
+  while (done < total) {
+    if (pos >= in.size()) return suspend(0);
+    const bool resumed = pos == cur.pos;
+    if (resumed && cur.bulk >= 0) {
+      // Header read on an earlier call: only the payload was missing.
+      const auto bulk = static_cast<std::size_t>(cur.bulk);
+      if (in.size() - cur.payload < bulk + 2) return ParseResult{};
+      if (collect) args.emplace_back(in.data() + cur.payload, bulk);
+      pos = cur.payload + bulk + 2;
+      cur.bulk = -1;
+      ++done;
+      continue;
+    }
+    const std::size_t from = resumed ? cur.line_scanned : 0;
     // Redis waits for the whole length line before looking at its first byte.
     Number len;
     if (in[pos] == '$') {
-      len = read_header_number(in, pos, limits.max_inline_bytes);
+      len = read_header_number(in, pos, limits.max_inline_bytes, from, cur.scanned);
     } else {
-      const HeaderLine line = find_header_cr(in, pos, limits.max_inline_bytes);
-      len = {line.scan, false, 0, 0};
+      const HeaderLine line = find_header_cr(in, pos, limits.max_inline_bytes, from, cur.scanned);
+      len = {line.scan, false, 0, line.cr};
       if (line.scan == LineScan::kFound) return error(ProtocolError::kExpectedDollar, in[pos]);
     }
-    if (len.scan == LineScan::kNeedMore) return {};
+    if (len.scan == LineScan::kNeedMore) return suspend(len.next);
     if (len.scan == LineScan::kTooBig) return error(ProtocolError::kTooBigBulkCountString);
     if (!len.ok || len.value < 0 ||
         static_cast<unsigned long long>(len.value) > limits.max_bulk_bytes) {
       return error(ProtocolError::kInvalidBulkLength);
     }
     const auto bulk = static_cast<std::size_t>(len.value);
-    if (in.size() - len.next < bulk + 2) return {};
-    args.emplace_back(in.data() + len.next, bulk);
+    if (in.size() - len.next < bulk + 2) {
+      // The header is complete, only its payload is missing: remember where it starts.
+      suspend(0);
+      cur.bulk = len.value;
+      cur.payload = len.next;
+      return ParseResult{};
+    }
+    if (collect) args.emplace_back(in.data() + len.next, bulk);
     pos = len.next + bulk + 2;
-    --remaining;
+    ++done;
+  }
+  if (!collect) {
+    // One pass over the now complete frame: every header is known valid.
+    std::size_t p = cur.first;
+    for (std::size_t i = 0; i < total; ++i) {
+      const Number len = read_header_number(in, p, limits.max_inline_bytes, 0, cur.scanned);
+      const auto bulk = static_cast<std::size_t>(len.value);
+      args.emplace_back(in.data() + len.next, bulk);
+      p = len.next + bulk + 2;
+    }
   }
   return {ParseStatus::kCommand, pos, ProtocolError::kNone, 0};
 }
@@ -251,14 +316,19 @@ bool split_args(std::string_view line, std::vector<std::string_view>& args, std:
 }
 
 ParseResult parse_inline(std::string_view in, const ReaderLimits& limits,
-                         std::vector<std::string_view>& args, std::string& scratch) {
+                         std::vector<std::string_view>& args, std::string& scratch,
+                         ParseCursor& cur) {
   const std::size_t window =
       in.size() < limits.max_inline_bytes + 1 ? in.size() : limits.max_inline_bytes + 1;
-  const void* hit = std::memchr(in.data(), '\n', window);
+  const std::size_t from = cur.line_scanned < window ? cur.line_scanned : window;
+  const void* hit = std::memchr(in.data() + from, '\n', window - from);
   if (hit == nullptr) {
+    cur.scanned += window - from;
     if (in.size() > limits.max_inline_bytes) return error(ProtocolError::kTooBigInlineRequest);
+    cur.line_scanned = window;
     return {};
   }
+  cur.scanned += static_cast<std::size_t>(static_cast<const char*>(hit) - in.data()) + 1 - from;
   const auto lf = static_cast<std::size_t>(static_cast<const char*>(hit) - in.data());
   std::size_t len = lf;
   if (len > 0 && in[len - 1] == '\r') --len;
@@ -277,12 +347,16 @@ ParseResult parse_inline(std::string_view in, const ReaderLimits& limits,
 }  // namespace
 
 ParseResult parse_command(std::string_view in, const ReaderLimits& limits,
-                          std::vector<std::string_view>& args, std::string& scratch) {
+                          std::vector<std::string_view>& args, std::string& scratch,
+                          ParseCursor* cursor) {
   args.clear();
   if (in.empty()) return {};
-  ParseResult r =
-      in[0] == '*' ? parse_multibulk(in, limits, args) : parse_inline(in, limits, args, scratch);
+  ParseCursor local;
+  ParseCursor& cur = cursor != nullptr ? *cursor : local;
+  ParseResult r = in[0] == '*' ? parse_multibulk(in, limits, args, cur)
+                               : parse_inline(in, limits, args, scratch, cur);
   if (r.status != ParseStatus::kCommand) args.clear();
+  if (r.status != ParseStatus::kNeedMore) cur.reset();
   return r;
 }
 

@@ -38,6 +38,28 @@ struct ParseResult {
   char got = 0;  // for kExpectedDollar: the byte found instead of '$'
 };
 
+// Where the parse of an unfinished frame stopped, so that the next call resumes there instead of
+// re-scanning the frame from its start (Redis keeps multibulklen/bulklen in the client between
+// reads). One cursor belongs to one input stream whose unconsumed bytes keep starting at the same
+// frame: the caller keeps the bytes and passes them again with more appended. parse_command
+// resets the cursor whenever it returns anything but kNeedMore (except `scanned`).
+struct ParseCursor {
+  long long count = -1;          // multibulk: the frame's argument count, once its header is read
+  std::size_t first = 0;         // multibulk: offset of the first argument's '$'
+  std::size_t pos = 0;           // multibulk: offset of the next argument's '$'
+  std::size_t args_done = 0;     // multibulk: arguments complete before `pos`
+  std::size_t line_scanned = 0;  // bytes of the line at the resume point known to hold no CR/LF
+  long long bulk = -1;        // multibulk: the resume point's bulk length, once its header is read
+  std::size_t payload = 0;    // multibulk: where that bulk's payload starts
+  std::uint64_t scanned = 0;  // bytes examined in total, for tests and bounds (never reset)
+
+  void reset() {
+    const std::uint64_t kept = scanned;
+    *this = ParseCursor{};
+    scanned = kept;
+  }
+};
+
 // Parses at most one command from the front of `in`. On kCommand, `args` holds the arguments:
 // views into `in` for multibulk (zero copy), views into `scratch` for inline commands (unescaped).
 // Pure: NeedMore consumes nothing; the same bytes give the same result however they were split.
@@ -46,8 +68,12 @@ struct ParseResult {
 // "-ERR " + error_text(r) and close, as Redis does. Header lines ('*n', '$n') and inline lines
 // are bounded by max_inline_bytes (Redis: PROTO_INLINE_MAX_SIZE for all three); a bulk or count
 // over its limit is refused as soon as its header line is complete.
+// With a cursor, the work per call is proportional to the bytes added since the last call (plus
+// one pass over the arguments when the frame completes), so a frame trickled in byte by byte
+// costs O(its size) in total, not O(size^2). Without one (nullptr) every call starts afresh.
 ParseResult parse_command(std::string_view in, const ReaderLimits& limits,
-                          std::vector<std::string_view>& args, std::string& scratch);
+                          std::vector<std::string_view>& args, std::string& scratch,
+                          ParseCursor* cursor = nullptr);
 
 // The error text exactly as Redis sends it after "-ERR ", e.g.
 // "Protocol error: invalid multibulk length", "Protocol error: expected '$', got 'f'",

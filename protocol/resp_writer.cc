@@ -25,6 +25,7 @@ Writer::Writer(std::string& out, int proto) : out_(&out), proto_(proto) {}
 
 // One append per header: type byte, number and CRLF are formatted on the stack first.
 void Writer::header(char type, std::int64_t n) {
+  if (over_limit()) return;
   char buf[24];
   buf[0] = type;
   char* end = std::to_chars(buf + 1, buf + sizeof buf - 2, n).ptr;
@@ -36,6 +37,7 @@ void Writer::header(char type, std::int64_t n) {
 // Status and error lines cannot carry CR or LF (Redis replaces them in addReplyErrorLength;
 // we drop them, which keeps the line intact for the client).
 void Writer::stripped(char type, std::string_view s) {
+  if (over_limit()) return;
   out_->push_back(type);
   if (s.find_first_of("\r\n") == std::string_view::npos) {
     out_->append(s);  // the common case: nothing to strip
@@ -60,12 +62,14 @@ void Writer::integer(std::int64_t v) {
 }
 
 void Writer::bulk(std::string_view s) {
+  if (over_limit()) return;
   header('$', static_cast<std::int64_t>(s.size()));
   out_->append(s);
   append_crlf(*out_);
 }
 
 void Writer::null() {
+  if (over_limit()) return;
   if (proto_ >= 3) {
     out_->append("_\r\n", 3);
   } else {
@@ -74,6 +78,7 @@ void Writer::null() {
 }
 
 void Writer::null_array() {
+  if (over_limit()) return;
   if (proto_ >= 3) {
     out_->append("_\r\n", 3);
   } else {
@@ -98,6 +103,7 @@ void Writer::set(std::size_t n) {
 }
 
 void Writer::dbl(double v) {
+  if (over_limit()) return;
   char buf[32];
   const std::string_view text = format_double(v, buf);
   if (proto_ >= 3) {
@@ -110,6 +116,7 @@ void Writer::dbl(double v) {
 }
 
 void Writer::boolean(bool v) {
+  if (over_limit()) return;
   if (proto_ >= 3) {
     out_->append(v ? "#t\r\n" : "#f\r\n", 4);
   } else {
@@ -118,6 +125,7 @@ void Writer::boolean(bool v) {
 }
 
 void Writer::verbatim(std::string_view s) {
+  if (over_limit()) return;
   if (proto_ >= 3) {
     header('=', static_cast<std::int64_t>(s.size() + 4));
     out_->append("txt:", 4);
@@ -129,6 +137,7 @@ void Writer::verbatim(std::string_view s) {
 }
 
 void Writer::raw(std::string_view bytes) {
+  if (over_limit()) return;
   out_->append(bytes);
 }
 

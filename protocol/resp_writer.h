@@ -30,12 +30,21 @@ class Writer {
   void set_proto(int p) { proto_ = p; }
   std::string& out() { return *out_; }
 
+  // Bounds the bytes the next reply may add to `out` (server.max_reply_bytes): once past, every
+  // further append is dropped and over_limit() holds, so a reply that would be huge never is;
+  // the caller then cuts `out` back and answers an error. At most one element overshoots.
+  void limit_reply(std::size_t max_bytes) { limit_end_ = out_->size() + max_bytes; }
+  void clear_limit() { limit_end_ = kNoLimit; }
+  bool over_limit() const { return out_->size() > limit_end_; }
+
  private:
   void header(char type, std::int64_t n);
   void stripped(char type, std::string_view s);
 
+  static constexpr std::size_t kNoLimit = static_cast<std::size_t>(-1);
   std::string* out_;
   int proto_;
+  std::size_t limit_end_ = kNoLimit;
 };
 
 }  // namespace semlock::resp

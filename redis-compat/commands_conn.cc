@@ -96,6 +96,21 @@ bool valid_client_name(std::string_view name) {
 constexpr std::string_view kBadClientName =
     "ERR Client names cannot contain spaces, newlines or special characters.";
 
+// Redis has no hard cap on these; a name is kept per connection and shown by CLIENT LIST, so an
+// unbounded one lets each client park a megabyte. The server counts them as connection memory.
+constexpr std::size_t kMaxClientNameBytes = 1024;
+constexpr std::size_t kMaxLibInfoBytes = 128;
+constexpr std::string_view kLongClientName = "ERR Client names cannot be longer than 1024 bytes.";
+constexpr std::string_view kLongLibInfo =
+    "ERR lib-name and lib-ver cannot be longer than 128 bytes.";
+
+// The error for an unacceptable client name, or empty when it is fine.
+std::string_view client_name_error(std::string_view name) {
+  if (name.size() > kMaxClientNameBytes) return kLongClientName;
+  if (!valid_client_name(name)) return kBadClientName;
+  return {};
+}
+
 }  // namespace
 
 Outcome cmd_auth(CommandContext& ctx, Args argv) {
@@ -148,8 +163,8 @@ Outcome cmd_hello(CommandContext& ctx, Args argv) {
     return Outcome::kDone;
   }
   if (setname) {
-    if (!valid_client_name(*setname)) {
-      ctx.w.error(kBadClientName);
+    if (const std::string_view e = client_name_error(*setname); !e.empty()) {
+      ctx.w.error(e);
       return Outcome::kDone;
     }
     ctx.client.name = std::string(*setname);
@@ -188,8 +203,8 @@ Outcome cmd_select(CommandContext& ctx, Args argv) {
 }
 
 Outcome cmd_client_setname(CommandContext& ctx, Args argv) {
-  if (!valid_client_name(argv[2])) {
-    ctx.w.error(kBadClientName);
+  if (const std::string_view e = client_name_error(argv[2]); !e.empty()) {
+    ctx.w.error(e);
     return Outcome::kDone;
   }
   ctx.client.name = std::string(argv[2]);
@@ -212,6 +227,10 @@ Outcome cmd_client_id(CommandContext& ctx, Args) {
 }
 
 Outcome cmd_client_setinfo(CommandContext& ctx, Args argv) {
+  if (argv[3].size() > kMaxLibInfoBytes) {
+    ctx.w.error(kLongLibInfo);
+    return Outcome::kDone;
+  }
   if (!valid_client_name(argv[3])) {
     ctx.w.error("ERR lib-name and lib-ver cannot contain spaces, newlines or special characters.");
     return Outcome::kDone;

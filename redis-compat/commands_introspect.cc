@@ -117,7 +117,7 @@ Outcome cmd_command_count(CommandContext& ctx, Args) {
 Outcome cmd_command_info(CommandContext& ctx, Args argv) {
   if (argv.size() == 2) return cmd_command(ctx, argv);
   ctx.w.array(argv.size() - 2);
-  for (std::size_t i = 2; i < argv.size(); ++i) {
+  for (std::size_t i = 2; i < argv.size() && !ctx.w.over_limit(); ++i) {
     const CommandSpec* spec = find_command(argv[i]);
     if (spec) {
       write_info(ctx.w, *spec);
@@ -139,6 +139,8 @@ Outcome cmd_command_docs(CommandContext& ctx, Args argv) {
   }
   ctx.w.map(specs.size());
   for (const CommandSpec* spec : specs) {
+    // Past server.max_reply_bytes the reply is dropped anyway: stop building it.
+    if (ctx.w.over_limit()) break;
     ctx.w.bulk(spec->name);
     write_docs(ctx.w, *spec);
   }

@@ -4,9 +4,15 @@
 // request in the read -> execute them in order -> append replies -> one write for the batch.
 //
 // Failure modes and what holds memory:
-// - Input: bytes that do not yet form a request stay in `in`; `in` is capped (tighter before
-//   authentication); past the cap a protocol error is answered and the connection closed.
-//   An idle connection holds no buffer: empty buffers go back to the server's pool.
+// - Input: bytes that do not yet form a request stay in `in`; `in` is capped (16 KiB before
+//   authentication, when auth is required); past the cap an error is answered and the connection
+//   closed. An idle connection holds no buffer: empty buffers go back to the server's pool. The
+//   parsers keep a cursor into the unfinished request, so a request trickled in is scanned once;
+//   a request begun must be finished within server.request_timeout (HTTP: 408), else closed.
+// - Memory: every buffer (input, output, MULTI queue, client name) is counted in the server's
+//   client memory, bounded by server.max_client_memory_mb: past it the connection holding the
+//   most is closed. Before authentication a connection is not counted there (it cannot push keyed
+//   clients out); its own input and output are kept to 16 KiB each instead.
 // - Output: replies wait in `out` while a write is in flight (`inflight`). Past the soft cap the
 //   connection is not read (backpressure); past the hard cap, or over the soft cap for too long,
 //   it is closed — a client that never reads cannot grow memory without bound.
@@ -29,6 +35,8 @@
 
 #include "engine/engine.h"
 #include "protocol/detect.h"
+#include "protocol/http.h"
+#include "protocol/resp_reader.h"
 #include "redis-compat/context.h"
 
 namespace semlock {
@@ -46,6 +54,7 @@ struct UndeliveredGrant {
   std::string key;
   std::string owner;
   std::uint64_t fence = 0;
+  Millis deadline = 0;          // the holder's deadline as the grant set it (WaiterEvent::deadline)
   std::uint64_t reply_end = 0;  // delivered once Connection::bytes_sent reaches this
 };
 
@@ -75,6 +84,16 @@ struct Connection {
   bool http_continue_sent = false;  // "100 Continue" sent for the HTTP request being read
   bool json_authenticated = false;  // JSON {"action":"auth"} once per connection
   bool json_admin = false;
+  bool key_seen = false;  // JSON/HTTP: a request carried a valid key (buffers past pre-auth caps)
+
+  // Framing state of the unfinished request at the front of `in` (reset when `in` empties).
+  resp::ParseCursor resp_cursor;
+  http::Cursor http_cursor;
+  std::size_t json_scanned = 0;  // bytes at the front of `in` known to hold no '\n'
+  Millis request_started = 0;    // when the unfinished request at the front of `in` began (0: none)
+
+  bool pre_auth = false;      // auth required and not given: tighter caps, not in client memory
+  std::size_t accounted = 0;  // buffer bytes counted in the server's client memory totals
   std::vector<SessionHolder> sessions;
   std::vector<UndeliveredGrant> undelivered_grants;
   std::uint64_t bytes_sent = 0;  // output bytes the kernel has accepted since the accept
@@ -85,14 +104,17 @@ struct Connection {
 
   // Past this much unsent output the connection is neither read nor executed (backpressure).
   static constexpr std::size_t kSoftOutputCap = 1024 * 1024;
+  static constexpr std::size_t kPreAuthOutputCap = 16 * 1024;
+  std::size_t soft_output_cap() const { return pre_auth ? kPreAuthOutputCap : kSoftOutputCap; }
 
   std::size_t pending_output() const { return out.size() + inflight.size(); }
   // True while requests may run: not blocked, not closing, output under the soft cap.
   bool can_execute() const {
-    return !blocked && !close_after_write && !closed && pending_output() < kSoftOutputCap;
+    return !blocked && !close_after_write && !closed && pending_output() < soft_output_cap();
   }
   std::size_t buffer_bytes() const {
-    return in.capacity() + out.capacity() + inflight.capacity() + client.multi_bytes;
+    return in.capacity() + out.capacity() + inflight.capacity() + client.multi_bytes +
+           client.name.capacity() + client.lib_name.capacity() + client.lib_ver.capacity();
   }
 };
 

@@ -62,9 +62,17 @@ void Server::write_json_error(std::string& body, int& status, std::string_view i
 
 std::size_t Server::process_json(Connection& c, std::string_view data, Millis now) {
   std::size_t pos = 0;
+  // The unfinished line at the front was already searched this far on earlier reads.
+  const std::size_t scanned = c.json_scanned;
+  c.json_scanned = 0;
+  const std::size_t max_reply = config_.server.max_reply_bytes;
   while (pos < data.size() && c.can_execute()) {
-    const json::LineResult lr = json::next_line(data.substr(pos), config_.server.max_request_bytes);
-    if (lr.status == json::LineStatus::kNeedMore) break;
+    const json::LineResult lr =
+        json::next_line(data.substr(pos), config_.server.max_request_bytes, pos == 0 ? scanned : 0);
+    if (lr.status == json::LineStatus::kNeedMore) {
+      c.json_scanned = data.size() - pos;
+      break;
+    }
     if (lr.status == json::LineStatus::kTooLong) {
       json::write_error(c.out, "", "request too large", "BADREQUEST");
       c.close_after_write = true;
@@ -84,6 +92,10 @@ std::size_t Server::process_json(Connection& c, std::string_view data, Millis no
     const std::size_t before = c.out.size();
     int status = 200;
     const bool answered = execute_json(c, req, WireProtocol::kJson, true, c.out, status, now);
+    if (c.out.size() - before > max_reply) {
+      c.out.resize(before);
+      json::write_error(c.out, req.id_raw, "reply too large", "BADREQUEST");
+    }
     metrics_.count_request(action_label(req.action), "json",
                            classify_json(std::string_view(c.out).substr(before), !answered),
                            static_cast<double>(uv_hrtime() - t0) / 1e9);
@@ -98,7 +110,7 @@ std::size_t Server::process_http(Connection& c, std::string_view data, Millis no
   std::string body;
   while (pos < data.size() && c.can_execute()) {
     http::Request hr;
-    const http::ParseResult r = http::parse_request(data.substr(pos), limits, hr);
+    const http::ParseResult r = http::parse_request(data.substr(pos), limits, hr, &c.http_cursor);
     if (r.status == http::Status::kNeedMore) {
       // curl waits up to a second for this before it sends a body (Expect: 100-continue).
       if (r.send_continue && !c.http_continue_sent) {
@@ -148,6 +160,10 @@ std::size_t Server::process_http(Connection& c, std::string_view data, Millis no
     int status = 200;
     const bool answered =
         execute_json(c, req, WireProtocol::kHttp, hr.keep_alive, body, status, now);
+    if (answered && body.size() > config_.server.max_reply_bytes) {
+      body.clear();
+      write_json_error(body, status, req.id_raw, "ERR reply too large");
+    }
     if (answered) {
       http::write_response(c.out, status, kJsonType, body, hr.keep_alive);
       if (!hr.keep_alive) c.close_after_write = true;
@@ -174,6 +190,7 @@ bool Server::execute_json(Connection& c, json::Request& req, WireProtocol wire,
       case redis::AuthResult::kOk:
       case redis::AuthResult::kNotConfigured:
         c.json_authenticated = true;
+        c.key_seen = true;
         c.json_admin = r == redis::AuthResult::kOkAdmin;
         json::write_ok(body, id);
         return true;
@@ -187,9 +204,11 @@ bool Server::execute_json(Connection& c, json::Request& req, WireProtocol wire,
     switch (check_api_key(*req.api_key)) {
       case redis::AuthResult::kOkAdmin:
         admin = true;
+        c.key_seen = true;  // a keyed client: its buffers get the full caps
         break;
       case redis::AuthResult::kOk:
       case redis::AuthResult::kNotConfigured:
+        c.key_seen = true;
         break;
       case redis::AuthResult::kWrongPass:
         write_json_error(body, status, id, "WRONGPASS authentication failed");
@@ -357,8 +376,12 @@ bool Server::execute_json(Connection& c, json::Request& req, WireProtocol wire,
       json::write_stats(body, id, stats_view());
       return true;
     case json::Action::kList: {
-      const std::size_t count = static_cast<std::size_t>(
-          std::clamp<std::uint64_t>(req.count.value_or(100), 1, 1'000'000));
+      // Fewer keys than asked is within list's (SCAN's) contract; more than a reply may hold is
+      // not worth building (server.max_reply_bytes).
+      const std::uint64_t fit =
+          std::max<std::uint64_t>(1, config_.server.max_reply_bytes / (limits.max_key_bytes + 8));
+      const std::size_t count = static_cast<std::size_t>(std::clamp<std::uint64_t>(
+          req.count.value_or(100), 1, std::min<std::uint64_t>(fit, 1'000'000)));
       const ScanResult r = engine_->scan(req.cursor, req.match, count, now);
       json::write_list(body, id, r.keys, r.next_cursor);
       return true;
@@ -417,7 +440,7 @@ void Server::answer_wait(Connection& c, const PendingWait& pw, const WaiterEvent
   // refresh is not undone: the holder belongs to whoever created it.
   if (ev.granted && !ev.refreshed) {
     c.undelivered_grants.push_back(
-        {pw.key, pw.owner, ev.fence, c.bytes_sent + c.inflight.size() + c.out.size()});
+        {pw.key, pw.owner, ev.fence, ev.deadline, c.bytes_sent + c.inflight.size() + c.out.size()});
   }
   ready_.push_back(c.id);
 }

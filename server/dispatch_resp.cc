@@ -60,8 +60,10 @@ std::size_t Server::process_resp(Connection& c, std::string_view data, Millis no
   while (pos < data.size() && c.can_execute()) {
     const bool pre_auth = auth_required() && !c.client.authenticated;
     const std::string_view rest = data.substr(pos);
-    const resp::ParseResult r =
-        resp::parse_command(rest, pre_auth ? unauthenticated : full, argv_, scratch_);
+    // The cursor resumes an unfinished frame where the last read left it (it only ever
+    // describes the frame at the front of the connection's buffered input).
+    const resp::ParseResult r = resp::parse_command(rest, pre_auth ? unauthenticated : full, argv_,
+                                                    scratch_, &c.resp_cursor);
     if (r.status == resp::ParseStatus::kNeedMore) break;
     pos += r.consumed;
     if (r.status == resp::ParseStatus::kSkip) continue;
@@ -94,7 +96,16 @@ std::size_t Server::process_resp(Connection& c, std::string_view data, Millis no
     const std::size_t before = c.out.size();
     redis::CommandContext ctx{*engine_, *this, c.client, w, now, true};
     const redis::CommandSpec* spec = nullptr;
+    // server.max_reply_bytes: the writer stops growing the reply past it; what was written is
+    // dropped and the client told, as no reply that large is worth holding for it.
+    w.limit_reply(config_.server.max_reply_bytes);
     const redis::Outcome outcome = redis::execute(ctx, argv_, &spec);
+    if (w.over_limit()) {
+      c.out.resize(before);
+      w.clear_limit();
+      w.error("ERR reply too large");
+    }
+    w.clear_limit();
     if (spec) c.client.last_command = spec->name;
     if (outcome == redis::Outcome::kClose) c.close_after_write = true;
     const auto result = classify(std::string_view(c.out).substr(before), outcome);
@@ -183,7 +194,7 @@ std::string Server::info(std::string_view section_arg) {
       section.empty() || section == "all" || section == "default" || section == "everything";
   const EngineStats e = engine_->stats();
   const EngineLimits& l = engine_->limits();
-  const ProcessStats p = process_stats();
+  const ProcessStats p = process_stats();  // O(1): no walk of /proc/self/fd here
   std::string out;
   auto want = [&](std::string_view name) { return all || section == name; };
   auto begin = [&](std::string_view title) {
@@ -220,8 +231,11 @@ std::string Server::info(std::string_view section_arg) {
          fmt::format("{:.2f}M", static_cast<double>(e.memory_bytes) / 1048576.0));
     line("used_memory_rss", p.rss_bytes);
     line("used_memory_engine", e.engine_memory_bytes);
-    line("used_memory_clients", external_bytes_);
+    // Connection buffers: reported, bounded by maxmemory_clients, not part of used_memory.
+    line("used_memory_clients", client_memory_ + preauth_memory_);
+    line("used_memory_clients_unauthenticated", preauth_memory_);
     line("maxmemory", l.max_memory_bytes);
+    line("maxmemory_clients", config_.server.max_client_memory_mb * 1024 * 1024);
     line("maxmemory_policy", "noeviction");
   }
   if (want("stats")) {
@@ -277,7 +291,8 @@ void Server::update_metrics() {
   s.memory_limit_bytes = engine_->limits().max_memory_bytes;
   s.rss_bytes = p.rss_bytes;
   s.cpu_seconds = p.cpu_seconds;
-  s.open_fds = p.open_fds;
+  s.open_fds = open_fds_;  // sampled by housekeeping: a scrape does not walk /proc/self/fd
+  s.client_buffer_bytes = client_memory_ + preauth_memory_;
   s.start_time_seconds = static_cast<double>(start_unix_ms_) / 1000.0;
   metrics_.update(s);
 }

@@ -16,7 +16,7 @@ redis::Scripting& Server::scripting() {
 
 void Server::on_script_heap(std::uint64_t bytes) {
   script_heap_bytes_ = bytes;
-  engine_->set_external_memory(external_bytes_ + script_heap_bytes_);
+  engine_->set_external_memory(script_heap_bytes_);  // connection buffers are not counted
 }
 
 }  // namespace semlock

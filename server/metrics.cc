@@ -67,6 +67,25 @@ Metrics::Metrics() : registry_(std::make_shared<prometheus::Registry>()) {
   rss_ = gauge("process_resident_memory_bytes", "Resident memory size in bytes");
   fds_ = gauge("process_open_fds", "Number of open file descriptors");
   start_time_ = gauge("process_start_time_seconds", "Start time of the process since unix epoch");
+  client_buffers_ = gauge("ttl_semlock_client_buffers_bytes",
+                          "Connection input and output buffers (bounded by "
+                          "server.max_client_memory_mb, not counted in used memory)");
+  auto& closed = BuildCounter()
+                     .Name("ttl_semlock_clients_closed_total")
+                     .Help("Client connections the server closed, by reason")
+                     .Register(reg);
+  const char* close_reasons[] = {"memory", "request_timeout", "idle", "output"};
+  for (std::size_t i = 0; i < clients_closed_.size(); ++i) {
+    clients_closed_[i] = &closed.Add({{"reason", close_reasons[i]}});
+  }
+  auto& refused = BuildCounter()
+                      .Name("ttl_semlock_rejected_connections_total")
+                      .Help("New connections refused, by reason")
+                      .Register(reg);
+  const char* refuse_reasons[] = {"max_connections", "fd_limit"};
+  for (std::size_t i = 0; i < rejected_connections_.size(); ++i) {
+    rejected_connections_[i] = &refused.Add({{"reason", refuse_reasons[i]}});
+  }
   cpu_ = &BuildCounter()
               .Name("process_cpu_seconds_total")
               .Help("Total user and system CPU time spent in seconds")
@@ -101,6 +120,7 @@ void Metrics::update(const Snapshot& s) {
   connections_->Set(static_cast<double>(s.connections));
   rss_->Set(static_cast<double>(s.rss_bytes));
   fds_->Set(static_cast<double>(s.open_fds));
+  client_buffers_->Set(static_cast<double>(s.client_buffer_bytes));
   start_time_->Set(s.start_time_seconds);
   if (s.cpu_seconds > seen_cpu_) {
     cpu_->Increment(s.cpu_seconds - seen_cpu_);

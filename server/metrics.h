@@ -34,6 +34,17 @@ class Metrics {
                      double seconds);
   void count_auth_failure() { auth_failures_->Increment(); }
 
+  // Why the server closed a client (ttl_semlock_clients_closed_total{reason}).
+  enum class CloseReason : std::uint8_t { kMemory, kRequestTimeout, kIdle, kOutput, kCount };
+  void count_client_closed(CloseReason r) {
+    clients_closed_[static_cast<std::size_t>(r)]->Increment();
+  }
+  // Why a new connection was refused (ttl_semlock_rejected_connections_total{reason}).
+  enum class RefuseReason : std::uint8_t { kMaxConnections, kFdLimit, kCount };
+  void count_rejected_connection(RefuseReason r) {
+    rejected_connections_[static_cast<std::size_t>(r)]->Increment();
+  }
+
   struct Snapshot {
     EngineStats engine;
     std::uint64_t connections = 0;
@@ -42,6 +53,7 @@ class Metrics {
     std::uint64_t rss_bytes = 0;
     double cpu_seconds = 0;
     std::uint64_t open_fds = 0;
+    std::uint64_t client_buffer_bytes = 0;
     double start_time_seconds = 0;
   };
   // Brings the gauges and the engine-derived counters up to date.
@@ -71,6 +83,10 @@ class Metrics {
   prometheus::Counter* cpu_;
   double seen_cpu_ = 0;
   prometheus::Gauge* fds_;
+  prometheus::Gauge* client_buffers_;
+  std::array<prometheus::Counter*, static_cast<std::size_t>(CloseReason::kCount)> clients_closed_{};
+  std::array<prometheus::Counter*, static_cast<std::size_t>(RefuseReason::kCount)>
+      rejected_connections_{};
   prometheus::Gauge* start_time_;
   // Keyed by the label strings' addresses: labels come from static tables and literals, so the
   // hot path hashes two pointers instead of building a string per request.

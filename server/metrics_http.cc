@@ -14,7 +14,7 @@ std::size_t Server::process_metrics_http(Connection& c, std::string_view data) {
   std::size_t pos = 0;
   while (pos < data.size() && c.can_execute()) {
     http::Request hr;
-    const http::ParseResult r = http::parse_request(data.substr(pos), limits, hr);
+    const http::ParseResult r = http::parse_request(data.substr(pos), limits, hr, &c.http_cursor);
     if (r.status == http::Status::kNeedMore) {
       if (r.send_continue && !c.http_continue_sent) {
         http::write_continue(c.out);

@@ -11,6 +11,8 @@ struct ProcessStats {
   std::uint64_t open_fds = 0;
 };
 
-ProcessStats process_stats();
+// RSS and CPU are O(1) reads. Counting open fds walks /proc/self/fd, O(open connections): only
+// housekeeping asks for it (once per cleanup.interval); INFO and scrapes use that value.
+ProcessStats process_stats(bool count_fds = false);
 
 }  // namespace semlock

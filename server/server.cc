@@ -2,16 +2,20 @@
 // Request handling per protocol lives in dispatch_resp.cc, dispatch_json.cc and metrics_http.cc.
 #include "server/server.h"
 
+#include <malloc.h>
 #include <poll.h>
 #include <sys/random.h>
 #include <sys/resource.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cstring>
 
 #include "config/version.h"
 #include "protocol/detect.h"
+#include "protocol/http.h"
 #include "redis-compat/errors.h"
+#include "server/bounds.h"
 #include "server/logging.h"
 #include "server/process_stats.h"
 
@@ -21,12 +25,8 @@ namespace {
 constexpr std::size_t kReadBufferBytes = 64 * 1024;
 constexpr std::size_t kPooledBufferMax = 64 * 1024;  // larger buffers are freed, not pooled
 constexpr std::size_t kPoolSize = 256;
-constexpr std::size_t kSoftOutputCap = Connection::kSoftOutputCap;
 constexpr std::size_t kHardOutputCap = 64 * 1024 * 1024;  // close past this
-constexpr Millis kSoftOutputGrace = 10000;                // close if over the soft cap this long
-constexpr std::size_t kUnauthenticatedInputCap = 256 * 1024;
 constexpr Millis kShutdownGrace = 5000;
-constexpr std::size_t kMaxMetricsConnections = 64;
 
 Connection* conn_of(uv_handle_t* h) {
   return static_cast<Connection*>(h->data);
@@ -110,14 +110,6 @@ void Server::give_buffer(std::string& s) {
   std::string().swap(s);
 }
 
-std::size_t Server::input_cap(const Connection& c) const {
-  // JSON and HTTP may carry the key in every request, and their line/body limits already bound
-  // them; the tighter cap is for RESP connections that have not sent AUTH.
-  const bool resp = c.protocol == WireProtocol::kResp || c.protocol == WireProtocol::kUnknown;
-  if (resp && auth_required() && !c.client.authenticated) return kUnauthenticatedInputCap;
-  return 2 * config_.server.max_request_bytes + 64 * 1024;
-}
-
 bool Server::listen_on(uv_tcp_t& listener, const std::string& host, std::uint16_t port) {
   sockaddr_storage addr{};
   int rc = uv_ip4_addr(host.c_str(), port, reinterpret_cast<sockaddr_in*>(&addr));
@@ -141,6 +133,13 @@ bool Server::listen_on(uv_tcp_t& listener, const std::string& host, std::uint16_
 }
 
 int Server::run() {
+#ifdef __GLIBC__
+  // Buffers of a MiB or more (large replies, full input buffers) are mapped and unmapped on their
+  // own, never carved from the heap: glibc would otherwise raise its mmap threshold after the
+  // first such free and keep later ones resident, so RSS would follow the peak of all clients'
+  // buffers rather than what server.max_client_memory_mb lets them hold now.
+  mallopt(M_MMAP_THRESHOLD, 1024 * 1024);
+#endif
   log::info("TtlSemLock server starting",
             {{"version", SEMLOCK_VERSION}, {"config", config::describe(config_)}});
   for (const auto& w : config_.warnings) log::warn(w);
@@ -170,6 +169,16 @@ int Server::run() {
     uv_signal_start(&signals_[i], signal_cb, signums[i]);
   }
 
+  if (rlimit rl{}; getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur != RLIM_INFINITY &&
+                   rl.rlim_cur < config_.server.max_connections + 2ull * bounds::kFdReserve) {
+    // Redis warns the same way: past the descriptor limit clients are refused before
+    // max_connections is reached (with "max number of clients reached").
+    log::warn(
+        "File descriptor limit (RLIMIT_NOFILE) is below server.max_connections plus a "
+        "reserve: clients will be refused sooner",
+        {{"nofile", std::to_string(rl.rlim_cur)},
+         {"max_connections", std::to_string(config_.server.max_connections)}});
+  }
   housekeeping();
   ready_for_traffic_ = true;
   log::info("Listening",
@@ -189,7 +198,13 @@ int Server::run() {
 void Server::on_connection_cb(uv_stream_t* listener, int status) {
   auto* self = static_cast<Server*>(listener->data);
   if (status < 0) {
-    log::warn(std::string("Accept failed: ") + uv_strerror(status));
+    if (status == UV_EMFILE || status == UV_ENFILE) {
+      // Out of descriptors despite the reserve: libuv accepted and closed what was pending.
+      self->metrics_.count_rejected_connection(Metrics::RefuseReason::kFdLimit);
+      self->log_refused_connection("file descriptor limit reached");
+    } else {
+      log::warn(std::string("Accept failed: ") + uv_strerror(status));
+    }
     return;
   }
   self->accept_one(listener, listener == reinterpret_cast<uv_stream_t*>(&self->metrics_listener_));
@@ -209,6 +224,7 @@ void Server::accept_one(uv_stream_t* listener, bool metrics) {
     uv_close(reinterpret_cast<uv_handle_t*>(&c->handle), close_cb);
     return;
   }
+  if (refuse_at_fd_limit(*c, metrics)) return;
   uv_tcp_nodelay(&c->handle, 1);
   if (!metrics && config_.server.tcp_keepalive > 0) {
     const auto secs =
@@ -233,24 +249,27 @@ void Server::accept_one(uv_stream_t* listener, bool metrics) {
   }
   c->client.laddr = config_.server.host + ":" + std::to_string(config_.server.port);
   if (metrics) {
+    admit_metrics_connection();
     ++metrics_connections_;
+    metrics_conns_.push_back(c);
     c->protocol = WireProtocol::kHttp;
   }
   connections_.emplace(c->id, c);
   const std::size_t clients = connections_.size() - metrics_connections_;
-  if (metrics && metrics_connections_ > kMaxMetricsConnections) {
-    close_connection(*c);  // scrapers and health checks need few; a flood must not hold memory
-    return;
-  }
   // While shutting down only the metrics port accepts (/ready answers 503 through the grace).
   if (!metrics && (clients > config_.server.max_connections || shutting_down_)) {
     // Redis's behaviour: say why, then close.
+    if (!shutting_down_) {
+      metrics_.count_rejected_connection(Metrics::RefuseReason::kMaxConnections);
+      log_refused_connection("server.max_connections reached");
+    }
     c->out = take_buffer();
-    c->out.append("-ERR max number of clients reached\r\n");
+    c->out.append(bounds::kMaxClientsError);
     c->close_after_write = true;
     flush(*c);
     return;
   }
+  account(*c);
   update_reading(*c);
 }
 
@@ -299,11 +318,24 @@ void Server::on_read(Connection& c, ssize_t nread, const uv_buf_t* buf) {
 }
 
 void Server::process_input(Connection& c, std::string_view data, bool from_shared) {
-  const std::size_t consumed = c.closed ? data.size() : process_requests(c, data, now_ms());
+  if (from_shared) {
+    // Nothing was buffered: no request is unfinished, the framing starts afresh.
+    c.resp_cursor.reset();
+    c.http_cursor = http::Cursor{};
+    c.json_scanned = 0;
+  }
+  const Millis now = now_ms();
+  const std::size_t consumed = c.closed ? data.size() : process_requests(c, data, now);
   if (c.closed) return;
   // Stopped because the unsent output passed the soft cap (not for lack of a whole request)?
   const bool throttled = !c.blocked && !c.close_after_write && consumed < data.size() &&
-                         c.pending_output() >= kSoftOutputCap;
+                         c.pending_output() >= c.soft_output_cap();
+  // Stopped for lack of a whole request: it has begun, and must end within request_timeout.
+  if (consumed < data.size() && c.can_execute()) {
+    if (consumed > 0 || c.request_started == 0) c.request_started = now;
+  } else {
+    c.request_started = 0;
+  }
   if (from_shared) {
     if (consumed < data.size() && !c.close_after_write) {
       c.in = take_buffer();
@@ -313,7 +345,12 @@ void Server::process_input(Connection& c, std::string_view data, bool from_share
     c.in.erase(0, consumed);
   }
   if (c.close_after_write || c.in.empty()) give_buffer(c.in);
-  if ((c.blocked || c.pending_output() < kSoftOutputCap) && c.in.size() > input_cap(c)) {
+  if (!c.close_after_write && is_pre_auth(c) && c.in.size() > bounds::kUnauthenticatedInputCap) {
+    // SPEC §8: before auth only a few KB may be buffered, whatever the protocol.
+    refuse_pre_auth_input(c);
+    return;
+  }
+  if ((c.blocked || c.pending_output() < c.soft_output_cap()) && c.in.size() > input_cap(c)) {
     // A request larger than any the protocol allows: the client is broken or hostile. A blocked
     // connection is closed too rather than no longer read (Redis closes a client past its query
     // buffer limit, blocked or not): unread, its close would go unnoticed until a grant is
@@ -351,7 +388,7 @@ void Server::update_reading(Connection& c) {
   // (past its input cap process_input() closes it); any other stops being read while its
   // replies are not being taken.
   const bool want = !c.read_eof && !c.close_after_write && (!shutting_down_ || c.metrics_port) &&
-                    (c.blocked || c.pending_output() < kSoftOutputCap);
+                    (c.blocked || c.pending_output() < c.soft_output_cap());
   auto* stream = reinterpret_cast<uv_stream_t*>(&c.handle);
   if (want && !c.reading) {
     if (uv_read_start(stream, alloc_cb, read_cb) == 0) c.reading = true;
@@ -405,15 +442,17 @@ void Server::flush(Connection& c) {
   const std::size_t pending = c.pending_output();
   if (pending > kHardOutputCap) {
     log::warn("Closing connection over its output buffer hard cap", {{"client", c.client.addr}});
+    metrics_.count_client_closed(Metrics::CloseReason::kOutput);
     close_connection(c);
     return;
   }
-  if (pending > kSoftOutputCap) {
+  if (pending > c.soft_output_cap()) {
     if (c.over_soft_since == 0) c.over_soft_since = now_ms();
   } else {
     c.over_soft_since = 0;
   }
   update_reading(c);
+  account(c);
 }
 
 void Server::write_cb(uv_write_t* req, int status) {
@@ -445,14 +484,28 @@ void Server::close_connection(Connection& c) {
     if (engine_->cancel_waiter(c.waiter)) waits_.erase(c.wait_tag);
     c.blocked = false;
   }
-  // Waiter grants the kernel never took were not delivered: released and passed on (SPEC §1).
-  for (const auto& g : c.undelivered_grants) engine_->release_fenced(g.key, g.owner, g.fence, now);
+  // Waiter grants the kernel never took were not delivered: released and passed on (SPEC §1),
+  // unless another request of the same owner has refreshed the holder since (see deliver_events()).
+  for (const auto& g : c.undelivered_grants) {
+    engine_->release_unrefreshed(g.key, g.owner, g.fence, g.deadline, now);
+  }
   c.undelivered_grants.clear();
   for (const auto& s : c.sessions) engine_->release_fenced(s.key, s.owner, s.fence, now);
   c.sessions.clear();
-  if (c.metrics_port) --metrics_connections_;
+  if (c.metrics_port) {
+    --metrics_connections_;
+    std::erase(metrics_conns_, &c);
+  }
   connections_.erase(c.id);
+  account(c);  // its buffers leave the totals now
   uv_close(reinterpret_cast<uv_handle_t*>(&c.handle), close_cb);
+  // Freed now, not in close_cb: close callbacks run only after every read of this loop
+  // iteration, and a burst of clients closed at max_client_memory_mb must not hold their buffers
+  // until then. uv_close has closed the socket, so nothing reads `inflight` any more (a pending
+  // write is only cancelled).
+  give_buffer(c.in);
+  give_buffer(c.out);
+  give_buffer(c.inflight);
   if (shutting_down_ && !c.metrics_port) close_metrics_port_if_drained();
 }
 
@@ -515,7 +568,11 @@ void Server::drain() {
 //   readable when checked): the grant was delivered; keeping it is what the client asked for.
 //   A SESSION grant is still released with its connection.
 // A grant that only refreshed a holder the owner already had (ev.refreshed) created nothing, and
-// the holder is someone else's to keep: it is never released here.
+// the holder is someone else's to keep: it is never released here. Likewise a created holder that
+// another request of the same owner refreshed or extended after the grant (an acquire on another
+// connection, answered "granted" with its own TTL): that request was told it holds the key until
+// its new deadline, so an undelivered grant is released only while the holder's deadline is still
+// the one the grant set (Engine::release_unrefreshed).
 void Server::deliver_events(Millis now) {
   for (const WaiterEvent& ev : engine_->take_events()) {
     auto wit = waits_.find(ev.tag);
@@ -526,11 +583,11 @@ void Server::deliver_events(Millis now) {
     Connection* c = cit == connections_.end() ? nullptr : cit->second;
     const bool created = ev.granted && !ev.refreshed;
     if (!c || c->closed || c->read_eof) {
-      if (created) engine_->release_fenced(pw.key, pw.owner, ev.fence, now);
+      if (created) engine_->release_unrefreshed(pw.key, pw.owner, ev.fence, ev.deadline, now);
       continue;
     }
     if (ev.granted && peer_closed(*c)) {
-      if (created) engine_->release_fenced(pw.key, pw.owner, ev.fence, now);
+      if (created) engine_->release_unrefreshed(pw.key, pw.owner, ev.fence, ev.deadline, now);
       c->blocked = false;  // answered by the engine: nothing left to cancel
       close_connection(*c);
       continue;
@@ -705,28 +762,18 @@ void Server::shutdown_timeout_cb(uv_timer_t* timer) {
 
 void Server::housekeeping() {
   const Millis now = now_ms();
-  // Connection buffers and the pool count as used memory (SPEC §2).
-  std::uint64_t external = read_buffer_.capacity();
+  sweep_connections(now);
+  // Connection buffers are bounded by server.max_client_memory_mb and reported, but are not used
+  // memory for the limits (SPEC §2): no client's traffic can push others into OVERLIMIT.
+  std::uint64_t external = read_buffer_.capacity() + client_memory_ + preauth_memory_;
   for (const auto& s : buffer_pool_) external += s.capacity();
-  std::vector<Connection*> to_close;
-  for (auto& [id, c] : connections_) {
-    external += c->buffer_bytes() + sizeof(Connection);
-    if (c->over_soft_since != 0 && now - c->over_soft_since > kSoftOutputGrace) {
-      to_close.push_back(c);
-    } else if (config_.server.idle_timeout > 0 && !c->blocked && !c->writing &&
-               now - c->last_activity > config_.server.idle_timeout) {
-      to_close.push_back(c);
-    }
-  }
-  for (Connection* c : to_close) {
-    log::info("Closing connection (idle or not reading its replies)", {{"client", c->client.addr}});
-    close_connection(*c);
-  }
   external_bytes_ = external;
-  // The script heap (redis-compat's Lua allocator) counts too.
-  engine_->set_external_memory(external + script_heap_bytes_);
+  // The script heap (redis-compat's Lua allocator) does count.
+  engine_->set_external_memory(script_heap_bytes_);
 
-  rss_bytes_ = process_stats().rss_bytes;
+  const ProcessStats p = process_stats(true);  // the fd count walks /proc: once per interval
+  rss_bytes_ = p.rss_bytes;
+  open_fds_ = p.open_fds;
   for (const LimitWarning& w : engine_->check_warnings(now)) {
     char text[160];
     if (w.kind == LimitWarning::Kind::kLocks) {

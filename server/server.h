@@ -69,7 +69,7 @@ class Server final : public redis::Host {
     Millis ttl = 0;
   };
 
-  // Loop plumbing (server.cc).
+  // Loop plumbing (server.cc; connection bounds in bounds.cc).
   // Which listener a connection came from is read off the listener pointer in on_connection_cb.
   bool listen_on(uv_tcp_t& listener, const std::string& host, std::uint16_t port);
   static void on_connection_cb(uv_stream_t* listener, int status);
@@ -103,6 +103,22 @@ class Server final : public redis::Host {
   void housekeeping();
   Millis now_ms() const;
   std::size_t input_cap(const Connection& c) const;
+  // Auth is required and this connection has given no valid key yet.
+  bool is_pre_auth(const Connection& c) const;
+  // Answers "unauthenticated request too large" in the connection's protocol, then closes.
+  void refuse_pre_auth_input(Connection& c);
+  // Recounts the connection's buffers in the client memory totals; past
+  // server.max_client_memory_mb closes the connections holding the most until under it.
+  void account(Connection& c);
+  void enforce_client_memory();
+  // Accept path at the file-descriptor limit: true when the new connection was refused.
+  bool refuse_at_fd_limit(Connection& c, bool metrics);
+  void log_refused_connection(const char* why);
+  // At the metrics port's connection cap, closes the least recently active one.
+  void admit_metrics_connection();
+  // Housekeeping: closes connections past a deadline (request_timeout with HTTP 408, idle
+  // timeouts, the metrics port's idle timeout, output not read for too long).
+  void sweep_connections(Millis now);
 
   // Buffers recycled between connections, so an idle connection holds none.
   std::string take_buffer();
@@ -136,6 +152,13 @@ class Server final : public redis::Host {
 
   absl::flat_hash_map<std::uint64_t, Connection*> connections_;  // lock-port clients by id
   std::size_t metrics_connections_ = 0;
+  std::vector<Connection*> metrics_conns_;  // the metrics port's (at most kMaxMetricsConnections)
+  std::uint64_t client_memory_ = 0;  // buffers of counted connections (server.max_client_memory_mb)
+  std::uint64_t preauth_memory_ = 0;  // buffers of connections before auth (not counted above)
+  bool enforcing_memory_ = false;
+  std::uint64_t open_fds_ = 0;  // sampled by housekeeping (process_open_fds)
+  Millis last_refused_log_ = -1000000;
+  std::uint64_t suppressed_refused_ = 0;
   absl::flat_hash_map<std::uint64_t, PendingWait> waits_;  // by wait tag
   std::vector<std::uint64_t> ready_;                       // unblocked, with input to process
   std::uint64_t last_conn_id_ = 0;

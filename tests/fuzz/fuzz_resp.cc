@@ -1,8 +1,11 @@
 // Fuzzes the RESP reader and writer. Checked properties, beyond "no crash, no UB":
 // - progress: a result other than kNeedMore consumes bytes, never more than given;
 // - split invariance: feeding the same bytes in two pieces gives the same commands and error;
-// - round trip: each parsed command, re-encoded as multibulk, parses back to the same args.
+// - round trip: each parsed command, re-encoded as multibulk, parses back to the same args;
+// - resumption: feeding the bytes a few at a time through one ParseCursor (as the server does)
+//   gives the same commands and error as parsing them whole.
 
+#include <algorithm>
 #include <cstdint>
 #include <cstdlib>
 #include <string>
@@ -71,6 +74,37 @@ Outcome run(std::string_view data, std::size_t split, const semlock::resp::Reade
   return o;
 }
 
+Outcome run_trickle(std::string_view data, std::size_t chunk,
+                    const semlock::resp::ReaderLimits& limits) {
+  Outcome o;
+  std::string buffer;
+  std::size_t fed = 0;
+  std::vector<std::string_view> args;
+  std::string scratch;
+  semlock::resp::ParseCursor cursor;
+  while (true) {
+    const ParseResult r = semlock::resp::parse_command(buffer, limits, args, scratch, &cursor);
+    if (r.status == ParseStatus::kNeedMore) {
+      require(r.consumed == 0 && args.empty());
+      if (fed == data.size()) break;
+      const std::size_t n = std::min(chunk, data.size() - fed);
+      buffer.append(data.substr(fed, n));
+      fed += n;
+      continue;
+    }
+    if (r.status == ParseStatus::kError) {
+      o.error = semlock::resp::error_text(r);
+      break;
+    }
+    require(r.consumed > 0 && r.consumed <= buffer.size());
+    if (r.status == ParseStatus::kCommand) o.commands.emplace_back(args.begin(), args.end());
+    buffer.erase(0, r.consumed);
+  }
+  // Each byte is looked at a bounded number of times, however it was split.
+  require(cursor.scanned <= 4 * data.size() + 64);
+  return o;
+}
+
 }  // namespace
 
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
@@ -85,5 +119,8 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   const Outcome split = run(in, in.size() / 2 + (data[0] % 7), limits);
   require(whole.commands == split.commands);
   require(whole.error == split.error);
+  const Outcome trickled = run_trickle(in, 1 + (data[0] % 5), limits);
+  require(whole.commands == trickled.commands);
+  require(whole.error == trickled.error);
   return 0;
 }

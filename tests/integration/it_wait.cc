@@ -528,3 +528,44 @@ BOOST_AUTO_TEST_CASE(grant_queued_behind_unread_replies_is_released_when_the_wai
   BOOST_CHECK(holders(admin, "w:queued") == std::vector<std::string>{"next"});
   admin.cmd({"SEMLOCK.FORCERELEASE", "w:queued"});
 }
+
+// A waiter's grant stuck behind unread replies is released when the waiter goes (above), but not
+// once another connection with the same owner has been told it holds the key: its acquire
+// refreshed that holder (same fence, a new deadline) and answered "granted" with its own TTL, so
+// the holder must last that TTL (SPEC §1) whatever becomes of the waiter's connection.
+BOOST_AUTO_TEST_CASE(undelivered_grant_refreshed_by_another_connection_is_kept) {
+  RespConn admin(port());
+  BOOST_REQUIRE(
+      is_grant_to(admin.cmd({"SEMLOCK.ACQUIRE", "w:shared", "30000", "OWNER", "a"}), "a"));
+  RawClient slow(port(), 4096);
+  BOOST_REQUIRE(send_without_reading(slow.fd(), resp_command({"CLIENT", "SETNAME", "slowshared"})));
+  const std::string echo = resp_command({"ECHO", std::string(128 * 1024, 'e')});
+  long long omem = 0;
+  for (int i = 0; i < 400 && omem <= 0; ++i) {
+    BOOST_REQUIRE(send_without_reading(slow.fd(), echo));
+    sleep_for(Ms{20});
+    omem = client_omem(admin, "slowshared");
+  }
+  BOOST_REQUIRE_MESSAGE(omem > 0 && omem < 1024 * 1024, "omem " << omem);
+  BOOST_REQUIRE(send_without_reading(
+      slow.fd(),
+      resp_command({"SEMLOCK.ACQUIRE", "w:shared", "30000", "OWNER", "shared", "WAIT", "20000"})));
+  BOOST_REQUIRE(eventually([&] { return waiters(admin, "w:shared") == 1; }));
+  RespConn next(port());
+  next.send({"SEMLOCK.ACQUIRE", "w:shared", "30000", "OWNER", "next", "WAIT", "20000"});
+  BOOST_REQUIRE(eventually([&] { return waiters(admin, "w:shared") == 2; }));
+  BOOST_CHECK_EQUAL(admin.cmd({"SEMLOCK.RELEASE", "w:shared", "a"}).integer, 1);
+  BOOST_REQUIRE(holders(admin, "w:shared") == std::vector<std::string>{"shared"});
+  // Another connection of the same owner: refreshed, told it holds for 60 s.
+  RespConn other(port());
+  BOOST_REQUIRE(is_grant_to(other.cmd({"SEMLOCK.ACQUIRE", "w:shared", "60000", "OWNER", "shared"}),
+                            "shared"));
+  slow.close();  // unread data: the kernel sends RST; the waiter's own reply was never taken
+  BOOST_REQUIRE(eventually([&] { return client_omem(admin, "slowshared") < 0; }));
+  check_silent(next, "next waiter");
+  BOOST_CHECK(holders(admin, "w:shared") == std::vector<std::string>{"shared"});
+  admin.cmd({"SEMLOCK.FORCERELEASE", "w:shared"});
+  auto got = next.read(Ms{5000});
+  BOOST_CHECK(is_grant_to(got, "next"));
+  admin.cmd({"SEMLOCK.FORCERELEASE", "w:shared"});
+}

@@ -29,6 +29,9 @@ BOOST_AUTO_TEST_CASE(every_key_loads) {
                                 "TTLSEMLOCK_SERVER_MAX_REQUEST_BYTES=2048",
                                 "TTLSEMLOCK_SERVER_IDLE_TIMEOUT=30s",
                                 "TTLSEMLOCK_SERVER_TCP_KEEPALIVE=0",
+                                "TTLSEMLOCK_SERVER_REQUEST_TIMEOUT=2s",
+                                "TTLSEMLOCK_SERVER_MAX_REPLY_BYTES=65536",
+                                "TTLSEMLOCK_SERVER_MAX_CLIENT_MEMORY_MB=8",
                                 "TTLSEMLOCK_LIMITS_MAX_LOCKS=7",
                                 "TTLSEMLOCK_LIMITS_MAX_MEMORY_MB=0",
                                 "TTLSEMLOCK_LIMITS_WARN_THRESHOLD=0.5",
@@ -63,6 +66,9 @@ BOOST_AUTO_TEST_CASE(every_key_loads) {
   BOOST_TEST(c.server.max_request_bytes == 2048u);
   BOOST_TEST(c.server.idle_timeout == 30000);
   BOOST_TEST(c.server.tcp_keepalive == 0);
+  BOOST_TEST(c.server.request_timeout == 2000);
+  BOOST_TEST(c.server.max_reply_bytes == 65536u);
+  BOOST_TEST(c.server.max_client_memory_mb == 8u);
   BOOST_TEST(c.limits.max_locks == 7u);
   BOOST_TEST(c.limits.max_memory_mb == 0u);
   BOOST_TEST(c.limits.warn_threshold == 0.5);

@@ -25,6 +25,9 @@ BOOST_AUTO_TEST_CASE(empty_object_gives_defaults) {
   BOOST_TEST(c.server.max_request_bytes == 1048576u);
   BOOST_TEST(c.server.idle_timeout == 0);
   BOOST_TEST(c.server.tcp_keepalive == 60000);
+  BOOST_TEST(c.server.request_timeout == 10000);
+  BOOST_TEST(c.server.max_reply_bytes == 16777216u);
+  BOOST_TEST(c.server.max_client_memory_mb == 64u);
   BOOST_TEST(c.limits.max_locks == 100000u);
   BOOST_TEST(c.limits.max_memory_mb == 512u);
   BOOST_TEST(c.limits.warn_threshold == 0.8);
@@ -264,6 +267,14 @@ BOOST_AUTO_TEST_CASE(range_errors) {
   BOOST_TEST(json_error(R"({"server":{"max_request_bytes":536870913}})") ==
              "server.max_request_bytes: must be 1024..536870912, got 536870913");
   BOOST_TEST(json_error(R"({"server":{"max_request_bytes":536870912}})") == "");
+  BOOST_TEST(json_error(R"({"server":{"max_reply_bytes":65535}})") ==
+             "server.max_reply_bytes: must be 65536..4294967296, got 65535");
+  BOOST_TEST(json_error(R"({"server":{"max_reply_bytes":4294967296}})") == "");
+  BOOST_TEST(json_error(R"({"server":{"max_client_memory_mb":-1}})") ==
+             "server.max_client_memory_mb: must be 0..1099511627776, got -1");
+  BOOST_TEST(json_error(R"({"server":{"max_client_memory_mb":0}})") == "");
+  BOOST_TEST(json_error(R"({"server":{"request_timeout":"-1s"}})") != "");
+  BOOST_TEST(json_error(R"({"server":{"request_timeout":"250ms"}})") == "");
   BOOST_TEST(json_error(R"({"limits":{"max_permits":0}})") ==
              "limits.max_permits: must be 1..4294967295, got 0");
   BOOST_TEST(json_error(R"({"limits":{"max_waiters":-5}})") ==
@@ -335,6 +346,8 @@ BOOST_AUTO_TEST_CASE(describe_shows_values_without_secrets) {
   BOOST_TEST(describe(Config{}) ==
              "server.host=\"127.0.0.1\" server.port=8765 server.max_connections=10000 "
              "server.max_request_bytes=1048576 server.idle_timeout=0ms server.tcp_keepalive=1m "
+             "server.request_timeout=10s server.max_reply_bytes=16777216 "
+             "server.max_client_memory_mb=64 "
              "limits.max_locks=100000 limits.max_memory_mb=512 limits.warn_threshold=0.8 "
              "limits.reject_requests=true limits.max_waiters=100000 limits.max_permits=10000 "
              "limits.max_ttl=24h limits.max_key_bytes=512 cleanup.interval=1s "

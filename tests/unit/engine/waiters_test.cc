@@ -259,4 +259,41 @@ BOOST_AUTO_TEST_CASE(explicit_owner_holding_and_waiting_again_is_refreshed_at_on
   BOOST_TEST(e.info("d", 1)->holders.at(0).fence == d.fence);
 }
 
+// A waiter grant carries the deadline it set; release_unrefreshed (an undeliverable grant) removes
+// the holder only while nothing has refreshed or extended it since, so another request of the same
+// owner that was told it holds the key keeps it for its TTL.
+BOOST_AUTO_TEST_CASE(grant_deadline_and_release_unrefreshed) {
+  Engine e(test::unlimited(), 1);
+  for (const char* how : {"none", "acquire", "extend"}) {
+    const std::string key = std::string("k-") + how;
+    acq(e, key, "a", 100, 0);
+    BOOST_REQUIRE(acq(e, key, "o", 200, 0, 0, 500, 7).status == EngineStatus::kQueued);
+    BOOST_REQUIRE(acq(e, key, "n", 200, 0, 0, 500, 8).status == EngineStatus::kQueued);
+    BOOST_REQUIRE(e.release(key, "a", 10) == EngineStatus::kOk);
+    const auto events = e.take_events();
+    BOOST_REQUIRE(events.size() == 1u);
+    BOOST_TEST(events[0].granted);
+    BOOST_TEST(events[0].deadline == 210);
+    if (std::string(how) == "acquire") {
+      BOOST_TEST(acq(e, key, "o", 300, 11).status == EngineStatus::kRefreshed);
+    } else if (std::string(how) == "extend") {
+      BOOST_TEST(e.extend(key, "o", 300, 11) == EngineStatus::kOk);
+    }
+    // A wrong fence or deadline never releases.
+    BOOST_TEST(e.release_unrefreshed(key, "o", events[0].fence + 1, 210, 12) ==
+               EngineStatus::kNotHeld);
+    const EngineStatus got = e.release_unrefreshed(key, "o", events[0].fence, 210, 12);
+    if (std::string(how) == "none") {
+      BOOST_TEST(got == EngineStatus::kOk);
+      BOOST_TEST(e.info(key, 12)->holders.at(0).owner == "n");  // passed on
+    } else {
+      BOOST_TEST(got == EngineStatus::kNotHeld, how);
+      BOOST_TEST(e.info(key, 12)->holders.at(0).owner == "o");
+      BOOST_TEST(e.info(key, 12)->holders.at(0).remaining == 299);
+    }
+    e.release_all(key, 13);
+    e.take_events();
+  }
+}
+
 BOOST_AUTO_TEST_SUITE_END()

@@ -240,6 +240,35 @@ BOOST_AUTO_TEST_CASE(next_line_framing) {
   BOOST_TEST(r.consumed == 0u);
 }
 
+// Regression: a JSON line trickled in was re-scanned from its start on every read. With `from`
+// (the bytes already known to hold no LF), each byte is looked at once; results are unchanged.
+BOOST_AUTO_TEST_CASE(next_line_resumes_where_the_last_scan_stopped) {
+  const std::string stream = "{\"a\":1}\r\n" + std::string(1000, ' ') + "{\"b\":2}\n";
+  std::string buffer;
+  std::size_t from = 0;
+  std::vector<std::string> lines;
+  for (const char ch : stream) {
+    buffer.push_back(ch);
+    auto r = next_line(buffer, 2000, from);
+    if (r.status == semlock::json::LineStatus::kNeedMore) {
+      from = buffer.size();
+      continue;
+    }
+    BOOST_REQUIRE((r.status == semlock::json::LineStatus::kLine));
+    lines.emplace_back(r.line);
+    buffer.erase(0, r.consumed);
+    from = 0;
+  }
+  BOOST_TEST(buffer.empty());
+  BOOST_REQUIRE_EQUAL(lines.size(), 2u);
+  BOOST_TEST(lines[0] == "{\"a\":1}");
+  BOOST_TEST(lines[1] == std::string(1000, ' ') + "{\"b\":2}");
+  // Past the limit with a resume point: still kTooLong.
+  const std::string over(11, 'x');
+  BOOST_TEST((next_line(over, 10, 10).status == semlock::json::LineStatus::kTooLong));
+  BOOST_TEST((next_line(over, 10, 50).status == semlock::json::LineStatus::kTooLong));
+}
+
 BOOST_AUTO_TEST_CASE(next_line_limit_boundary) {
   const std::string line(10, 'x');
   const std::string framed = line + "\n";

@@ -9,6 +9,7 @@
 
 using semlock::resp::error_text;
 using semlock::resp::parse_command;
+using semlock::resp::ParseCursor;
 using semlock::resp::ParseResult;
 using semlock::resp::ParseStatus;
 using semlock::resp::ProtocolError;
@@ -79,6 +80,40 @@ Stream parse_split(std::string_view in, std::size_t split, const ReaderLimits& l
       if (fed_all) break;
       buffer.append(in.substr(split));
       fed_all = true;
+      continue;
+    }
+    if (r.status == ParseStatus::kError) {
+      s.error = error_text(r);
+      break;
+    }
+    if (r.status == ParseStatus::kCommand) {
+      Args a;
+      for (auto v : views) a.emplace_back(v);
+      s.commands.push_back(std::move(a));
+    }
+    s.consumed += r.consumed;
+    buffer.erase(0, r.consumed);
+  }
+  return s;
+}
+
+// Feeds `in` `chunk` bytes at a time into one buffer with one cursor, as the server does: each
+// call sees the unconsumed bytes with the new ones appended. `cursor.scanned` counts the work.
+Stream parse_trickle(std::string_view in, std::size_t chunk, ParseCursor& cursor,
+                     const ReaderLimits& limits = {}) {
+  Stream s;
+  std::string buffer;
+  std::vector<std::string_view> views;
+  std::string scratch;
+  std::size_t fed = 0;
+  while (true) {
+    const ParseResult r = parse_command(buffer, limits, views, scratch, &cursor);
+    if (r.status == ParseStatus::kNeedMore) {
+      BOOST_REQUIRE_EQUAL(r.consumed, 0u);
+      if (fed == in.size()) break;
+      const std::size_t n = std::min(chunk, in.size() - fed);
+      buffer.append(in.substr(fed, n));
+      fed += n;
       continue;
     }
     if (r.status == ParseStatus::kError) {
@@ -203,6 +238,64 @@ BOOST_AUTO_TEST_CASE(every_split_of_a_pipeline_gives_the_same_commands) {
       BOOST_TEST(show(s.commands) == show(expected));
       BOOST_TEST(s.consumed == stream.size());
     }
+  }
+}
+
+BOOST_AUTO_TEST_CASE(every_chunk_size_with_a_cursor_gives_the_same_commands_and_errors) {
+  const std::vector<std::string> streams = {
+      multibulk({"SEMLOCK.ACQUIRE", "k1", "30000"}) + "\r\n" + "PING\r\n" + "*0\r\n" + "*-1\r\n" +
+          multibulk({"ECHO", std::string("x\r\ny", 4)}) + "ECHO \"quoted \\\"arg\\\"\"\n" +
+          multibulk({"", std::string(300, 'x'), std::string("\r\n\0", 3)}) +
+          multibulk({"SEMLOCK.RELEASE", "k1"}),
+      multibulk({"PING"}) + "*2\r\n$3\r\nGET\r\n$-1\r\n",  // invalid bulk length
+      multibulk({"PING"}) + "*3\r\n$3\r\nGET\r\nfoo\r\n",  // expected '$'
+      "PING\r\n*1\r\n$" + std::string(70000, '1'),         // too big bulk count string
+      "PING\r\n" + std::string(70000, 'a'),                // too big inline request
+      "*" + std::string(70000, '1'),                       // too big mbulk count string
+      "ECHO \"abc\r\n",                                    // unbalanced quotes
+  };
+  for (const auto& stream : streams) {
+    const Stream whole = parse_all(stream);
+    for (const std::size_t chunk : {std::size_t{1}, std::size_t{2}, std::size_t{3}, std::size_t{7},
+                                    std::size_t{64}, stream.size()}) {
+      ParseCursor cursor;
+      const Stream s = parse_trickle(stream, chunk, cursor);
+      BOOST_TEST_CONTEXT("stream " << stream.substr(0, 40) << " chunk " << chunk) {
+        BOOST_TEST(show(s.commands) == show(whole.commands));
+        BOOST_TEST(s.error == whole.error);
+        BOOST_TEST(s.consumed == whole.consumed);
+      }
+    }
+  }
+}
+
+// Regression: an unfinished "*1000000" frame was re-scanned from its start on every read, so a
+// client trickling it made the server do O(n^2) work (4 such clients took a core).
+BOOST_AUTO_TEST_CASE(trickled_million_argument_multibulk_costs_linear_work) {
+  constexpr std::size_t kArgs = 1000000;
+  std::string frame = "*" + std::to_string(kArgs) + "\r\n";
+  frame.reserve(frame.size() + kArgs * 7);
+  for (std::size_t i = 0; i < kArgs; ++i) frame += "$1\r\nx\r\n";
+  ReaderLimits limits;
+  limits.max_args = kArgs;
+  ParseCursor cursor;
+  const Stream s = parse_trickle(frame, 5, cursor, limits);  // 5: splits every header somewhere
+  BOOST_REQUIRE_EQUAL(s.commands.size(), 1u);
+  BOOST_TEST(s.commands[0].size() == kArgs);
+  BOOST_TEST(s.consumed == frame.size());
+  // Every byte is examined a bounded number of times: once while trickling, once to collect.
+  BOOST_TEST(cursor.scanned <= 3 * frame.size(),
+             cursor.scanned << " bytes scanned for " << frame.size() << " received");
+}
+
+BOOST_AUTO_TEST_CASE(trickled_long_lines_cost_linear_work) {
+  ReaderLimits limits;
+  const std::string inline_line = "ECHO " + std::string(60000, 'a') + "\r\n";
+  const std::string long_header = "*1\r\n$" + std::string(60000, '0') + "\r\n";  // refused at CR
+  for (const auto& in : {inline_line, long_header}) {
+    ParseCursor cursor;
+    parse_trickle(in, 1, cursor, limits);
+    BOOST_TEST(cursor.scanned <= 2 * in.size(), cursor.scanned << " for " << in.size());
   }
 }
 

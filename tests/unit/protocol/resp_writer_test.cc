@@ -111,3 +111,36 @@ BOOST_AUTO_TEST_CASE(no_allocation_once_capacity_is_reserved) {
 }
 
 BOOST_AUTO_TEST_SUITE_END()
+
+BOOST_AUTO_TEST_SUITE(resp_writer_limit)
+
+// Regression (server.max_reply_bytes): a reply past the bound stops growing at once, so a request
+// asking for a huge reply never makes the server hold it.
+BOOST_AUTO_TEST_CASE(appends_past_the_reply_limit_are_dropped) {
+  std::string out = "+earlier\r\n";
+  semlock::resp::Writer w(out, 2);
+  w.limit_reply(100);
+  w.array(1000);
+  for (int i = 0; i < 1000; ++i) w.bulk(std::string(10, 'x'));
+  BOOST_TEST(w.over_limit());
+  BOOST_TEST(out.size() <= 10 + 100 + 16);  // one element overshoots at most
+  BOOST_TEST(out.starts_with("+earlier\r\n*1000\r\n"));
+  out.resize(10);
+  w.clear_limit();
+  BOOST_TEST(!w.over_limit());
+  w.error("ERR reply too large");
+  BOOST_TEST(out == "+earlier\r\n-ERR reply too large\r\n");
+}
+
+BOOST_AUTO_TEST_CASE(a_reply_within_the_limit_is_whole) {
+  std::string out;
+  semlock::resp::Writer w(out, 3);
+  w.limit_reply(64);
+  w.map(1);
+  w.bulk("k");
+  w.dbl(1.5);
+  BOOST_TEST(!w.over_limit());
+  BOOST_TEST(out == "%1\r\n$1\r\nk\r\n,1.5\r\n");
+}
+
+BOOST_AUTO_TEST_SUITE_END()

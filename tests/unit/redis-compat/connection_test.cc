@@ -77,6 +77,27 @@ BOOST_AUTO_TEST_CASE(select_only_db_zero) {
   BOOST_TEST(run({"SELECT", "x"}) == "-ERR value is not an integer or out of range\r\n");
 }
 
+// Regression: names of 1 MB were kept per connection, uncounted (200 clients: +600 MB RSS).
+BOOST_AUTO_TEST_CASE(client_names_and_lib_info_are_capped) {
+  BOOST_TEST(run({"CLIENT", "SETNAME", std::string(1024, 'n')}) == "+OK\r\n");
+  BOOST_TEST(client.name.size() == 1024u);
+  BOOST_TEST(run({"CLIENT", "SETNAME", std::string(1025, 'n')}) ==
+             "-ERR Client names cannot be longer than 1024 bytes.\r\n");
+  BOOST_TEST(run({"CLIENT", "SETNAME", std::string(1 << 20, 'n')}) ==
+             "-ERR Client names cannot be longer than 1024 bytes.\r\n");
+  BOOST_TEST(client.name.size() == 1024u);  // the old name stays
+  BOOST_TEST(run({"HELLO", "2", "SETNAME", std::string(1025, 'h')}) ==
+             "-ERR Client names cannot be longer than 1024 bytes.\r\n");
+  BOOST_TEST(client.name.size() == 1024u);
+  BOOST_TEST(run({"CLIENT", "SETINFO", "LIB-NAME", std::string(128, 'l')}) == "+OK\r\n");
+  BOOST_TEST(run({"CLIENT", "SETINFO", "LIB-NAME", std::string(129, 'l')}) ==
+             "-ERR lib-name and lib-ver cannot be longer than 128 bytes.\r\n");
+  BOOST_TEST(run({"CLIENT", "SETINFO", "LIB-VER", std::string(1 << 20, '1')}) ==
+             "-ERR lib-name and lib-ver cannot be longer than 128 bytes.\r\n");
+  BOOST_TEST(client.lib_name == std::string(128, 'l'));
+  BOOST_TEST(client.lib_ver.empty());
+}
+
 BOOST_AUTO_TEST_CASE(client_subcommands) {
   BOOST_TEST(run({"CLIENT", "GETNAME"}) == "$-1\r\n");
   BOOST_TEST(run({"CLIENT", "SETNAME", "worker-1"}) == "+OK\r\n");
