@@ -49,6 +49,17 @@ bool peer_closed(const Connection& c) {
   return (p.revents & (POLLRDHUP | POLLHUP | POLLERR)) != 0;
 }
 
+// True when the peer has reset the connection (its RST has reached this socket, even behind
+// unread data): nothing written to it can be delivered any more. A FIN alone is not that: a
+// client that half-closes after sending still gets every reply (SPEC).
+bool peer_reset(const Connection& c) {
+  uv_os_fd_t fd = -1;
+  if (uv_fileno(reinterpret_cast<const uv_handle_t*>(&c.handle), &fd) != 0) return true;
+  pollfd p{fd, 0, 0};
+  if (::poll(&p, 1, 0) <= 0) return false;
+  return (p.revents & (POLLHUP | POLLERR)) != 0;
+}
+
 EngineLimits engine_limits(const config::Config& c) {
   EngineLimits l;
   l.max_locks = c.limits.max_locks;
@@ -303,6 +314,17 @@ void Server::on_read(Connection& c, ssize_t nread, const uv_buf_t* buf) {
       c.close_after_write = true;
       flush(c);
     }
+    drain();
+    return;
+  }
+  // Requests read from a connection the peer has already reset are not executed: their replies
+  // cannot be delivered, and an acquire among them would be granted and kept for its TTL with
+  // nobody holding it (SPEC §1). It happens when the loop reads late (a long fdatasync with
+  // fsync=always, a long script): another client's release read first in the same batch frees
+  // the key, and a waiter's WAIT acquire sitting in front of its RST is then granted at once,
+  // not through the wait queue whose grants deliver_events() checks. The RST is read next anyway.
+  if (peer_reset(c)) {
+    close_connection(c);
     drain();
     return;
   }

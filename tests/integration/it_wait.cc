@@ -569,3 +569,41 @@ BOOST_AUTO_TEST_CASE(undelivered_grant_refreshed_by_another_connection_is_kept) 
   BOOST_CHECK(is_grant_to(got, "next"));
   admin.cmd({"SEMLOCK.FORCERELEASE", "w:shared"});
 }
+
+// The crash checker's refused_while_free (a grant kept for a waiter that had closed with RST):
+// with fsync=always the loop can stall for tens of ms in fdatasync. Meanwhile the holder's
+// RELEASE arrives, then the waiter's WAIT acquire on a fresh connection and its RST. After the
+// stall the release is read first, so the acquire finds the key free and is granted at once (not
+// through the wait queue): its reply cannot be delivered to a reset peer, yet the grant was kept
+// for its whole TTL. An immediate grant the kernel never took is now released like a waiter's.
+BOOST_AUTO_TEST_CASE(grant_read_after_the_peer_reset_is_not_kept) {
+  for (const bool wait : {true, false}) {
+    BOOST_TEST_CONTEXT((wait ? "WAIT acquire" : "plain acquire")) {
+      const std::string key = std::string("w:reset") + (wait ? "w" : "p");
+      RespConn admin(port());
+      BOOST_REQUIRE(is_grant_to(admin.cmd({"SEMLOCK.ACQUIRE", key, "30000", "OWNER", "a"}), "a"));
+      RespConn gone(port());
+      BOOST_REQUIRE_EQUAL(gone.cmd({"PING"}).str, "PONG");  // accepted and idle
+      RespConn busy(port());
+      busy.raw().send(stall_command());
+      sleep_for(Ms{50});  // the loop is inside the script now
+      admin.send({"SEMLOCK.RELEASE", key, "a"});
+      sleep_for(Ms{5});
+      std::vector<std::string> acquire{"SEMLOCK.ACQUIRE", key, "30000", "OWNER", "gone"};
+      if (wait) acquire.insert(acquire.end(), {"WAIT", "20000"});
+      BOOST_REQUIRE(send_without_reading(gone.raw().fd(), resp_command(acquire)));
+      sleep_for(Ms{5});
+      go_away(gone.raw(), Gone::kReset);
+      BOOST_REQUIRE(busy.read(Ms{30000}));
+      auto released = admin.read();
+      BOOST_REQUIRE(released);
+      BOOST_CHECK_EQUAL(released->integer, 1);
+      BOOST_CHECK_MESSAGE(eventually([&] { return holders(admin, key).empty(); }),
+                          "holders: " << holders(admin, key).size());
+      RespConn probe(port());
+      BOOST_CHECK(
+          is_grant_to(probe.cmd({"SEMLOCK.ACQUIRE", key, "1000", "OWNER", "probe"}), "probe"));
+      admin.cmd({"SEMLOCK.FORCERELEASE", key});
+    }
+  }
+}
