@@ -348,9 +348,17 @@ class Analyzer {
       return c.close + ttl +
              opt_.restore_margin;  // restored after a kill  // may be restored after a kill
     // We closed it without reading a reply (FIN, or RST). A grant whose reply the kernel accepted
-    // before our close arrived was delivered and is kept for its TTL; once the close has arrived
-    // no grant may be kept (SPEC §1: it cannot be delivered; it is released and passed on).
-    return c.close + ttl;
+    // before our close arrived was delivered and is kept for its TTL; once an RST has arrived no
+    // grant may be kept (SPEC §1: it cannot be delivered; it is released and passed on).
+    // Either grant may have been journaled and restored by a kill before its release was.
+    if (kill_between(op.send, c.close + opt_.close_notice)) ttl += opt_.restore_margin;
+    if (c.rst) return c.close + ttl;
+    // A FIN is a half-close to the server, and a client that half-closes after sending still gets
+    // every reply (SPEC): a request the server reads only after the FIN (a loop late by a long
+    // fdatasync with fsync=always, a fresh connection accepted in that batch and read after
+    // another client's release) is executed, and an acquire among them granted from that moment.
+    // The server reads it by close-notice after the close at the latest (as for waiters).
+    return c.close + opt_.close_notice + ttl;
   }
 
   Nanos unanswered_waiter_end(const Op& op) const {
