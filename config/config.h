@@ -84,6 +84,28 @@ struct PersistenceConfig {
   Millis snapshot_interval = 3600 * 1000;
 };
 
+// SPEC §9: a member of a replicated group (etcd's Raft in the ttl-semlock-raft sidecar).
+struct ClusterMemberConfig {
+  std::uint64_t id = 0;  // 1..2^63
+  std::string raft;      // host:port of the Raft transport
+  std::string client;    // host:port of the member's lock port
+};
+
+struct ClusterConfig {
+  bool enabled = false;
+  std::uint64_t node_id = 0;                 // this member; must be in `members`
+  std::vector<ClusterMemberConfig> members;  // bootstraps an empty `dir` only; sorted by id
+  std::string dir = "./raft";                // Raft log and snapshots (replaces the journal)
+  Millis election_timeout = 1000;
+  Millis heartbeat_interval = 100;
+  Millis request_timeout = 5000;  // no leader this long: CLUSTERDOWN
+  std::uint64_t snapshot_entries = 10000;
+  std::string raft_listen;  // "" = members[node_id].raft
+};
+
+// The members as the JSON object the config takes: {"1":{"raft":"h:p","client":"h:p"},...}.
+std::string members_json(const std::vector<ClusterMemberConfig>& members);
+
 struct Config {
   ServerConfig server;
   LimitsConfig limits;
@@ -93,6 +115,7 @@ struct Config {
   MetricsConfig metrics;
   LoggingConfig logging;
   PersistenceConfig persistence;
+  ClusterConfig cluster;
   std::string config_path;            // "" when none
   std::vector<std::string> warnings;  // e.g. deprecated keys accepted and ignored: log them
 };

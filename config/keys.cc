@@ -285,6 +285,8 @@ std::vector<KeySpec> make_keys() {
   keys.push_back(duration_key<&C::persistence, &PersistenceConfig::snapshot_interval>(
       "persistence", "snapshot_interval", "longest time between snapshots", 1, kNoMaxMillis));
 
+  add_cluster_keys(keys);
+
   // TtlSemLock's first layout had these at the top level.
   keys.push_back(string_key<&C::server, &ServerConfig::host>("", "host", "old name of server.host",
                                                              true, KeyKind::kLegacy));

@@ -36,6 +36,11 @@ struct KeySpec {
   std::string env_name() const;  // "TTLSEMLOCK_LIMITS_MAX_TTL"
 };
 
+// The `cluster` section's keys (cluster_keys.cc), appended to `keys`.
+void add_cluster_keys(std::vector<KeySpec>& keys);
+// Cross-key checks of the `cluster` section; fills raft_listen's default. "" or the error.
+std::string finalize_cluster(Config& config);
+
 // All keys, sections in file order.
 const std::vector<KeySpec>& all_keys();
 

@@ -22,7 +22,7 @@ struct FlagSpec {
 };
 
 // Flags that set one key each, by the key's own parser (same values and messages as the file).
-constexpr std::array<FlagSpec, 17> kKeyFlags = {{
+constexpr std::array<FlagSpec, 26> kKeyFlags = {{
     {"--host", "server", "host"},
     {"--port", "server", "port"},
     {"--metrics-host", "metrics", "host"},
@@ -40,6 +40,15 @@ constexpr std::array<FlagSpec, 17> kKeyFlags = {{
     {"--persistence-dir", "persistence", "dir"},
     {"--fsync", "persistence", "fsync"},
     {"--persistence", "persistence", "enabled"},
+    {"--cluster", "cluster", "enabled"},
+    {"--cluster-node-id", "cluster", "node_id"},
+    {"--cluster-members", "cluster", "members"},
+    {"--cluster-dir", "cluster", "dir"},
+    {"--cluster-election-timeout", "cluster", "election_timeout"},
+    {"--cluster-heartbeat-interval", "cluster", "heartbeat_interval"},
+    {"--cluster-request-timeout", "cluster", "request_timeout"},
+    {"--cluster-snapshot-entries", "cluster", "snapshot_entries"},
+    {"--cluster-raft-listen", "cluster", "raft_listen"},
 }};
 
 LoadResult exit_with_error(std::string error) {

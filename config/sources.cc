@@ -160,7 +160,7 @@ std::string finalize(Config& config) {
     return "metrics.port: must differ from server.port (" + std::to_string(config.server.port) +
            ")";
   }
-  return {};
+  return finalize_cluster(config);
 }
 
 }  // namespace semlock::config::detail

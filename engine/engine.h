@@ -268,6 +268,13 @@ class Engine {
   // Call tick(now) once before restoring, so the expiry wheel's cursor is set to the present.
   bool restore_holder(std::string_view key, std::string_view owner, std::uint64_t fence,
                       std::uint32_t limit, Millis deadline);
+  // Replication (cluster mode): sets the holder a replicated kHold record describes. The owner
+  // already holding the key with `fence`: its deadline becomes `deadline` (a refresh); holding it
+  // with another fence: replaced. Else as restore_holder(). Not logged.
+  bool apply_hold(std::string_view key, std::string_view owner, std::uint64_t fence,
+                  std::uint32_t limit, Millis deadline);
+  // A new leader's lease extension: every holder's deadline moves `by` later (logged as holds).
+  void extend_all(Millis by);
   // The next fence handed out will be greater than `fence`.
   void ensure_next_fence_above(std::uint64_t fence);
   // Calls fn for every holder stored (due ones included), in no particular order.

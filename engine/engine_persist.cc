@@ -64,6 +64,43 @@ bool Engine::restore_holder(std::string_view key, std::string_view owner, std::u
   return true;
 }
 
+bool Engine::apply_hold(std::string_view key, std::string_view owner, std::uint64_t fence,
+                        std::uint32_t limit, Millis deadline) {
+  Impl& m = *impl_;
+  const std::uint32_t slot = key.empty() ? kNil : m.find(key);
+  if (slot != kNil) {
+    const std::uint32_t h = m.find_holder(slot, owner);
+    if (h != kNil) {
+      const bool logging = m.log_mutations;
+      m.log_mutations = false;
+      if (m.fence_of(h) == fence) {
+        m.set_deadline(h, deadline);
+        m.log_mutations = logging;
+        m.next_fence = std::max(m.next_fence, fence + 1);
+        return true;
+      }
+      m.remove_holder(h);
+      m.log_mutations = logging;
+    }
+  }
+  return restore_holder(key, owner, fence, limit, deadline);
+}
+
+void Engine::extend_all(Millis by) {
+  Impl& m = *impl_;
+  std::vector<std::uint32_t> handles;
+  for (std::uint32_t s = 0; s < m.keys.capacity(); ++s) {
+    const detail::KeyEntry& e = m.keys[s];
+    if (e.key_len == 0) continue;
+    if (e.has_first()) handles.push_back(s);
+    if (e.ext == kNil) continue;
+    for (std::uint32_t x = m.exts[e.ext].extra_head; x != kNil; x = m.extras[x].next) {
+      handles.push_back(x | detail::kExtraBit);
+    }
+  }
+  for (std::uint32_t h : handles) m.set_deadline(h, m.deadline_of(h) + by);
+}
+
 void Engine::ensure_next_fence_above(std::uint64_t fence) {
   impl_->next_fence = std::max(impl_->next_fence, fence + 1);
 }

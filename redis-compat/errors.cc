@@ -16,7 +16,7 @@ constexpr CodeMap kCodes[] = {
     {"ERR", "BADREQUEST", 400},      {"NOAUTH", "NOAUTH", 401},
     {"WRONGPASS", "WRONGPASS", 401}, {"NOPERM", "NOPERM", 403},
     {"OVERLIMIT", "OVERLIMIT", 503}, {"MISMATCH", "MISMATCH", 409},
-    {"WRONGTYPE", "WRONGTYPE", 409},
+    {"WRONGTYPE", "WRONGTYPE", 409}, {"CLUSTERDOWN", "UNAVAILABLE", 503},
 };
 
 }  // namespace

@@ -49,6 +49,9 @@ inline constexpr std::string_view kMismatch = "MISMATCH key exists with a differ
 inline constexpr std::string_view kWrongType =
     "WRONGTYPE Operation against a key holding a semaphore (limit > 1)";
 inline constexpr std::string_view kNoPerm = "NOPERM this command needs an admin API key";
+// Cluster mode (SPEC §9): no leader for cluster.request_timeout, or a write on a member that
+// cannot forward it. JSON code UNAVAILABLE, HTTP 503.
+inline constexpr std::string_view kClusterDown = "CLUSTERDOWN The cluster is down";
 inline constexpr std::string_view kNotALockServer =
     "ERR this is a lock server (ttl-semlock): '%s' is not a lock command";
 

@@ -261,6 +261,12 @@ bool Server::execute_json(Connection& c, json::Request& req, WireProtocol wire,
     return "";
   };
 
+  if (cluster_refuses_writes() &&
+      (req.action == json::Action::kAcquire || req.action == json::Action::kRelease ||
+       req.action == json::Action::kExtend || req.action == json::Action::kForceRelease)) {
+    write_json_error(body, status, id, errors::kClusterDown);
+    return true;
+  }
   switch (req.action) {
     case json::Action::kAcquire: {
       if (!persist_error_.empty()) {

@@ -4,6 +4,7 @@
 
 #include "config/version.h"
 #include "protocol/resp_reader.h"
+#include "redis-compat/command_table.h"
 #include "redis-compat/commands.h"
 #include "redis-compat/errors.h"
 #include "server/logging.h"
@@ -12,6 +13,15 @@
 
 namespace semlock {
 namespace {
+
+// Commands that change lock state (cluster mode: only the serving leader runs them). Scripts and
+// EXEC may write; they count as writes.
+bool cluster_write_command(std::string_view name) {
+  const redis::CommandSpec* spec = redis::find_command(name);
+  if (spec == nullptr) return false;
+  return (spec->flags & redis::kWrite) != 0 || spec->name == "eval" || spec->name == "evalsha" ||
+         spec->name == "exec" || spec->name == "fcall";
+}
 
 // The command label of a RESP command: SEMLOCK.X is counted as x, so both protocols share names.
 std::string_view command_label(const redis::CommandSpec* spec) {
@@ -89,6 +99,11 @@ std::size_t Server::process_resp(Connection& c, std::string_view data, Millis no
     }
     if (!argv_.empty() && persistence_rejects(argv_[0])) {
       w.error(persist_error_);
+      metrics_.count_request(command_label(nullptr), "resp", RequestResult::kError, 0);
+      continue;
+    }
+    if (!argv_.empty() && cluster_refuses_writes() && cluster_write_command(argv_[0])) {
+      w.error(errors::kClusterDown);
       metrics_.count_request(command_label(nullptr), "resp", RequestResult::kError, 0);
       continue;
     }
@@ -273,6 +288,10 @@ std::string Server::info(std::string_view section_arg) {
     line("rejected_max_waiters", e.rejected_max_waiters);
     line("exceeded_max_locks", e.exceeded_max_locks);
     line("exceeded_memory", e.exceeded_memory);
+  }
+  if (want("cluster")) {
+    begin("Cluster");
+    out += cluster_info();
   }
   if (want("keyspace")) {
     begin("Keyspace");

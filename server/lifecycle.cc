@@ -20,7 +20,8 @@ constexpr Millis kShutdownGrace = 5000;
 
 void Server::tick_cb(uv_timer_t* timer) {
   auto* self = static_cast<Server*>(timer->data);
-  self->engine_->tick(self->now_ms());
+  // Cluster mode: only the serving leader expires (by proposing it); followers never do.
+  if (!self->cluster_refuses_writes()) self->engine_->tick(self->now_ms());
   self->drain();
 }
 
@@ -51,6 +52,7 @@ void Server::begin_shutdown() {
   // The metrics port stays open (answering /ready 503) until the lock connections are gone.
   uv_timer_stop(&tick_timer_);
   uv_timer_stop(&housekeeping_timer_);
+  cluster_stop();
   for (auto& s : signals_) uv_close(reinterpret_cast<uv_handle_t*>(&s), nullptr);
   // No connection executes anything more; waiters are answered "not acquired"; pending replies
   // are flushed, then every connection closes.
@@ -136,6 +138,7 @@ void Server::housekeeping() {
     last_rejection_log_ = now;
   }
   persistence_housekeeping();
+  cluster_housekeeping();
   update_metrics();
 }
 

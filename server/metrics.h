@@ -60,6 +60,8 @@ class Metrics {
   void update(const Snapshot& s);
   // The text exposition of every metric.
   std::string render() const;
+  // For metrics declared next to their module (server/cluster_metrics.h).
+  prometheus::Registry& registry() { return *registry_; }
 
  private:
   std::shared_ptr<prometheus::Registry> registry_;

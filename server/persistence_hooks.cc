@@ -3,9 +3,10 @@
 //
 // Happy path: run() loads the directory before the lock port listens (the metrics port answers
 // /ready 503 "loading" meanwhile), restores the live holders, reserves fences and turns the
-// engine's mutation log on. Each drain() ends in persistence_after_drain(): the batch's
-// mutations become records, one write(); with fsync=always one fdatasync, and the replies held
-// back by flush() during the batch go out only after it (group commit); with everysec the
+// engine's mutation log on. Each drain() ends in the commit pipeline (commit_pipeline.h), whose
+// sink here is the journal (journal_write()): the batch's mutations become records, one write();
+// with fsync=always one fdatasync, and the replies held back during the batch go out only after
+// it (group commit); with everysec the
 // journal is synced at most a second after a write; with no, never by us.
 //
 // Failure modes: a failed write or fsync marks the journal broken (logged once): acquires get
@@ -37,6 +38,7 @@
 #include "persistence/files.h"
 #include "persistence/loader.h"
 #include "persistence/record.h"
+#include "server/commit_pipeline.h"
 #include "server/logging.h"
 #include "server/server.h"
 
@@ -166,6 +168,7 @@ bool Server::persistence_start() {
     return false;
   }
   engine_->set_mutation_log(true);
+  persistence_use_pipeline();
   last_snapshot_ms_ = now;
   last_sync_ms_ = now;
   log::info("Persistence loaded", {{"dir", pc.dir},
@@ -231,14 +234,25 @@ void Server::persistence_note_session(std::uint64_t fence) {
   if (journal_) session_notes_.insert(fence);
 }
 
-bool Server::persistence_holds_replies(Connection& c) {
-  if (!journal_ || persist_flushing_ || config_.persistence.fsync != config::FsyncMode::kAlways) {
-    return false;
+// The journal as the commit pipeline's sink (commit_pipeline.h): fsync=always holds the replies
+// of a batch until its fdatasync; everysec and no release them at once.
+class JournalSink final : public CommitSink {
+ public:
+  explicit JournalSink(Server& server) : server_(server) {}
+  bool holds_replies() const override {
+    return server_.config_.persistence.fsync == config::FsyncMode::kAlways;
   }
-  // Nothing changed since the last commit: whatever the reply says is already durable.
-  if (!engine_->has_mutations()) return false;
-  held_replies_.push_back(c.id);
-  return true;
+  Result write(std::vector<Mutation>& mutations, std::uint64_t) override {
+    return server_.journal_write(mutations);
+  }
+
+ private:
+  Server& server_;
+};
+
+void Server::persistence_use_pipeline() {
+  journal_sink_ = std::make_unique<JournalSink>(*this);
+  pipeline_.set_sink(journal_sink_.get());
 }
 
 void Server::persistence_fail(int err) {
@@ -251,10 +265,8 @@ void Server::persistence_fail(int err) {
       {{"dir", config_.persistence.dir}, {"error", std::strerror(err)}});
 }
 
-bool Server::persistence_after_drain() {
-  if (!journal_) return false;
+CommitSink::Result Server::journal_write(std::vector<Mutation>& mutations) {
   const bool always = config_.persistence.fsync == config::FsyncMode::kAlways;
-  std::vector<Mutation> mutations = engine_->take_mutations();
   const Millis now = now_ms();
   const std::int64_t now_wall = wall_ms();
   std::string bytes;
@@ -305,26 +317,13 @@ bool Server::persistence_after_drain() {
     if (err != 0) persistence_fail(err);
   }
   const bool lost = !persist_error_.empty() && !holds.empty();
-  std::vector<std::uint64_t> held;
-  held.swap(held_replies_);
   if (always && lost) {
-    // Not durable, so never acknowledged: take the grants back and drop the held replies.
+    // Not durable, so never acknowledged: take the grants back; the pipeline closes the
+    // connections whose replies were held.
     for (const Mutation& m : holds) engine_->release_fenced(m.key, m.owner, m.fence, now);
-    for (std::uint64_t id : held) {
-      auto it = connections_.find(id);
-      if (it != connections_.end() && !it->second->closed) close_connection(*it->second);
-    }
-  } else if (!held.empty()) {
-    persist_flushing_ = true;
-    std::sort(held.begin(), held.end());
-    held.erase(std::unique(held.begin(), held.end()), held.end());
-    for (std::uint64_t id : held) {
-      auto it = connections_.find(id);
-      if (it != connections_.end() && !it->second->closed) flush(*it->second);
-    }
-    persist_flushing_ = false;
+    return CommitSink::Result::kFailed;
   }
-  return engine_->has_events() || !ready_.empty() || engine_->has_mutations();
+  return CommitSink::Result::kDurable;
 }
 
 void Server::persistence_housekeeping() {
@@ -426,7 +425,7 @@ void Server::persistence_reap_snapshot(bool wait) {
 void Server::persistence_stop() {
   if (!journal_) return;
   persistence_reap_snapshot(true);
-  persistence_after_drain();
+  commit_after_drain();
   if (persist_error_.empty() && journal_dirty_ &&
       config_.persistence.fsync != config::FsyncMode::kNo) {
     journal_->sync();

@@ -17,6 +17,8 @@
 #include "protocol/http.h"
 #include "redis-compat/errors.h"
 #include "server/bounds.h"
+#include "server/cluster_metrics.h"
+#include "server/cluster_node.h"
 #include "server/logging.h"
 #include "server/process_stats.h"
 
@@ -60,7 +62,15 @@ bool peer_reset(const Connection& c) {
   return (p.revents & (POLLHUP | POLLERR)) != 0;
 }
 
-EngineLimits engine_limits(const config::Config& c) {
+std::uint64_t unix_micros() {
+  return static_cast<std::uint64_t>(std::chrono::duration_cast<std::chrono::microseconds>(
+                                        std::chrono::system_clock::now().time_since_epoch())
+                                        .count());
+}
+
+}  // namespace
+
+EngineLimits engine_limits_for(const config::Config& c) {
   EngineLimits l;
   l.max_locks = c.limits.max_locks;
   l.max_memory_bytes = c.limits.max_memory_mb * 1024 * 1024;
@@ -75,19 +85,11 @@ EngineLimits engine_limits(const config::Config& c) {
   return l;
 }
 
-std::uint64_t unix_micros() {
-  return static_cast<std::uint64_t>(std::chrono::duration_cast<std::chrono::microseconds>(
-                                        std::chrono::system_clock::now().time_since_epoch())
-                                        .count());
-}
-
-}  // namespace
-
 Server::Server(config::Config config)
     : config_(std::move(config)),
       // SPEC §1: with persistence off the fencing counter starts at the Unix time in µs, so
       // tokens keep rising across restarts while grants stay under one per microsecond.
-      engine_(std::make_unique<Engine>(engine_limits(config_), unix_micros())),
+      engine_(std::make_unique<Engine>(engine_limits_for(config_), unix_micros())),
       loop_(uv_default_loop()) {
   read_buffer_.resize(kReadBufferBytes);
   start_unix_ms_ = static_cast<std::int64_t>(unix_micros() / 1000);
@@ -160,6 +162,8 @@ int Server::run() {
   }
   // Persisted locks are back before the lock port takes traffic (/ready: 503 "loading").
   if (config_.persistence.enabled && !persistence_start()) return 1;
+  // Cluster mode: the Raft sidecar (its dir replaces the journal; config refuses both).
+  if (config_.cluster.enabled && !cluster_start()) return 1;
   if (!listen_on(lock_listener_, config_.server.host, config_.server.port)) return 1;
 
   uv_timer_init(loop_, &tick_timer_);
@@ -199,6 +203,7 @@ int Server::run() {
                              : std::string("off")}});
   uv_run(loop_, UV_RUN_DEFAULT);
   persistence_stop();
+  cluster_stop();
   uv_loop_close(loop_);
   log::info("TtlSemLock server stopped");
   return exit_code_;
@@ -424,7 +429,8 @@ void Server::update_reading(Connection& c) {
 
 void Server::flush(Connection& c) {
   if (c.closed) return;
-  if (persistence_holds_replies(c)) return;  // fsync=always: sent once the batch is durable
+  // fsync=always, Raft: sent once the batch is durable (commit_pipeline.h).
+  if (pipeline_.hold(c.id, engine_->has_mutations())) return;
   if (!c.writing && !c.out.empty()) {
     // A grant's reply may have waited (fsync=always, other work of this drain) since
     // deliver_events() checked the peer: check again before the kernel takes it.
@@ -565,10 +571,32 @@ void Server::drain() {
       }
       continue;
     }
-    if (persistence_after_drain()) continue;  // the batch's journal write (and fsync)
+    if (!deferred_.empty()) {
+      std::vector<std::function<void()>> run;
+      run.swap(deferred_);
+      for (auto& fn : run) fn();
+      continue;
+    }
+    if (commit_after_drain()) continue;  // the batch's journal write (and fsync) or proposal
     break;
   }
   draining_ = false;
+}
+
+bool Server::commit_after_drain() {
+  if (!pipeline_.sink()) return false;
+  pipeline_.end_of_iteration(engine_->take_mutations());
+  return engine_->has_events() || !ready_.empty() || engine_->has_mutations() || !deferred_.empty();
+}
+
+void Server::release_replies(std::uint64_t conn_id) {
+  auto it = connections_.find(conn_id);
+  if (it != connections_.end() && !it->second->closed) flush(*it->second);
+}
+
+void Server::drop_replies(std::uint64_t conn_id) {
+  auto it = connections_.find(conn_id);
+  if (it != connections_.end() && !it->second->closed) close_connection(*it->second);
 }
 
 // A grant that cannot be delivered is released and passed on (SPEC §1). "Delivered" means the

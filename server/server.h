@@ -10,24 +10,50 @@
 #include <array>
 #include <chrono>
 #include <cstdint>
+#include <deque>
+#include <functional>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
 #include "absl/container/flat_hash_map.h"
 #include "absl/container/flat_hash_set.h"
+#include "cluster/sidecar_protocol.h"
 #include "config/config.h"
 #include "engine/engine.h"
 #include "persistence/fence_reservation.h"
 #include "persistence/files.h"
 #include "protocol/json_codec.h"
 #include "redis-compat/context.h"
+#include "server/commit_pipeline.h"
 #include "server/connection.h"
 #include "server/metrics.h"
 
 namespace semlock {
 
-class Server final : public redis::Host {
+class ClusterNode;  // server/cluster_node.h
+struct ClusterMetrics;
+namespace cluster {
+struct StatusMsg;
+struct EntriesMsg;
+struct SnapshotInstallMsg;
+}  // namespace cluster
+
+// The engine's limits as the configuration sets them.
+EngineLimits engine_limits_for(const config::Config& c);
+
+// One member of the Raft group as this member last heard of it.
+struct ClusterMember {
+  std::uint64_t id = 0;
+  std::string raft;    // host:port of its Raft transport
+  std::string client;  // host:port of its lock port (where forwarded requests go)
+};
+
+enum class ClusterConfOp : std::uint8_t { kAdd = 1, kRemove = 2 };
+enum class ClusterRole : std::uint8_t { kFollower, kCandidate, kLeader };
+
+class Server final : public redis::Host, private ReplyGate {
  public:
   explicit Server(config::Config config);
   ~Server() override;
@@ -36,6 +62,32 @@ class Server final : public redis::Host {
   int run();
   // --repair-journal: cut a damaged journal at its first bad record instead of refusing.
   void set_repair_journal(bool on);
+
+  // --- Cluster mode (server/cluster_*.cc). Stable API for the forwarding and admin code. ---
+  // Everything here is also valid with cluster mode off (then: not enabled, no leader).
+  bool cluster_enabled() const;
+  // True when this member is the leader AND serves writes: it has applied an entry of its own
+  // term (and the deadline extension is proposed). Writes executed here are replicated.
+  bool cluster_is_leader() const;
+  // True when no member has been known as leader for cluster.request_timeout: requests that need
+  // the leader answer -CLUSTERDOWN (redis::errors::kClusterDown).
+  bool cluster_down() const;
+  // The leader's id (0: none known) and its client address ("host:port" from the membership),
+  // nullopt when no leader is known or this member is the leader itself.
+  std::uint64_t cluster_leader_id() const;
+  std::optional<std::string> cluster_leader_client_address() const;
+  std::vector<ClusterMember> cluster_members() const;
+  // Membership change through Raft (SEMLOCK.CLUSTER ADD/REMOVE). `done` is called exactly once,
+  // later from the loop (never from inside this call): ok, or false with an error text
+  // ("ERR ..." ready to send). Cluster mode off: fails with "ERR cluster mode is off".
+  using ClusterConfCb = std::function<void(bool ok, const std::string& error)>;
+  void cluster_conf_change(ClusterConfOp op, std::uint64_t id, const std::string& raft,
+                           const std::string& client, ClusterConfCb done);
+  // Linearizable-read barrier (ReadIndex): `done(true)` once this member has applied everything
+  // committed when the call was made; false when that cannot be known (no leader, lost). Called
+  // later from the loop, exactly once.
+  using ClusterReadCb = std::function<void(bool ok)>;
+  void cluster_read_index(ClusterReadCb done);
 
   // redis::Host
   std::string generate_owner() override;
@@ -138,6 +190,15 @@ class Server final : public redis::Host {
   void answer_wait(Connection& c, const PendingWait& pw, const WaiterEvent& ev);
   void update_metrics();
 
+  // The commit pipeline (commit_pipeline.h): end of every drain(), the iteration's mutations go
+  // to the sink (journal or Raft). True when that made more work to drain.
+  bool commit_after_drain();
+  // ReplyGate: the pipeline releases or drops held connections by id.
+  void release_replies(std::uint64_t conn_id) override;
+  void drop_replies(std::uint64_t conn_id) override;
+  // Work run from drain() (callbacks that must not run inside the call that scheduled them).
+  void cluster_defer(std::function<void()> fn) { deferred_.push_back(std::move(fn)); }
+
   config::Config config_;
   std::unique_ptr<Engine> engine_;
   Metrics metrics_;
@@ -163,6 +224,8 @@ class Server final : public redis::Host {
   std::vector<std::uint64_t> ready_;                       // unblocked, with input to process
   std::uint64_t last_conn_id_ = 0;
   std::uint64_t last_wait_tag_ = 0;
+  CommitPipeline pipeline_{*this};
+  std::vector<std::function<void()>> deferred_;
 
   std::string read_buffer_;  // shared by every read (one loop, one read at a time)
   std::vector<std::string> buffer_pool_;
@@ -197,11 +260,13 @@ class Server final : public redis::Host {
   // Loads the directory into the engine, opens the journal, reserves fences. False: do not
   // start (the reason is logged). Runs the loop for the metrics port while reading.
   bool persistence_start();
-  // End of every drain(): writes the batch's mutations, syncs per fsync mode, renews the fence
-  // reservation, releases replies held for fsync=always. True when it made more work to drain.
-  bool persistence_after_drain();
-  // Asked by flush(): true = hold this connection's replies until the batch is durable.
-  bool persistence_holds_replies(Connection& c);
+  // The journal sink's write (JournalSink in persistence_hooks.cc): writes the batch's
+  // mutations, syncs per fsync mode, renews the fence reservation. kFailed (grants taken back)
+  // when a batch with grants cannot be made durable under fsync=always.
+  CommitSink::Result journal_write(std::vector<Mutation>& mutations);
+  // Makes the journal the commit pipeline's sink.
+  void persistence_use_pipeline();
+  friend class JournalSink;
   // A SESSION binding was made for the holder with `fence`. Only a holder created in this
   // batch with a binding is kept out of the journal; a note for an older holder changes nothing.
   void persistence_note_session(std::uint64_t fence);
@@ -228,16 +293,56 @@ class Server final : public redis::Host {
   absl::flat_hash_set<std::uint64_t> session_notes_;
   absl::flat_hash_set<std::uint64_t> unjournaled_fences_;
   std::uint64_t journal_fence_mark_ = 0;
-  std::vector<std::uint64_t> held_replies_;  // connections whose replies wait for the fsync
+  std::unique_ptr<CommitSink> journal_sink_;
   std::string persist_error_;  // "ERR persistence: ..." once the journal cannot be written
   bool repair_journal_ = false;
   bool persist_loading_ = false;
-  bool persist_flushing_ = false;
   bool journal_dirty_ = false;  // written since the last sync
   Millis last_sync_ms_ = 0;
   Millis last_snapshot_ms_ = 0;
   pid_t snapshot_child_ = 0;  // a background snapshot writer, 0 when none
   std::chrono::steady_clock::time_point snapshot_started_{};
+
+  // --- Cluster mode (cluster_glue.cc; the sidecar in cluster_node.cc) ---
+  friend class ClusterNode;
+  friend class ClusterSink;
+  bool cluster_start();  // spawns the sidecar, RESYNC; false: do not start
+  void cluster_stop();
+  // The engine emptied (fences kept rising) to be rebuilt from committed state.
+  void cluster_reset_engine();
+  // Leadership lost (or state in doubt): pending batches fail, blocked clients are closed, the
+  // engine is rebuilt from committed state (RESYNC).
+  void cluster_step_down(const std::string& why);
+  void cluster_begin_serving();
+  CommitSink::Result cluster_write(std::vector<Mutation>& mutations, std::uint64_t seq);
+  void cluster_on_message(cluster::Message& msg);
+  void cluster_after_messages();
+  void cluster_on_status(const cluster::StatusMsg& s);
+  void cluster_on_entries(cluster::EntriesMsg& m);
+  void cluster_on_snapshot_install(const cluster::SnapshotInstallMsg& m);
+  // Applies one committed entry's data; false when it cannot (the caller resyncs).
+  bool cluster_apply_data(const std::string& data, Millis now, std::int64_t now_wall);
+  void cluster_housekeeping();  // snapshots
+  void cluster_reap_snapshot();
+  // Cluster mode and this member does not serve writes (not the leader, or not yet).
+  bool cluster_refuses_writes() const;
+  std::string cluster_info() const;  // INFO cluster lines
+  struct Proposed {
+    std::uint64_t seq = 0;
+    std::uint64_t t0 = 0;  // uv_hrtime at the proposal
+  };
+  std::unique_ptr<ClusterNode> cluster_;
+  std::unique_ptr<ClusterMetrics> cluster_metrics_;
+  std::unique_ptr<CommitSink> cluster_sink_;
+  std::deque<Proposed> cluster_proposed_;  // our batches in flight, in order
+  std::uint64_t cluster_applied_ = 0;      // last Raft index applied to the engine
+  std::uint64_t cluster_applied_term_ = 0;
+  std::uint64_t cluster_applied_since_snapshot_ = 0;
+  std::uint64_t cluster_snapshot_index_ = 0;
+  Millis cluster_resync_sent_ms_ = 0;
+  pid_t cluster_snapshot_child_ = 0;
+  std::uint64_t cluster_snapshot_child_index_ = 0;
+  std::string cluster_snapshot_path_;
 };
 
 }  // namespace semlock
