@@ -59,6 +59,8 @@ type sidecar struct {
 	out  chan<- []byte
 	cmds chan frame
 
+	exitReq chan struct{} // fd 3 closed: sync the WAL and exit
+
 	isLeader atomic.Bool
 	hasLead  atomic.Bool
 
@@ -94,6 +96,7 @@ func newSidecar(o options, lg *zap.Logger, st *store, boot members, out chan<- [
 	s := &sidecar{
 		o: o, lg: lg, st: st, out: out,
 		cmds:        make(chan frame, 1024),
+		exitReq:     make(chan struct{}, 1),
 		removed:     map[uint64]bool{},
 		mem:         members{},
 		reads:       map[uint64]pending{},
@@ -103,6 +106,8 @@ func newSidecar(o options, lg *zap.Logger, st *store, boot members, out chan<- [
 		purgeStopC:  make(chan struct{}),
 		dialedPeers: map[uint64]string{},
 	}
+	hs, _, _ := st.ms.InitialState()
+	s.term, s.commit = hs.Term, hs.Commit
 	sn, _ := st.ms.Snapshot()
 	s.snapIndex = sn.Metadata.Index
 	s.applied = sn.Metadata.Index
@@ -368,6 +373,9 @@ func (s *sidecar) run() {
 				delete(s.confs, cf.tag)
 				s.confResult(cf.tag, false, cf.reason)
 			}
+		case <-s.exitReq:
+			s.st.wal.Sync()
+			fatalf(exitFdClosed, "fd 3 closed (server gone); exiting")
 		case err := <-s.tr.ErrorC:
 			s.lg.Warn("rafthttp error", zap.Error(err))
 		}
@@ -439,6 +447,7 @@ func (s *sidecar) sendMessages(msgs []raftpb.Message) {
 	rest := msgs[:0:0]
 	for _, m := range msgs {
 		if m.Type == raftpb.MsgSnap {
+			m = withRecipient(m)
 			// The snapshot rides in the message itself; the stream after it is empty. The
 			// snapshot endpoint has no 64 KiB limit (the pipeline has).
 			s.tr.SendSnapshot(*snap.NewMessage(m, emptyReadCloser{}, 0))
@@ -447,6 +456,29 @@ func (s *sidecar) sendMessages(msgs []raftpb.Message) {
 		rest = append(rest, m)
 	}
 	s.tr.Send(rest)
+}
+
+// withRecipient makes sure a snapshot's voters include its recipient. etcd's raft 3.4 ignores a
+// snapshot whose ConfState lacks the receiving member ("should never happen": etcd's server
+// builds a fresh snapshot at the applied index for every send). Ours was taken by the server
+// earlier, possibly before the recipient was added; its addition is committed (the leader only
+// contacts a member once the change is applied), so the recipient may count itself in from the
+// snapshot on; the add entry that follows is then a no-op.
+func withRecipient(m raftpb.Message) raftpb.Message {
+	cs := m.Snapshot.Metadata.ConfState
+	for _, id := range cs.Voters {
+		if id == m.To {
+			return m
+		}
+	}
+	for _, id := range cs.Learners {
+		if id == m.To {
+			return m
+		}
+	}
+	cs.Voters = append(append([]uint64(nil), cs.Voters...), m.To)
+	m.Snapshot.Metadata.ConfState = cs
+	return m
 }
 
 type emptyReadCloser struct{}

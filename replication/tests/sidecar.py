@@ -254,6 +254,11 @@ class Cluster:
         for i in range(1, n + 1):
             self.m[i] = self.new_member(i, self.members_map)
 
+    def new_ports(self, mid):
+        """Ports for a member added later: (raft address, client address)."""
+        self.ports[mid] = tuple(free_ports(2))
+        return tuple("127.0.0.1:%d" % p for p in self.ports[mid])
+
     def new_member(self, mid, members_map, extra=()):
         if mid not in self.ports:
             self.ports[mid] = tuple(free_ports(2))
@@ -273,9 +278,9 @@ class Cluster:
                 leaders = {s["leader"] for s in st}
                 if len(leaders) == 1 and 0 not in leaders:
                     lid = leaders.pop()
-                    if lid in self.m and self.m[lid].status and \
-                            self.m[lid].status["role"] == LEADER:
-                        return self.m[lid]
+                    lm = [m for m in ms if m.id == lid]
+                    if lm and lm[0].status["role"] == LEADER:
+                        return lm[0]
             time.sleep(0.01)
         raise AssertionError("no agreed leader within %.1fs: %s"
                              % (timeout, [m.status for m in (among or self.live())]))
