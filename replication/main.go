@@ -131,12 +131,17 @@ func main() {
 	out := make(chan []byte, 4096)
 	go writeFrames(ctl, out)
 
-	s := newSidecar(o, lg, st, boot, out)
+	gate := &raftGate{}
+	mux := http.NewServeMux()
+	mux.Handle(logProbePath, probeHandler(o.id, st.ms))
+	mux.Handle("/", gate)
 	go func() {
-		srv := &http.Server{Handler: s.tr.Handler()}
-		err := srv.Serve(ln)
+		err := (&http.Server{Handler: mux}).Serve(ln)
 		fatalf(exitFatal, "raft listener %s failed: %v", o.raftListen, err)
 	}()
+
+	s := newSidecar(o, lg, st, boot, out)
+	gate.h.Store(s.tr.Handler())
 	go readFrames(ctl, s)
 	s.run()
 }

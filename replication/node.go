@@ -151,8 +151,19 @@ func newSidecar(o options, lg *zap.Logger, st *store, boot members, out chan<- [
 	}
 
 	_, inBoot := boot[o.id]
+	bootstrap := st.fresh && inBoot && !o.join
+	if bootstrap && len(boot) > 1 {
+		window := 2 * s.electionTO
+		if window < 2*time.Second {
+			window = 2 * time.Second
+		}
+		if peersHaveLog(o.id, boot, window) {
+			lg.Warn("a peer already has a log: joining the existing group instead of bootstrapping")
+			bootstrap = false
+		}
+	}
 	switch {
-	case st.fresh && inBoot && !o.join:
+	case bootstrap:
 		peers := make([]raft.Peer, 0, len(boot))
 		for _, id := range boot.sortedIDs() {
 			ctx, _ := json.Marshal(ccContext{Raft: boot[id].Raft, Client: boot[id].Client})

@@ -204,12 +204,15 @@ def test_snapshot_and_new_member(c, workdir):
     check(leader.confs[52] == (False, "member 2 already exists"), leader.confs)
     check(leader.confs[53] == (False, "member 9 does not exist"), leader.confs)
 
-    # Add member 4, then start it: it is not in its bootstrap map, so it joins.
+    # Add member 4, then start it with a map naming all 4 (as the server's config does): its
+    # dir is empty, but its peers have a log, so it joins instead of founding a group.
     raft4, client4 = c.new_ports(4)
     leader.conf_change(54, 1, 4, raft4, client4)
     leader.wait(lambda: 54 in leader.confs, 10, "CONF_RESULT add")
     check(leader.confs[54] == (True, ""), leader.confs)
-    m4 = c.new_member(4, c.members_map)
+    map4 = dict(c.members_map)
+    map4["4"] = {"raft": raft4, "client": client4}
+    m4 = c.new_member(4, map4)
     c.m[4] = m4
     snap_idx = taken[leader.id][0]
     m4.wait(lambda: m4.installs, 15, "SNAPSHOT_INSTALL")
@@ -217,6 +220,8 @@ def test_snapshot_and_new_member(c, workdir):
     check(idx >= snap_idx, "installed snapshot %d older than the leader's %d" % (idx, snap_idx))
     check(data.startswith(b"engine state of member "), data)
     check(m4.order[0] == ("install", idx), "SNAPSHOT_INSTALL was not the first frame")
+    check("joining the existing group instead of bootstrapping" in m4.stderr_text(),
+          "member 4 did not log that it joined")
     log4 = wait_same_log(list(c.m.values()), above=idx)
     check(min(log4) == idx + 1, "entries after the snapshot start at %d" % min(log4))
     adds = [e for e in log4.values() if e[1] == 1 and b'"op":"add"' in e[2] and b'"id":"4"' in e[2]]
