@@ -8,6 +8,9 @@ build_pkgs=(
   build-essential cmake ninja-build ccache pkg-config git
   libuv1-dev rapidjson-dev libcli11-dev prometheus-cpp-dev libcivetweb-dev
   libabsl-dev libspdlog-dev libfmt-dev liblua5.1-0-dev
+  # replication/: the Raft sidecar (Go, etcd 3.4's raft/wal/snap/rafthttp sources; etcd-server
+  # for the side-by-side benchmark)
+  golang-go golang-etcd-server-dev etcd-server
 )
 test_pkgs=(
   libboost-test-dev libhiredis-dev libbenchmark-dev
