@@ -126,7 +126,7 @@ KeySpec members_key() {
         c.cluster.members = std::move(members);
         return {};
       },
-      [](const Config& c) { return quote(members_json(c.cluster.members)); }};
+      [](const Config& c) { return members_json(c.cluster.members); }};
 }
 
 KeySpec node_id_key() {
@@ -136,6 +136,15 @@ KeySpec node_id_key() {
                  "ID",
                  KeyKind::kCurrent,
                  [](Config& c, const Input& in) -> std::string {
+                   // Ids are written as strings in `members`; a string is taken here too.
+                   if (const auto* json = std::get_if<const rapidjson::Value*>(&in);
+                       json != nullptr && (*json)->IsString()) {
+                     const std::string_view text((*json)->GetString(), (*json)->GetStringLength());
+                     const auto id = parse_id(text);
+                     if (!id) return "must be " + kIdRange + ", got " + quote(text);
+                     c.cluster.node_id = *id;
+                     return {};
+                   }
                    auto parsed = read_uint(in, 1, kMaxMemberId);
                    if (!parsed.value) return parsed.error;
                    c.cluster.node_id = *parsed.value;

@@ -13,8 +13,9 @@
 //
 // Failure modes:
 // - Leadership lost with batches pending (Raft may drop them): every held connection is closed
-//   unanswered (never acknowledged), blocked waiters are closed, and the engine is rebuilt from
-//   committed state (RESYNC). SESSION bindings are dropped with it (their holders keep their TTL).
+//   unanswered (never acknowledged), blocked waiters are answered CLUSTERDOWN, and the engine is
+//   rebuilt from committed state (RESYNC). SESSION bindings are dropped with it (their holders
+//   keep their TTL).
 // - An entry that does not decode, or an apply that the engine refuses: logged, and the member
 //   rebuilds from committed state (RESYNC) rather than serve from a state it cannot vouch for.
 // - The sidecar dies or its socket closes: the server exits 1 (ClusterNode).
@@ -133,16 +134,25 @@ void Server::cluster_step_down(const std::string& why) {
   }
   pipeline_.fail_all();
   engine_->take_mutations();
-  // Waiters and SESSION bindings lived on the old engine: blocked clients are closed (they retry
-  // and reach the new leader); session holders keep their TTL on the committed side.
+  // Waiters and SESSION bindings lived on the old engine: blocked clients are answered
+  // CLUSTERDOWN (they retry and reach the new leader); session holders keep their TTL on the
+  // committed side, the bindings are dropped.
   std::vector<Connection*> blocked;
   for (auto& [id, c] : connections_) {
     c->sessions.clear();
     c->undelivered_grants.clear();
-    if (c->blocked) blocked.push_back(c);
+    if (c->blocked && !c->closed) blocked.push_back(c);
   }
   for (Connection* c : blocked) {
-    if (!c->closed) close_connection(*c);
+    auto it = waits_.find(c->wait_tag);
+    if (it == waits_.end()) {
+      close_connection(*c);
+      continue;
+    }
+    const PendingWait pw = std::move(it->second);
+    waits_.erase(it);
+    answer_wait_error(*c, pw, errors::kClusterDown);
+    flush(*c);
   }
   waits_.clear();
   engine_->take_events();

@@ -404,6 +404,32 @@ bool Server::execute_json(Connection& c, json::Request& req, WireProtocol wire,
   return bad("action: unknown");
 }
 
+void Server::answer_wait_error(Connection& c, const PendingWait& pw, std::string_view resp_error) {
+  c.blocked = false;
+  if (c.out.capacity() == 0) c.out = take_buffer();
+  switch (pw.protocol) {
+    case WireProtocol::kJson: {
+      int status = 200;
+      write_json_error(c.out, status, pw.id_raw, resp_error);
+      break;
+    }
+    case WireProtocol::kHttp: {
+      std::string body;
+      int status = 200;
+      write_json_error(body, status, pw.id_raw, resp_error);
+      http::write_response(c.out, status, kJsonType, body, pw.http_keep_alive);
+      if (!pw.http_keep_alive) c.close_after_write = true;
+      break;
+    }
+    default: {
+      resp::Writer w(c.out, c.client.proto);
+      w.error(resp_error);
+      break;
+    }
+  }
+  ready_.push_back(c.id);
+}
+
 void Server::answer_wait(Connection& c, const PendingWait& pw, const WaiterEvent& ev) {
   c.blocked = false;
   if (c.out.capacity() == 0) c.out = take_buffer();

@@ -188,6 +188,8 @@ class Server final : public redis::Host, private ReplyGate {
   void write_json_error(std::string& body, int& status, std::string_view id_raw,
                         std::string_view resp_error);
   void answer_wait(Connection& c, const PendingWait& pw, const WaiterEvent& ev);
+  // Ends a wait with an error instead of an engine answer (cluster mode: leadership lost).
+  void answer_wait_error(Connection& c, const PendingWait& pw, std::string_view resp_error);
   void update_metrics();
 
   // The commit pipeline (commit_pipeline.h): end of every drain(), the iteration's mutations go

@@ -357,7 +357,10 @@ BOOST_AUTO_TEST_CASE(describe_shows_values_without_secrets) {
              "metrics.host=\"127.0.0.1\" metrics.port=9765 metrics.enabled=true "
              "logging.level=info logging.format=text logging.file=\"\" "
              "persistence.enabled=false persistence.dir=\"./data\" persistence.fsync=everysec "
-             "persistence.snapshot_every_bytes=67108864 persistence.snapshot_interval=1h");
+             "persistence.snapshot_every_bytes=67108864 persistence.snapshot_interval=1h "
+             "cluster.enabled=false cluster.node_id=0 cluster.members={} cluster.dir=\"./raft\" "
+             "cluster.election_timeout=1s cluster.heartbeat_interval=100ms "
+             "cluster.request_timeout=5s cluster.snapshot_entries=10000 cluster.raft_listen=\"\"");
 }
 
 // scripting.max_ms (SPEC §7): default 500, 1..60000, from the file and TTLSEMLOCK_SCRIPTING_MAX_MS.
