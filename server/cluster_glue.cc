@@ -96,12 +96,20 @@ bool Server::cluster_start() {
   pipeline_.set_first_seq(wall_us_now());
   pipeline_.set_sink(cluster_sink_.get());
   cluster_reset_engine();
+  uv_check_init(loop_, &cluster_check_);
+  cluster_check_.data = this;
+  uv_check_start(&cluster_check_, cluster_check_cb);
+  cluster_check_started_ = true;
   if (!cluster_->start(now_ms())) return false;
   return true;
 }
 
 void Server::cluster_stop() {
   if (cluster_) cluster_->stop();
+  if (cluster_check_started_) {
+    cluster_check_started_ = false;
+    uv_close(reinterpret_cast<uv_handle_t*>(&cluster_check_), nullptr);
+  }
 }
 
 void Server::cluster_reset_engine() {
@@ -114,6 +122,8 @@ void Server::cluster_reset_engine() {
   cluster_applied_term_ = 0;
   cluster_applied_since_snapshot_ = 0;
   cluster_proposed_.clear();
+  cluster_entry_records_.clear();
+  cluster_entry_seq_ = 0;
 }
 
 bool Server::cluster_refuses_writes() const {
@@ -168,11 +178,11 @@ CommitSink::Result Server::cluster_write(std::vector<Mutation>& mutations, std::
     mutations.clear();
     return CommitSink::Result::kDurable;
   }
+  // Appended to the entry being built; the entry is proposed once per loop iteration
+  // (cluster_check_cb), so the batches of every connection read in one iteration share one
+  // Raft entry. Its header names the newest batch: committing it completes all of them.
   const Millis now = now_ms();
   const std::int64_t now_wall = wall_ms_now();
-  std::string data;
-  data.reserve(cluster::kEntryHeaderBytes + mutations.size() * 64);
-  cluster::begin_entry({config_.cluster.node_id, seq, engine_->stats().next_fence}, data);
   for (const Mutation& m : mutations) {
     persist::Record r;
     r.type =
@@ -182,11 +192,27 @@ CommitSink::Result Server::cluster_write(std::vector<Mutation>& mutations, std::
     r.fence = m.fence;
     r.limit = m.limit;
     r.wall_deadline_ms = now_wall + (m.deadline - now);
-    persist::encode_record(r, data);
+    persist::encode_record(r, cluster_entry_records_);
   }
-  cluster_->propose(seq, data);
-  cluster_proposed_.push_back({seq, uv_hrtime()});
+  cluster_entry_seq_ = seq;
   return CommitSink::Result::kPending;
+}
+
+void Server::cluster_check_cb(uv_check_t* handle) {
+  static_cast<Server*>(handle->data)->cluster_propose_entry();
+}
+
+void Server::cluster_propose_entry() {
+  if (cluster_entry_seq_ == 0) return;
+  std::string data;
+  data.reserve(cluster::kEntryHeaderBytes + cluster_entry_records_.size());
+  cluster::begin_entry({config_.cluster.node_id, cluster_entry_seq_, engine_->stats().next_fence},
+                       data);
+  data += cluster_entry_records_;
+  cluster_entry_records_.clear();
+  cluster_->propose(cluster_entry_seq_, data);
+  cluster_proposed_.push_back({cluster_entry_seq_, uv_hrtime()});
+  cluster_entry_seq_ = 0;
 }
 
 void Server::cluster_on_message(cluster::Message& msg) {

@@ -317,6 +317,10 @@ class Server final : public redis::Host, private ReplyGate {
   void cluster_step_down(const std::string& why);
   void cluster_begin_serving();
   CommitSink::Result cluster_write(std::vector<Mutation>& mutations, std::uint64_t seq);
+  // Once per loop iteration (a uv_check handle): proposes the entry built from the iteration's
+  // batches.
+  static void cluster_check_cb(uv_check_t* handle);
+  void cluster_propose_entry();
   void cluster_on_message(cluster::Message& msg);
   void cluster_after_messages();
   void cluster_on_status(const cluster::StatusMsg& s);
@@ -336,8 +340,12 @@ class Server final : public redis::Host, private ReplyGate {
   std::unique_ptr<ClusterNode> cluster_;
   std::unique_ptr<ClusterMetrics> cluster_metrics_;
   std::unique_ptr<CommitSink> cluster_sink_;
-  std::deque<Proposed> cluster_proposed_;  // our batches in flight, in order
-  std::uint64_t cluster_applied_ = 0;      // last Raft index applied to the engine
+  std::deque<Proposed> cluster_proposed_;  // our entries in flight, in order (newest batch's seq)
+  std::string cluster_entry_records_;      // the entry being built this loop iteration
+  std::uint64_t cluster_entry_seq_ = 0;    // its newest batch (0: nothing to propose)
+  uv_check_t cluster_check_{};
+  bool cluster_check_started_ = false;
+  std::uint64_t cluster_applied_ = 0;  // last Raft index applied to the engine
   std::uint64_t cluster_applied_term_ = 0;
   std::uint64_t cluster_applied_since_snapshot_ = 0;
   std::uint64_t cluster_snapshot_index_ = 0;
