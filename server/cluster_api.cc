@@ -54,4 +54,8 @@ void Server::cluster_read_index(ClusterReadCb done) {
   cluster_->read_index(std::move(done));
 }
 
+void Server::cluster_transfer_leadership(std::uint64_t target) {
+  if (cluster_ && cluster_->status().role == ClusterRole::kLeader) cluster_->transfer(target);
+}
+
 }  // namespace semlock

@@ -105,7 +105,10 @@ bool Server::cluster_start() {
 }
 
 void Server::cluster_stop() {
-  if (cluster_) cluster_->stop();
+  if (!cluster_) return;
+  // Shutting down: what is still in flight may never be heard of again; never acknowledged.
+  if (pipeline_.has_pending()) pipeline_.fail_all();
+  cluster_->stop();
   if (cluster_check_started_) {
     cluster_check_started_ = false;
     uv_close(reinterpret_cast<uv_handle_t*>(&cluster_check_), nullptr);

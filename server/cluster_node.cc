@@ -65,6 +65,7 @@ bool ClusterNode::start(Millis now) {
   const std::string heartbeat = std::to_string(config_.heartbeat_interval);
   const std::string members = config::members_json(config_.members);
   const std::string snap = std::to_string(config_.snapshot_entries);
+  const std::string request = std::to_string(config_.request_timeout);
   std::vector<std::string> args = {path,
                                    "--id",
                                    id,
@@ -208,6 +209,12 @@ void ClusterNode::propose(std::uint64_t tag, std::string_view data) {
 void ClusterNode::send_resync() {
   std::string f;
   cluster::encode_resync(f);
+  send(std::move(f));
+}
+
+void ClusterNode::transfer(std::uint64_t target) {
+  std::string f;
+  cluster::encode_transfer(target, f);
   send(std::move(f));
 }
 

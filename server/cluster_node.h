@@ -59,6 +59,7 @@ class ClusterNode {
   // Messages to the sidecar.
   void propose(std::uint64_t tag, std::string_view data);
   void send_resync();
+  void transfer(std::uint64_t target);
   void send_snapshot_taken(std::uint64_t index, const std::string& path);
   void conf_change(ClusterConfOp op, std::uint64_t id, const std::string& raft,
                    const std::string& client, Server::ClusterConfCb done);

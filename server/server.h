@@ -88,6 +88,9 @@ class Server final : public redis::Host, private ReplyGate {
   // later from the loop, exactly once.
   using ClusterReadCb = std::function<void(bool ok)>;
   void cluster_read_index(ClusterReadCb done);
+  // Asks Raft to hand leadership to member `target` (rolling restarts). Fire and forget: the
+  // outcome shows in INFO cluster. Ignored off cluster mode or on a non-leader.
+  void cluster_transfer_leadership(std::uint64_t target);
 
   // redis::Host
   std::string generate_owner() override;

@@ -13,6 +13,7 @@ Usage: test_cluster_basic.py --bin build-release/server/ttl-semlock
 """
 import argparse
 import json
+import urllib.request
 import os
 import socket
 import sys
@@ -94,6 +95,21 @@ def main():
             info = f.call("SEMLOCK.INFO", "held")
             check(info[3][0][0] == "alice" and int(info[3][0][1]) == fence_alice,
                   "member %d has alice's fence" % f.id)
+
+        # Metrics of cluster mode on the leader and a follower.
+        text = urllib.request.urlopen(
+            "http://127.0.0.1:%d/metrics" % leader.metrics_port, timeout=10).read().decode()
+        check("ttl_semlock_cluster_leader 1" in text, "metrics: the leader flag is 1 on the leader")
+        count = [l for l in text.splitlines()
+                 if l.startswith("ttl_semlock_cluster_proposal_duration_seconds_count")]
+        check(count and float(count[0].split()[-1]) > 0, "metrics: proposal latency observed")
+        ftext = urllib.request.urlopen(
+            "http://127.0.0.1:%d/metrics" % followers[0].metrics_port, timeout=10).read().decode()
+        applied = [l for l in ftext.splitlines()
+                   if l.startswith("ttl_semlock_cluster_applied_index ")]
+        check("ttl_semlock_cluster_leader 0" in ftext and applied and
+              float(applied[0].split()[-1]) >= commit,
+              "metrics: a follower is not leader and reports its applied index")
 
         # A follower without forwarding refuses writes.
         f = followers[0]
