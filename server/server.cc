@@ -583,22 +583,6 @@ void Server::drain() {
   draining_ = false;
 }
 
-bool Server::commit_after_drain() {
-  if (!pipeline_.sink()) return false;
-  pipeline_.end_of_iteration(engine_->take_mutations());
-  return engine_->has_events() || !ready_.empty() || engine_->has_mutations() || !deferred_.empty();
-}
-
-void Server::release_replies(std::uint64_t conn_id) {
-  auto it = connections_.find(conn_id);
-  if (it != connections_.end() && !it->second->closed) flush(*it->second);
-}
-
-void Server::drop_replies(std::uint64_t conn_id) {
-  auto it = connections_.find(conn_id);
-  if (it != connections_.end() && !it->second->closed) close_connection(*it->second);
-}
-
 // A grant that cannot be delivered is released and passed on (SPEC §1). "Delivered" means the
 // kernel accepted every byte of the grant's reply on a connection whose close had not been seen:
 // - Closed before the engine answered (EOF/RST read while blocked): close_connection() cancelled
