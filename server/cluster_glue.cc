@@ -100,6 +100,7 @@ bool Server::cluster_start() {
   cluster_check_.data = this;
   uv_check_start(&cluster_check_, cluster_check_cb);
   cluster_check_started_ = true;
+  cluster_resync_sent_ms_ = now_ms();  // start() sends the first RESYNC
   if (!cluster_->start(now_ms())) return false;
   return true;
 }
