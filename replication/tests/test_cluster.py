@@ -90,6 +90,11 @@ def test_election_and_replication(c):
     leader.read_index(77)
     leader.wait(lambda: 77 in leader.reads, 5, "READ_INDEX answer")
     check(leader.reads[77][0] == "ok" and leader.reads[77][1] >= top, leader.reads)
+    # On a follower, ReadIndex goes through the leader and answers the leader's commit index.
+    followers[1].read_index(78)
+    followers[1].wait(lambda: 78 in followers[1].reads, 5, "READ_INDEX answer on a follower")
+    check(followers[1].reads[78][0] == "ok" and followers[1].reads[78][1] >= top,
+          followers[1].reads)
     # STATUS catches up with commit/applied within a heartbeat or so.
     for m in c.m.values():
         m.wait(lambda: m.status["commit"] >= top and m.status["applied"] >= top, 5,
@@ -278,6 +283,9 @@ def test_partitioned_leader_steps_down(c, stepdowns):
         print("isolated leader %d stepped down after %.2fs (CheckQuorum)" % (leader.id, took))
         leader.propose(6000, b"isolated")
         leader.wait(lambda: 6000 in leader.failed, 5, "PROPOSE_FAILED on the ex-leader")
+        leader.read_index(6001)
+        leader.wait(lambda: 6001 in leader.reads, 5, "READ_INDEX answer on the ex-leader")
+        check(leader.reads[6001] == ("failed", "no leader"), leader.reads)
     finally:
         for m in followers:
             m.kill(signal.SIGCONT)
