@@ -9,6 +9,7 @@ import (
 	"context"
 	"encoding/binary"
 	"encoding/json"
+	"errors"
 	"io"
 	"os"
 	"strconv"
@@ -208,7 +209,14 @@ func (s *sidecar) removePeer(id uint64) {
 
 // rafthttp.Raft -----------------------------------------------------------------------------
 
+// errRemovedSender refuses traffic from a member removed from the group (as etcd's server
+// does): a removed leader would otherwise keep its old followers from electing a new one.
+var errRemovedSender = errors.New("message from a removed member")
+
 func (s *sidecar) Process(ctx context.Context, m raftpb.Message) error {
+	if s.IsIDRemoved(m.From) {
+		return errRemovedSender
+	}
 	return s.node.Step(ctx, m)
 }
 

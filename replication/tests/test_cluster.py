@@ -310,6 +310,27 @@ def test_transfer(c):
     print("ok: leadership transferred %d -> %d" % (leader.id, target.id))
 
 
+def test_remove_leader(c):
+    """Removing the leader itself: the others stop accepting its traffic, elect a new leader
+    among themselves, and the removed one steps down (CheckQuorum)."""
+    leader = c.leader(10)
+    leader.conf_change(81, 2, leader.id, "", "")
+    leader.wait(lambda: 81 in leader.confs, 10, "CONF_RESULT remove of the leader")
+    check(leader.confs[81] == (True, ""), leader.confs)
+    rest = [m for m in c.m.values() if m is not leader]
+    t0 = time.monotonic()
+    new = c.leader(4 * ET, among=rest)
+    leader.wait(lambda: leader.status["role"] != LEADER, 3 * ET, "the removed leader to step down")
+    print("removed leader %d: member %d leads after %.2fs" % (leader.id, new.id,
+                                                           time.monotonic() - t0))
+    for m in rest:
+        check(leader.id not in m.status["members"], m.status)
+    want = propose_all(new, 8000, 10, b"g")
+    wait_data(rest, want)
+    check(all(d not in want for _, d in leader.normal_data()), "the removed member still applies")
+    print("ok: leader removed; the other two commit on")
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--bin", required=True)
@@ -332,6 +353,7 @@ def main():
         dead.start()
         c.leader(10)
         wait_same_log(list(c.m.values()))
+        test_remove_leader(c)
         ok = True
         print("failover times (s): %s; isolated-leader step-down (s): %s"
               % (["%.2f" % t for t in failovers], ["%.2f" % t for t in stepdowns]))
