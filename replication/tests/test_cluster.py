@@ -43,7 +43,8 @@ def wait_data(members, want, timeout=15):
         m.wait(lambda: set(want) <= {d for _, d in m.normal_data()}, timeout,
                "%d proposals committed" % len(want))
         got = [d for _, d in m.normal_data() if d in set(want)]
-        check(got == want, "member %d: committed order differs from proposal order" % m.id)
+        check(got == want, "member %d: committed order differs from proposal order: %s"
+              % (m.id, [(i, d) for i, d in m.normal_data() if d in set(want)]))
 
 
 def wait_same_log(members, timeout=15, above=0):
@@ -117,7 +118,7 @@ def test_kill_leader(c, failovers):
     failovers.append(took)
     print("leader %d killed: member %d leads after %.2fs" % (leader.id, new.id, took))
     check(took <= 3 * ET, "new leader after %.2fs > 3x election timeout" % took)
-    want = propose_all(new, 2000, 50, b"b")
+    want = propose_all(new, 2000 + 100 * len(failovers), 50, b"b%d" % len(failovers))
     wait_data(survivors, want)
     log = wait_same_log(survivors)
     for i, e in committed.items():
@@ -186,7 +187,8 @@ def test_snapshot_and_new_member(c, workdir):
             idx = max(m.entries)
         path = os.path.join(workdir, "engine-%d-%d" % (m.id, idx))
         with open(path, "wb") as f:
-            f.write(b"engine state of member %d at %d" % (m.id, idx))
+            # Bigger than rafthttp's 64 KiB message limit: snapshots take the snapshot path.
+            f.write(b"engine state of member %d at %d;" % (m.id, idx) + b"z" * 300000)
         m.snapshot_taken(idx, path)
         taken[m.id] = (idx, path)
     for m in c.m.values():
@@ -252,6 +254,36 @@ def test_snapshot_and_new_member(c, workdir):
             check(m4.entries.get(i) == e, "member 4 entry %d differs after restart" % i)
     print("ok: member 4 restarted from its snapshot and WAL")
     return m4
+
+
+def test_lagging_follower_gets_snapshot(c, workdir):
+    """A follower that was down while the others committed, snapshotted and compacted past
+    its log catches up by SNAPSHOT_INSTALL (its server's state is replaced), then ENTRIES.
+    (Down, not frozen: a frozen member's socket buffers would hold the entries already.)"""
+    leader = c.leader(10)
+    lagger = next(m for m in c.m.values() if m is not leader)
+    lagger.kill()
+    want = propose_all(leader, 9000, 40, b"lag")
+    active = [m for m in c.m.values() if m is not lagger]
+    wait_data(active, want)
+    for m in active:
+        with m.cv:
+            idx = max(m.entries)
+        path = os.path.join(workdir, "lag-%d-%d" % (m.id, idx))
+        with open(path, "wb") as f:
+            f.write(b"lagging catch-up state at %d;" % idx + b"y" * 100000)
+        m.snapshot_taken(idx, path)
+    snap_idx = idx
+    time.sleep(0.3)
+    lagger.start()
+    lagger.wait(lambda: any(i >= snap_idx for i, _, _ in lagger.installs), 15,
+                "SNAPSHOT_INSTALL after lagging")
+    idx, _, data = [x for x in lagger.installs if x[0] >= snap_idx][0]
+    check(data.startswith(b"lagging catch-up state at "), data[:40])
+    want2 = propose_all(c.leader(10), 9100, 10, b"lag2")
+    wait_data(c.m.values(), want2)
+    wait_same_log(list(c.m.values()))
+    print("ok: lagging follower %d caught up by SNAPSHOT_INSTALL at %d" % (lagger.id, idx))
 
 
 def test_remove(c, m4):
@@ -347,6 +379,7 @@ def main():
         test_snapshot_and_new_member(c, work)
         m4 = c.m[4]
         test_remove(c, m4)
+        test_lagging_follower_gets_snapshot(c, work)
         test_partitioned_leader_steps_down(c, stepdowns)
         test_transfer(c)
         dead = test_kill_leader(c, failovers)
