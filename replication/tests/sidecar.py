@@ -99,6 +99,7 @@ class Member:
         self.reads = {}        # tag -> ("ok", index) | ("failed", reason)
         self.confs = {}        # tag -> (ok, error)
         self.entry_times = {}  # index -> arrival time
+        self.entries_frames = 0
         self.eof = False
         self.wlock = threading.Lock()
         self.thread = None
@@ -201,6 +202,7 @@ class Member:
                                    applied=applied, members=mem, at=now)
                 self.statuses.append(self.status)
             elif typ == ENTRIES:
+                self.entries_frames += 1
                 for _ in range(r.take("<I")):
                     idx, term, kind = r.take("<Q"), r.take("<Q"), r.take("<B")
                     data = r.bytes()
