@@ -68,6 +68,9 @@ type sidecar struct {
 	removedMu sync.Mutex
 	removed   map[uint64]bool
 
+	heardMu sync.Mutex
+	heard   map[uint64]time.Time // last message from each peer (any type)
+
 	// Owned by run().
 	soft        raft.SoftState
 	term        uint64
@@ -99,6 +102,7 @@ func newSidecar(o options, lg *zap.Logger, st *store, boot members, out chan<- [
 		cmds:        make(chan frame, 1024),
 		exitReq:     make(chan struct{}, 1),
 		removed:     map[uint64]bool{},
+		heard:       map[uint64]time.Time{},
 		mem:         members{},
 		reads:       map[uint64]pending{},
 		confs:       map[uint64]pending{},
@@ -217,6 +221,9 @@ func (s *sidecar) Process(ctx context.Context, m raftpb.Message) error {
 	if s.IsIDRemoved(m.From) {
 		return errRemovedSender
 	}
+	s.heardMu.Lock()
+	s.heard[m.From] = time.Now()
+	s.heardMu.Unlock()
 	return s.node.Step(ctx, m)
 }
 
@@ -381,6 +388,7 @@ func (s *sidecar) run() {
 		select {
 		case <-ticker.C:
 			s.node.Tick()
+			s.leaderWatchdog(time.Now())
 			s.expire(time.Now())
 			s.sendStatus(false)
 		case rd := <-s.node.Ready():
@@ -735,6 +743,45 @@ func (s *sidecar) confChange(tag uint64, op byte, id uint64, raftAddr, client st
 			s.confFailC <- confFail{tag: tag, reason: reason}
 		}
 	}()
+}
+
+// leaderWatchdog bounds how long a cut-off leader keeps believing it leads. etcd's raft checks
+// quorum activity once per election timeout (CheckQuorum), on a schedule of its own, so a
+// leader cut off just after a check would lead for up to two election timeouts. Once this
+// leader has heard nothing from a majority for an election timeout less one heartbeat, its
+// logical clock is advanced by an election timeout, which makes raft run that same check now
+// (and, if a message from before the cut still counted, again on the next tick). Raft's safety
+// does not depend on tick timing; followers still wait at least an election timeout before
+// electing.
+func (s *sidecar) leaderWatchdog(now time.Time) {
+	if s.soft.RaftState != raft.StateLeader {
+		return
+	}
+	voters := s.mem.sortedIDs()
+	active, self := 0, false
+	// One heartbeat short of an election timeout: the leader is gone before any follower,
+	// which waits at least an election timeout after its last heartbeat, can campaign.
+	window := s.electionTO - time.Duration(s.o.heartbeatMs)*time.Millisecond
+	s.heardMu.Lock()
+	for _, id := range voters {
+		if id == s.o.id {
+			self = true
+			active++
+		} else if t, ok := s.heard[id]; ok && now.Sub(t) < window {
+			active++
+		}
+	}
+	s.heardMu.Unlock()
+	if !self || active >= len(voters)/2+1 {
+		return
+	}
+	ticks := s.o.electionMs / s.o.heartbeatMs
+	if ticks > 64 {
+		ticks = 64 // raft's tick channel holds 128
+	}
+	for i := 0; i < ticks; i++ {
+		s.node.Tick()
+	}
 }
 
 // expire fails READ_INDEX and CONF_CHANGE requests older than --request-timeout-ms. A conf
