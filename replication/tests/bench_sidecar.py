@@ -113,7 +113,7 @@ def raw_wait_leader(ms, timeout):
 
 def instrument(m):
     """Adds counters to a Member's frame handler (frames, entries, last datum)."""
-    m.entries_frames = m.entries_count = m.data_count = 0
+    m.entries_count = m.data_count = 0  # entries_frames: counted by Member itself
     m.last_data = None
     orig = m._handle
 
@@ -122,7 +122,6 @@ def instrument(m):
             n = struct.unpack_from("<I", r.b, 0)[0]
             orig(typ, r)
             with m.cv:
-                m.entries_frames += 1
                 m.entries_count += n
                 # Count non-empty normal data by scanning the frame again.
                 o = 4
