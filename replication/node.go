@@ -242,12 +242,14 @@ func (s *sidecar) ReportSnapshot(id uint64, st raft.SnapshotStatus) {
 
 func (s *sidecar) run() {
 	s.sendStatus(false)
-	ticker := time.NewTicker(time.Duration(s.o.heartbeatMs) * time.Millisecond)
+	hb := time.Duration(s.o.heartbeatMs) * time.Millisecond
+	ticker := time.NewTicker(hb)
 	defer ticker.Stop()
+	lastTick := time.Now()
 	for {
 		select {
 		case <-ticker.C:
-			s.node.Tick()
+			s.tick(&lastTick, hb)
 			s.leaderWatchdog(time.Now())
 			s.expire(time.Now())
 			s.sendStatus(false)
@@ -266,6 +268,31 @@ func (s *sidecar) run() {
 		case err := <-s.tr.ErrorC:
 			s.lg.Warn("rafthttp error", zap.Error(err))
 		}
+	}
+}
+
+// tick advances the Raft clock by the heartbeat intervals that passed since the last tick. A
+// Go ticker drops the ticks a starved process missed (a loaded machine, a long fsync in the
+// loop), which would stretch the election timeout in wall time; they are made up here, at
+// most one election timeout's worth at once.
+func (s *sidecar) tick(last *time.Time, hb time.Duration) {
+	now := time.Now()
+	n := int(now.Sub(*last) / hb)
+	if n < 1 {
+		n = 1
+	}
+	maxN := s.o.electionMs / s.o.heartbeatMs
+	if maxN > 64 {
+		maxN = 64 // raft's tick channel holds 128
+	}
+	if n > maxN {
+		n = maxN
+		*last = now
+	} else {
+		*last = last.Add(time.Duration(n) * hb)
+	}
+	for i := 0; i < n; i++ {
+		s.node.Tick()
 	}
 }
 
