@@ -11,6 +11,7 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"syscall"
 	"time"
 
 	"go.uber.org/zap"
@@ -114,8 +115,12 @@ func main() {
 	if ctl == nil {
 		fatalf(exitUsage, "fd 3 is not open (the server passes one end of a socketpair there)")
 	}
-	if _, err := ctl.Stat(); err != nil {
-		fatalf(exitUsage, "fd 3 is not usable: %v", err)
+	// A Unix stream socket, checked by type: without one from the server, fd 3 may be a
+	// descriptor some package's init opened (a journald datagram socket, the poller).
+	soType, errT := syscall.GetsockoptInt(3, syscall.SOL_SOCKET, syscall.SO_TYPE)
+	dom, errD := syscall.GetsockoptInt(3, syscall.SOL_SOCKET, syscall.SO_DOMAIN)
+	if errT != nil || errD != nil || soType != syscall.SOCK_STREAM || dom != syscall.AF_UNIX {
+		fatalf(exitUsage, "fd 3 must be one end of a Unix stream socketpair from the server")
 	}
 
 	lg := newLogger()

@@ -16,6 +16,7 @@ Usage: bench_sidecar.py --bin build-release/server/ttl-semlock-raft [--seconds 3
 
 import argparse
 import os
+import select
 import shutil
 import struct
 import sys
@@ -23,7 +24,7 @@ import tempfile
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from sidecar import ENTRIES, Cluster  # noqa: E402
+from sidecar import ENTRIES, LEADER, PROPOSE_FAILED, STATUS, Cluster  # noqa: E402
 
 
 def pct(xs, p):
@@ -36,23 +37,36 @@ def us(x):
 
 
 def round_trips(follower, n):
+    """Main-thread send and recv, no reader thread: the frame's cost, not Python's threads."""
     lat = []
     for i in range(n):
         tag = 10_000_000 + i
         t0 = time.perf_counter()
         follower.propose(tag, b"x")
-        follower.wait(lambda: tag in follower.failed, 5, "PROPOSE_FAILED")
+        while True:
+            typ, r = follower.recv_frame()
+            if typ == PROPOSE_FAILED and r.take("<Q") == tag:
+                break
         lat.append(time.perf_counter() - t0)
     return lat
 
 
 def commit_latency(leader, n, size):
+    """One proposal in flight; the time until the leader's ENTRIES frame carries it."""
     lat = []
     for i in range(n):
         data = (b"lat-%d-" % i).ljust(size, b".")
         t0 = time.perf_counter()
         leader.propose(i, data)
-        leader.wait(lambda: leader.last_data == data, 10, "commit")
+        found = False
+        while not found:
+            typ, r = leader.recv_frame()
+            if typ != ENTRIES:
+                continue
+            for _ in range(r.take("<I")):
+                r.take("<Q"), r.take("<Q"), r.take("<B")
+                if r.bytes() == data:
+                    found = True
         lat.append(time.perf_counter() - t0)
     return lat
 
@@ -81,9 +95,25 @@ def throughput(leader, window, seconds, size, first_tag):
     return sent / el, ents / max(frames, 1)
 
 
+def raw_wait_leader(ms, timeout):
+    """Reads STATUS frames on the main thread until one member reports itself leader."""
+    deadline = time.monotonic() + timeout
+    socks = {m.sock: m for m in ms}
+    while time.monotonic() < deadline:
+        ready, _, _ = select.select(list(socks), [], [], 0.1)
+        for sk in ready:
+            m = socks[sk]
+            typ, r = m.recv_frame()
+            if typ == STATUS:
+                mid, lead, _, role = r.take("<Q"), r.take("<Q"), r.take("<Q"), r.take("<B")
+                if role == LEADER and lead == mid:
+                    return m
+    raise AssertionError("no leader within %.0fs" % timeout)
+
+
 def instrument(m):
     """Adds counters to a Member's frame handler (frames, entries, last datum)."""
-    m.entries_frames = m.entries_count = m.data_count = 0
+    m.entries_count = m.data_count = 0  # entries_frames: counted by Member itself
     m.last_data = None
     orig = m._handle
 
@@ -92,7 +122,6 @@ def instrument(m):
             n = struct.unpack_from("<I", r.b, 0)[0]
             orig(typ, r)
             with m.cv:
-                m.entries_frames += 1
                 m.entries_count += n
                 # Count non-empty normal data by scanning the frame again.
                 o = 4
@@ -117,11 +146,10 @@ def main():
     ap.add_argument("--size", type=int, default=100, help="bytes per entry")
     a = ap.parse_args()
     work = tempfile.mkdtemp(prefix="raft-bench-")
-    c = Cluster(a.bin, work, 3, 1000, 100)
+    # Members start without reader threads: the latency phases read frames on the main thread.
+    c = Cluster(a.bin, work, 3, 1000, 100, reader=False)
     try:
-        for m in c.m.values():
-            instrument(m)
-        leader = c.leader(15)
+        leader = raw_wait_leader(list(c.m.values()), 15)
         follower = next(m for m in c.m.values() if m is not leader)
         print("3 members on loopback, WAL in %s, %d-byte entries" % (work, a.size))
         rt = round_trips(follower, 3000)
@@ -130,6 +158,10 @@ def main():
         lat = commit_latency(leader, 500, a.size)
         print("propose -> commit on the leader, 1 in flight, n=%d: p50 %s  p99 %s  max %s"
               % (len(lat), us(pct(lat, 50)), us(pct(lat, 99)), us(max(lat))))
+        for m in c.m.values():
+            instrument(m)
+            m.start_reader()
+        leader = c.leader(10)
         tag = 1_000_000
         for w in (1, 8, 64, 256):
             rate, per_frame = throughput(leader, w, a.seconds, a.size, tag)

@@ -59,16 +59,16 @@ class Reader:
 
 class Member:
     def __init__(self, binary, mid, workdir, raft_port, members, election_ms=1000,
-                 heartbeat_ms=100, extra=(), resync=True):
+                 heartbeat_ms=100, extra=(), resync=True, reader=True):
         self.binary, self.id, self.members = binary, mid, members
         self.dir = os.path.join(workdir, "m%d" % mid)
         self.raft_port = raft_port
         self.election_ms, self.heartbeat_ms, self.extra = election_ms, heartbeat_ms, list(extra)
         self.cv = threading.Condition()
-        self.start(resync)
+        self.start(resync, reader)
 
     # -- process ---------------------------------------------------------------------------
-    def start(self, resync=True):
+    def start(self, resync=True, reader=True):
         parent, child = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
         cfd = child.fileno()
         args = [self.binary, "--id", str(self.id), "--dir", self.dir,
@@ -99,10 +99,12 @@ class Member:
         self.reads = {}        # tag -> ("ok", index) | ("failed", reason)
         self.confs = {}        # tag -> (ok, error)
         self.entry_times = {}  # index -> arrival time
+        self.entries_frames = 0
         self.eof = False
         self.wlock = threading.Lock()
-        self.thread = threading.Thread(target=self._read_loop, daemon=True)
-        self.thread.start()
+        self.thread = None
+        if reader:
+            self.start_reader()
         if resync:
             self.send(RESYNC)
 
@@ -155,6 +157,17 @@ class Member:
         self.send(TRANSFER, struct.pack("<Q", target))
 
     # -- input -----------------------------------------------------------------------------
+    def start_reader(self):
+        """Frames are decoded by a thread from now on (until then: recv_frame)."""
+        self.thread = threading.Thread(target=self._read_loop, daemon=True)
+        self.thread.start()
+
+    def recv_frame(self):
+        """Without a reader thread: the next frame as (type, Reader)."""
+        n = struct.unpack("<I", self._recv_exact(4))[0]
+        body = self._recv_exact(n)
+        return body[0], Reader(body[1:])
+
     def _recv_exact(self, n):
         buf = b""
         while len(buf) < n:
@@ -189,6 +202,7 @@ class Member:
                                    applied=applied, members=mem, at=now)
                 self.statuses.append(self.status)
             elif typ == ENTRIES:
+                self.entries_frames += 1
                 for _ in range(r.take("<I")):
                     idx, term, kind = r.take("<Q"), r.take("<Q"), r.take("<B")
                     data = r.bytes()
@@ -240,8 +254,9 @@ class Member:
 
 
 class Cluster:
-    def __init__(self, binary, workdir, n=3, election_ms=1000, heartbeat_ms=100, extra=()):
-        self.binary, self.workdir = binary, workdir
+    def __init__(self, binary, workdir, n=3, election_ms=1000, heartbeat_ms=100, extra=(),
+                 reader=True):
+        self.binary, self.workdir, self.reader = binary, workdir, reader
         self.election_ms, self.heartbeat_ms, self.extra = election_ms, heartbeat_ms, list(extra)
         self.ports = {}
         ports = free_ports(2 * n)
@@ -263,7 +278,8 @@ class Cluster:
         if mid not in self.ports:
             self.ports[mid] = tuple(free_ports(2))
         return Member(self.binary, mid, self.workdir, self.ports[mid][0], members_map,
-                      self.election_ms, self.heartbeat_ms, self.extra + list(extra))
+                      self.election_ms, self.heartbeat_ms, self.extra + list(extra),
+                      reader=self.reader)
 
     def live(self):
         return [m for m in self.m.values() if m.proc.poll() is None]

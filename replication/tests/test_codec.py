@@ -96,6 +96,27 @@ def check_bad_command_line(binary, work):
     print("ok bad command lines")
 
 
+def check_port_in_use(binary, work):
+    m = single(binary, work, "first")
+    try:
+        m.wait(lambda: m.status is not None, 10, "first STATUS")
+        second = Member(binary, 2, os.path.join(work, "second"), m.raft_port, m.members,
+                        election_ms=200, heartbeat_ms=20)
+        expect_exit(second, 1, "cannot listen on --raft-listen 127.0.0.1:%d" % m.raft_port)
+    finally:
+        m.stop()
+    print("ok raft port in use: exit 1")
+
+
+def check_no_fd3(binary, work):
+    p = subprocess.run([binary, "--id", "1", "--dir", os.path.join(work, "nofd"),
+                        "--raft-listen", "127.0.0.1:1", "--election-ms", "1000", "--heartbeat-ms",
+                        "100", "--members", "{}"], capture_output=True, text=True, timeout=10)
+    assert p.returncode == 1, (p.returncode, p.stderr)
+    assert "ttl-semlock-raft: fd 3 must be one end of a Unix stream socketpair from the server" in p.stderr, p.stderr
+    print("ok no fd 3: exit 1")
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--bin", required=True)
@@ -105,6 +126,8 @@ def main():
         check_bad_frames(a.bin, work)
         check_eof(a.bin, work)
         check_bad_command_line(a.bin, work)
+        check_port_in_use(a.bin, work)
+        check_no_fd3(a.bin, work)
     finally:
         shutil.rmtree(work, ignore_errors=True)
     print("PASS")
