@@ -14,15 +14,6 @@
 namespace semlock {
 namespace {
 
-// Commands that change lock state (cluster mode: only the serving leader runs them). Scripts and
-// EXEC may write; they count as writes.
-bool cluster_write_command(std::string_view name) {
-  const redis::CommandSpec* spec = redis::find_command(name);
-  if (spec == nullptr) return false;
-  return (spec->flags & redis::kWrite) != 0 || spec->name == "eval" || spec->name == "evalsha" ||
-         spec->name == "exec" || spec->name == "fcall";
-}
-
 // The command label of a RESP command: SEMLOCK.X is counted as x, so both protocols share names.
 std::string_view command_label(const redis::CommandSpec* spec) {
   if (!spec) return "other";
@@ -75,6 +66,18 @@ std::size_t Server::process_resp(Connection& c, std::string_view data, Millis no
     const resp::ParseResult r = resp::parse_command(rest, pre_auth ? unauthenticated : full, argv_,
                                                     scratch_, &c.resp_cursor);
     if (r.status == resp::ParseStatus::kNeedMore) break;
+    if (r.status == resp::ParseStatus::kCommand && !argv_.empty() && cluster_enabled()) {
+      const ForwardStep step = forward_resp_command(c);  // forward_dispatch.cc
+      if (step == ForwardStep::kStall) {
+        c.forward_stalled = true;  // parsed again once the forwarded replies are written
+        break;
+      }
+      if (step == ForwardStep::kDone) {
+        pos += r.consumed;
+        ++total_requests_;
+        continue;
+      }
+    }
     pos += r.consumed;
     if (r.status == resp::ParseStatus::kSkip) continue;
     ++total_requests_;
@@ -99,11 +102,6 @@ std::size_t Server::process_resp(Connection& c, std::string_view data, Millis no
     }
     if (!argv_.empty() && persistence_rejects(argv_[0])) {
       w.error(persist_error_);
-      metrics_.count_request(command_label(nullptr), "resp", RequestResult::kError, 0);
-      continue;
-    }
-    if (!argv_.empty() && cluster_refuses_writes() && cluster_write_command(argv_[0])) {
-      w.error(errors::kClusterDown);
       metrics_.count_request(command_label(nullptr), "resp", RequestResult::kError, 0);
       continue;
     }

@@ -53,6 +53,7 @@ void Server::begin_shutdown() {
   uv_timer_stop(&tick_timer_);
   uv_timer_stop(&housekeeping_timer_);
   cluster_stop();
+  forward_stop();
   for (auto& s : signals_) uv_close(reinterpret_cast<uv_handle_t*>(&s), nullptr);
   // No connection executes anything more; waiters are answered "not acquired"; pending replies
   // are flushed, then every connection closes.

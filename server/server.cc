@@ -19,6 +19,7 @@
 #include "server/bounds.h"
 #include "server/cluster_metrics.h"
 #include "server/cluster_node.h"
+#include "server/forward_upstream.h"
 #include "server/logging.h"
 #include "server/process_stats.h"
 
@@ -520,6 +521,7 @@ void Server::close_connection(Connection& c) {
   c.undelivered_grants.clear();
   for (const auto& s : c.sessions) engine_->release_fenced(s.key, s.owner, s.fence, now);
   c.sessions.clear();
+  forward_client_closed(c);  // its upstream to the leader closes (SESSION holders there)
   if (c.metrics_port) {
     --metrics_connections_;
     std::erase(metrics_conns_, &c);

@@ -33,6 +33,7 @@
 namespace semlock {
 
 class ClusterNode;  // server/cluster_node.h
+class Forwarder;    // server/forward_upstream.h
 struct ClusterMetrics;
 namespace cluster {
 struct StatusMsg;
@@ -356,6 +357,23 @@ class Server final : public redis::Host, private ReplyGate {
   pid_t cluster_snapshot_child_ = 0;
   std::uint64_t cluster_snapshot_child_index_ = 0;
   std::string cluster_snapshot_path_;
+
+  // --- Cluster forwarding (forward_dispatch.cc, forward_cluster.cc; SEMLOCK.CLUSTER in
+  // cluster_admin.cc) ---
+  friend class Forwarder;
+  enum class ForwardStep : std::uint8_t { kLocal, kDone, kStall };
+  // A parsed RESP command (argv_) in cluster mode: sent to the leader or answered here (kDone),
+  // left to the command table (kLocal), or not yet (kStall: a forwarded reply comes first).
+  ForwardStep forward_resp_command(Connection& c);
+  ForwardStep cluster_admin_command(Connection& c);
+  // A JSON/HTTP write on a member that does not serve writes: false when sent to the leader
+  // (answered later), true when answered into `body` here.
+  bool forward_json(Connection& c, const json::Request& req, WireProtocol wire,
+                    bool http_keep_alive, std::string& body, int& status);
+  Forwarder& forwarder();
+  void forward_client_closed(Connection& c);
+  void forward_stop();
+  std::unique_ptr<Forwarder> forward_;
 };
 
 }  // namespace semlock
