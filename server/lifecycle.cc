@@ -7,6 +7,7 @@
 
 #include "redis-compat/errors.h"
 #include "server/bounds.h"
+#include "server/cluster_node.h"
 #include "server/logging.h"
 #include "server/process_stats.h"
 #include "server/server.h"
@@ -22,6 +23,7 @@ void Server::tick_cb(uv_timer_t* timer) {
   auto* self = static_cast<Server*>(timer->data);
   // Cluster mode: only the serving leader expires (by proposing it); followers never do.
   if (!self->cluster_refuses_writes()) self->engine_->tick(self->now_ms());
+  if (self->cluster_) self->cluster_->ping(self->now_ms());  // liveness for the Raft sidecar
   self->drain();
 }
 
