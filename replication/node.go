@@ -68,7 +68,8 @@ type sidecar struct {
 	// all (a server that never does is not watched). See serverWatchdog.
 	serverSeen  atomic.Int64
 	serverPings atomic.Bool
-	serverHung  bool // owned by run()
+	serverHung  bool      // owned by run()
+	lastWatch   time.Time // owned by run(): the watchdog's last run
 
 	removedMu sync.Mutex
 	removed   map[uint64]bool
@@ -559,6 +560,12 @@ func (s *sidecar) serverWatchdog(now time.Time) bool {
 	if !s.serverPings.Load() {
 		return false
 	}
+	// Silence counts only while this process ran: a sidecar stopped along with its server (one
+	// SIGSTOP for both, a VM pause) gives the server a fresh election timeout when it resumes.
+	if !s.lastWatch.IsZero() && now.Sub(s.lastWatch) > 3*time.Duration(s.o.heartbeatMs)*time.Millisecond {
+		s.serverSeen.Store(now.UnixNano())
+	}
+	s.lastWatch = now
 	silent := now.Sub(time.Unix(0, s.serverSeen.Load()))
 	if silent < s.electionTO {
 		if s.serverHung {
