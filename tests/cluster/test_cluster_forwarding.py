@@ -8,7 +8,8 @@ A follower sends writes to the leader and relays the reply in the client's proto
 - WAIT: a follower's blocked acquire is granted when the leader's holder releases;
 - SESSION: the holder lives while the follower's client is connected, is released when it closes;
 - a WAIT grant that arrives after its client left is released (not kept for its TTL);
-- forwarded requests are counted in the follower's metrics; SEMLOCK.CLUSTER MEMBERS.
+- forwarded requests are counted in the follower's metrics; SEMLOCK.CLUSTER MEMBERS;
+- with API keys: the follower checks the client's key (NOAUTH, NOPERM) and forwards with its own.
 
 Usage: test_cluster_forwarding.py --bin build-release/server/ttl-semlock
 """
@@ -190,7 +191,53 @@ def main():
                if ln.startswith("ttl_semlock_cluster_forwarded_requests_total")]
         check(fwd and float(fwd[0].split()[-1]) >= 15,
               "the follower counts forwarded requests: %s" % fwd)
+    with_keys(args.bin)
     print("cluster forwarding: passed in %.1f s" % (time.time() - t_start))
+
+
+def with_keys(bin_path):
+    """API keys: the follower checks the client's key, the leader sees the member's own."""
+    os.environ["TTLSEMLOCK_API_KEYS"] = "userkey"
+    os.environ["TTLSEMLOCK_ADMIN_API_KEYS"] = "adminkey"
+    try:
+        cl = Cluster(bin_path, n=3)
+        cl.password = "adminkey"
+        with cl:
+            leader = cl.wait_leader()
+            f = next(m for m in cl.members if m is not leader)
+            c = socket.create_connection(("127.0.0.1", f.port), timeout=10)
+            c.sendall(b"SEMLOCK.ACQUIRE a1 10000\r\n")
+            rep = recv_until(c, lambda b: b.endswith(b"\r\n")).decode().strip()
+            c.close()
+            check(rep == "-NOAUTH Authentication required.", "keys: no key, no forwarding (%r)" % rep)
+            r = redis.Redis(port=f.port, password="userkey", socket_timeout=10)
+            check(r.execute_command("SEMLOCK.ACQUIRE", "a1", 10000, "OWNER", "u")[0] == b"u",
+                  "keys: a user key's write is forwarded")
+            try:
+                r.execute_command("SEMLOCK.FORCERELEASE", "a1")
+                check(False, "keys: admin command with a user key refused")
+            except redis.ResponseError as e:
+                check(str(e).startswith("this command needs an admin API key"),
+                      "keys: an admin command with a user key is refused on the follower")
+            try:
+                r.execute_command("SEMLOCK.CLUSTER", "MEMBERS")
+                check(False, "keys: SEMLOCK.CLUSTER with a user key refused")
+            except redis.ResponseError as e:
+                check("admin" in str(e), "keys: SEMLOCK.CLUSTER needs an admin key")
+            a = redis.Redis(port=f.port, password="adminkey", socket_timeout=10)
+            check(a.execute_command("SEMLOCK.FORCERELEASE", "a1") == 1,
+                  "keys: an admin key's admin command is forwarded")
+            check(len(a.execute_command("SEMLOCK.CLUSTER", "MEMBERS")) == 3,
+                  "keys: MEMBERS with an admin key")
+            with socket.create_connection(("127.0.0.1", f.port), timeout=10) as s:
+                s.sendall(b'{"action":"acquire","key":"a2","ttl_ms":5000,"api_key":"userkey"}\n'
+                          b'{"action":"acquire","key":"a3","ttl_ms":5000}\n')
+                lines = recv_until(s, lambda b: b.count(b"\n") >= 2).splitlines()
+            check(json.loads(lines[0])["success"] is True, "keys: JSON with api_key forwarded")
+            check(json.loads(lines[1]).get("code") == "NOAUTH", "keys: JSON without a key: NOAUTH")
+    finally:
+        del os.environ["TTLSEMLOCK_API_KEYS"]
+        del os.environ["TTLSEMLOCK_ADMIN_API_KEYS"]
 
 
 if __name__ == "__main__":
