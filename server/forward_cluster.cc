@@ -7,6 +7,7 @@
 #include "protocol/http.h"
 #include "protocol/resp_reply.h"
 #include "redis-compat/errors.h"
+#include "server/cluster_node.h"
 #include "server/forward_upstream.h"
 #include "server/logging.h"
 #include "server/server.h"
@@ -104,7 +105,14 @@ Forwarder::~Forwarder() {
 }
 
 void Forwarder::stop() {
-  for (auto& [id, up] : ups_) close_socket(*up);
+  if (stopped_) return;
+  stopped_ = true;
+  // Shutdown: what is in flight or parked is answered CLUSTERDOWN before the connections close.
+  for (auto& [id, up] : ups_) {
+    fail_sent(*up);
+    fail_parked(*up);
+    close_socket(*up);
+  }
   for (auto& up : others_) close_socket(*up);
   if (timer_started_) {
     timer_started_ = false;
@@ -137,10 +145,9 @@ void Forwarder::forward(Connection& c, bool json, ParkedRequest req) {
   up.parked.push_back(std::move(req));
   if (up.state == Upstream::State::kConnected) {
     send_parked(up);
-  } else if (up.state == Upstream::State::kIdle && !server_.cluster_is_leader()) {
-    if (const auto addr = server_.cluster_leader_client_address()) {
-      connect(up, *addr, server_.cluster_leader_id());
-    }
+  } else if (up.state == Upstream::State::kIdle) {
+    std::uint64_t leader = 0;
+    if (const auto addr = target(leader)) connect(up, *addr, leader);
   }
 }
 
@@ -407,10 +414,23 @@ void Forwarder::timer_cb(uv_timer_t* t) {
   static_cast<Forwarder*>(t->data)->check();
 }
 
+std::optional<std::string> Forwarder::target(std::uint64_t& leader) const {
+  leader = server_.cluster_leader_id();
+  if (leader == 0) return std::nullopt;
+  // This member itself once it serves (requests parked while it was being elected, the rest
+  // of a MULTI begun elsewhere): through its own lock port, like any client. Not before: the
+  // request would only be forwarded again.
+  if (leader == server_.cluster_->status().id && !server_.cluster_is_leader()) return std::nullopt;
+  for (const ClusterMember& m : server_.cluster_members()) {
+    if (m.id == leader && !m.client.empty()) return m.client;
+  }
+  return std::nullopt;
+}
+
 void Forwarder::check() {
-  const std::uint64_t leader = server_.cluster_leader_id();
-  const bool serving = server_.cluster_is_leader();
-  const auto addr = server_.cluster_leader_client_address();
+  if (stopped_) return;
+  std::uint64_t leader = 0;
+  const auto addr = target(leader);
   const Millis now = server_.now_ms();
   const Millis timeout = server_.config_.cluster.request_timeout;
   for (auto& [id, p] : ups_) {
@@ -423,7 +443,7 @@ void Forwarder::check() {
       }
     }
     if (up.parked.empty()) continue;
-    if (serving || now - up.parked.front().since >= timeout) {
+    if (now - up.parked.front().since >= timeout) {
       fail_parked(up);
     } else if (up.state == Upstream::State::kIdle && addr) {
       connect(up, *addr, leader);

@@ -24,6 +24,7 @@
 #include <cstdint>
 #include <deque>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -111,6 +112,8 @@ class Forwarder {
  private:
   static void timer_cb(uv_timer_t* t);
   void check();  // leader changes, parked deadlines, connects
+  // Where requests go now (the leader's client address) and the leader's id; nullopt: nowhere.
+  std::optional<std::string> target(std::uint64_t& leader) const;
   void connect(Upstream& up, const std::string& address, std::uint64_t leader);
   void write(Upstream& up, std::string_view bytes);
   void pump(Upstream& up);
@@ -133,6 +136,7 @@ class Forwarder {
   uv_loop_t* loop_;
   uv_timer_t timer_{};
   bool timer_started_ = false;
+  bool stopped_ = false;
   absl::flat_hash_map<std::uint64_t, std::unique_ptr<Upstream>> ups_;  // by client connection
   std::vector<std::unique_ptr<Upstream>> others_;  // detached, or their client closed
   std::uint64_t forwarded_ = 0;

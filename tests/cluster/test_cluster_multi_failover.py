@@ -1,6 +1,7 @@
 """MULTI/EXEC across leader changes (label `cluster`).
 
-- Failover: a client of a follower has a MULTI queued on the leader (forwarded); the leader is
+- Failover: a write sent to a follower while there is no leader waits for the new one and
+  succeeds; a client of a follower has a MULTI queued on the leader (forwarded); the leader is
   killed: the rest of the transaction and its EXEC answer CLUSTERDOWN, nothing of it runs, and a
   new MULTI on the same connection works against the new leader.
 - Stepdown: a client of the leader has a MULTI queued there; the leader steps down (its server
@@ -36,6 +37,12 @@ def failover(bin_path):
         check(c.call("MULTI") == "OK", "failover: MULTI through the follower")
         check(c.call("SET", "fa", "v", "PX", 30000) == "QUEUED", "failover: SET queued")
         leader.kill9()
+        # A write sent while there is no leader waits for one (up to request_timeout), then runs.
+        parked = f.connect(timeout=20)
+        t0 = time.time()
+        rep = parked.call("SEMLOCK.ACQUIRE", "parked", 30000, "OWNER", "p")
+        check(rep[0] == "p", "failover: a write sent during the election is granted by the new "
+                             "leader (%.2f s)" % (time.time() - t0))
         new_leader = cl.wait_leader(timeout=15, exclude=[leader])
         check(c.call("SET", "fb", "v", "PX", 30000) == DOWN,
               "failover: a command after the leader died answers CLUSTERDOWN")
