@@ -31,7 +31,7 @@ def main():
     t_start = time.time()
     times = []
     with Cluster(args.bin, n=3, election_timeout="1s") as cl:
-        for run in range(2):
+        for run in range(3):
             leader = cl.wait_leader()
             check(len(leader.sidecar_pids()) == 1, "run %d: the leader's sidecar runs" % run)
             rep = leader.call("SEMLOCK.ACQUIRE", "held%d" % run, 30000, "OWNER", "o")
@@ -62,7 +62,7 @@ def main():
                   leader.info().get("leader_id") == str(back.id),
                   "run %d: the resumed member follows the new leader" % run)
     print("hung leader: failover after SIGSTOP p50 %.3f s max %.3f s" %
-          (sorted(times)[len(times) // 2], max(times)))
+          (sorted(times)[(len(times) - 1) // 2], max(times)))
     print("cluster hung_leader: passed in %.1f s" % (time.time() - t_start))
 
 

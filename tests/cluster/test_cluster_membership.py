@@ -48,6 +48,9 @@ def main():
         cl.members.append(m4)
         rep = f.call("SEMLOCK.CLUSTER", "ADD", "4", m4.raft, m4.client)
         check(rep == "OK", "ADD 4 through a follower (forwarded): %r" % rep)
+        deadline = time.time() + 5  # the member list arrives with the sidecar's next status
+        while time.time() < deadline and member_ids(leader) != [1, 2, 3, 4]:
+            time.sleep(0.05)
         check(member_ids(leader) == [1, 2, 3, 4], "MEMBERS on the leader lists the 4th")
         m4.start()
         commit = int(leader.info()["commit_index"])
