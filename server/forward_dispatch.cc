@@ -63,7 +63,7 @@ void json_field(std::string& out, std::string_view name, std::string_view value)
 }  // namespace
 
 Forwarder& Server::forwarder() {
-  if (!forward_) forward_ = std::make_unique<Forwarder>(*this, loop_);
+  if (!forward_) forward_ = std::make_shared<Forwarder>(*this, loop_);
   return *forward_;
 }
 

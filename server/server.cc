@@ -19,7 +19,6 @@
 #include "server/bounds.h"
 #include "server/cluster_metrics.h"
 #include "server/cluster_node.h"
-#include "server/forward_upstream.h"
 #include "server/logging.h"
 #include "server/process_stats.h"
 

@@ -373,7 +373,7 @@ class Server final : public redis::Host, private ReplyGate {
   Forwarder& forwarder();
   void forward_client_closed(Connection& c);
   void forward_stop();
-  std::unique_ptr<Forwarder> forward_;
+  std::shared_ptr<Forwarder> forward_;  // shared_ptr: the type stays incomplete in server.cc
 };
 
 }  // namespace semlock
