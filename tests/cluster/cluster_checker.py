@@ -42,7 +42,7 @@ import threading
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from cluster_fixture import Connection, RespError  # noqa: E402
+from cluster_fixture import Connection, Member, RespError  # noqa: E402
 from test_cluster_partition import ProxiedCluster, wait_leader_among  # noqa: E402
 
 ET = 1.0
@@ -317,6 +317,43 @@ def analyse(ops, infos):
     return found, errors, len(grants)
 
 
+def self_test():
+    """The proofs find what they must on made-up histories (run before every checker run)."""
+    def op(kind, key, owner, ttl, send, recv, reply, member=1):
+        o = Op(kind, key, owner, ttl, 0, member)
+        o.send, o.recv, o.reply = send, recv, reply
+        return o
+    clean = [op("acquire", "m0", "a", 1000, 0.0, 0.01, ["a", 10]),
+             op("release", "m0", "a", 0, 0.5, 0.51, 1),
+             op("acquire", "m0", "b", 1000, 0.6, 0.61, ["b", 11]),
+             op("acquire", "s2", "c", 1000, 0.6, 0.61, ["c", 12]),
+             op("acquire", "s2", "d", 1000, 0.6, 0.61, ["d", 13]),
+             op("extend", "s2", "d", 1000, 0.9, 0.91, 1),
+             op("acquire", "m1", "e", 100, 0.0, None, None)]
+    cases = {
+        "over_limit": [op("acquire", "m0", "a", 1000, 0.0, 0.01, ["a", 1]),
+                       op("acquire", "m0", "b", 1000, 0.5, 0.51, ["b", 2])],
+        "lost_before_ttl": [op("acquire", "m0", "a", 1000, 0.0, 0.01, ["a", 1]),
+                            op("extend", "m0", "a", 2000, 0.5, 0.51, 1),
+                            op("release", "m0", "a", 0, 2.0, 2.01, 0)],
+        "fence_order": [op("acquire", "m0", "a", 100, 0.0, 0.01, ["a", 5]),
+                        op("acquire", "m1", "b", 100, 0.02, 0.03, ["b", 4])],
+        "fence_reused": [op("acquire", "m0", "a", 100, 0.0, 0.01, ["a", 5]),
+                         op("acquire", "m1", "b", 100, 0.0, 0.03, ["b", 5])],
+        "error_reply": [op("acquire", "m0", "a", 100, 0.0, 0.01, RespError("ERR oops"))],
+    }
+    found, _, _ = analyse(clean, [(1, "s2", ["limit", 2, "holders", [["c", 12, 5]]], 0, 1)])
+    if found:
+        raise AssertionError("self-test: a clean history shows %r" % found)
+    for kind, ops in cases.items():
+        found, _, _ = analyse(ops, [])
+        if list(found) != [kind]:
+            raise AssertionError("self-test: %s not found alone: %r" % (kind, found))
+    found, _, _ = analyse(clean, [(2, "m0", ["limit", 1, "holders", [["b", 99, 5]]], 0, 1)])
+    if list(found) != ["info"]:
+        raise AssertionError("self-test: info mismatch not found: %r" % found)
+
+
 # ---------------------------------------------------------------- the faults
 
 class Abort(Exception):
@@ -343,6 +380,7 @@ class Run:
         self.problems = []    # availability findings
         self.notes = []
         self.down = set()     # members this run stopped on purpose
+        self.removed = []     # members removed from the group
 
     def check_members(self):
         """A member that exited on its own is an availability defect: reported, restarted
@@ -504,13 +542,50 @@ class Run:
                 print("  member %d caught up by snapshot" % down.id, flush=True)
 
     def membership(self):
+        """Adds a 4th member (its own Raft port, no proxy), then removes a follower, under load."""
         leader = self.s.leader
         reply = leader.call("SEMLOCK.CLUSTER", "MEMBERS")
         if isinstance(reply, RespError) and "unknown command" in reply.lower():
             self.notes.append("add/remove member under load: SKIPPED (this build has no "
                               "SEMLOCK.CLUSTER command)")
             return
-        self.notes.append("add/remove member under load: not exercised by this checker yet")
+        new = Member(self.cl, max(m.id for m in self.cl.members) + 1)
+        self.cl.members.append(new)
+        reply = leader.call("SEMLOCK.CLUSTER", "ADD", new.id, new.raft, new.client)
+        print("  SEMLOCK.CLUSTER ADD %d: %r" % (new.id, reply), flush=True)
+        if isinstance(reply, RespError):
+            self.problems.append("SEMLOCK.CLUSTER ADD %d answered -%s" % (new.id, reply))
+            self.cl.members.remove(new)
+            return
+        new.start()
+        if not self.catch_up(new, "added member %d" % new.id, timeout=30):
+            return
+        self.load(self.args.phase)
+        leader = self.s.leader
+        gone = next(m for m in self.cl.members if m is not leader and m is not new and m.alive())
+        reply = leader.call("SEMLOCK.CLUSTER", "REMOVE", gone.id)
+        print("  SEMLOCK.CLUSTER REMOVE %d: %r" % (gone.id, reply), flush=True)
+        if isinstance(reply, RespError):
+            self.problems.append("SEMLOCK.CLUSTER REMOVE %d answered -%s" % (gone.id, reply))
+            return
+        self.down.add(gone.id)
+        gone.terminate()
+        self.cl.members.remove(gone)
+        self.removed.append(gone)
+        try:
+            self.s.leader = self.cl.wait_leader(timeout=10)
+        except AssertionError as e:
+            self.problems.append("after removing %d: %s" % (gone.id, e))
+            return
+        deadline = time.monotonic() + 5
+        while time.monotonic() < deadline:
+            ids = [x.split("@")[0] for x in self.s.leader.info()["members"].split(",")]
+            if str(gone.id) not in ids:
+                break
+            time.sleep(0.1)
+        print("  members now: %s" % ",".join(ids), flush=True)
+        if str(gone.id) in ids:
+            self.problems.append("member %d still listed after its removal: %r" % (gone.id, ids))
 
 
 def main():
@@ -527,7 +602,8 @@ def main():
                     "kill,partition,rolling,membership,down (to tell findings apart)")
     ap.add_argument("--seed", type=int, default=int(time.time()) % 100000)
     args = ap.parse_args()
-    print("cluster checker: seed %d" % args.seed, flush=True)
+    self_test()
+    print("cluster checker: seed %d (self-test passed)" % args.seed, flush=True)
     raft_bin = os.path.join(os.path.dirname(os.path.abspath(args.bin)), "ttl-semlock-raft")
     tmp = tempfile.mkdtemp(prefix="semlock-cluster-checker-")
     # The sidecar keeps --catchup-entries entries behind a snapshot; a small number makes the

@@ -51,7 +51,9 @@ class ProxiedCluster:
     def view(self, member_id):
         out = {}
         for m in self.cluster.members:
-            raft = m.raft if m.id == member_id else "127.0.0.1:%d" % self.ports[(member_id, m.id)]
+            port = self.ports.get((member_id, m.id))
+            # Members added later (no proxy on their links) are reached directly.
+            raft = m.raft if port is None else "127.0.0.1:%d" % port
             out[str(m.id)] = {"raft": raft, "client": m.client}
         return out
 
