@@ -23,8 +23,8 @@ ENV CCACHE_DIR=/root/.cache/ccache
 RUN --mount=type=cache,target=/root/.cache/ccache \
     cmake -S . -B /build -G Ninja -DCMAKE_BUILD_TYPE=Release -DSEMLOCK_TESTS=OFF \
       -DSEMLOCK_BENCH=OFF ${CMAKE_ARGS} >/dev/null \
- && cmake --build /build --target ttl-semlock -j"$(nproc)" \
- && strip /build/server/ttl-semlock
+ && cmake --build /build --target ttl-semlock ttl-semlock-raft -j"$(nproc)" \
+ && strip /build/server/ttl-semlock /build/server/ttl-semlock-raft
 # The Debian packages that own the libraries the binary loads (dpkg knows /lib and /usr/lib paths
 # apart, so try the path as ldd prints it and as it resolves).
 RUN set -eu; \
@@ -47,6 +47,8 @@ RUN apt-get update -o Acquire::Languages=none \
       --shell /usr/sbin/nologin semlock \
  && mkdir -p /app/data && chown semlock:semlock /app/data
 COPY --from=build /build/server/ttl-semlock /usr/local/bin/ttl-semlock
+# Cluster mode's Raft sidecar (docs/CLUSTER.md), found next to the server.
+COPY --from=build /build/server/ttl-semlock-raft /usr/local/bin/ttl-semlock-raft
 COPY deploy/container/config.json /app/config.json
 # Fails the build on a missing shared library or a config the binary rejects.
 RUN /usr/local/bin/ttl-semlock --check-config --config /app/config.json
