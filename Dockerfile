@@ -20,11 +20,17 @@ COPY . .
 # Extra CMake arguments, e.g. --build-arg CMAKE_ARGS=-DCMAKE_CXX_FLAGS=-march=x86-64-v3.
 ARG CMAKE_ARGS=""
 ENV CCACHE_DIR=/root/.cache/ccache
+# Cluster mode's Raft sidecar ttl-semlock-raft (Go, replication/; docs/CLUSTER.md), from a
+# build directory of its own. It needs only libc and the loader, which the server needs too.
+RUN cmake -S . -B /build-raft -G Ninja -DCMAKE_BUILD_TYPE=Release -DSEMLOCK_TESTS=OFF \
+      -DSEMLOCK_BENCH=OFF >/dev/null \
+ && cmake --build /build-raft --target ttl-semlock-raft \
+ && strip /build-raft/server/ttl-semlock-raft
 RUN --mount=type=cache,target=/root/.cache/ccache \
     cmake -S . -B /build -G Ninja -DCMAKE_BUILD_TYPE=Release -DSEMLOCK_TESTS=OFF \
       -DSEMLOCK_BENCH=OFF ${CMAKE_ARGS} >/dev/null \
- && cmake --build /build --target ttl-semlock ttl-semlock-raft -j"$(nproc)" \
- && strip /build/server/ttl-semlock /build/server/ttl-semlock-raft
+ && cmake --build /build --target ttl-semlock -j"$(nproc)" \
+ && strip /build/server/ttl-semlock
 # The Debian packages that own the libraries the binary loads (dpkg knows /lib and /usr/lib paths
 # apart, so try the path as ldd prints it and as it resolves).
 RUN set -eu; \
@@ -47,8 +53,6 @@ RUN apt-get update -o Acquire::Languages=none \
       --shell /usr/sbin/nologin semlock \
  && mkdir -p /app/data && chown semlock:semlock /app/data
 COPY --from=build /build/server/ttl-semlock /usr/local/bin/ttl-semlock
-# Cluster mode's Raft sidecar (docs/CLUSTER.md), found next to the server.
-COPY --from=build /build/server/ttl-semlock-raft /usr/local/bin/ttl-semlock-raft
 COPY deploy/container/config.json /app/config.json
 # Fails the build on a missing shared library or a config the binary rejects.
 RUN /usr/local/bin/ttl-semlock --check-config --config /app/config.json
@@ -57,6 +61,8 @@ RUN /usr/local/bin/ttl-semlock --check-config --config /app/config.json
 # mounts a config of their own that says 127.0.0.1; -e TTLSEMLOCK_SERVER_HOST=... overrides it.
 ENV TTLSEMLOCK_SERVER_HOST=0.0.0.0 \
     TTLSEMLOCK_METRICS_HOST=0.0.0.0
+# Found next to the server in cluster mode.
+COPY --from=build /build-raft/server/ttl-semlock-raft /usr/local/bin/ttl-semlock-raft
 # Numeric, so that Kubernetes' runAsNonRoot can verify it.
 USER 10001:10001
 WORKDIR /app
