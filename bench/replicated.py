@@ -253,6 +253,70 @@ class Bench:
         self.profiles = out
         self.fsync = self.disk_fsync()
 
+    def cpu_profile(self, cl, et):
+        """Under the c64 cycle load (no tracing): CPU seconds per second of every process of each
+        cluster (all members), and the leader's commit metrics: what bounds the rate, the disk
+        or the processors?"""
+        def ticks(pid):
+            try:
+                with open("/proc/%d/stat" % pid) as f:
+                    fields = f.read().rsplit(")", 1)[1].split()
+                return int(fields[11]) + int(fields[12])
+            except OSError:
+                return 0
+        hz = os.sysconf("SC_CLK_TCK")
+
+        def metrics(port, names):
+            import urllib.request
+            text = urllib.request.urlopen("http://127.0.0.1:%d/metrics" % port,
+                                          timeout=5).read().decode()
+            out = {}
+            for line in text.splitlines():
+                parts = line.split()
+                if len(parts) == 2 and parts[0] in names:
+                    out[parts[0]] = out.get(parts[0], 0.0) + float(parts[1])
+            return out
+        res = {}
+        leader = cl.wait_leader()
+        groups = {"servers": [m.proc.pid for m in cl.members],
+                  "sidecars": [p for m in cl.members for p in m.sidecar_pids()]}
+        names = ["ttl_semlock_cluster_proposal_duration_seconds_sum",
+                 "ttl_semlock_cluster_proposal_duration_seconds_count"]
+        c0 = {g: sum(ticks(p) for p in ps) for g, ps in groups.items()}
+        m0 = metrics(leader.metrics_port, names)
+        t0 = time.monotonic()
+        m = self.loadgen_run(leader.port, "cycle", "--clients", "64", "--duration", "3")
+        dt = time.monotonic() - t0
+        m1 = metrics(leader.metrics_port, names)
+        props = m1[names[1]] - m0[names[1]]
+        res["ttl-semlock"] = {
+            "cycles_per_s": m["cycles_per_s"],
+            "cpu_cores": {g: (sum(ticks(p) for p in ps) - c0[g]) / hz / dt
+                          for g, ps in groups.items()},
+            "proposals_per_s": props / dt,
+            "cycles_per_proposal": m["cycles"] / props if props else None,
+            "proposal_ms": (m1[names[0]] - m0[names[0]]) / props * 1000 if props else None}
+        pids = [x["proc"].pid for x in et.members]
+        enames = ["etcd_disk_wal_fsync_duration_seconds_sum",
+                  "etcd_disk_wal_fsync_duration_seconds_count",
+                  "etcd_server_proposals_committed_total"]
+        etl = et.leader()
+        c0 = sum(ticks(p) for p in pids)
+        e0 = metrics(etl["client"], enames)
+        t0 = time.monotonic()
+        m = run_json([self.etcdbench, "cycle", "--endpoints", et.endpoints(), "--clients", "64",
+                      "--duration", "3", "--mode", "lease"])
+        dt = time.monotonic() - t0
+        e1 = metrics(etl["client"], enames)
+        fs = e1[enames[1]] - e0[enames[1]]
+        res["etcd lease"] = {
+            "cycles_per_s": m["cycles_per_s"],
+            "cpu_cores": {"etcd": (sum(ticks(p) for p in pids) - c0) / hz / dt},
+            "proposals_per_s": (e1[enames[2]] - e0[enames[2]]) / dt,
+            "wal_fsync_ms": (e1[enames[0]] - e0[enames[0]]) / fs * 1000 if fs else None,
+            "wal_fsyncs_per_s": fs / dt}
+        self.cpu = res
+
     def disk_fsync(self):
         """The disk's own write + fdatasync latency (4 KiB appends), in the run's temp dir."""
         path = os.path.join(self.workdir, "fsync.probe")
@@ -321,7 +385,9 @@ class Bench:
                     self.failover_semlock(cl, rep)
             self.profiles = {}
             self.fsync = None
+            self.cpu = None
             if a.profile:
+                self.cpu_profile(cl, et)
                 self.profile(cl, et)
         finally:
             if cl is not None:
@@ -339,7 +405,8 @@ class Bench:
     def write(self):
         a = self.args
         with open(os.path.join(a.build_dir, "bench-replicated.json"), "w") as f:
-            json.dump({"records": self.records, "profiles": self.profiles}, f, indent=1)
+            json.dump({"records": self.records, "profiles": self.profiles, "cpu": self.cpu,
+                       "fsync": self.fsync}, f, indent=1)
         rev = subprocess.run(["git", "-C", ROOT, "rev-parse", "--short", "HEAD"],
                              capture_output=True, text=True).stdout.strip()
         etcd_v = subprocess.run(["etcd", "--version"], capture_output=True,
@@ -393,6 +460,22 @@ class Bench:
             L.append("| %s | %d | %s | %s |" % (side, len(vals),
                                                 fmt(statistics.median(vals) if vals else None, 2),
                                                 fmt(max(vals) if vals else None, 2)))
+        if self.cpu:
+            s, e = self.cpu["ttl-semlock"], self.cpu["etcd lease"]
+            L += ["", "## Where the time goes (c64 cycle load, no tracing)", "",
+                  "- ttl-semlock: %s cycles/s; the leader proposes %s entries/s, %s cycles "
+                  "(%s requests) per entry, %s ms from proposal to commit on average; CPU "
+                  "cores busy: servers %s, sidecars %s (of %d)" % (
+                      fmt(s["cycles_per_s"], 0), fmt(s["proposals_per_s"], 0),
+                      fmt(s["cycles_per_proposal"], 1),
+                      fmt(s["cycles_per_proposal"] and 2 * s["cycles_per_proposal"], 1),
+                      fmt(s["proposal_ms"], 2), fmt(s["cpu_cores"]["servers"], 2),
+                      fmt(s["cpu_cores"]["sidecars"], 2), os.cpu_count()),
+                  "- etcd (lease+lock+unlock): %s cycles/s; %s proposals/s committed, leader WAL "
+                  "fsync %s ms on average (%s/s); CPU cores busy: %s (of %d)" % (
+                      fmt(e["cycles_per_s"], 0), fmt(e["proposals_per_s"], 0),
+                      fmt(e["wal_fsync_ms"], 2), fmt(e["wal_fsyncs_per_s"], 0),
+                      fmt(e["cpu_cores"]["etcd"], 2), os.cpu_count())]
         if self.profiles:
             L += ["", "## Profile (strace -c -f -w on the leader, c64 cycle load)", "",
                   "Wall time of the traced threads by syscall (blocking waits included); strace "
