@@ -30,6 +30,8 @@ import sys
 
 class _Link:
     def __init__(self, port, target):
+        if target[1] == port and target[0] in ("127.0.0.1", "localhost"):
+            raise ValueError("link %d would forward to itself" % port)
         self.port = port
         self.target = target
         self.cut = False
@@ -113,6 +115,9 @@ class Proxy:
             try:
                 a, _ = link.listener.accept()
             except BlockingIOError:
+                return
+            except OSError as e:  # EMFILE and the like: leave it queued, say so
+                sys.stderr.write("netproxy: accept on %d: %s\n" % (link.port, e))
                 return
             if link.cut:
                 _reset(a)

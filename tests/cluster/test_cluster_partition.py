@@ -40,10 +40,17 @@ class ProxiedCluster:
         self.ports = {}
         self.cluster = Cluster(bin_path, n=n, members_map=self.view, **kw)
         targets = {}
+        # free_port() only asks the kernel for a port nobody holds now; the members bind theirs
+        # later, so keep the proxy off them (a link listening on its own target's port would
+        # connect to itself without end, and the member could not bind).
+        taken = {p for m in self.cluster.members for p in (m.port, m.metrics_port, m.raft_port)}
         for a in self.cluster.members:
             for b in self.cluster.members:
                 if a.id != b.id:
                     port = free_port()
+                    while port in taken:
+                        port = free_port()
+                    taken.add(port)
                     self.ports[(a.id, b.id)] = port
                     targets[port] = ("127.0.0.1", b.raft_port)
         self.proxy = NetProxy(targets)
