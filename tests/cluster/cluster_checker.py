@@ -138,15 +138,16 @@ class Worker(threading.Thread):
             if op is None or not op.known() or not isinstance(op.reply, list):
                 continue
             # Holding: maybe extend, then release, or abandon.
+            hold = min(ttl / 4000, 0.05)
             for _ in range(rng.choice((0, 0, 1, 2))):
-                time.sleep(rng.uniform(0, ttl / 4000))
+                time.sleep(rng.uniform(0, hold))
                 ext = rng.choice((200, 800, 2000))
                 op = self.call("extend", key, owner, ext, 0, "SEMLOCK.EXTEND", key, owner, ext)
                 if op is None or not op.known() or op.reply != 1:
                     break
             else:
-                time.sleep(rng.uniform(0, ttl / 4000))
-                if rng.random() < 0.9:
+                time.sleep(rng.uniform(0, hold))
+                if rng.random() < 0.95:
                     self.call("release", key, owner, 0, 0, "SEMLOCK.RELEASE", key, owner)
         self.drop()
 
@@ -591,7 +592,7 @@ class Run:
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--bin", required=True)
-    ap.add_argument("--workers", type=int, default=12)
+    ap.add_argument("--workers", type=int, default=16)
     ap.add_argument("--phase", type=float, default=2.0, help="seconds of load between faults")
     ap.add_argument("--kills", type=int, default=3)
     ap.add_argument("--partitions", type=int, default=2)
