@@ -711,7 +711,16 @@ def main():
     if total == 0:
         shutil.rmtree(tmp, ignore_errors=True)
     else:
-        print("logs kept in", tmp)
+        # The history, one op per line in send order, next to the members' logs.
+        with open(os.path.join(tmp, "history.txt"), "w") as f:
+            for op in sorted(run.s.ops, key=lambda o: o.send):
+                f.write("%.6f %s m%d %s %s %s ttl=%d wait=%d -> %r\n" % (
+                    op.send - t_start, "%.6f" % (op.recv - t_start) if op.recv else "-",
+                    op.member, op.kind, op.key, op.owner, op.ttl, op.wait, op.reply))
+            for mid, key, reply, t0, t1 in run.s.infos:
+                f.write("%.6f %.6f m%d info %s -> %r\n" % (t0 - t_start, t1 - t_start, mid,
+                                                           key, reply))
+        print("logs and history.txt kept in", tmp)
     return 1 if total else 0
 
 
