@@ -277,25 +277,40 @@ class Bench:
                     out[parts[0]] = out.get(parts[0], 0.0) + float(parts[1])
             return out
         res = {}
-        leader = cl.wait_leader()
-        groups = {"servers": [m.proc.pid for m in cl.members],
-                  "sidecars": [p for m in cl.members for p in m.sidecar_pids()]}
-        names = ["ttl_semlock_cluster_proposal_duration_seconds_sum",
-                 "ttl_semlock_cluster_proposal_duration_seconds_count"]
-        c0 = {g: sum(ticks(p) for p in ps) for g, ps in groups.items()}
-        m0 = metrics(leader.metrics_port, names)
-        t0 = time.monotonic()
-        m = self.loadgen_run(leader.port, "cycle", "--clients", "64", "--duration", "3")
-        dt = time.monotonic() - t0
-        m1 = metrics(leader.metrics_port, names)
-        props = m1[names[1]] - m0[names[1]]
-        res["ttl-semlock"] = {
-            "cycles_per_s": m["cycles_per_s"],
-            "cpu_cores": {g: (sum(ticks(p) for p in ps) - c0[g]) / hz / dt
-                          for g, ps in groups.items()},
-            "proposals_per_s": props / dt,
-            "cycles_per_proposal": m["cycles"] / props if props else None,
-            "proposal_ms": (m1[names[0]] - m0[names[0]]) / props * 1000 if props else None}
+
+        def semlock_side(cl):
+            leader = cl.wait_leader()
+            groups = {"servers": [m.proc.pid for m in cl.members],
+                      "sidecars": [p for m in cl.members for p in m.sidecar_pids()]}
+            names = ["ttl_semlock_cluster_proposal_duration_seconds_sum",
+                     "ttl_semlock_cluster_proposal_duration_seconds_count"]
+            c0 = {g: sum(ticks(p) for p in ps) for g, ps in groups.items()}
+            m0 = metrics(leader.metrics_port, names)
+            t0 = time.monotonic()
+            m = self.loadgen_run(leader.port, "cycle", "--clients", "64", "--duration", "3")
+            dt = time.monotonic() - t0
+            m1 = metrics(leader.metrics_port, names)
+            props = m1[names[1]] - m0[names[1]]
+            return {
+                "cycles_per_s": m["cycles_per_s"],
+                "cpu_cores": {g: (sum(ticks(p) for p in ps) - c0[g]) / hz / dt
+                              for g, ps in groups.items()},
+                "proposals_per_s": props / dt,
+                "cycles_per_proposal": m["cycles"] / props if props else None,
+                "proposal_ms": (m1[names[0]] - m0[names[0]]) / props * 1000 if props else None}
+        res["ttl-semlock"] = semlock_side(cl)
+        # The same with every member's Raft log in memory (tmpfs: fdatasync returns at once):
+        # what the disk costs. Not a configuration to run: a power loss would lose the log.
+        if os.path.isdir("/dev/shm"):
+            shm = tempfile.mkdtemp(prefix="semlock-bench-shm-", dir="/dev/shm")
+            try:
+                cl2 = self.semlock_cluster(shm)
+                try:
+                    res["ttl-semlock, log on tmpfs"] = semlock_side(cl2)
+                finally:
+                    cl2.stop()
+            finally:
+                shutil.rmtree(shm, ignore_errors=True)
         pids = [x["proc"].pid for x in et.members]
         enames = ["etcd_disk_wal_fsync_duration_seconds_sum",
                   "etcd_disk_wal_fsync_duration_seconds_count",
@@ -462,6 +477,7 @@ class Bench:
                                                 fmt(max(vals) if vals else None, 2)))
         if self.cpu:
             s, e = self.cpu["ttl-semlock"], self.cpu["etcd lease"]
+            t = self.cpu.get("ttl-semlock, log on tmpfs")
             L += ["", "## Where the time goes (c64 cycle load, no tracing)", "",
                   "- ttl-semlock: %s cycles/s; the leader proposes %s entries/s, %s cycles "
                   "(%s requests) per entry, %s ms from proposal to commit on average; CPU "
@@ -476,6 +492,13 @@ class Bench:
                       fmt(e["cycles_per_s"], 0), fmt(e["proposals_per_s"], 0),
                       fmt(e["wal_fsync_ms"], 2), fmt(e["wal_fsyncs_per_s"], 0),
                       fmt(e["cpu_cores"]["etcd"], 2), os.cpu_count())]
+            if t:
+                L.append("- ttl-semlock with every member's Raft log on tmpfs (no disk flush; "
+                         "for comparison only): %s cycles/s, %s ms from proposal to commit, %s "
+                         "cycles per entry; CPU cores busy: servers %s, sidecars %s" % (
+                             fmt(t["cycles_per_s"], 0), fmt(t["proposal_ms"], 2),
+                             fmt(t["cycles_per_proposal"], 1), fmt(t["cpu_cores"]["servers"], 2),
+                             fmt(t["cpu_cores"]["sidecars"], 2)))
         if self.profiles:
             L += ["", "## Profile (strace -c -f -w on the leader, c64 cycle load)", "",
                   "Wall time of the traced threads by syscall (blocking waits included); strace "
