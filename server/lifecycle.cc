@@ -48,7 +48,8 @@ void Server::begin_shutdown() {
   if (shutting_down_) return;
   shutting_down_ = true;
   ready_for_traffic_ = false;
-  uv_close(reinterpret_cast<uv_handle_t*>(&lock_listener_), nullptr);
+  if (config_.server.port != 0) uv_close(reinterpret_cast<uv_handle_t*>(&lock_listener_), nullptr);
+  tls_close_listener();
   // The metrics port stays open (answering /ready 503) until the lock connections are gone.
   uv_timer_stop(&tick_timer_);
   uv_timer_stop(&housekeeping_timer_);
