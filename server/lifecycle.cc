@@ -37,6 +37,8 @@ void Server::signal_cb(uv_signal_t* handle, int signum) {
     const std::string err = log::reopen();
     if (!err.empty()) log::error(err);
     log::info("Log file reopened (SIGHUP)");
+    self->reload_config();  // config_live.cc: the file again, keys and certificates rotated
+    self->drain();
     return;
   }
   log::info(signum == SIGTERM ? "SIGTERM received, shutting down"

@@ -39,5 +39,7 @@ int main(int argc, char** argv) {
   }
   semlock::Server server(std::move(loaded.config));
   server.set_repair_journal(loaded.repair_journal);
+  // SIGHUP loads flags > environment > file again (unsaved CONFIG SET changes are replaced).
+  server.set_reloader([argc, argv] { return semlock::config::load(argc, argv, environ); });
   return server.run();
 }

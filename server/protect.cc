@@ -113,7 +113,7 @@ void Server::log_security_mode() {
     log::info("Authentication required (API keys configured)",
               {{"keys", std::to_string(config_.security.api_keys.size())}});
   } else if (config_.security.protected_mode) {
-    log::info("No API key configured: serving loopback clients only by address",
+    log::info("No API key configured; the lock port listens on a loopback address only",
               {{"host", config_.server.host}});
   }
 }

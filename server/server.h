@@ -111,6 +111,15 @@ class Server final : public redis::Host, private ReplyGate {
   std::int64_t unix_time_us() override;
   redis::Scripting& scripting() override;             // host_compat.cc
   void on_script_heap(std::uint64_t bytes) override;  // host_compat.cc
+  // CONFIG GET/SET/REWRITE and SIGHUP's reload (config_live.cc).
+  std::vector<std::pair<std::string, std::string>> config_get(
+      std::span<const std::string_view> patterns) override;
+  std::string config_set(std::span<const std::string_view> name_values) override;
+  std::string config_rewrite() override;
+  // How SIGHUP reloads: the same flags, environment and file as at start-up.
+  void set_reloader(std::function<config::LoadResult()> reloader) {
+    reloader_ = std::move(reloader);
+  }
 
  private:
   // Where a blocked request came from and how to answer it.
@@ -221,6 +230,11 @@ class Server final : public redis::Host, private ReplyGate {
   bool protected_tls_ = false;
   std::string tls_plain_;
   std::uint64_t current_conn_ = 0;  // the connection whose request runs (auth failure logs)
+  std::vector<std::pair<std::string, std::string>> config_aliases() const;
+  void apply_live(const config::Config& next);
+  void reload_config();
+  std::function<config::LoadResult()> reloader_;
+  absl::flat_hash_set<std::string> config_dirty_;  // set by CONFIG SET, not yet rewritten
   std::string peer_of(std::uint64_t conn_id) const;
 
   // The commit pipeline (commit_pipeline.h): end of every drain(), the iteration's mutations go
