@@ -193,6 +193,18 @@ constexpr CommandSpec kScriptSubcommands[] = {
      {}},
 };
 
+// CONFIG: GET reads (any authenticated client), SET and REWRITE need an admin key.
+constexpr CommandSpec kConfigSubcommands[] = {
+    {"config|get", -3, kNoScript | kLoading | kStale, 0, 0, 0, "server", "2.0.0",
+     "Returns the effective values of configuration parameters.", "parameter [parameter ...]",
+     cmd_config_get, {}},
+    {"config|set", -4, kNoScript | kAdmin | kLoading | kStale, 0, 0, 0, "server", "2.0.0",
+     "Sets configuration parameters in-flight.", "parameter value [parameter value ...]",
+     cmd_config_set, {}},
+    {"config|rewrite", 2, kNoScript | kAdmin | kLoading | kStale, 0, 0, 0, "server", "2.8.0",
+     "Persists the effective configuration to file.", "", cmd_config_rewrite, {}},
+};
+
 constexpr CommandSpec kCommands[] = {
     // The lock commands (SPEC §3).
     {"semlock.acquire",
@@ -539,6 +551,8 @@ constexpr CommandSpec kCommands[] = {
      {}},
     {"client", -2, kConn | kNoScript, 0, 0, 0, "connection", "2.4.0",
      "A container for client connection commands.", "", nullptr, kClientSubcommands},
+    {"config", -2, kNoScript, 0, 0, 0, "server", "2.0.0",
+     "A container for server configuration commands.", "", nullptr, kConfigSubcommands},
     {"info",
      -1,
      kLoading | kStale,

@@ -140,18 +140,7 @@ redis::AuthResult Server::check_api_key(std::string_view password) {
   if (admin) return redis::AuthResult::kOkAdmin;
   if (user) return redis::AuthResult::kOk;
   metrics_.count_auth_failure();
-  const Millis now = now_ms();
-  if (now - last_auth_log_ >= 1000) {
-    log::Fields fields;
-    if (suppressed_auth_failures_ > 0) {
-      fields.emplace_back("suppressed", std::to_string(suppressed_auth_failures_));
-    }
-    log::warn("Authentication failed", fields);  // never the key itself
-    last_auth_log_ = now;
-    suppressed_auth_failures_ = 0;
-  } else {
-    ++suppressed_auth_failures_;
-  }
+  note_security_event("Authentication failed", peer_of(current_conn_));
   return redis::AuthResult::kWrongPass;
 }
 

@@ -39,6 +39,8 @@ void Server::signal_cb(uv_signal_t* handle, int signum) {
     const std::string err = log::reopen();
     if (!err.empty()) log::error(err);
     log::info("Log file reopened (SIGHUP)");
+    self->reload_config();  // config_live.cc: the file again, keys and certificates rotated
+    self->drain();
     return;
   }
   log::info(signum == SIGTERM ? "SIGTERM received, shutting down"
@@ -50,7 +52,8 @@ void Server::begin_shutdown() {
   if (shutting_down_) return;
   shutting_down_ = true;
   ready_for_traffic_ = false;
-  uv_close(reinterpret_cast<uv_handle_t*>(&lock_listener_), nullptr);
+  if (config_.server.port != 0) uv_close(reinterpret_cast<uv_handle_t*>(&lock_listener_), nullptr);
+  tls_close_listener();
   // The metrics port stays open (answering /ready 503) until the lock connections are gone.
   uv_timer_stop(&tick_timer_);
   uv_timer_stop(&housekeeping_timer_);

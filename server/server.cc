@@ -22,6 +22,7 @@
 #include "server/forward_upstream.h"
 #include "server/logging.h"
 #include "server/process_stats.h"
+#include "server/protect.h"
 
 namespace semlock {
 namespace {
@@ -126,12 +127,12 @@ void Server::give_buffer(std::string& s) {
 
 bool Server::listen_on(uv_tcp_t& listener, const std::string& host, std::uint16_t port) {
   sockaddr_storage addr{};
-  int rc = uv_ip4_addr(host.c_str(), port, reinterpret_cast<sockaddr_in*>(&addr));
-  if (rc != 0) rc = uv_ip6_addr(host.c_str(), port, reinterpret_cast<sockaddr_in6*>(&addr));
-  if (rc != 0) {
-    log::error("Invalid listen address", {{"host", host}});
+  // An address, or a name such as localhost (SPEC §7: --host accepts names).
+  if (std::string error; !protect::resolve(host, port, addr, error)) {
+    log::error("Invalid listen address: " + error, {{"host", host}});
     return false;
   }
+  int rc = 0;
   uv_tcp_init(loop_, &listener);
   listener.data = this;
   rc = uv_tcp_bind(&listener, reinterpret_cast<const sockaddr*>(&addr), 0);
@@ -157,6 +158,8 @@ int Server::run() {
   log::info("TtlSemLock server starting",
             {{"version", SEMLOCK_VERSION}, {"config", config::describe(config_)}});
   for (const auto& w : config_.warnings) log::warn(w);
+  log_security_mode();
+  if (!tls_start()) return 1;
   if (config_.metrics.enabled) {
     if (!listen_on(metrics_listener_, config_.metrics.host, config_.metrics.port)) return 1;
     metrics_listening_ = true;
@@ -165,7 +168,11 @@ int Server::run() {
   if (config_.persistence.enabled && !persistence_start()) return 1;
   // Cluster mode: the Raft sidecar (its dir replaces the journal; config refuses both).
   if (config_.cluster.enabled && !cluster_start()) return 1;
-  if (!listen_on(lock_listener_, config_.server.host, config_.server.port)) return 1;
+  if (config_.server.port != 0 &&
+      !listen_on(lock_listener_, config_.server.host, config_.server.port)) {
+    return 1;
+  }
+  if (!tls_listen()) return 1;
 
   uv_timer_init(loop_, &tick_timer_);
   tick_timer_.data = this;
@@ -198,7 +205,12 @@ int Server::run() {
   housekeeping();
   ready_for_traffic_ = true;
   log::info("Listening",
-            {{"lock", config_.server.host + ":" + std::to_string(config_.server.port)},
+            {{"lock", config_.server.port != 0
+                          ? config_.server.host + ":" + std::to_string(config_.server.port)
+                          : std::string("off")},
+             {"tls", config_.tls.enabled
+                         ? config_.server.host + ":" + std::to_string(config_.tls.port)
+                         : std::string("off")},
              {"metrics", config_.metrics.enabled
                              ? config_.metrics.host + ":" + std::to_string(config_.metrics.port)
                              : std::string("off")}});
@@ -225,6 +237,7 @@ void Server::on_connection_cb(uv_stream_t* listener, int status) {
     return;
   }
   self->accept_one(listener, listener == reinterpret_cast<uv_stream_t*>(&self->metrics_listener_));
+  // (TLS: accept_one() asks security_accept() which listener it was.)
 }
 
 void Server::accept_one(uv_stream_t* listener, bool metrics) {
@@ -265,6 +278,7 @@ void Server::accept_one(uv_stream_t* listener, bool metrics) {
     c->client.addr = std::string(ip) + ":" + std::to_string(port);
   }
   c->client.laddr = config_.server.host + ":" + std::to_string(config_.server.port);
+  security_accept(*c, listener == reinterpret_cast<uv_stream_t*>(&tls_listener_), metrics);
   if (metrics) {
     admit_metrics_connection();
     ++metrics_connections_;
@@ -334,6 +348,11 @@ void Server::on_read(Connection& c, ssize_t nread, const uv_buf_t* buf) {
     drain();
     return;
   }
+  if (c.tls != nullptr) {
+    tls_on_read(c, std::string_view(buf->base, static_cast<std::size_t>(nread)));
+    drain();
+    return;
+  }
   c.last_activity = now_ms();
   const std::string_view data(buf->base, static_cast<std::size_t>(nread));
   if (c.in.empty()) {
@@ -395,6 +414,8 @@ void Server::process_input(Connection& c, std::string_view data, bool from_share
 
 std::size_t Server::process_requests(Connection& c, std::string_view data, Millis now) {
   if (c.metrics_port) return process_metrics_http(c, data);
+  if (c.denied) return refuse_protected(c, data);
+  current_conn_ = c.id;
   if (c.protocol == WireProtocol::kUnknown) {
     c.protocol = detect_protocol(data);
     if (c.protocol == WireProtocol::kUnknown) return 0;
@@ -432,7 +453,9 @@ void Server::flush(Connection& c) {
   if (c.closed) return;
   // fsync=always, Raft: sent once the batch is durable (commit_pipeline.h).
   if (pipeline_.hold(c.id, engine_->has_mutations())) return;
-  if (!c.writing && !c.out.empty()) {
+  if (c.tls != nullptr) {
+    if (!tls_flush(c)) return;
+  } else if (!c.writing && !c.out.empty()) {
     // A grant's reply may have waited (fsync=always, other work of this drain) since
     // deliver_events() checked the peer: check again before the kernel takes it.
     if (!c.undelivered_grants.empty() && peer_closed(c)) {
@@ -541,6 +564,7 @@ void Server::close_connection(Connection& c) {
 
 void Server::close_cb(uv_handle_t* handle) {
   Connection* c = conn_of(handle);
+  tls::free_session(c->tls);
   if (c->server) {
     c->server->give_buffer(c->in);
     c->server->give_buffer(c->out);

@@ -30,6 +30,7 @@
 #include "server/commit_pipeline.h"
 #include "server/connection.h"
 #include "server/metrics.h"
+#include "server/tls.h"
 
 namespace semlock {
 
@@ -112,6 +113,15 @@ class Server final : public redis::Host, private ReplyGate {
   std::int64_t unix_time_us() override;
   redis::Scripting& scripting() override;             // host_compat.cc
   void on_script_heap(std::uint64_t bytes) override;  // host_compat.cc
+  // CONFIG GET/SET/REWRITE and SIGHUP's reload (config_live.cc).
+  std::vector<std::pair<std::string, std::string>> config_get(
+      std::span<const std::string_view> patterns) override;
+  std::string config_set(std::span<const std::string_view> name_values) override;
+  std::string config_rewrite() override;
+  // How SIGHUP reloads: the same flags, environment and file as at start-up.
+  void set_reloader(std::function<config::LoadResult()> reloader) {
+    reloader_ = std::move(reloader);
+  }
 
  private:
   // Where a blocked request came from and how to answer it.
@@ -203,6 +213,38 @@ class Server final : public redis::Host, private ReplyGate {
   // Ends a wait with an error instead of an engine answer (cluster mode: leadership lost).
   void answer_wait_error(Connection& c, const PendingWait& pw, std::string_view resp_error);
   void update_metrics();
+
+  // --- Security (protect.cc, tls_io.cc, config_live.cc) ---
+  // Accept: TLS session for the TLS and metrics-TLS listeners, protected mode's verdict.
+  void security_accept(Connection& c, bool tls_port, bool metrics);
+  // Protected mode: answers the refusal in the connection's protocol and closes.
+  std::size_t refuse_protected(Connection& c, std::string_view data);
+  void log_security_mode();
+  // Auth failures and refusals, with the client's address, at most one line a second.
+  void note_security_event(const char* what, const std::string& client);
+  bool tls_start();   // contexts from config_.tls; false: do not start
+  bool tls_listen();  // the TLS lock port
+  void tls_close_listener();
+  void tls_reload();  // SIGHUP: new certificates for new connections
+  void tls_on_read(Connection& c, std::string_view cipher);
+  void on_plaintext(Connection& c, std::string_view data);
+  // flush()'s write step for a TLS connection; false when the connection was closed.
+  bool tls_flush(Connection& c);
+  static void tls_write_cb(uv_write_t* req, int status);
+  std::shared_ptr<tls::Context> lock_tls_;
+  std::shared_ptr<tls::Context> metrics_tls_;
+  uv_tcp_t tls_listener_{};
+  bool tls_listening_ = false;
+  bool protected_plain_ = false;
+  bool protected_tls_ = false;
+  std::string tls_plain_;
+  std::uint64_t current_conn_ = 0;  // the connection whose request runs (auth failure logs)
+  std::vector<std::pair<std::string, std::string>> config_aliases() const;
+  void apply_live(const config::Config& next);
+  void reload_config();
+  std::function<config::LoadResult()> reloader_;
+  absl::flat_hash_set<std::string> config_dirty_;  // set by CONFIG SET, not yet rewritten
+  std::string peer_of(std::uint64_t conn_id) const;
 
   // The commit pipeline (commit_pipeline.h): end of every drain(), the iteration's mutations go
   // to the sink (journal or Raft). True when that made more work to drain.
