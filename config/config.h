@@ -129,6 +129,7 @@ struct LoadResult {
   std::string error;   // one line for stderr when exit_code != 0, names the key path; no \n
   Config config;
   bool repair_journal = false;  // --repair-journal flag (persistence, later)
+  bool healthcheck = false;     // --healthcheck: probe the server this config describes, exit
 };
 
 // Loads defaults <- file (--config) <- environment (TTLSEMLOCK_*) <- flags. `env` is the process

@@ -9,6 +9,7 @@
 #include "server/bounds.h"
 #include "server/logging.h"
 #include "server/process_stats.h"
+#include "server/sd_notify.h"
 #include "server/server.h"
 
 namespace semlock {
@@ -48,6 +49,7 @@ void Server::begin_shutdown() {
   if (shutting_down_) return;
   shutting_down_ = true;
   ready_for_traffic_ = false;
+  sd::stopping();
   uv_close(reinterpret_cast<uv_handle_t*>(&lock_listener_), nullptr);
   // The metrics port stays open (answering /ready 503) until the lock connections are gone.
   uv_timer_stop(&tick_timer_);
