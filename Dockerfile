@@ -32,9 +32,10 @@ RUN --mount=type=cache,target=/root/.cache/ccache \
  && strip /build/server/ttl-semlock
 # The runtime file system: the binary and exactly the shared objects it loads (ldd: each library
 # and the dynamic loader, copied to the path ldd names, symlinks resolved), the container config,
-# a passwd/group naming uid 10001, and the data directory (its owner is set by COPY --chown below).
+# a passwd/group naming uid 10001; the data directory apart, in /appdata (COPY --chown below sets
+# the owner of what it copies, not of a directory that exists already).
 RUN set -eu; \
-    mkdir -p /rootfs/usr/local/bin /rootfs/app/data /rootfs/etc /rootfs/tmp; \
+    mkdir -p /rootfs/usr/local/bin /rootfs/app /rootfs/etc /rootfs/tmp /appdata/data; \
     cp /build/server/ttl-semlock /rootfs/usr/local/bin/ttl-semlock; \
     for lib in $(ldd /build/server/ttl-semlock | grep -oE '/[^ ]+'); do \
       mkdir -p "/rootfs$(dirname "$lib")"; cp -L "$lib" "/rootfs$lib"; \
@@ -51,7 +52,7 @@ LABEL ttl-semlock.stage=runtime \
       org.opencontainers.image.description="TTL locks and counting semaphores over RESP, JSON lines and HTTP" \
       org.opencontainers.image.licenses="Apache-2.0"
 COPY --from=build /rootfs/ /
-COPY --from=build --chown=10001:10001 /rootfs/app/data /app/data
+COPY --from=build --chown=10001:10001 /appdata/ /app/
 # Fails the build on a missing shared library or a config the binary rejects (exec form: no shell).
 RUN ["/usr/local/bin/ttl-semlock", "--check-config", "--config", "/app/config.json"]
 

@@ -1,6 +1,7 @@
 // What the persistence layer is doing, for operators: `INFO persistence` and the
 // ttl_semlock_persistence_* gauges. The state itself lives in persistence_hooks.cc; this file
 // only reads it (journal_, persist_error_, persist_loading_, the last sync and snapshot times).
+// ttl_semlock_ready (the /ready answer as a gauge) is kept up to date here too.
 //
 // "failed" is sticky: once a journal write, fsync or snapshot has failed, acquires are refused
 // until a restart (docs/PERSISTENCE.md), so the gauge stays 1 and the alert keeps firing until
@@ -35,6 +36,9 @@ struct PersistenceMetrics {
                       "When the journal was last fsynced (Unix time)");
     last_snapshot = gauge("ttl_semlock_persistence_last_snapshot_timestamp_seconds",
                           "When the last snapshot started, or the journal was loaded (Unix time)");
+    ready = gauge("ttl_semlock_ready",
+                  "1 when the lock port takes traffic (/ready answers 200), 0 while starting, "
+                  "loading or shutting down");
     snapshot_running = gauge("ttl_semlock_persistence_snapshot_in_progress",
                              "1 while a snapshot child is writing snapshot.dat");
   }
@@ -46,6 +50,7 @@ struct PersistenceMetrics {
   prometheus::Gauge* last_sync;
   prometheus::Gauge* last_snapshot;
   prometheus::Gauge* snapshot_running;
+  prometheus::Gauge* ready;
 };
 
 namespace {
@@ -63,6 +68,7 @@ void Server::update_persistence_metrics() {
         metrics_.registry(), fsync_mode_name(config_.persistence.fsync));
   }
   PersistenceMetrics& m = *persistence_metrics_;
+  m.ready->Set(ready_for_traffic_ ? 1 : 0);
   const bool on = config_.persistence.enabled;
   m.enabled->Set(on ? 1 : 0);
   m.failed->Set(!persist_error_.empty() ? 1 : 0);

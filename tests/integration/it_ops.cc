@@ -99,6 +99,7 @@ BOOST_AUTO_TEST_CASE(info_persistence_off) {
   const std::string text = scrape_metrics(server.metrics_port());
   BOOST_TEST(metric_value(text, "ttl_semlock_persistence_enabled").value_or(-1) == 0.0);
   BOOST_TEST(metric_value(text, "ttl_semlock_persistence_failed").value_or(-1) == 0.0);
+  BOOST_TEST(metric_value(text, "ttl_semlock_ready").value_or(-1) == 1.0);
 }
 
 BOOST_AUTO_TEST_CASE(info_persistence_and_gauges_while_healthy) {
