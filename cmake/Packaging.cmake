@@ -5,6 +5,15 @@
 #   .tar.gz  the same tree (usr/, etc/, lib/) to unpack under / or anywhere.
 include(GNUInstallDirs)
 
+# The container build's context leaves deploy/ and the documents out (.dockerignore): no packages
+# from there.
+foreach(needed deploy/systemd/ttl-semlock.service deploy/debian/config.json README.md LICENSE)
+  if(NOT EXISTS ${PROJECT_SOURCE_DIR}/${needed})
+    message(STATUS "Packaging: ${needed} is missing; no install rules or packages")
+    return()
+  endif()
+endforeach()
+
 install(TARGETS ttl-semlock RUNTIME DESTINATION ${CMAKE_INSTALL_BINDIR} COMPONENT server)
 if(TARGET ttl-semlock-raft AND DEFINED SEMLOCK_RAFT_BIN)
   # The server starts the Raft sidecar from its own directory (cluster mode).
