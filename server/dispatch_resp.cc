@@ -277,6 +277,10 @@ std::string Server::info(std::string_view section_arg) {
     line("exceeded_max_locks", e.exceeded_max_locks);
     line("exceeded_memory", e.exceeded_memory);
   }
+  if (want("persistence")) {
+    begin("Persistence");
+    out += persistence_info();
+  }
   if (want("cluster")) {
     begin("Cluster");
     out += cluster_info();
@@ -302,6 +306,7 @@ void Server::update_metrics() {
   s.client_buffer_bytes = client_memory_ + preauth_memory_;
   s.start_time_seconds = static_cast<double>(start_unix_ms_) / 1000.0;
   metrics_.update(s);
+  update_persistence_metrics();
 }
 
 }  // namespace semlock

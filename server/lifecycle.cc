@@ -10,6 +10,7 @@
 #include "server/cluster_node.h"
 #include "server/logging.h"
 #include "server/process_stats.h"
+#include "server/sd_notify.h"
 #include "server/server.h"
 
 namespace semlock {
@@ -52,6 +53,7 @@ void Server::begin_shutdown() {
   if (shutting_down_) return;
   shutting_down_ = true;
   ready_for_traffic_ = false;
+  sd::stopping();
   if (config_.server.port != 0) uv_close(reinterpret_cast<uv_handle_t*>(&lock_listener_), nullptr);
   tls_close_listener();
   // The metrics port stays open (answering /ready 503) until the lock connections are gone.

@@ -21,6 +21,7 @@
 #include "server/cluster_node.h"
 #include "server/forward_upstream.h"
 #include "server/logging.h"
+#include "server/ops_metrics.h"
 #include "server/process_stats.h"
 #include "server/protect.h"
 
@@ -214,6 +215,7 @@ int Server::run() {
              {"metrics", config_.metrics.enabled
                              ? config_.metrics.host + ":" + std::to_string(config_.metrics.port)
                              : std::string("off")}});
+  on_serving(loop_, metrics_.registry(), config_);
   uv_run(loop_, UV_RUN_DEFAULT);
   persistence_stop();
   cluster_stop();

@@ -37,6 +37,7 @@ namespace semlock {
 class ClusterNode;  // server/cluster_node.h
 class Forwarder;    // server/forward_upstream.h
 struct ClusterMetrics;
+struct PersistenceMetrics;  // server/persistence_info.cc
 namespace cluster {
 struct StatusMsg;
 struct EntriesMsg;
@@ -357,6 +358,10 @@ class Server final : public redis::Host, private ReplyGate {
   Millis last_sync_ms_ = 0;
   Millis last_snapshot_ms_ = 0;
   pid_t snapshot_child_ = 0;  // a background snapshot writer, 0 when none
+  // INFO persistence and the ttl_semlock_persistence_* gauges (persistence_info.cc).
+  std::string persistence_info() const;
+  void update_persistence_metrics();
+  std::shared_ptr<PersistenceMetrics> persistence_metrics_;
   std::chrono::steady_clock::time_point snapshot_started_{};
 
   // --- Cluster mode (cluster_glue.cc; the sidecar in cluster_node.cc) ---
