@@ -119,7 +119,7 @@ void Server::housekeeping() {
   // Connection buffers are bounded by server.max_client_memory_mb and reported, but are not used
   // memory for the limits (SPEC §2): no client's traffic can push others into OVERLIMIT.
   std::uint64_t external = read_buffer_.capacity() + client_memory_ + preauth_memory_;
-  for (const auto& s : buffer_pool_) external += s.capacity();
+  external += buffer_pool_.bytes();
   external_bytes_ = external;
   // The script heap (redis-compat's Lua allocator) does count.
   engine_->set_external_memory(script_heap_bytes_);

@@ -29,8 +29,6 @@ namespace semlock {
 namespace {
 
 constexpr std::size_t kReadBufferBytes = 64 * 1024;
-constexpr std::size_t kPooledBufferMax = 64 * 1024;  // larger buffers are freed, not pooled
-constexpr std::size_t kPoolSize = 256;
 constexpr std::size_t kHardOutputCap = 64 * 1024 * 1024;  // close past this
 
 Connection* conn_of(uv_handle_t* h) {
@@ -112,18 +110,11 @@ std::int64_t Server::unix_time_us() {
 }
 
 std::string Server::take_buffer() {
-  if (buffer_pool_.empty()) return std::string();
-  std::string s = std::move(buffer_pool_.back());
-  buffer_pool_.pop_back();
-  return s;
+  return buffer_pool_.take();
 }
 
 void Server::give_buffer(std::string& s) {
-  if (s.capacity() > 0 && s.capacity() <= kPooledBufferMax && buffer_pool_.size() < kPoolSize) {
-    s.clear();
-    buffer_pool_.push_back(std::move(s));
-  }
-  std::string().swap(s);
+  buffer_pool_.give(s);
 }
 
 bool Server::listen_on(uv_tcp_t& listener, const std::string& host, std::uint16_t port) {

@@ -27,6 +27,7 @@
 #include "persistence/files.h"
 #include "protocol/json_codec.h"
 #include "redis-compat/context.h"
+#include "server/buffer_pool.h"
 #include "server/commit_pipeline.h"
 #include "server/connection.h"
 #include "server/metrics.h"
@@ -285,7 +286,7 @@ class Server final : public redis::Host, private ReplyGate {
   std::vector<std::function<void()>> deferred_;
 
   std::string read_buffer_;  // shared by every read (one loop, one read at a time)
-  std::vector<std::string> buffer_pool_;
+  BufferPool buffer_pool_;
   std::vector<std::string_view> argv_;  // reused for every RESP command
   std::string scratch_;                 // inline-command unescaping
 
