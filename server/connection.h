@@ -42,6 +42,9 @@
 namespace semlock {
 
 class Server;
+namespace tls {
+struct Session;  // server/tls.h
+}
 
 struct SessionHolder {
   std::string key;
@@ -63,6 +66,8 @@ struct Connection {
   Server* server = nullptr;
   std::uint64_t id = 0;
   bool metrics_port = false;
+  tls::Session* tls = nullptr;  // TLS port (or metrics over TLS); freed in close_cb
+  bool denied = false;          // protected mode: the first request is refused, then closed
   WireProtocol protocol = WireProtocol::kUnknown;
   redis::ClientState client;
 

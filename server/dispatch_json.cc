@@ -218,6 +218,7 @@ bool Server::execute_json(Connection& c, json::Request& req, WireProtocol wire,
     admin = c.json_admin;
   } else if (auth_required() && req.action != json::Action::kPing) {
     metrics_.count_auth_failure();
+    note_security_event("Authentication missing", c.client.addr);
     write_json_error(body, status, id, "NOAUTH authentication failed");
     return true;
   }

@@ -113,6 +113,7 @@ std::size_t Server::process_resp(Connection& c, std::string_view data, Millis no
     // dropped and the client told, as no reply that large is worth holding for it.
     w.limit_reply(config_.server.max_reply_bytes);
     const redis::Outcome outcome = redis::execute(ctx, argv_, &spec);
+    engine_->data().serve_pop_waiters(now);  // pushes serve blocked BLPOPs (whole EXEC: after it)
     if (w.over_limit()) {
       c.out.resize(before);
       w.clear_limit();
@@ -139,18 +140,7 @@ redis::AuthResult Server::check_api_key(std::string_view password) {
   if (admin) return redis::AuthResult::kOkAdmin;
   if (user) return redis::AuthResult::kOk;
   metrics_.count_auth_failure();
-  const Millis now = now_ms();
-  if (now - last_auth_log_ >= 1000) {
-    log::Fields fields;
-    if (suppressed_auth_failures_ > 0) {
-      fields.emplace_back("suppressed", std::to_string(suppressed_auth_failures_));
-    }
-    log::warn("Authentication failed", fields);  // never the key itself
-    last_auth_log_ = now;
-    suppressed_auth_failures_ = 0;
-  } else {
-    ++suppressed_auth_failures_;
-  }
+  note_security_event("Authentication failed", peer_of(current_conn_));
   return redis::AuthResult::kWrongPass;
 }
 
@@ -287,6 +277,10 @@ std::string Server::info(std::string_view section_arg) {
     line("exceeded_max_locks", e.exceeded_max_locks);
     line("exceeded_memory", e.exceeded_memory);
   }
+  if (want("persistence")) {
+    begin("Persistence");
+    out += persistence_info();
+  }
   if (want("cluster")) {
     begin("Cluster");
     out += cluster_info();
@@ -312,6 +306,7 @@ void Server::update_metrics() {
   s.client_buffer_bytes = client_memory_ + preauth_memory_;
   s.start_time_seconds = static_cast<double>(start_unix_ms_) / 1000.0;
   metrics_.update(s);
+  update_persistence_metrics();
 }
 
 }  // namespace semlock

@@ -10,6 +10,7 @@
 #include "server/cluster_node.h"
 #include "server/logging.h"
 #include "server/process_stats.h"
+#include "server/sd_notify.h"
 #include "server/server.h"
 
 namespace semlock {
@@ -39,6 +40,8 @@ void Server::signal_cb(uv_signal_t* handle, int signum) {
     const std::string err = log::reopen();
     if (!err.empty()) log::error(err);
     log::info("Log file reopened (SIGHUP)");
+    self->reload_config();  // config_live.cc: the file again, keys and certificates rotated
+    self->drain();
     return;
   }
   log::info(signum == SIGTERM ? "SIGTERM received, shutting down"
@@ -50,7 +53,9 @@ void Server::begin_shutdown() {
   if (shutting_down_) return;
   shutting_down_ = true;
   ready_for_traffic_ = false;
-  uv_close(reinterpret_cast<uv_handle_t*>(&lock_listener_), nullptr);
+  sd::stopping();
+  if (config_.server.port != 0) uv_close(reinterpret_cast<uv_handle_t*>(&lock_listener_), nullptr);
+  tls_close_listener();
   // The metrics port stays open (answering /ready 503) until the lock connections are gone.
   uv_timer_stop(&tick_timer_);
   uv_timer_stop(&housekeeping_timer_);
@@ -67,6 +72,7 @@ void Server::begin_shutdown() {
     all.push_back(c);
   }
   engine_->time_out_all_waiters();
+  engine_->data().time_out_all_pop_waiters();
   drain();
   for (Connection* c : all) {
     if (connections_.contains(c->id) && !c->closed) flush(*c);
@@ -113,7 +119,7 @@ void Server::housekeeping() {
   // Connection buffers are bounded by server.max_client_memory_mb and reported, but are not used
   // memory for the limits (SPEC §2): no client's traffic can push others into OVERLIMIT.
   std::uint64_t external = read_buffer_.capacity() + client_memory_ + preauth_memory_;
-  for (const auto& s : buffer_pool_) external += s.capacity();
+  external += buffer_pool_.bytes();
   external_bytes_ = external;
   // The script heap (redis-compat's Lua allocator) does count.
   engine_->set_external_memory(script_heap_bytes_);
