@@ -173,7 +173,9 @@ std::optional<KeyInfo> Engine::info(std::string_view key, Millis now) {
   info.waiters = m.waiters_of(slot);
   auto add = [&](std::uint32_t h) {
     info.holders.push_back(
-        HolderInfo{std::string(m.owner_of(h)), m.fence_of(h), m.deadline_of(h) - now});
+        // A replica keeps a due holder until the leader drops it (set_replica): 0 left, not less.
+        HolderInfo{std::string(m.owner_of(h)), m.fence_of(h),
+                   std::max<Millis>(0, m.deadline_of(h) - now)});
   };
   if (e.has_first()) add(slot);
   if (e.ext != kNil) {
