@@ -157,6 +157,7 @@ EngineStatus Engine::extend(std::string_view key, std::string_view owner, Millis
 
 bool Engine::exists(std::string_view key, Millis now) {
   Impl& m = *impl_;
+  ++m.reads;
   m.observe(now);
   std::uint32_t slot = m.find(key);
   return slot != kNil && m.purge(slot, now) && m.holders_of(slot) != 0;
@@ -164,6 +165,7 @@ bool Engine::exists(std::string_view key, Millis now) {
 
 std::optional<KeyInfo> Engine::info(std::string_view key, Millis now) {
   Impl& m = *impl_;
+  ++m.reads;
   m.observe(now);
   std::uint32_t slot = m.find(key);
   if (slot == kNil || !m.purge(slot, now) || m.holders_of(slot) == 0) return std::nullopt;

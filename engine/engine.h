@@ -289,6 +289,9 @@ class Engine {
   // is not there. Not logged.
   bool apply_drop(std::string_view key, std::string_view owner, std::uint64_t fence);
   std::uint64_t displaced_holders() const;
+  // How many reads (exists, info, scan) were made so far: a leader confirms it still leads
+  // before their answers leave (cluster mode, linearizable reads).
+  std::uint64_t read_count() const;
   // A new leader's lease extension: every holder's deadline moves `by` later (logged as holds).
   void extend_all(Millis by);
   // The next fence handed out will be greater than `fence`.

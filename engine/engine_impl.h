@@ -150,6 +150,7 @@ struct Engine::Impl {
   std::vector<Mutation> mutations;
   // Replication (engine.h, set_replica): no holder is removed on this engine's own clock.
   bool replica = false;
+  std::uint64_t reads = 0;  // exists/info/scan calls (read_count())
   std::uint64_t displaced = 0;  // holders apply_hold removed to fit a replicated one
   void log_holder(Mutation::Kind kind, std::uint32_t h);
   void log_hold(std::uint32_t h) {

@@ -76,6 +76,10 @@ std::uint64_t Engine::displaced_holders() const {
   return impl_->displaced;
 }
 
+std::uint64_t Engine::read_count() const {
+  return impl_->reads;
+}
+
 // Applying a committed entry is a total function of the entry and the state before it: it never
 // looks at the clock or the limits, so every member that applies the same log holds the same
 // holders. (A replica that expired holders on its own clock, or refused a holder at a full key,

@@ -76,6 +76,8 @@ class ClusterSink final : public CommitSink {
   Result write(std::vector<Mutation>& mutations, std::uint64_t seq) override {
     return server_.cluster_write(mutations, seq);
   }
+  bool confirms_reads() const override { return server_.cluster_reads_need_barrier(); }
+  Result confirm(std::uint64_t seq) override { return server_.cluster_confirm_reads(seq); }
 
  private:
   Server& server_;
@@ -109,6 +111,10 @@ void Server::cluster_stop() {
   if (!cluster_) return;
   // Shutting down: what is still in flight may never be heard of again; never acknowledged.
   if (pipeline_.has_pending()) pipeline_.fail_all();
+  // Nothing is proposed or held from here on (no sidecar to commit it): a reply written during
+  // shutdown (a waiter's "not acquired") leaves at once instead of waiting out the grace period.
+  pipeline_.set_sink(nullptr);
+  cluster_->set_serving(false);
   cluster_->stop();
   if (cluster_check_started_) {
     cluster_check_started_ = false;
@@ -179,6 +185,7 @@ void Server::cluster_step_down(const std::string& why) {
 }
 
 CommitSink::Result Server::cluster_write(std::vector<Mutation>& mutations, std::uint64_t seq) {
+  cluster_reads_seen_ = engine_->read_count();  // this batch's entry confirms its reads
   if (mutations.empty()) return CommitSink::Result::kDurable;
   if (!cluster_->serving()) {
     // A replica's engine changes only by applying the log (its accesses expire nothing): a
@@ -228,6 +235,7 @@ void Server::cluster_propose_entry() {
 }
 
 void Server::cluster_check() {
+  cluster_expire_reads(now_ms());
   cluster_propose_entry();
   cluster_maybe_snapshot();  // right after proposing: nothing of the engine is unproposed
 }

@@ -346,6 +346,11 @@ class Server final : public redis::Host, private ReplyGate {
   bool cluster_import_prepare();  // false: refuse to start
   bool cluster_import_blocks_serving();
   void cluster_import_applied();
+  // Linearizable reads on the leader (cluster_reads.cc).
+  bool cluster_reads_need_barrier() const;
+  CommitSink::Result cluster_confirm_reads(std::uint64_t seq);
+  void cluster_read_confirmed(std::uint64_t seq, bool ok);
+  void cluster_expire_reads(Millis now);
   // Cluster mode and this member does not serve writes (not the leader, or not yet).
   bool cluster_refuses_writes() const;
   std::string cluster_info() const;  // INFO cluster lines
@@ -378,6 +383,8 @@ class Server final : public redis::Host, private ReplyGate {
   bool cluster_import_pending_ = false;
   std::string cluster_import_entry_;
   std::uint64_t cluster_import_term_ = 0;  // the term it was proposed in
+  std::uint64_t cluster_reads_seen_ = 0;   // engine reads covered by a proposal or a ReadIndex
+  std::deque<std::pair<std::uint64_t, Millis>> cluster_read_batches_;  // seq, give up at
 };
 
 }  // namespace semlock
