@@ -190,11 +190,18 @@ CommitSink::Result Server::cluster_write(std::vector<Mutation>& mutations, std::
   if (!cluster_->serving()) {
     // A replica's engine changes only by applying the log (its accesses expire nothing): a
     // change of its own would make its state differ from the log's. Rebuilt from the log.
-    log::error("Cluster: the engine of a member that is not the leader changed outside the log; "
-                   "rebuilding it from committed state",
-               {{"mutations", std::to_string(mutations.size())}, {"key", mutations.front().key}});
+    // At most every 10 s, so that a path that keeps doing it cannot keep the member rebuilding.
+    const Millis now = now_ms();
+    if (now - cluster_divergence_ms_ >= 10000) {
+      cluster_divergence_ms_ = now;
+      log::error(
+          "Cluster: the engine of a member that is not the leader changed outside the log; "
+          "rebuilding it from committed state",
+          {{"mutations", std::to_string(mutations.size())}, {"key", mutations.front().key}});
+      mutations.clear();
+      cluster_step_down("the engine changed outside the log");
+    }
     mutations.clear();
-    cluster_step_down("the engine changed outside the log");
     return CommitSink::Result::kDurable;
   }
   // Appended to the entry being built; the entry is proposed once per loop iteration
@@ -203,6 +210,11 @@ CommitSink::Result Server::cluster_write(std::vector<Mutation>& mutations, std::
   const Millis now = now_ms();
   const std::int64_t now_wall = wall_ms_now();
   for (const Mutation& m : mutations) {
+    if (m.kind == Mutation::Kind::kData) {  // data keys (data_glue.cc)
+      Mutation copy = m;
+      encode_data_mutation(copy, now, now_wall, cluster_entry_records_);
+      continue;
+    }
     persist::Record r;
     r.type =
         m.kind == Mutation::Kind::kHold ? persist::RecordType::kHold : persist::RecordType::kDrop;
@@ -313,6 +325,13 @@ void Server::cluster_apply_records(const std::vector<persist::Record>& records, 
   // A committed record is never refused (Engine::apply_hold): every member applies the same log
   // into the same state, whatever its clock and its limits.
   for (const persist::Record& r : records) {
+    if (r.type == persist::RecordType::kData) {
+      engine_->data().apply(r.key, r.data,
+                            r.wall_deadline_ms == INT64_MAX ? kNoDeadline
+                                                            : now + (r.wall_deadline_ms - now_wall),
+                            now);
+      continue;
+    }
     if (r.type != persist::RecordType::kHold) {
       engine_->apply_drop(r.key, r.owner, r.fence);
       continue;
