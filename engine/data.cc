@@ -120,7 +120,8 @@ DataEntry* DataStore::Impl::live(std::string_view key, Millis now) {
   const std::uint32_t h = lookup(key);
   if (h == kNil) return nullptr;
   DataEntry* e = slots[h];
-  if (detail::is_due(e->deadline, now)) {
+  // A replica (Engine::set_replica) keeps a due key until the leader's "del" arrives.
+  if (!m.replica && detail::is_due(e->deadline, now)) {
     erase(h, true);
     return nullptr;
   }
@@ -136,6 +137,7 @@ std::pmr::memory_resource* DataStore::resource() {
 }
 
 DataEntry* DataStore::find(std::string_view key, Millis now) {
+  ++impl_->m.reads;  // a leader confirms it still leads before the answer leaves (read_count)
   impl_->m.observe(now);
   impl_->wheel.start(now);
   return impl_->live(key, now);
@@ -232,7 +234,7 @@ std::uint64_t DataStore::scan(std::uint64_t cursor, std::size_t count, Millis no
     DataEntry* e = impl_->slots[s];
     if (!e) continue;
     ++examined;
-    if (detail::is_due(e->deadline, now)) {
+    if (!impl_->m.replica && detail::is_due(e->deadline, now)) {
       impl_->erase(s, true);
       continue;
     }
@@ -244,6 +246,7 @@ std::uint64_t DataStore::scan(std::uint64_t cursor, std::size_t count, Millis no
 std::uint64_t DataStore::expire_due(Millis now, std::uint64_t budget) {
   impl_->wheel.start(now);
   std::uint64_t done = 0;
+  if (impl_->m.replica) return done;  // the leader decides expiry
   while (done < budget) {
     const std::uint32_t h = impl_->wheel.pop_due(now);
     if (h == kNil) break;

@@ -166,6 +166,7 @@ EngineStatus Engine::extend(std::string_view key, std::string_view owner, Millis
 
 bool Engine::exists(std::string_view key, Millis now) {
   Impl& m = *impl_;
+  ++m.reads;
   m.observe(now);
   std::uint32_t slot = m.find(key);
   return slot != kNil && m.purge(slot, now) && m.holders_of(slot) != 0;
@@ -173,6 +174,7 @@ bool Engine::exists(std::string_view key, Millis now) {
 
 std::optional<KeyInfo> Engine::info(std::string_view key, Millis now) {
   Impl& m = *impl_;
+  ++m.reads;
   m.observe(now);
   std::uint32_t slot = m.find(key);
   if (slot == kNil || !m.purge(slot, now) || m.holders_of(slot) == 0) return std::nullopt;
@@ -182,7 +184,9 @@ std::optional<KeyInfo> Engine::info(std::string_view key, Millis now) {
   info.waiters = m.waiters_of(slot);
   auto add = [&](std::uint32_t h) {
     info.holders.push_back(
-        HolderInfo{std::string(m.owner_of(h)), m.fence_of(h), m.deadline_of(h) - now});
+        // A replica keeps a due holder until the leader drops it (set_replica): 0 left, not less.
+        HolderInfo{std::string(m.owner_of(h)), m.fence_of(h),
+                   std::max<Millis>(0, m.deadline_of(h) - now)});
   };
   if (e.has_first()) add(slot);
   if (e.ext != kNil) {

@@ -274,11 +274,30 @@ class Engine {
   // Call tick(now) once before restoring, so the expiry wheel's cursor is set to the present.
   bool restore_holder(std::string_view key, std::string_view owner, std::uint64_t fence,
                       std::uint32_t limit, Millis deadline);
-  // Replication (cluster mode): sets the holder a replicated kHold record describes. The owner
-  // already holding the key with `fence`: its deadline becomes `deadline` (a refresh); holding it
-  // with another fence: replaced. Else as restore_holder(). Not logged.
-  bool apply_hold(std::string_view key, std::string_view owner, std::uint64_t fence,
-                  std::uint32_t limit, Millis deadline);
+  // Replication (cluster mode). A replica's state is a function of the committed log alone:
+  // set_replica(true) (a member that is not the serving leader) stops every expiry on the
+  // engine's own clock — accesses and tick() leave due holders in place (reads still see them,
+  // with 0 ms left) until a replicated drop removes them; only the leader decides expiry.
+  void set_replica(bool on);
+  bool replica() const;
+  // Sets the holder a replicated kHold record describes, always (a committed entry is never
+  // refused: no admission limits, no max_permits). The owner already holding the key with
+  // `fence`: its deadline becomes `deadline` (a refresh); with another fence: replaced. A key
+  // stored under another limit, or full, cannot be in the leader's state: the holders that do
+  // not fit are removed (all of them for another limit; else the earliest deadlines first, then
+  // the lowest fences), counted in displaced_holders(). kInvalid only for an empty or oversized
+  // key or owner (nothing changed). Not logged.
+  enum class ApplyStatus : std::uint8_t { kApplied, kDisplaced, kInvalid };
+  ApplyStatus apply_hold(std::string_view key, std::string_view owner, std::uint64_t fence,
+                         std::uint32_t limit, Millis deadline);
+  // A replicated kDrop record: removes exactly that holder (owner with `fence`) whatever its
+  // deadline, and nothing else (no expiry of other due holders, no waiter served). False when it
+  // is not there. Not logged.
+  bool apply_drop(std::string_view key, std::string_view owner, std::uint64_t fence);
+  std::uint64_t displaced_holders() const;
+  // How many reads (exists, info, scan) were made so far: a leader confirms it still leads
+  // before their answers leave (cluster mode, linearizable reads).
+  std::uint64_t read_count() const;
   // A new leader's lease extension: every holder's deadline moves `by` later (logged as holds).
   void extend_all(Millis by);
   // The next fence handed out will be greater than `fence`.

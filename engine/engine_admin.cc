@@ -7,6 +7,7 @@ namespace semlock {
 ScanResult Engine::scan(std::uint64_t cursor, std::string_view match, std::size_t count,
                         Millis now) {
   Impl& m = *impl_;
+  ++m.reads;
   m.observe(now);
   ScanResult r;
   if (count == 0) count = 10;

@@ -153,6 +153,10 @@ struct Engine::Impl {
   std::uint64_t data_waiters = 0;  // blocked BLPOP/BRPOP: with waiter_total for max_waiters
   std::unique_ptr<DataStore> data;
   std::vector<Mutation> mutations;
+  // Replication (engine.h, set_replica): no holder is removed on this engine's own clock.
+  bool replica = false;
+  std::uint64_t reads = 0;  // exists/info/scan calls (read_count())
+  std::uint64_t displaced = 0;  // holders apply_hold removed to fit a replicated one
   void log_holder(Mutation::Kind kind, std::uint32_t h);
   void log_hold(std::uint32_t h) {
     if (log_mutations) log_holder(Mutation::Kind::kHold, h);
@@ -203,6 +207,7 @@ struct Engine::Impl {
   // and runs due expiries (all keys', in deadline order, at most kAccessExpiries) if so. Only
   // when that runs out before the wheel is empty (a mass expiry) are the key's holders scanned.
   bool purge(std::uint32_t slot, Millis now) {
+    if (replica) return true;  // the leader decides expiry: a due holder stays until it is dropped
     const detail::KeyEntry& e = keys[slot];
     if (e.ext == detail::kNil || exts[e.ext].extra_count == 0) {
       if (e.has_first() && !detail::is_due(e.deadline.get_signed(), now)) return true;

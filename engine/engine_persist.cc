@@ -64,26 +64,98 @@ bool Engine::restore_holder(std::string_view key, std::string_view owner, std::u
   return true;
 }
 
-bool Engine::apply_hold(std::string_view key, std::string_view owner, std::uint64_t fence,
-                        std::uint32_t limit, Millis deadline) {
+void Engine::set_replica(bool on) {
+  impl_->replica = on;
+}
+
+bool Engine::replica() const {
+  return impl_->replica;
+}
+
+std::uint64_t Engine::displaced_holders() const {
+  return impl_->displaced;
+}
+
+std::uint64_t Engine::read_count() const {
+  return impl_->reads;
+}
+
+// Applying a committed entry is a total function of the entry and the state before it: it never
+// looks at the clock or the limits, so every member that applies the same log holds the same
+// holders. (A replica that expired holders on its own clock, or refused a holder at a full key,
+// diverged from the log; once leader it granted over holders the others still had, and they
+// could never apply that grant.)
+Engine::ApplyStatus Engine::apply_hold(std::string_view key, std::string_view owner,
+                                       std::uint64_t fence, std::uint32_t limit,
+                                       Millis deadline) {
   Impl& m = *impl_;
-  const std::uint32_t slot = key.empty() ? kNil : m.find(key);
+  if (key.empty() || key.size() > 0xFFFF || owner.empty() || owner.size() > kMaxOwnerBytes) {
+    return ApplyStatus::kInvalid;
+  }
+  if (limit == 0) limit = 1;
+  const bool logging = m.log_mutations;
+  m.log_mutations = false;
+  ApplyStatus status = ApplyStatus::kApplied;
+  const std::uint32_t slot = m.find(key);
   if (slot != kNil) {
     const std::uint32_t h = m.find_holder(slot, owner);
-    if (h != kNil) {
-      const bool logging = m.log_mutations;
-      m.log_mutations = false;
-      if (m.fence_of(h) == fence) {
-        m.set_deadline(h, deadline);
-        m.log_mutations = logging;
-        m.next_fence = std::max(m.next_fence, fence + 1);
-        return true;
-      }
-      m.remove_holder(h);
+    if (h != kNil && m.fence_of(h) == fence) {  // a refresh or an extend
+      m.set_deadline(h, deadline);
+      m.next_fence = std::max(m.next_fence, fence + 1);
       m.log_mutations = logging;
+      return status;
+    }
+    if (h != kNil) m.remove_holder(h);  // re-granted under a new fence
+    auto displace = [&](std::uint32_t victim) {
+      m.remove_holder(victim);
+      ++m.displaced;
+      status = ApplyStatus::kDisplaced;
+    };
+    if (m.keys[slot].limit != limit) {
+      // The leader's key was emptied and created anew under this limit.
+      while (m.holders_of(slot) != 0) {
+        const detail::KeyEntry& e = m.keys[slot];
+        displace(e.has_first() ? slot : (m.exts[e.ext].extra_head | detail::kExtraBit));
+      }
+      if (!m.erase_if_empty(slot)) m.keys[slot].limit = limit;
+    } else {
+      while (m.holders_of(slot) >= limit) {
+        std::uint32_t victim = kNil;
+        auto consider = [&](std::uint32_t c) {
+          if (victim == kNil || m.deadline_of(c) < m.deadline_of(victim) ||
+              (m.deadline_of(c) == m.deadline_of(victim) && m.fence_of(c) < m.fence_of(victim))) {
+            victim = c;
+          }
+        };
+        const detail::KeyEntry& e = m.keys[slot];
+        if (e.has_first()) consider(slot);
+        if (e.ext != kNil) {
+          for (std::uint32_t x = m.exts[e.ext].extra_head; x != kNil; x = m.extras[x].next) {
+            consider(x | detail::kExtraBit);
+          }
+        }
+        displace(victim);
+      }
     }
   }
-  return restore_holder(key, owner, fence, limit, deadline);
+  m.log_mutations = logging;
+  // restore_holder cannot refuse now: the key is absent, or under `limit` with room.
+  restore_holder(key, owner, fence, limit, deadline);
+  return status;
+}
+
+bool Engine::apply_drop(std::string_view key, std::string_view owner, std::uint64_t fence) {
+  Impl& m = *impl_;
+  const std::uint32_t slot = key.empty() ? kNil : m.find(key);
+  if (slot == kNil) return false;
+  const std::uint32_t h = m.find_holder(slot, owner);
+  if (h == kNil || m.fence_of(h) != fence) return false;
+  const bool logging = m.log_mutations;
+  m.log_mutations = false;
+  m.remove_holder(h);
+  m.erase_if_empty(slot);
+  m.log_mutations = logging;
+  return true;
 }
 
 void Engine::extend_all(Millis by) {

@@ -412,6 +412,7 @@ void Engine::Impl::remove_waiter(std::uint32_t w) {
 
 std::uint64_t Engine::Impl::expire_due(Millis now, std::uint64_t budget) {
   std::uint64_t done = 0;
+  if (replica) return done;  // the leader decides expiry (set_replica)
   while (done < budget) {
     std::uint32_t h = holder_wheel.pop_due(now);
     if (h == kNil) break;

@@ -20,9 +20,7 @@
 //   rebuilds from committed state (RESYNC) rather than serve from a state it cannot vouch for.
 // - The sidecar dies or its socket closes: the server exits 1 (ClusterNode).
 //
-// Snapshots: every cluster.snapshot_entries applied entries, at a moment when nothing is pending
-// (so the engine is exactly the state at the applied index, even on a leader), a forked child
-// writes the engine to dir/engine-<index>.snap and the sidecar is told (SNAPSHOT_TAKEN).
+// Snapshots: server/cluster_snapshot.cc.
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -30,6 +28,7 @@
 #include <cstring>
 
 #include "cluster/entry.h"
+#include "cluster/import.h"
 #include "persistence/files.h"
 #include "persistence/record.h"
 #include "redis-compat/errors.h"
@@ -77,6 +76,8 @@ class ClusterSink final : public CommitSink {
   Result write(std::vector<Mutation>& mutations, std::uint64_t seq) override {
     return server_.cluster_write(mutations, seq);
   }
+  bool confirms_reads() const override { return server_.cluster_reads_need_barrier(); }
+  Result confirm(std::uint64_t seq) override { return server_.cluster_confirm_reads(seq); }
 
  private:
   Server& server_;
@@ -88,6 +89,7 @@ bool Server::cluster_start() {
     log::error("Cannot create cluster.dir " + cc.dir + ": " + std::strerror(rc));
     return false;
   }
+  if (!cluster_import_prepare()) return false;
   cluster_ = std::make_unique<ClusterNode>(*this, loop_, cc);
   cluster_metrics_ = std::make_unique<ClusterMetrics>(metrics_.registry());
   cluster_sink_ = std::make_unique<ClusterSink>(*this);
@@ -109,6 +111,10 @@ void Server::cluster_stop() {
   if (!cluster_) return;
   // Shutting down: what is still in flight may never be heard of again; never acknowledged.
   if (pipeline_.has_pending()) pipeline_.fail_all();
+  // Nothing is proposed or held from here on (no sidecar to commit it): a reply written during
+  // shutdown (a waiter's "not acquired") leaves at once instead of waiting out the grace period.
+  pipeline_.set_sink(nullptr);
+  cluster_->set_serving(false);
   cluster_->stop();
   if (cluster_check_started_) {
     cluster_check_started_ = false;
@@ -122,12 +128,14 @@ void Server::cluster_reset_engine() {
   engine_ = std::make_unique<Engine>(engine_limits_for(config_), first);
   engine_->tick(now_ms());  // the wheels' cursor at the present, before holders are restored
   engine_->set_mutation_log(true);
+  engine_->set_replica(true);  // until it serves: only the leader expires (by proposing drops)
   cluster_applied_ = 0;
   cluster_applied_term_ = 0;
   cluster_applied_since_snapshot_ = 0;
   cluster_proposed_.clear();
   cluster_entry_records_.clear();
   cluster_entry_seq_ = 0;
+  cluster_snapshot_abandon();
 }
 
 bool Server::cluster_refuses_writes() const {
@@ -177,8 +185,22 @@ void Server::cluster_step_down(const std::string& why) {
 }
 
 CommitSink::Result Server::cluster_write(std::vector<Mutation>& mutations, std::uint64_t seq) {
+  cluster_reads_seen_ = engine_->read_count();  // this batch's entry confirms its reads
   if (mutations.empty()) return CommitSink::Result::kDurable;
   if (!cluster_->serving()) {
+    // A replica's engine changes only by applying the log (its accesses expire nothing): a
+    // change of its own would make its state differ from the log's. Rebuilt from the log.
+    // At most every 10 s, so that a path that keeps doing it cannot keep the member rebuilding.
+    const Millis now = now_ms();
+    if (now - cluster_divergence_ms_ >= 10000) {
+      cluster_divergence_ms_ = now;
+      log::error(
+          "Cluster: the engine of a member that is not the leader changed outside the log; "
+          "rebuilding it from committed state",
+          {{"mutations", std::to_string(mutations.size())}, {"key", mutations.front().key}});
+      mutations.clear();
+      cluster_step_down("the engine changed outside the log");
+    }
     mutations.clear();
     return CommitSink::Result::kDurable;
   }
@@ -208,7 +230,7 @@ CommitSink::Result Server::cluster_write(std::vector<Mutation>& mutations, std::
 }
 
 void Server::cluster_check_cb(uv_check_t* handle) {
-  static_cast<Server*>(handle->data)->cluster_propose_entry();
+  static_cast<Server*>(handle->data)->cluster_check();
 }
 
 void Server::cluster_propose_entry() {
@@ -224,6 +246,12 @@ void Server::cluster_propose_entry() {
   cluster_entry_seq_ = 0;
 }
 
+void Server::cluster_check() {
+  cluster_expire_reads(now_ms());
+  cluster_propose_entry();
+  cluster_maybe_snapshot();  // right after proposing: nothing of the engine is unproposed
+}
+
 void Server::cluster_on_message(cluster::Message& msg) {
   std::visit(
       [&](auto& m) {
@@ -237,6 +265,7 @@ void Server::cluster_on_message(cluster::Message& msg) {
         } else if constexpr (std::is_same_v<T, cluster::ProposeFailedMsg>) {
           // Nothing after it can commit from this leader in order: step down and rebuild.
           log::warn("Cluster: proposal failed: " + m.reason, {{"tag", std::to_string(m.tag)}});
+          if (m.tag == 0) cluster_import_term_ = 0;  // the import entry: proposed again
           cluster_step_down("proposal failed: " + m.reason);
         } else if constexpr (std::is_same_v<T, cluster::ReadIndexOkMsg>) {
           cluster_->on_read_index_ok(m, cluster_applied_);
@@ -276,8 +305,11 @@ void Server::cluster_on_status(const cluster::StatusMsg& s) {
 }
 
 void Server::cluster_begin_serving() {
+  // A journal to import goes in first, as the group's entry (cluster_import.cc).
+  if (cluster_import_blocks_serving()) return;
   // Everything committed is applied (our no-op of this term is): the engine is the group's state.
   engine_->take_mutations();  // what applying logged is committed already
+  engine_->set_replica(false);  // this member decides expiry now
   cluster_->set_serving(true);
   if (cluster_metrics_) cluster_metrics_->leader->Set(1);
   // A TTL is a lower bound: holders granted under the old leader may have been acknowledged
@@ -288,7 +320,36 @@ void Server::cluster_begin_serving() {
                                            {"holders", std::to_string(engine_->stats().holders)}});
 }
 
-bool Server::cluster_apply_data(const std::string& data, Millis now, std::int64_t now_wall) {
+void Server::cluster_apply_records(const std::vector<persist::Record>& records, Millis now,
+                                   std::int64_t now_wall) {
+  // A committed record is never refused (Engine::apply_hold): every member applies the same log
+  // into the same state, whatever its clock and its limits.
+  for (const persist::Record& r : records) {
+    if (r.type == persist::RecordType::kData) {
+      engine_->data().apply(r.key, r.data,
+                            r.wall_deadline_ms == INT64_MAX ? kNoDeadline
+                                                            : now + (r.wall_deadline_ms - now_wall),
+                            now);
+      continue;
+    }
+    if (r.type != persist::RecordType::kHold) {
+      engine_->apply_drop(r.key, r.owner, r.fence);
+      continue;
+    }
+    const Engine::ApplyStatus st =
+        engine_->apply_hold(r.key, r.owner, r.fence, r.limit, now + (r.wall_deadline_ms - now_wall));
+    if (st == Engine::ApplyStatus::kDisplaced) {
+      log::warn("Cluster: a replicated holder displaced holders the log never dropped",
+                {{"key", r.key}, {"fence", std::to_string(r.fence)}});
+    } else if (st == Engine::ApplyStatus::kInvalid) {
+      log::error("Cluster: a replicated holder with an invalid key or owner is skipped",
+                 {{"fence", std::to_string(r.fence)}});
+    }
+  }
+}
+
+bool Server::cluster_apply_data(const std::string& data, std::uint64_t index, Millis now,
+                                std::int64_t now_wall) {
   cluster::DecodedEntry e = cluster::decode_entry(data);
   if (!e.ok) {
     log::error("Cluster: a committed entry does not decode (" + e.error + ")");
@@ -301,6 +362,7 @@ bool Server::cluster_apply_data(const std::string& data, Millis now, std::int64_
     cluster_proposed_.pop_front();
     if (cluster_metrics_) cluster_metrics_->proposal_seconds->Observe(secs);
     pipeline_.complete(e.header.seq, true);
+    cluster_snapshot_on_own_entry(e.header.seq, index);
     return true;
   }
   if (cluster_->serving()) {
@@ -309,24 +371,9 @@ bool Server::cluster_apply_data(const std::string& data, Millis now, std::int64_
         {{"proposer", std::to_string(e.header.proposer)}, {"seq", std::to_string(e.header.seq)}});
     return false;
   }
-  for (const persist::Record& r : e.records) {
-    if (r.type == persist::RecordType::kHold) {
-      if (!engine_->apply_hold(r.key, r.owner, r.fence, r.limit,
-                               now + (r.wall_deadline_ms - now_wall))) {
-        log::error("Cluster: a replicated holder does not fit the engine",
-                   {{"key", r.key}, {"fence", std::to_string(r.fence)}});
-        return false;
-      }
-    } else if (r.type == persist::RecordType::kData) {
-      engine_->data().apply(r.key, r.data,
-                            r.wall_deadline_ms == INT64_MAX ? kNoDeadline
-                                                            : now + (r.wall_deadline_ms - now_wall),
-                            now);
-    } else {
-      engine_->release_fenced(r.key, r.owner, r.fence, now);
-    }
-  }
+  cluster_apply_records(e.records, now, now_wall);
   if (e.header.next_fence > 0) engine_->ensure_next_fence_above(e.header.next_fence - 1);
+  if (cluster::is_import_entry(e.header)) cluster_import_applied();
   engine_->take_mutations();
   engine_->take_events();
   return true;
@@ -347,7 +394,7 @@ void Server::cluster_on_entries(cluster::EntriesMsg& m) {
       }
       return;
     }
-    if (en.kind == 0 && !en.data.empty() && !cluster_apply_data(en.data, now, now_wall)) {
+    if (en.kind == 0 && !en.data.empty() && !cluster_apply_data(en.data, en.index, now, now_wall)) {
       cluster_step_down("an entry could not be applied");
       return;
     }
@@ -375,9 +422,7 @@ void Server::cluster_on_snapshot_install(const cluster::SnapshotInstallMsg& m) {
   cluster_reset_engine();
   const Millis now = now_ms();
   const std::int64_t now_wall = wall_ms_now();
-  for (const persist::Record& r : snap.holds) {
-    engine_->apply_hold(r.key, r.owner, r.fence, r.limit, now + (r.wall_deadline_ms - now_wall));
-  }
+  cluster_apply_records(snap.holds, now, now_wall);
   engine_->ensure_next_fence_above(snap.next_fence - 1);
   engine_->take_mutations();
   cluster_applied_ = m.index;
@@ -385,61 +430,6 @@ void Server::cluster_on_snapshot_install(const cluster::SnapshotInstallMsg& m) {
   cluster_snapshot_index_ = m.index;
   log::info("Cluster: snapshot installed",
             {{"index", std::to_string(m.index)}, {"holders", std::to_string(snap.holds.size())}});
-}
-
-void Server::cluster_housekeeping() {
-  if (!cluster_) return;
-  cluster_reap_snapshot();
-  if (cluster_snapshot_child_ > 0 || pipeline_.has_pending() || engine_->has_mutations()) return;
-  if (cluster_applied_since_snapshot_ < config_.cluster.snapshot_entries) return;
-  // Nothing pending and nothing uncommitted: the engine is the state at cluster_applied_.
-  const std::uint64_t index = cluster_applied_;
-  const std::string path = persist::join_path(
-      config_.cluster.dir, ("engine-" + std::to_string(index) + ".snap").c_str());
-  const Millis now = now_ms();
-  const std::int64_t now_wall = wall_ms_now();
-  const pid_t pid = ::fork();
-  if (pid < 0) {
-    log::warn(std::string("Cluster: cannot fork a snapshot writer: ") + std::strerror(errno));
-    return;
-  }
-  if (pid == 0) {
-    std::string records;
-    engine_->for_each_holder([&](const HolderView& h) {
-      persist::encode_record(
-          persist::Record{persist::RecordType::kHold, std::string(h.key), std::string(h.owner),
-                          h.fence, h.limit, now_wall + (h.deadline - now)},
-          records);
-    });
-    const std::string bytes = cluster::encode_snapshot(records, engine_->stats().next_fence);
-    const std::string tmp = path + ".tmp";
-    FILE* f = std::fopen(tmp.c_str(), "wb");
-    bool ok = f != nullptr && std::fwrite(bytes.data(), 1, bytes.size(), f) == bytes.size();
-    if (f != nullptr) ok = std::fflush(f) == 0 && ::fsync(fileno(f)) == 0 && ok;
-    if (f != nullptr) std::fclose(f);
-    ok = ok && std::rename(tmp.c_str(), path.c_str()) == 0;
-    ::_exit(ok ? 0 : 1);
-  }
-  cluster_snapshot_child_ = pid;
-  cluster_snapshot_child_index_ = index;
-  cluster_snapshot_path_ = path;
-  cluster_applied_since_snapshot_ = 0;
-}
-
-void Server::cluster_reap_snapshot() {
-  if (cluster_snapshot_child_ <= 0) return;
-  int status = 0;
-  const pid_t r = ::waitpid(cluster_snapshot_child_, &status, WNOHANG);
-  if (r == 0) return;
-  cluster_snapshot_child_ = 0;
-  if (r < 0 || !WIFEXITED(status) || WEXITSTATUS(status) != 0) {
-    log::warn("Cluster: snapshot writer failed", {{"path", cluster_snapshot_path_}});
-    return;
-  }
-  cluster_snapshot_index_ = cluster_snapshot_child_index_;
-  cluster_->send_snapshot_taken(cluster_snapshot_child_index_, cluster_snapshot_path_);
-  log::info("Cluster: snapshot written", {{"index", std::to_string(cluster_snapshot_child_index_)},
-                                          {"path", cluster_snapshot_path_}});
 }
 
 std::string Server::cluster_info() const {

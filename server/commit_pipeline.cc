@@ -7,7 +7,7 @@ namespace semlock {
 bool CommitPipeline::hold(std::uint64_t conn_id, bool uncommitted) {
   if (releasing_ || !sink_ || !sink_->holds_replies()) return false;
   // Nothing changed since the last commit: whatever the reply says is already durable.
-  if (!uncommitted && pending_.empty()) return false;
+  if (!uncommitted && pending_.empty() && !sink_->confirms_reads()) return false;
   auto [it, fresh] = latest_.try_emplace(conn_id, next_seq_);
   if (!fresh && it->second == next_seq_) return true;  // already held in this iteration
   it->second = next_seq_;
@@ -19,8 +19,11 @@ void CommitPipeline::end_of_iteration(std::vector<Mutation> mutations) {
   if (!sink_) return;
   const std::uint64_t seq = next_seq_;
   const bool had_mutations = !mutations.empty();
-  const CommitSink::Result r = sink_->write(mutations, seq);
+  // Held replies of an iteration with no entry of its own: one read confirmation for them all.
+  const bool read = !had_mutations && !current_.empty() && sink_->confirms_reads();
+  const CommitSink::Result r = read ? sink_->confirm(seq) : sink_->write(mutations, seq);
   Batch batch{seq, std::move(current_)};
+  batch.read = read;
   current_.clear();
   if (had_mutations || r != CommitSink::Result::kDurable) ++next_seq_;
   switch (r) {
@@ -66,6 +69,30 @@ void CommitPipeline::complete(std::uint64_t seq, bool ok) {
     Batch batch = std::move(pending_.front());
     pending_.pop_front();
     settle(batch, ok);
+  }
+  settle_confirmed_reads();
+}
+
+void CommitPipeline::confirmed(std::uint64_t seq, bool ok) {
+  for (auto it = pending_.begin(); it != pending_.end(); ++it) {
+    if (it->seq != seq || !it->read) continue;
+    if (ok) {
+      it->confirmed = true;
+    } else {
+      Batch batch = std::move(*it);
+      pending_.erase(it);
+      settle(batch, false);
+    }
+    break;
+  }
+  settle_confirmed_reads();
+}
+
+void CommitPipeline::settle_confirmed_reads() {
+  while (!pending_.empty() && pending_.front().read && pending_.front().confirmed) {
+    Batch batch = std::move(pending_.front());
+    pending_.pop_front();
+    settle(batch, true);
   }
 }
 

@@ -37,6 +37,13 @@ class CommitSink {
   virtual bool holds_replies() const = 0;
   // The mutations of one loop iteration (maybe none), batch number `seq`.
   virtual Result write(std::vector<Mutation>& mutations, std::uint64_t seq) = 0;
+  // Linearizable reads (Raft's ReadIndex): true when replies written now show state that is
+  // confirmed only by a round to the group (the engine was read on a leader), so they are held
+  // even with nothing uncommitted.
+  virtual bool confirms_reads() const { return false; }
+  // An iteration without mutations whose held replies need that confirmation: kPending and
+  // CommitPipeline::confirmed(seq, ok) later, or kDurable when none is needed after all.
+  virtual Result confirm(std::uint64_t /*seq*/) { return Result::kDurable; }
 };
 
 // What the pipeline does to a held connection (by id; gone ids are ignored by the gate).
@@ -63,6 +70,10 @@ class CommitPipeline {
   void end_of_iteration(std::vector<Mutation> mutations);
   // An asynchronous sink's batch `seq` (and every older one) is durable (ok) or lost (!ok).
   void complete(std::uint64_t seq, bool ok);
+  // The read confirmation of batch `seq` (CommitSink::confirm) came back. Its replies leave once
+  // every older batch has too (they may show that state); !ok closes them unanswered. A write
+  // batch committing later also confirms every read batch before it (it was proposed after).
+  void confirmed(std::uint64_t seq, bool ok);
   // Every pending batch is lost (leadership gone): their connections are closed unanswered.
   void fail_all();
 
@@ -76,8 +87,11 @@ class CommitPipeline {
   struct Batch {
     std::uint64_t seq = 0;
     std::vector<std::uint64_t> conns;
+    bool read = false;       // waits for a read confirmation, not a commit
+    bool confirmed = false;  // read: confirmed, waiting for older batches
   };
   void settle(Batch& batch, bool ok);
+  void settle_confirmed_reads();
 
   ReplyGate& gate_;
   CommitSink* sink_ = nullptr;

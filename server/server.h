@@ -387,9 +387,27 @@ class Server final : public redis::Host, private ReplyGate {
   void cluster_on_entries(cluster::EntriesMsg& m);
   void cluster_on_snapshot_install(const cluster::SnapshotInstallMsg& m);
   // Applies one committed entry's data; false when it cannot (the caller resyncs).
-  bool cluster_apply_data(const std::string& data, Millis now, std::int64_t now_wall);
+  bool cluster_apply_data(const std::string& data, std::uint64_t index, Millis now,
+                          std::int64_t now_wall);
+  void cluster_apply_records(const std::vector<persist::Record>& records, Millis now,
+                             std::int64_t now_wall);
   void cluster_housekeeping();  // snapshots
+  void cluster_check();         // once per loop iteration: propose, then maybe snapshot
+  // Snapshots (cluster_snapshot.cc).
   void cluster_reap_snapshot();
+  void cluster_maybe_snapshot();
+  void cluster_snapshot_on_own_entry(std::uint64_t seq, std::uint64_t index);
+  void cluster_snapshot_send_if_ready();
+  void cluster_snapshot_abandon();
+  // A single node's journal imported by a new group's founder (cluster_import.cc).
+  bool cluster_import_prepare();  // false: refuse to start
+  bool cluster_import_blocks_serving();
+  void cluster_import_applied();
+  // Linearizable reads on the leader (cluster_reads.cc).
+  bool cluster_reads_need_barrier() const;
+  CommitSink::Result cluster_confirm_reads(std::uint64_t seq);
+  void cluster_read_confirmed(std::uint64_t seq, bool ok);
+  void cluster_expire_reads(Millis now);
   // Cluster mode and this member does not serve writes (not the leader, or not yet).
   bool cluster_refuses_writes() const;
   std::string cluster_info() const;  // INFO cluster lines
@@ -413,6 +431,18 @@ class Server final : public redis::Host, private ReplyGate {
   pid_t cluster_snapshot_child_ = 0;
   std::uint64_t cluster_snapshot_child_index_ = 0;
   std::string cluster_snapshot_path_;
+  // A leader's snapshot taken with entries in flight is the state at the index where its newest
+  // own entry (this seq) commits; 0 once that index is known.
+  std::uint64_t cluster_snapshot_wait_seq_ = 0;
+  bool cluster_snapshot_index_known_ = false;
+  bool cluster_snapshot_written_ = false;    // the child finished; not yet handed over
+  bool cluster_snapshot_abandoned_ = false;  // leadership lost first: the file is deleted
+  bool cluster_import_pending_ = false;
+  std::string cluster_import_entry_;
+  std::uint64_t cluster_import_term_ = 0;  // the term it was proposed in
+  Millis cluster_divergence_ms_ = -1000000;  // last rebuild for a change outside the log
+  std::uint64_t cluster_reads_seen_ = 0;   // engine reads covered by a proposal or a ReadIndex
+  std::deque<std::pair<std::uint64_t, Millis>> cluster_read_batches_;  // seq, give up at
 
   // --- Cluster forwarding (forward_dispatch.cc, forward_cluster.cc; SEMLOCK.CLUSTER in
   // cluster_admin.cc) ---
