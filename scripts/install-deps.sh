@@ -8,6 +8,8 @@ build_pkgs=(
   build-essential cmake ninja-build ccache pkg-config git
   libuv1-dev rapidjson-dev libcli11-dev prometheus-cpp-dev libcivetweb-dev
   libabsl-dev libspdlog-dev libfmt-dev liblua5.1-0-dev
+  # server/tls.cc: the TLS lock port (OpenSSL 3)
+  libssl-dev
   # replication/: the Raft sidecar ttl-semlock-raft (Go; etcd 3.4's raft/wal/snap/rafthttp sources)
   golang-go golang-etcd-server-dev
 )
