@@ -112,7 +112,8 @@ class OldLeaderClient(threading.Thread):
             self.records.append(rec)
             try:
                 if conn is None:
-                    conn = self.member.connect(timeout=2 * ET)
+                    # Short: a member that forwards holds a request while it knows no leader.
+                    conn = self.member.connect(timeout=ET / 2)
                 conn.send("SEMLOCK.ACQUIRE", key, 60000, "OWNER", "old")
                 reply = conn.reply()
                 rec[2], rec[3] = time.time(), reply
@@ -189,7 +190,8 @@ def partition(bin_path):
                   (len(after), sorted({str(r[3]) for r in after})))
             check(len(after) > 0, "the client kept asking the old leader")
             check(not granted_after,
-                  "no acquire sent to the old leader after the cut was granted (%r)"
+                  "no acquire sent to the old leader after the cut was granted while it was cut "
+                  "off (%r)"
                   % granted_after[:3])
             check(taken == len(asked) > 0,
                   "the majority's leader grants all %d keys the old leader was asked for after "
@@ -209,7 +211,8 @@ def partition(bin_path):
                 late_reply = "closed"
             late.close()
             check(not isinstance(late_reply, list),
-                  "an acquire the old leader held through the heal was not granted (%r)"
+                  "an acquire sent to the old leader during the cut, for a key the majority gave "
+                  "away, is not granted after healing (%r)"
                   % (late_reply,))
             check(isinstance(leader.call("SEMLOCK.ACQUIRE", "healed", 120000, "OWNER", "h"), list),
                   "the healed cluster serves")
