@@ -179,8 +179,9 @@ BOOST_AUTO_TEST_CASE(script_errors_use_redis_forms) {
              "-ERR This Redis command is not allowed from script\r\n");
   BOOST_TEST(run({"EVAL", "return redis.call('nope')", "0"}) ==
              "-ERR unknown command 'nope', with args beginning with: \r\n");
-  BOOST_TEST(run({"EVAL", "return redis.call('hset', 'h', 'f', 'v')", "0"}) ==
-             "-ERR this is a lock server (ttl-semlock): 'hset' is not a lock command\r\n");
+  BOOST_TEST(run({"EVAL", "return redis.call('sadd', 's', 'm')", "0"}) ==
+             "-ERR this is a lock server (ttl-semlock): 'sadd' is not a lock command\r\n");
+  BOOST_TEST(run({"EVAL", "return redis.call('hset', 'h', 'f', 'v')", "0"}) == ":1\r\n");
 }
 
 BOOST_AUTO_TEST_CASE(eval_argument_errors) {
