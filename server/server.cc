@@ -520,6 +520,7 @@ void Server::close_connection(Connection& c) {
   c.undelivered_grants.clear();
   for (const auto& s : c.sessions) engine_->release_fenced(s.key, s.owner, s.fence, now);
   c.sessions.clear();
+  pubsub_forget(c);
   if (c.metrics_port) {
     --metrics_connections_;
     std::erase(metrics_conns_, &c);
