@@ -4,9 +4,11 @@
 
 #include <algorithm>
 #include <array>
+#include <vector>
 
 #include "redis-compat/args.h"
 #include "redis-compat/commands.h"
+#include "redis-compat/commands_data.h"
 
 namespace semlock::redis {
 namespace {
@@ -666,7 +668,7 @@ const CommandSpec* find_in(std::span<const CommandSpec> table, std::string_view 
 const CommandSpec* find_command(std::string_view name) {
   static const absl::flat_hash_map<std::string_view, const CommandSpec*> index = [] {
     absl::flat_hash_map<std::string_view, const CommandSpec*> m;
-    for (const auto& spec : kCommands) m.emplace(spec.name, &spec);
+    for (const auto& spec : all_commands()) m.emplace(spec.name, &spec);
     return m;
   }();
   char lower[32];
@@ -684,7 +686,14 @@ const CommandSpec* find_subcommand(const CommandSpec& parent, std::string_view n
 }
 
 std::span<const CommandSpec> all_commands() {
-  return kCommands;
+  // The lock and connection commands, then the data commands (command_table_data.cc).
+  static const std::vector<CommandSpec> all = [] {
+    std::vector<CommandSpec> v(std::begin(kCommands), std::end(kCommands));
+    const auto data = data_commands();
+    v.insert(v.end(), data.begin(), data.end());
+    return v;
+  }();
+  return all;
 }
 
 bool is_redis_data_command(std::string_view lower_name) {

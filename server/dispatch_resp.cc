@@ -115,6 +115,7 @@ std::size_t Server::process_resp(Connection& c, std::string_view data, Millis no
     // dropped and the client told, as no reply that large is worth holding for it.
     w.limit_reply(config_.server.max_reply_bytes);
     const redis::Outcome outcome = redis::execute(ctx, argv_, &spec);
+    engine_->data().serve_pop_waiters(now);  // pushes serve blocked BLPOPs (whole EXEC: after it)
     if (w.over_limit()) {
       c.out.resize(before);
       w.clear_limit();

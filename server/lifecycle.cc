@@ -64,6 +64,7 @@ void Server::begin_shutdown() {
     all.push_back(c);
   }
   engine_->time_out_all_waiters();
+  engine_->data().time_out_all_pop_waiters();
   drain();
   for (Connection* c : all) {
     if (connections_.contains(c->id) && !c->closed) flush(*c);

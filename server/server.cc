@@ -509,7 +509,7 @@ void Server::close_connection(Connection& c) {
   if (c.blocked) {
     // If the engine already answered this waiter (the event is not yet delivered), keep the
     // pending entry: deliver_events() then finds no connection and releases the grant.
-    if (engine_->cancel_waiter(c.waiter)) waits_.erase(c.wait_tag);
+    if (engine_->cancel_waiter(c.waiter) || engine_->data().cancel_pop_waiter(c.wait_tag)) waits_.erase(c.wait_tag);
     c.blocked = false;
   }
   // Waiter grants the kernel never took were not delivered: released and passed on (SPEC §1),
@@ -554,7 +554,7 @@ void Server::drain() {
   if (draining_) return;
   draining_ = true;
   for (;;) {
-    if (engine_->has_events()) {
+    if (engine_->has_events() || engine_->data().has_pop_events()) {
       deliver_events(now_ms());
       continue;
     }
@@ -609,6 +609,7 @@ void Server::drain() {
 // its new deadline, so an undelivered grant is released only while the holder's deadline is still
 // the one the grant set (Engine::release_unrefreshed).
 void Server::deliver_events(Millis now) {
+  deliver_pop_events(now);
   for (const WaiterEvent& ev : engine_->take_events()) {
     auto wit = waits_.find(ev.tag);
     if (wit == waits_.end()) continue;  // no such wait (the engine never answers a cancelled one)

@@ -21,6 +21,7 @@
 #include "absl/container/flat_hash_set.h"
 #include "cluster/sidecar_protocol.h"
 #include "config/config.h"
+#include "engine/data.h"
 #include "engine/engine.h"
 #include "persistence/fence_reservation.h"
 #include "persistence/files.h"
@@ -148,6 +149,13 @@ class Server final : public redis::Host, private ReplyGate {
   void update_reading(Connection& c);
   void close_connection(Connection& c);
   void deliver_events(Millis now);
+  // Data keys (data_glue.cc): BLPOP/BRPOP answers, and the journal's view of data records.
+  void deliver_pop_events(Millis now);
+  void restore_data(std::vector<persist::Record>& records, Millis now, std::int64_t now_wall);
+  void data_snapshot_records(std::string& body, Millis now, std::int64_t now_wall) const;
+  void data_snapshot_epoch(std::string& out) const;
+  static void encode_data_mutation(Mutation& m, Millis now, std::int64_t now_wall, std::string& out);
+  std::uint64_t data_epoch_ = 0;  // see persistence::ReplayState::begin_file
   // Delivers engine events and resumes unblocked connections until neither is left. Called at the
   // end of every loop callback; re-entrant calls return at once.
   void drain();
