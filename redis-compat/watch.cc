@@ -3,6 +3,7 @@
 
 #include <algorithm>
 
+#include "engine/data.h"
 #include "redis-compat/args.h"
 #include "redis-compat/commands.h"
 #include "redis-compat/errors.h"
@@ -68,6 +69,15 @@ void WatchRegistry::touch(std::string_view key) {
 }
 
 std::uint64_t key_fingerprint(Engine& engine, std::string_view key, Millis now) {
+  // A data key: its identity, type, deadline and counter (contents changed through RESP are
+  // seen by touch(); this catches expiry and re-creation).
+  if (const DataEntry* e = engine.data().find(key, now)) {
+    std::uint64_t h = mix(0x84222325cbf29ce4ULL, static_cast<std::uint64_t>(e->type));
+    h = mix(h, reinterpret_cast<std::uintptr_t>(e));
+    h = mix(h, static_cast<std::uint64_t>(e->deadline));
+    h = mix(h, static_cast<std::uint64_t>(e->counter));
+    return h == 0 ? 1 : h;
+  }
   const auto info = engine.info(key, now);
   if (!info || info->holders.empty()) return 0;
   std::uint64_t h = mix(0xcbf29ce484222325ULL, info->limit);
