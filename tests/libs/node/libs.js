@@ -17,7 +17,10 @@ const Redlock5 = redlock5.default || redlock5;
 
 const port = Number(process.env.SEMLOCK_PORT);
 const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
-const version = (name) => require(`${name}/package.json`).version;
+const path = require("node:path");
+// Read from node_modules directly: some packages do not export their package.json.
+const version = (name) =>
+  JSON.parse(fs.readFileSync(path.join(__dirname, "node_modules", name, "package.json"))).version;
 const closers = [];
 
 function ioredis() {

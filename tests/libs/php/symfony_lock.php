@@ -10,6 +10,9 @@ use Symfony\Component\Lock\LockFactory;
 use Symfony\Component\Lock\Store\RedisStore;
 
 [$self, $driver, $port, $results] = $argv;
+if ($driver === 'predis') {
+    require_once '/usr/share/php/Predis/autoload.php';
+}
 $port = (int) $port;
 
 function connect(string $driver, int $port)
@@ -19,7 +22,6 @@ function connect(string $driver, int $port)
         $r->connect('127.0.0.1', $port);
         return $r;
     }
-    require_once '/usr/share/php/Predis/autoload.php';
     return new Predis\Client(['host' => '127.0.0.1', 'port' => $port]);
 }
 
