@@ -83,4 +83,9 @@ Outcome cmd_pubsub_numpat(CommandContext& ctx, Args argv);
 Outcome cmd_watch(CommandContext& ctx, Args argv);  // watch.cc
 Outcome cmd_unwatch(CommandContext& ctx, Args argv);
 
+// CONFIG (commands_config.cc): the Host's settings.
+Outcome cmd_config_get(CommandContext& ctx, Args argv);
+Outcome cmd_config_set(CommandContext& ctx, Args argv);
+Outcome cmd_config_rewrite(CommandContext& ctx, Args argv);
+
 }  // namespace semlock::redis

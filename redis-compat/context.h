@@ -4,8 +4,10 @@
 #pragma once
 
 #include <cstdint>
+#include <span>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 #include "absl/container/flat_hash_set.h"
@@ -94,6 +96,19 @@ class Host {
   // Pub/sub channels and WATCHed keys of every connection (nullptr: not served by this host).
   virtual PubSub* pubsub() { return nullptr; }
   virtual WatchRegistry* watches() { return nullptr; }
+  // CONFIG GET: (name, value) of every setting whose name matches one of the glob patterns.
+  virtual std::vector<std::pair<std::string, std::string>> config_get(
+      std::span<const std::string_view> patterns) {
+    (void)patterns;
+    return {};
+  }
+  // CONFIG SET name value [name value ...]: "" or the error reply (without "-").
+  virtual std::string config_set(std::span<const std::string_view> name_values) {
+    (void)name_values;
+    return "ERR CONFIG SET is not available";
+  }
+  // CONFIG REWRITE: "" or the error reply.
+  virtual std::string config_rewrite() { return "ERR no writable config file"; }
 };
 
 struct CommandContext {

@@ -27,14 +27,18 @@
 #include "persistence/files.h"
 #include "protocol/json_codec.h"
 #include "redis-compat/context.h"
+#include "server/buffer_pool.h"
 #include "server/commit_pipeline.h"
 #include "server/connection.h"
 #include "server/metrics.h"
+#include "server/tls.h"
 
 namespace semlock {
 
 class ClusterNode;  // server/cluster_node.h
+class Forwarder;    // server/forward_upstream.h
 struct ClusterMetrics;
+struct PersistenceMetrics;  // server/persistence_info.cc
 namespace cluster {
 struct StatusMsg;
 struct EntriesMsg;
@@ -113,6 +117,15 @@ class Server final : public redis::Host, private ReplyGate {
   void on_script_heap(std::uint64_t bytes) override;  // host_compat.cc
   redis::PubSub* pubsub() override;                   // pubsub.cc
   redis::WatchRegistry* watches() override;           // pubsub.cc
+  // CONFIG GET/SET/REWRITE and SIGHUP's reload (config_live.cc).
+  std::vector<std::pair<std::string, std::string>> config_get(
+      std::span<const std::string_view> patterns) override;
+  std::string config_set(std::span<const std::string_view> name_values) override;
+  std::string config_rewrite() override;
+  // How SIGHUP reloads: the same flags, environment and file as at start-up.
+  void set_reloader(std::function<config::LoadResult()> reloader) {
+    reloader_ = std::move(reloader);
+  }
 
  private:
   // Where a blocked request came from and how to answer it.
@@ -205,6 +218,38 @@ class Server final : public redis::Host, private ReplyGate {
   void answer_wait_error(Connection& c, const PendingWait& pw, std::string_view resp_error);
   void update_metrics();
 
+  // --- Security (protect.cc, tls_io.cc, config_live.cc) ---
+  // Accept: TLS session for the TLS and metrics-TLS listeners, protected mode's verdict.
+  void security_accept(Connection& c, bool tls_port, bool metrics);
+  // Protected mode: answers the refusal in the connection's protocol and closes.
+  std::size_t refuse_protected(Connection& c, std::string_view data);
+  void log_security_mode();
+  // Auth failures and refusals, with the client's address, at most one line a second.
+  void note_security_event(const char* what, const std::string& client);
+  bool tls_start();   // contexts from config_.tls; false: do not start
+  bool tls_listen();  // the TLS lock port
+  void tls_close_listener();
+  void tls_reload();  // SIGHUP: new certificates for new connections
+  void tls_on_read(Connection& c, std::string_view cipher);
+  void on_plaintext(Connection& c, std::string_view data);
+  // flush()'s write step for a TLS connection; false when the connection was closed.
+  bool tls_flush(Connection& c);
+  static void tls_write_cb(uv_write_t* req, int status);
+  std::shared_ptr<tls::Context> lock_tls_;
+  std::shared_ptr<tls::Context> metrics_tls_;
+  uv_tcp_t tls_listener_{};
+  bool tls_listening_ = false;
+  bool protected_plain_ = false;
+  bool protected_tls_ = false;
+  std::string tls_plain_;
+  std::uint64_t current_conn_ = 0;  // the connection whose request runs (auth failure logs)
+  std::vector<std::pair<std::string, std::string>> config_aliases() const;
+  void apply_live(const config::Config& next);
+  void reload_config();
+  std::function<config::LoadResult()> reloader_;
+  absl::flat_hash_set<std::string> config_dirty_;  // set by CONFIG SET, not yet rewritten
+  std::string peer_of(std::uint64_t conn_id) const;
+
   // The commit pipeline (commit_pipeline.h): end of every drain(), the iteration's mutations go
   // to the sink (journal or Raft). True when that made more work to drain.
   bool commit_after_drain();
@@ -243,7 +288,7 @@ class Server final : public redis::Host, private ReplyGate {
   std::vector<std::function<void()>> deferred_;
 
   std::string read_buffer_;  // shared by every read (one loop, one read at a time)
-  std::vector<std::string> buffer_pool_;
+  BufferPool buffer_pool_;
   std::vector<std::string_view> argv_;  // reused for every RESP command
   std::string scratch_;                 // inline-command unescaping
 
@@ -326,6 +371,10 @@ class Server final : public redis::Host, private ReplyGate {
   Millis last_sync_ms_ = 0;
   Millis last_snapshot_ms_ = 0;
   pid_t snapshot_child_ = 0;  // a background snapshot writer, 0 when none
+  // INFO persistence and the ttl_semlock_persistence_* gauges (persistence_info.cc).
+  std::string persistence_info() const;
+  void update_persistence_metrics();
+  std::shared_ptr<PersistenceMetrics> persistence_metrics_;
   std::chrono::steady_clock::time_point snapshot_started_{};
 
   // --- Cluster mode (cluster_glue.cc; the sidecar in cluster_node.cc) ---
@@ -376,6 +425,23 @@ class Server final : public redis::Host, private ReplyGate {
   pid_t cluster_snapshot_child_ = 0;
   std::uint64_t cluster_snapshot_child_index_ = 0;
   std::string cluster_snapshot_path_;
+
+  // --- Cluster forwarding (forward_dispatch.cc, forward_cluster.cc; SEMLOCK.CLUSTER in
+  // cluster_admin.cc) ---
+  friend class Forwarder;
+  enum class ForwardStep : std::uint8_t { kLocal, kDone, kStall };
+  // A parsed RESP command (argv_) in cluster mode: sent to the leader or answered here (kDone),
+  // left to the command table (kLocal), or not yet (kStall: a forwarded reply comes first).
+  ForwardStep forward_resp_command(Connection& c);
+  ForwardStep cluster_admin_command(Connection& c);
+  // A JSON/HTTP write on a member that does not serve writes: false when sent to the leader
+  // (answered later), true when answered into `body` here.
+  bool forward_json(Connection& c, const json::Request& req, WireProtocol wire,
+                    bool http_keep_alive, std::string& body, int& status);
+  Forwarder& forwarder();
+  void forward_client_closed(Connection& c);
+  void forward_stop();
+  std::unique_ptr<Forwarder> forward_;
 };
 
 }  // namespace semlock
