@@ -79,7 +79,7 @@ std::uint32_t DataStore::Impl::create(std::string_view key, DataType t) {
   DataEntry* e = a.new_object<DataEntry>(&res);
   e->key.assign(key);
   e->type = t;
-  if (t == DataType::kHash) e->hash = a.new_object<HashValue>();
+  if (t == DataType::kHash) e->hash = a.new_object<HashValue>(&res);
   if (t == DataType::kZSet) e->zset = a.new_object<ZSet>(&res);
   if (t == DataType::kList) e->list = a.new_object<ListValue>();
   std::uint32_t h;

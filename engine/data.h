@@ -61,7 +61,41 @@ struct StrHash {
 }  // namespace detail
 
 using PStr = std::pmr::string;
-using HashValue = std::pmr::unordered_map<PStr, PStr, detail::StrHash, std::equal_to<>>;
+// A hash. Small ones (up to kPackedMax fields, fields and values up to kPackedValueMax bytes)
+// are one array in insertion order, as Redis's listpack, so HGETALL answers in Redis's order;
+// past either size it becomes a hash table (whose order, as Redis's, is unspecified).
+class HashValue {
+ public:
+  static constexpr std::size_t kPackedMax = 128;
+  static constexpr std::size_t kPackedValueMax = 64;
+  explicit HashValue(std::pmr::memory_resource* mr) : mr_(mr), packed_(mr) {}
+  ~HashValue();
+  HashValue(const HashValue&) = delete;
+  HashValue& operator=(const HashValue&) = delete;
+
+  std::size_t size() const { return map_ ? map_->size() : packed_.size(); }
+  bool empty() const { return size() == 0; }
+  const PStr* find(std::string_view field) const;
+  bool contains(std::string_view field) const { return find(field) != nullptr; }
+  // Sets the field; true when it was added.
+  bool set(std::string_view field, std::string_view value);
+  bool erase(std::string_view field);
+  template <class F>
+  void for_each(F&& f) const {
+    if (map_) {
+      for (const auto& [k, v] : *map_) f(std::string_view(k), std::string_view(v));
+    } else {
+      for (const auto& [k, v] : packed_) f(std::string_view(k), std::string_view(v));
+    }
+  }
+
+ private:
+  using Map = std::pmr::unordered_map<PStr, PStr, detail::StrHash, std::equal_to<>>;
+  void to_map();
+  std::pmr::memory_resource* mr_;
+  std::pmr::vector<std::pair<PStr, PStr>> packed_;
+  Map* map_ = nullptr;
+};
 using ListValue = std::pmr::deque<PStr>;
 
 // A sorted set ordered by (score, member). Up to kPackedMax members it is one sorted array

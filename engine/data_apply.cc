@@ -85,20 +85,9 @@ bool DataStore::apply(std::string_view key, const std::vector<std::string>& op, 
     if (!v) return false;
     e->counter = *v;
   } else if (name == "hset") {
-    for (std::size_t i = 1; i + 1 < op.size(); i += 2) {
-      auto it = e->hash->find(std::string_view(op[i]));
-      if (it != e->hash->end()) {
-        it->second.assign(op[i + 1]);
-      } else {
-        e->hash->emplace(std::piecewise_construct, std::forward_as_tuple(std::string_view(op[i])),
-                         std::forward_as_tuple(std::string_view(op[i + 1])));
-      }
-    }
+    for (std::size_t i = 1; i + 1 < op.size(); i += 2) e->hash->set(op[i], op[i + 1]);
   } else if (name == "hdel") {
-    for (std::size_t i = 1; i < op.size(); ++i) {
-      auto it = e->hash->find(std::string_view(op[i]));
-      if (it != e->hash->end()) e->hash->erase(it);
-    }
+    for (std::size_t i = 1; i < op.size(); ++i) e->hash->erase(op[i]);
   } else if (name == "zadd") {
     for (std::size_t i = 1; i + 1 < op.size(); i += 2) {
       auto s = parse_score(op[i]);
@@ -183,7 +172,7 @@ void DataStore::for_each_key(const std::function<void(std::string_view key,
         break;
       case DataType::kHash:
         op.assign(1, "hset");
-        for (const auto& [f, v] : *e->hash) add("hset", f, v, true);
+        e->hash->for_each([&](std::string_view f, std::string_view v) { add("hset", f, v, true); });
         flush("hset");
         break;
       case DataType::kZSet:

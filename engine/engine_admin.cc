@@ -70,7 +70,7 @@ EngineStats Engine::stats() const {
   s.active_locks = m.index.size();
   s.data_keys = m.data_keys;
   s.holders = m.holder_total;
-  s.waiters = m.waiter_total;
+  s.waiters = m.waiter_total + m.data_waiters;  // blocked BLPOP/BRPOP count as waiters
   s.engine_memory_bytes = memory_bytes();
   s.memory_bytes = m.used_memory();
   s.next_fence = m.next_fence;

@@ -17,12 +17,7 @@ namespace semlock::redis {
 namespace {
 
 void put(DataEntry* e, std::string_view f, std::string_view v) {
-  auto it = e->hash->find(f);
-  if (it != e->hash->end()) {
-    it->second.assign(v);
-  } else {
-    e->hash->emplace(std::piecewise_construct, std::forward_as_tuple(f), std::forward_as_tuple(v));
-  }
+  e->hash->set(f, v);
 }
 
 }  // namespace
@@ -88,12 +83,8 @@ Outcome cmd_hget(CommandContext& ctx, Args argv) {
   bool failed = false;
   DataEntry* e = lookup(ctx, argv[1], DataType::kHash, failed);
   if (failed) return Outcome::kDone;
-  auto it = e ? e->hash->find(argv[2]) : HashValue::iterator{};
-  if (!e || it == e->hash->end()) {
-    ctx.w.null();
-  } else {
-    ctx.w.bulk(it->second);
-  }
+  const PStr* v = e ? e->hash->find(argv[2]) : nullptr;
+  v ? ctx.w.bulk(*v) : ctx.w.null();
   return Outcome::kDone;
 }
 
@@ -103,12 +94,8 @@ Outcome cmd_hmget(CommandContext& ctx, Args argv) {
   if (failed) return Outcome::kDone;
   ctx.w.array(argv.size() - 2);
   for (std::size_t i = 2; i < argv.size(); ++i) {
-    auto it = e ? e->hash->find(argv[i]) : HashValue::iterator{};
-    if (!e || it == e->hash->end()) {
-      ctx.w.null();
-    } else {
-      ctx.w.bulk(it->second);
-    }
+    const PStr* v = e ? e->hash->find(argv[i]) : nullptr;
+    v ? ctx.w.bulk(*v) : ctx.w.null();
   }
   return Outcome::kDone;
 }
@@ -126,10 +113,10 @@ Outcome hash_dump(CommandContext& ctx, Args argv, bool keys, bool values) {
     ctx.w.array(n);
   }
   if (!e) return Outcome::kDone;
-  for (const auto& [f, v] : *e->hash) {
+  e->hash->for_each([&](std::string_view f, std::string_view v) {
     if (keys) ctx.w.bulk(f);
     if (values) ctx.w.bulk(v);
-  }
+  });
   return Outcome::kDone;
 }
 }  // namespace
@@ -151,9 +138,7 @@ Outcome cmd_hdel(CommandContext& ctx, Args argv) {
   std::int64_t removed = 0;
   std::vector<std::string> op{"hdel"};
   for (std::size_t i = 2; e && i < argv.size(); ++i) {
-    auto it = e->hash->find(argv[i]);
-    if (it == e->hash->end()) continue;
-    e->hash->erase(it);
+    if (!e->hash->erase(argv[i])) continue;
     ++removed;
     if (ctx.engine.data().logging()) op.emplace_back(argv[i]);
   }
@@ -184,7 +169,7 @@ Outcome cmd_hincrby(CommandContext& ctx, Args argv) {
   std::int64_t old = 0;
   const bool had = e && e->hash->contains(argv[2]);
   if (had) {
-    const auto v = parse_int64(e->hash->find(argv[2])->second);
+    const auto v = parse_int64(*e->hash->find(argv[2]));
     if (!v) {
       ctx.w.error(data_errors::kHashNotInteger);
       return Outcome::kDone;

@@ -1,6 +1,7 @@
 // Sorted sets (SPEC §3): ZADD (NX/XX/GT/LT/CH/INCR), ZREM, ZSCORE, ZRANK, ZCARD, ZCOUNT, ZRANGE
 // (by rank or BYSCORE, REV, LIMIT, WITHSCORES), ZRANGEBYSCORE, ZREVRANGE, ZREMRANGEBYSCORE,
-// ZPOPMIN, with Redis 7's replies. Scores are written as Redis 7.0 writes them (%.17g).
+// ZPOPMIN, with Redis 7's replies. Scores are written as Redis 7.2 writes them (the shortest form
+// that reads back as the same double; Redis 7.0 wrote 17 digits).
 #include <cmath>
 #include <string>
 
@@ -49,7 +50,7 @@ void write_element(CommandContext& ctx, const ZSet& z, std::size_t i, bool withs
     ctx.w.dbl(s);
   } else {
     ctx.w.bulk(m);
-    if (withscores) ctx.w.bulk(format_score(s));
+    if (withscores) ctx.w.dbl(s);  // a bulk string in RESP2
   }
 }
 
