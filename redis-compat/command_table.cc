@@ -16,6 +16,7 @@ namespace {
 
 constexpr std::uint32_t kLockWrite = kWrite | kFast;
 constexpr std::uint32_t kConn = kFast | kLoading | kStale;
+constexpr std::uint32_t kPubsubFlags = kLoading | kStale;
 
 constexpr CommandSpec kClientSubcommands[] = {
     {"client|setname",
@@ -192,6 +193,16 @@ constexpr CommandSpec kScriptSubcommands[] = {
      "",
      cmd_script_kill,
      {}},
+};
+
+constexpr CommandSpec kPubsubSubcommands[] = {
+    {"pubsub|channels", -2, kPubsubFlags, 0, 0, 0, "pubsub", "2.8.0",
+     "Returns the active channels.", "[pattern]", cmd_pubsub_channels, {}},
+    {"pubsub|numsub", -2, kPubsubFlags, 0, 0, 0, "pubsub", "2.8.0",
+     "Returns a count of subscribers to channels.", "[channel [channel ...]]", cmd_pubsub_numsub,
+     {}},
+    {"pubsub|numpat", 2, kPubsubFlags, 0, 0, 0, "pubsub", "2.8.0",
+     "Returns a count of unique pattern subscriptions.", "", cmd_pubsub_numpat, {}},
 };
 
 // CONFIG: GET reads (any authenticated client), SET and REWRITE need an admin key.
@@ -617,10 +628,31 @@ constexpr CommandSpec kCommands[] = {
      "",
      cmd_discard,
      {}},
+    // Pub/sub (pubsub.cc) and WATCH (watch.cc).
+    {"subscribe", -2, kPubsubFlags | kNoScript, 0, 0, 0, "pubsub", "2.0.0",
+     "Listens for messages published to channels.", "channel [channel ...]", cmd_subscribe, {}},
+    {"unsubscribe", -1, kPubsubFlags | kNoScript, 0, 0, 0, "pubsub", "2.0.0",
+     "Stops listening to messages posted to channels.", "[channel [channel ...]]",
+     cmd_unsubscribe, {}},
+    {"psubscribe", -2, kPubsubFlags | kNoScript, 0, 0, 0, "pubsub", "2.0.0",
+     "Listens for messages published to channels that match one or more patterns.",
+     "pattern [pattern ...]", cmd_psubscribe, {}},
+    {"punsubscribe", -1, kPubsubFlags | kNoScript, 0, 0, 0, "pubsub", "2.0.0",
+     "Stops listening to messages published to channels that match one or more patterns.",
+     "[pattern [pattern ...]]", cmd_punsubscribe, {}},
+    {"publish", 3, kPubsubFlags | kFast, 0, 0, 0, "pubsub", "2.0.0",
+     "Posts a message to a channel.", "channel message", cmd_publish, {}},
+    {"pubsub", -2, 0, 0, 0, 0, "pubsub", "2.8.0", "A container for Pub/Sub commands.", "",
+     nullptr, kPubsubSubcommands},
+    {"watch", -2, kNoMulti | kNoScript | kFast | kLoading | kStale, 1, -1, 1, "transactions",
+     "2.2.0", "Monitors changes to keys to determine the execution of a transaction.",
+     "key [key ...]", cmd_watch, {}},
+    {"unwatch", 1, kNoScript | kFast | kLoading | kStale, 0, 0, 0, "transactions", "2.2.0",
+     "Forgets about watched keys of a transaction.", "", cmd_unwatch, {}},
 };
 
 // Redis data commands (lower case, sorted): a lock server answers them with a clear error.
-constexpr std::array<std::string_view, 96> kDataCommands = {
+constexpr std::array<std::string_view, 94> kDataCommands = {
     "append",      "bitcount",  "bitfield",    "bitop",    "bitpos",     "blmove",    "blmpop",
     "blpop",       "brpop",     "brpoplpush",  "bzmpop",   "bzpopmax",   "bzpopmin",  "copy",
     "decr",        "decrby",    "dump",        "expireat", "expiretime", "flushall",  "flushdb",
@@ -630,10 +662,10 @@ constexpr std::array<std::string_view, 96> kDataCommands = {
     "incr",        "incrby",    "incrbyfloat", "keys",     "lindex",     "linsert",   "llen",
     "lmove",       "lpop",      "lpos",        "lpush",    "lrange",     "lrem",      "lset",
     "ltrim",       "mget",      "move",        "mset",     "msetnx",     "persist",   "pexpireat",
-    "pexpiretime", "pfadd",     "pfcount",     "psetex",   "publish",    "randomkey", "rename",
+    "pexpiretime", "pfadd",     "pfcount",     "psetex",   "randomkey", "rename",
     "renamenx",    "restore",   "rpop",        "rpush",    "sadd",       "scard",     "setex",
     "setrange",    "sismember", "smembers",    "sort",     "spop",       "srem",      "strlen",
-    "subscribe",   "type",      "unlink",      "xadd",     "xrange",     "xread",     "zadd",
+    "type",      "unlink",      "xadd",     "xrange",     "xread",     "zadd",
     "zcard",       "zincrby",   "zrange",      "zrem",     "zscore",
 };
 

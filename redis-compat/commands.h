@@ -72,6 +72,17 @@ Outcome cmd_multi(CommandContext& ctx, Args argv);
 Outcome cmd_exec(CommandContext& ctx, Args argv);
 Outcome cmd_discard(CommandContext& ctx, Args argv);
 
+Outcome cmd_subscribe(CommandContext& ctx, Args argv);  // pubsub.cc
+Outcome cmd_unsubscribe(CommandContext& ctx, Args argv);
+Outcome cmd_psubscribe(CommandContext& ctx, Args argv);
+Outcome cmd_punsubscribe(CommandContext& ctx, Args argv);
+Outcome cmd_publish(CommandContext& ctx, Args argv);
+Outcome cmd_pubsub_channels(CommandContext& ctx, Args argv);
+Outcome cmd_pubsub_numsub(CommandContext& ctx, Args argv);
+Outcome cmd_pubsub_numpat(CommandContext& ctx, Args argv);
+Outcome cmd_watch(CommandContext& ctx, Args argv);  // watch.cc
+Outcome cmd_unwatch(CommandContext& ctx, Args argv);
+
 // CONFIG (commands_config.cc): the Host's settings.
 Outcome cmd_config_get(CommandContext& ctx, Args argv);
 Outcome cmd_config_set(CommandContext& ctx, Args argv);

@@ -7,12 +7,19 @@
 #include "redis-compat/args.h"
 #include "redis-compat/commands.h"
 #include "redis-compat/errors.h"
+#include "redis-compat/pubsub.h"
+#include "redis-compat/watch.h"
 
 namespace semlock::redis {
 
 Outcome cmd_ping(CommandContext& ctx, Args argv) {
   if (argv.size() > 2) {
     ctx.w.error("ERR wrong number of arguments for 'ping' command");
+  } else if (ctx.client.proto < 3 && ctx.client.subscriptions() > 0) {
+    // RESP2 subscribed mode: a pong message, as Redis sends it.
+    ctx.w.array(2);
+    ctx.w.bulk("pong");
+    ctx.w.bulk(argv.size() == 2 ? argv[1] : "");
   } else if (argv.size() == 2) {
     ctx.w.bulk(argv[1]);
   } else {
@@ -37,6 +44,8 @@ Outcome cmd_reset(CommandContext& ctx, Args) {
   c.multi_error = false;
   c.multi_queue.clear();
   c.multi_bytes = 0;
+  watch_clear(ctx);
+  if (PubSub* ps = ctx.host.pubsub()) ps->forget(c);
   c.name.clear();
   c.proto = 2;
   ctx.w.set_proto(2);

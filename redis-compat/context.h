@@ -10,6 +10,7 @@
 #include <utility>
 #include <vector>
 
+#include "absl/container/flat_hash_set.h"
 #include "engine/engine.h"
 #include "protocol/json_codec.h"
 #include "protocol/resp_writer.h"
@@ -23,6 +24,14 @@ enum class Outcome : std::uint8_t {
   kDone,     // the reply is written
   kBlocked,  // the request waits in the engine; the server answers when the event comes
   kClose,    // the reply is written; close the connection after it is sent
+};
+
+class PubSub;         // pubsub.h
+class WatchRegistry;  // watch.h
+
+struct WatchedKey {
+  std::string key;
+  std::uint64_t fingerprint = 0;  // the key's state at WATCH (0: absent)
 };
 
 struct ClientState {
@@ -42,6 +51,13 @@ struct ClientState {
   bool multi_error = false;  // a command failed to queue: EXEC aborts
   std::vector<std::vector<std::string>> multi_queue;
   std::size_t multi_bytes = 0;  // what the queue holds; capped, and counted as used memory
+  // Pub/sub (pubsub.cc) and WATCH (watch.cc) state. Counted with the connection's buffers.
+  absl::flat_hash_set<std::string> channels;
+  absl::flat_hash_set<std::string> patterns;
+  std::vector<WatchedKey> watched;
+  bool watch_dirty = false;      // a watched key was touched: EXEC fails
+  std::size_t compat_bytes = 0;  // what channels, patterns and watched keys hold
+  std::size_t subscriptions() const { return channels.size() + patterns.size(); }
 };
 
 class Scripting;
@@ -77,6 +93,9 @@ class Host {
   virtual Scripting& scripting() = 0;
   // The Lua heap now holds `bytes`: counted as used memory with the connection buffers (SPEC §2).
   virtual void on_script_heap(std::uint64_t bytes) = 0;
+  // Pub/sub channels and WATCHed keys of every connection (nullptr: not served by this host).
+  virtual PubSub* pubsub() { return nullptr; }
+  virtual WatchRegistry* watches() { return nullptr; }
   // CONFIG GET: (name, value) of every setting whose name matches one of the glob patterns.
   virtual std::vector<std::pair<std::string, std::string>> config_get(
       std::span<const std::string_view> patterns) {

@@ -1,10 +1,12 @@
 // The dispatcher: the one place for unknown-command, arity, auth, admin and MULTI checks, in
 // Redis's order (lookup, arity, auth), with Redis's texts.
+#include <algorithm>
 #include <string>
 
 #include "redis-compat/args.h"
 #include "redis-compat/commands.h"
 #include "redis-compat/errors.h"
+#include "redis-compat/watch.h"
 
 namespace semlock::redis {
 namespace {
@@ -40,6 +42,12 @@ std::string unknown_command_text(Args argv) {
 
 constexpr std::size_t kMaxMultiCommands = 10000;
 constexpr std::size_t kMaxMultiBytes = 8 * 1024 * 1024;
+
+// RESP2 subscribed mode: only these commands run (Redis 7's list).
+bool allowed_when_subscribed(std::string_view name) {
+  return name == "subscribe" || name == "unsubscribe" || name == "psubscribe" ||
+         name == "punsubscribe" || name == "ping" || name == "quit" || name == "reset";
+}
 
 bool arity_ok(const CommandSpec& spec, std::size_t argc) {
   const auto n = static_cast<long>(argc);
@@ -91,6 +99,13 @@ Outcome execute(CommandContext& ctx, Args argv, const CommandSpec** spec_out) {
     fail(ctx, errors::kNoPerm);
     return Outcome::kDone;
   }
+  if (ctx.client.proto < 3 && ctx.client.subscriptions() > 0 &&
+      !allowed_when_subscribed(spec->name)) {
+    fail(ctx, "ERR Can't execute '" + std::string(spec->name) +
+                  "': only (P|S)SUBSCRIBE / (P|S)UNSUBSCRIBE / PING / QUIT / RESET are allowed in "
+                  "this context");
+    return Outcome::kDone;
+  }
   if (ctx.client.in_multi && !(spec->flags & kNoMulti)) {
     // A transaction is bounded like any buffer a client can make the server hold.
     std::size_t bytes = sizeof(std::vector<std::string>);
@@ -105,7 +120,12 @@ Outcome execute(CommandContext& ctx, Args argv, const CommandSpec** spec_out) {
     ctx.w.simple("QUEUED");
     return Outcome::kDone;
   }
-  return spec->handler(ctx, argv);
+  const std::size_t reply_start = ctx.w.out().size();
+  const Outcome outcome = spec->handler(ctx, argv);
+  const std::string& out = ctx.w.out();
+  watch_after_command(ctx, *spec, argv,
+                      std::string_view(out).substr(std::min(reply_start, out.size())));
+  return outcome;
 }
 
 Outcome cmd_multi(CommandContext& ctx, Args) {
@@ -130,6 +150,7 @@ Outcome cmd_discard(CommandContext& ctx, Args) {
   ctx.client.multi_error = false;
   ctx.client.multi_queue.clear();
   ctx.client.multi_bytes = 0;
+  watch_clear(ctx);
   ctx.w.simple("OK");
   return Outcome::kDone;
 }
@@ -146,8 +167,14 @@ Outcome cmd_exec(CommandContext& ctx, Args) {
   ctx.client.multi_error = false;
   ctx.client.multi_queue.clear();
   ctx.client.multi_bytes = 0;
+  const bool watched_changed = !aborted && watch_exec_aborts(ctx);
+  watch_clear(ctx);
   if (aborted) {
     ctx.w.error(errors::kExecAbort);
+    return Outcome::kDone;
+  }
+  if (watched_changed) {  // a watched key changed: nothing runs
+    ctx.w.null_array();
     return Outcome::kDone;
   }
   ctx.w.array(queue.size());

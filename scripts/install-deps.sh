@@ -21,6 +21,8 @@ test_pkgs=(
   podman runc catatonit netavark iptables debootstrap prometheus
   # bench/run's replicated section: etcd 3.4 side by side with the cluster (etcdctl: etcd-client)
   etcd-server etcd-client
+  # tests/libs (docs/CLIENTS.md): Symfony Lock with phpredis and Predis, redigo for the Go example
+  php-cli php-redis php-predis php-symfony-lock golang-github-gomodule-redigo-dev
 )
 # tests/clients/node: Debian's node and npm, unless a node with npm is installed already.
 command -v npm >/dev/null 2>&1 || test_pkgs+=(nodejs npm)

@@ -155,6 +155,7 @@ void Server::sweep_connections(Millis now) {
     } else if (c->metrics_port && !c->writing && now - c->last_activity > kMetricsIdleTimeout) {
       to_close.emplace_back(c, Reason::kIdle);
     } else if (config_.server.idle_timeout > 0 && !c->blocked && !c->writing &&
+               c->client.subscriptions() == 0 &&
                now - c->last_activity > config_.server.idle_timeout) {
       to_close.emplace_back(c, Reason::kIdle);
     }

@@ -126,7 +126,8 @@ struct Connection {
   }
   std::size_t buffer_bytes() const {
     return in.capacity() + out.capacity() + inflight.capacity() + client.multi_bytes +
-           client.name.capacity() + client.lib_name.capacity() + client.lib_ver.capacity();
+           client.name.capacity() + client.lib_name.capacity() + client.lib_ver.capacity() +
+           client.compat_bytes;
   }
 };
 

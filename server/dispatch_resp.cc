@@ -171,11 +171,13 @@ std::string Server::client_info(const redis::ClientState& cl) {
   const std::int64_t now_unix_ms = unix_time_us() / 1000;
   const Millis idle = c ? (now_ms() - c->last_activity) / 1000 : 0;
   return fmt::format(
-      "id={} addr={} laddr={} fd={} name={} age={} idle={} flags={} db=0 sub=0 psub=0 ssub=0 "
+      "id={} addr={} laddr={} fd={} name={} age={} idle={} flags={} db=0 sub={} psub={} ssub=0 "
       "multi={} qbuf={} qbuf-free=0 argv-mem=0 multi-mem=0 rbs={} rbp=0 obl=0 oll=0 omem={} "
       "tot-mem={} events=r cmd={} user=default redir=-1 resp={} lib-name={} lib-ver={}\n",
       cl.id, cl.addr, cl.laddr, c ? c->handle.io_watcher.fd : -1, cl.name,
-      (now_unix_ms - cl.created_unix_ms) / 1000, idle, c && c->blocked ? "b" : "N",
+      (now_unix_ms - cl.created_unix_ms) / 1000, idle,
+      c && c->blocked ? "b" : (cl.subscriptions() > 0 ? "P" : "N"), cl.channels.size(),
+      cl.patterns.size(),
       cl.in_multi ? static_cast<long>(cl.multi_queue.size()) : -1L, c ? c->in.size() : 0,
       c ? c->in.capacity() : 0, c ? c->pending_output() : 0,
       c ? c->buffer_bytes() + sizeof(Connection) : 0,

@@ -536,6 +536,7 @@ void Server::close_connection(Connection& c) {
   c.undelivered_grants.clear();
   for (const auto& s : c.sessions) engine_->release_fenced(s.key, s.owner, s.fence, now);
   c.sessions.clear();
+  pubsub_forget(c);
   forward_client_closed(c);  // its upstream to the leader closes (SESSION holders there)
   if (c.metrics_port) {
     --metrics_connections_;

@@ -115,6 +115,8 @@ class Server final : public redis::Host, private ReplyGate {
   std::int64_t unix_time_us() override;
   redis::Scripting& scripting() override;             // host_compat.cc
   void on_script_heap(std::uint64_t bytes) override;  // host_compat.cc
+  redis::PubSub* pubsub() override;                   // pubsub.cc
+  redis::WatchRegistry* watches() override;           // pubsub.cc
   // CONFIG GET/SET/REWRITE and SIGHUP's reload (config_live.cc).
   std::vector<std::pair<std::string, std::string>> config_get(
       std::span<const std::string_view> patterns) override;
@@ -313,6 +315,16 @@ class Server final : public redis::Host, private ReplyGate {
   // shared_ptr so that the Scripting type may stay incomplete here and in server.cc.
   std::shared_ptr<redis::Scripting> scripting_;
   std::uint64_t script_heap_bytes_ = 0;  // the Lua heap, counted as used memory
+
+  // --- Pub/sub and WATCH (pubsub.cc) ---
+  // A PUBLISH copy for connection `id`: appended to its output, flushed (bounded by the output
+  // caps like any reply).
+  void pubsub_deliver(std::uint64_t id, std::string_view bytes);
+  // A closing connection leaves every channel, pattern and watch.
+  void pubsub_forget(Connection& c);
+  std::shared_ptr<redis::PubSub> pubsub_;
+  std::shared_ptr<redis::WatchRegistry> watches_;
+  std::uint64_t publishing_conn_ = 0;  // the connection whose command is running a PUBLISH
 
   // --- Persistence (persistence_hooks.cc, owned by the persistence work) ---
   // Loads the directory into the engine, opens the journal, reserves fences. False: do not

@@ -98,6 +98,16 @@ const std::vector<Case>& cases() {
       {{"EVALSHA", "e0e1f9fabfc9d4800c877a703b823ac0578ff8db", "0"},
        REDIS_REPLY_ERROR,
        "NOSCRIPT No matching script. Please use EVAL."},
+      {{"SUBSCRIBE", "h:ch"}, REDIS_REPLY_ARRAY, ""},
+      {{"UNSUBSCRIBE", "h:ch"}, REDIS_REPLY_ARRAY, ""},
+      {{"PSUBSCRIBE", "h:*"}, REDIS_REPLY_ARRAY, ""},
+      {{"PUNSUBSCRIBE", "h:*"}, REDIS_REPLY_ARRAY, ""},
+      {{"PUBLISH", "h:ch", "m"}, REDIS_REPLY_INTEGER, "0"},
+      {{"PUBSUB", "CHANNELS"}, REDIS_REPLY_ARRAY, ""},
+      {{"PUBSUB", "NUMSUB", "h:ch"}, REDIS_REPLY_ARRAY, ""},
+      {{"PUBSUB", "NUMPAT"}, REDIS_REPLY_INTEGER, "0"},
+      {{"WATCH", "h:e"}, REDIS_REPLY_STATUS, "OK"},
+      {{"UNWATCH"}, REDIS_REPLY_STATUS, "OK"},
       {{"MULTI"}, REDIS_REPLY_STATUS, "OK"},
       {{"GET", "h:e"}, REDIS_REPLY_STATUS, "QUEUED"},
       {{"EXEC"}, REDIS_REPLY_ARRAY, ""},
@@ -111,7 +121,7 @@ const std::vector<Case>& cases() {
 
 std::string name_of(const Case& c) {
   std::string name = c.args[0];
-  if (name == "CLIENT" || name == "COMMAND" || name == "SCRIPT") {
+  if (name == "CLIENT" || name == "COMMAND" || name == "SCRIPT" || name == "PUBSUB") {
     name += "|" + (c.args.size() > 1 ? c.args[1] : std::string());
   }
   for (char& ch : name) ch = static_cast<char>(std::tolower(static_cast<unsigned char>(ch)));

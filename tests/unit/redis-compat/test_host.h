@@ -11,6 +11,8 @@
 #include <vector>
 
 #include "redis-compat/commands.h"
+#include "redis-compat/pubsub.h"
+#include "redis-compat/watch.h"
 #include "redis-compat/scripting.h"
 
 namespace semlock {
@@ -77,6 +79,8 @@ class TestHost final : public redis::Host {
     return *scripts;
   }
   void on_script_heap(std::uint64_t bytes) override { script_heap = bytes; }
+  redis::PubSub* pubsub() override { return &pubsub_registry; }
+  redis::WatchRegistry* watches() override { return &watch_registry; }
 
   bool require_auth = false;
   std::vector<std::string> api_keys, admin_keys;
@@ -87,6 +91,12 @@ class TestHost final : public redis::Host {
   redis::ScriptLimits script_limits;
   std::unique_ptr<redis::Scripting> scripts;
   std::uint64_t script_heap = 0;
+  // PUBLISH copies handed to connections: (client id, bytes).
+  std::vector<std::pair<std::uint64_t, std::string>> delivered;
+  redis::PubSub pubsub_registry{[this](std::uint64_t id, std::string_view bytes, bool) {
+    delivered.emplace_back(id, std::string(bytes));
+  }};
+  redis::WatchRegistry watch_registry;
 
  private:
   std::uint64_t owners_ = 0;

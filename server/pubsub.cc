@@ -1,0 +1,53 @@
+// The server side of pub/sub and WATCH: the registries, delivery of PUBLISH copies into
+// subscribers' output, and cleanup when a connection closes.
+//
+// A subscriber's output is bounded as every connection's is (connection.h): a copy is appended
+// and flushed at once; a subscriber that does not read passes the soft cap (then is closed after
+// the grace) or the hard cap (closed at once), and its buffers count in
+// server.max_client_memory_mb. Subscribed connections are exempt from server.idle_timeout (they
+// wait for messages by design), as in Redis.
+//
+// Cluster mode: PUBLISH reaches the subscribers of the member that ran it.
+#include "redis-compat/pubsub.h"
+#include "redis-compat/watch.h"
+#include "server/server.h"
+
+namespace semlock {
+
+redis::PubSub* Server::pubsub() {
+  if (!pubsub_) {
+    pubsub_ = std::make_shared<redis::PubSub>(
+        [this](std::uint64_t id, std::string_view bytes, bool to_publisher) {
+          if (to_publisher) {
+            // The running command's connection: its reply follows and is flushed with it.
+            const auto it = connections_.find(id);
+            if (it != connections_.end() && !it->second->closed) it->second->out.append(bytes);
+            return;
+          }
+          pubsub_deliver(id, bytes);
+        });
+  }
+  return pubsub_.get();
+}
+
+redis::WatchRegistry* Server::watches() {
+  if (!watches_) watches_ = std::make_shared<redis::WatchRegistry>();
+  return watches_.get();
+}
+
+void Server::pubsub_deliver(std::uint64_t id, std::string_view bytes) {
+  const auto it = connections_.find(id);
+  if (it == connections_.end()) return;
+  Connection& c = *it->second;
+  if (c.closed || c.close_after_write) return;
+  if (c.out.capacity() == 0) c.out = take_buffer();
+  c.out.append(bytes);
+  flush(c);  // may close it (hard cap): the registry forgets it then
+}
+
+void Server::pubsub_forget(Connection& c) {
+  if (pubsub_ && c.client.subscriptions() > 0) pubsub_->forget(c.client);
+  if (watches_ && !c.client.watched.empty()) watches_->unwatch_all(c.client);
+}
+
+}  // namespace semlock
