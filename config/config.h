@@ -150,6 +150,7 @@ struct LoadResult {
   // --check-config: the caller runs its own preflight (names resolve, certificates load) before
   // printing `output`.
   bool check_config = false;
+  bool healthcheck = false;     // --healthcheck: probe the server this config describes, exit
 };
 
 // Loads defaults <- file (--config) <- environment (TTLSEMLOCK_*) <- flags. `env` is the process

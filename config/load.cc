@@ -10,6 +10,7 @@
 #include "config/config.h"
 #include "config/keys.h"
 #include "config/sources.h"
+#include "config/build_commit.h"
 #include "config/version.h"
 
 namespace semlock::config {
@@ -140,7 +141,11 @@ LoadResult load(int argc, const char* const* argv, const char* const* env) {
   app.add_flag("--repair-journal", repair_journal,
                "Start despite persisted damage: cut a damaged journal at its first bad record, "
                "keep only the lowest fences of a key persisted over its limit");
-  app.add_flag("--version", version, "Print the version and exit");
+  app.add_flag("--version", version, "Print the version and the commit, and exit");
+  bool healthcheck = false;
+  app.add_flag("--healthcheck", healthcheck,
+               "Probe the running server (GET /health on the metrics port, or PING on the lock "
+               "port when metrics are off) with this configuration; exit 0 healthy, 1 not");
 
   try {
     app.parse(argc, argv);
@@ -149,10 +154,14 @@ LoadResult load(int argc, const char* const* argv, const char* const* env) {
   } catch (const CLI::ParseError& e) {
     return exit_with_error(std::string("command line: ") + e.what());
   }
-  if (version) return exit_with_output("ttl-semlock " SEMLOCK_VERSION "\n");
+  if (version) {
+    return exit_with_output("ttl-semlock " SEMLOCK_VERSION " (commit " + std::string(build_commit()) +
+                            ")\n");
+  }
 
   LoadResult result;
   result.repair_journal = repair_journal;
+  result.healthcheck = healthcheck;
   Config& config = result.config;
   if (!config_path.empty()) {
     if (std::string error = detail::apply_json_file(config, config_path); !error.empty()) {

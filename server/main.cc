@@ -8,6 +8,7 @@
 #include <cstdio>
 
 #include "config/config.h"
+#include "server/healthcheck.h"
 #include "server/logging.h"
 #include "server/protect.h"
 #include "server/server.h"
@@ -30,6 +31,7 @@ int main(int argc, char** argv) {
     if (!loaded.error.empty()) std::fprintf(stderr, "%s\n", loaded.error.c_str());
     return loaded.exit_code;
   }
+  if (loaded.healthcheck) return semlock::run_healthcheck(loaded.config);
   const auto& cfg = loaded.config;
   const std::string err =
       semlock::log::setup({cfg.logging.level, cfg.logging.format, cfg.logging.file});

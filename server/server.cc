@@ -19,7 +19,9 @@
 #include "server/bounds.h"
 #include "server/cluster_metrics.h"
 #include "server/cluster_node.h"
+#include "server/forward_upstream.h"
 #include "server/logging.h"
+#include "server/ops_metrics.h"
 #include "server/process_stats.h"
 #include "server/protect.h"
 
@@ -27,8 +29,6 @@ namespace semlock {
 namespace {
 
 constexpr std::size_t kReadBufferBytes = 64 * 1024;
-constexpr std::size_t kPooledBufferMax = 64 * 1024;  // larger buffers are freed, not pooled
-constexpr std::size_t kPoolSize = 256;
 constexpr std::size_t kHardOutputCap = 64 * 1024 * 1024;  // close past this
 
 Connection* conn_of(uv_handle_t* h) {
@@ -110,18 +110,11 @@ std::int64_t Server::unix_time_us() {
 }
 
 std::string Server::take_buffer() {
-  if (buffer_pool_.empty()) return std::string();
-  std::string s = std::move(buffer_pool_.back());
-  buffer_pool_.pop_back();
-  return s;
+  return buffer_pool_.take();
 }
 
 void Server::give_buffer(std::string& s) {
-  if (s.capacity() > 0 && s.capacity() <= kPooledBufferMax && buffer_pool_.size() < kPoolSize) {
-    s.clear();
-    buffer_pool_.push_back(std::move(s));
-  }
-  std::string().swap(s);
+  buffer_pool_.give(s);
 }
 
 bool Server::listen_on(uv_tcp_t& listener, const std::string& host, std::uint16_t port) {
@@ -213,6 +206,7 @@ int Server::run() {
              {"metrics", config_.metrics.enabled
                              ? config_.metrics.host + ":" + std::to_string(config_.metrics.port)
                              : std::string("off")}});
+  on_serving(loop_, metrics_.registry(), config_);
   uv_run(loop_, UV_RUN_DEFAULT);
   persistence_stop();
   cluster_stop();
@@ -532,7 +526,7 @@ void Server::close_connection(Connection& c) {
   if (c.blocked) {
     // If the engine already answered this waiter (the event is not yet delivered), keep the
     // pending entry: deliver_events() then finds no connection and releases the grant.
-    if (engine_->cancel_waiter(c.waiter)) waits_.erase(c.wait_tag);
+    if (engine_->cancel_waiter(c.waiter) || engine_->data().cancel_pop_waiter(c.wait_tag)) waits_.erase(c.wait_tag);
     c.blocked = false;
   }
   // Waiter grants the kernel never took were not delivered: released and passed on (SPEC §1),
@@ -543,6 +537,7 @@ void Server::close_connection(Connection& c) {
   c.undelivered_grants.clear();
   for (const auto& s : c.sessions) engine_->release_fenced(s.key, s.owner, s.fence, now);
   c.sessions.clear();
+  forward_client_closed(c);  // its upstream to the leader closes (SESSION holders there)
   if (c.metrics_port) {
     --metrics_connections_;
     std::erase(metrics_conns_, &c);
@@ -577,7 +572,7 @@ void Server::drain() {
   if (draining_) return;
   draining_ = true;
   for (;;) {
-    if (engine_->has_events()) {
+    if (engine_->has_events() || engine_->data().has_pop_events()) {
       deliver_events(now_ms());
       continue;
     }
@@ -632,6 +627,7 @@ void Server::drain() {
 // its new deadline, so an undelivered grant is released only while the holder's deadline is still
 // the one the grant set (Engine::release_unrefreshed).
 void Server::deliver_events(Millis now) {
+  deliver_pop_events(now);
   for (const WaiterEvent& ev : engine_->take_events()) {
     auto wit = waits_.find(ev.tag);
     if (wit == waits_.end()) continue;  // no such wait (the engine never answers a cancelled one)

@@ -21,11 +21,13 @@
 #include "absl/container/flat_hash_set.h"
 #include "cluster/sidecar_protocol.h"
 #include "config/config.h"
+#include "engine/data.h"
 #include "engine/engine.h"
 #include "persistence/fence_reservation.h"
 #include "persistence/files.h"
 #include "protocol/json_codec.h"
 #include "redis-compat/context.h"
+#include "server/buffer_pool.h"
 #include "server/commit_pipeline.h"
 #include "server/connection.h"
 #include "server/metrics.h"
@@ -34,7 +36,9 @@
 namespace semlock {
 
 class ClusterNode;  // server/cluster_node.h
+class Forwarder;    // server/forward_upstream.h
 struct ClusterMetrics;
+struct PersistenceMetrics;  // server/persistence_info.cc
 namespace cluster {
 struct StatusMsg;
 struct EntriesMsg;
@@ -156,6 +160,13 @@ class Server final : public redis::Host, private ReplyGate {
   void update_reading(Connection& c);
   void close_connection(Connection& c);
   void deliver_events(Millis now);
+  // Data keys (data_glue.cc): BLPOP/BRPOP answers, and the journal's view of data records.
+  void deliver_pop_events(Millis now);
+  void restore_data(std::vector<persist::Record>& records, Millis now, std::int64_t now_wall);
+  void data_snapshot_records(std::string& body, Millis now, std::int64_t now_wall) const;
+  void data_snapshot_epoch(std::string& out) const;
+  static void encode_data_mutation(Mutation& m, Millis now, std::int64_t now_wall, std::string& out);
+  std::uint64_t data_epoch_ = 0;  // see persistence::ReplayState::begin_file
   // Delivers engine events and resumes unblocked connections until neither is left. Called at the
   // end of every loop callback; re-entrant calls return at once.
   void drain();
@@ -275,7 +286,7 @@ class Server final : public redis::Host, private ReplyGate {
   std::vector<std::function<void()>> deferred_;
 
   std::string read_buffer_;  // shared by every read (one loop, one read at a time)
-  std::vector<std::string> buffer_pool_;
+  BufferPool buffer_pool_;
   std::vector<std::string_view> argv_;  // reused for every RESP command
   std::string scratch_;                 // inline-command unescaping
 
@@ -348,6 +359,10 @@ class Server final : public redis::Host, private ReplyGate {
   Millis last_sync_ms_ = 0;
   Millis last_snapshot_ms_ = 0;
   pid_t snapshot_child_ = 0;  // a background snapshot writer, 0 when none
+  // INFO persistence and the ttl_semlock_persistence_* gauges (persistence_info.cc).
+  std::string persistence_info() const;
+  void update_persistence_metrics();
+  std::shared_ptr<PersistenceMetrics> persistence_metrics_;
   std::chrono::steady_clock::time_point snapshot_started_{};
 
   // --- Cluster mode (cluster_glue.cc; the sidecar in cluster_node.cc) ---
@@ -398,6 +413,23 @@ class Server final : public redis::Host, private ReplyGate {
   pid_t cluster_snapshot_child_ = 0;
   std::uint64_t cluster_snapshot_child_index_ = 0;
   std::string cluster_snapshot_path_;
+
+  // --- Cluster forwarding (forward_dispatch.cc, forward_cluster.cc; SEMLOCK.CLUSTER in
+  // cluster_admin.cc) ---
+  friend class Forwarder;
+  enum class ForwardStep : std::uint8_t { kLocal, kDone, kStall };
+  // A parsed RESP command (argv_) in cluster mode: sent to the leader or answered here (kDone),
+  // left to the command table (kLocal), or not yet (kStall: a forwarded reply comes first).
+  ForwardStep forward_resp_command(Connection& c);
+  ForwardStep cluster_admin_command(Connection& c);
+  // A JSON/HTTP write on a member that does not serve writes: false when sent to the leader
+  // (answered later), true when answered into `body` here.
+  bool forward_json(Connection& c, const json::Request& req, WireProtocol wire,
+                    bool http_keep_alive, std::string& body, int& status);
+  Forwarder& forwarder();
+  void forward_client_closed(Connection& c);
+  void forward_stop();
+  std::unique_ptr<Forwarder> forward_;
 };
 
 }  // namespace semlock

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# Builds the Dockerfile's image with podman and runs it for real: the lock and metrics ports
-# published on 127.0.0.1, a lock taken with redis-cli and over JSON lines and HTTP, /metrics read,
+# Builds the Dockerfile's image with podman and runs it for real: the image's size (fails above
+# 30 MiB) and the absence of a shell, the lock and metrics ports published on 127.0.0.1 with a
+# read-only root file system, a lock taken with redis-cli and over JSON lines and HTTP, /metrics read,
 # the HEALTHCHECK run (healthy, then unhealthy while the server is stopped), the server process
 # checked to run as the non-root user, a TTLSEMLOCK_* variable checked to reach the server, and
 # SIGTERM checked to end it promptly with exit code 0.
@@ -76,8 +77,10 @@ t0=$(now_ms)
 "$root/tests/container/make-base-image.sh" debian:bookworm-slim
 t1=$(now_ms)
 log "base image ready in $(((t1 - t0) / 1000)) s"
+commit=$(git -C "$root" rev-parse --short=12 HEAD 2>/dev/null || echo unknown)
 # shellcheck disable=SC2086 # SEMLOCK_IMAGE_BUILD_ARGS is a list of arguments
-if ! podman build --pull=never --layers ${SEMLOCK_IMAGE_BUILD_ARGS:-} -t "$image" -f "$root/Dockerfile" \
+if ! podman build --pull=never --layers --build-arg SEMLOCK_COMMIT="$commit" \
+  ${SEMLOCK_IMAGE_BUILD_ARGS:-} -t "$image" -f "$root/Dockerfile" \
   "$root" >"$work/build.log" 2>&1; then
   tail -n 60 "$work/build.log" >&2
   log "FAIL: podman build"
@@ -86,7 +89,8 @@ fi
 # Keep the layer cache bounded: name the build stage too (a cache hit, instant), so that its
 # layers are not dangling, then drop this project's dangling layers left by older sources.
 # shellcheck disable=SC2086
-podman build --pull=never --layers ${SEMLOCK_IMAGE_BUILD_ARGS:-} --target build \
+podman build --pull=never --layers --build-arg SEMLOCK_COMMIT="$commit" \
+  ${SEMLOCK_IMAGE_BUILD_ARGS:-} --target build \
   -t localhost/ttl-semlock-build:cache -f "$root/Dockerfile" "$root" >>"$work/build.log" 2>&1 ||
   log "warning: could not tag the build stage (the next build may be slower)"
 podman image prune -f --filter label=ttl-semlock.stage >/dev/null 2>&1 || true
@@ -95,10 +99,28 @@ log "image $image built in $(((t2 - t1) / 1000)) s"
 
 healthcheck=$(podman image inspect "$image" --format '{{range .Config.Healthcheck.Test}}{{.}} {{end}}')
 case $healthcheck in
-  *"/health"*) log "ok: the image keeps its HEALTHCHECK ($healthcheck)" ;;
-  *) fail "the image has no HEALTHCHECK against /health (OCI format?): [$healthcheck]" ;;
+  *"--healthcheck"*) log "ok: the image keeps its HEALTHCHECK ($healthcheck)" ;;
+  *) fail "the image has no HEALTHCHECK running ttl-semlock --healthcheck (OCI format?): [$healthcheck]" ;;
 esac
 expect_eq "image user" "10001:10001" "$(podman image inspect "$image" --format '{{.Config.User}}')"
+
+# Size: the uncompressed image (podman's Size) stays at or under 30 MiB.
+size=$(podman image inspect "$image" --format '{{.Size}}')
+limit=$((30 * 1024 * 1024))
+if [ "$size" -le "$limit" ]; then
+  log "ok: image size $size bytes ($((size / 1024)) KiB) <= 30 MiB"
+else
+  fail "image size $size bytes is above 30 MiB ($limit bytes)"
+fi
+# Nothing but the server: no shell to exec (and so nothing for an intruder to run).
+if podman run --rm --entrypoint /bin/sh "$image" -c true >/dev/null 2>&1; then
+  fail "the image has a /bin/sh"
+else
+  log "ok: no /bin/sh in the image"
+fi
+version_out=$(podman run --rm "$image" --version)
+expect_eq "--version in the image" "ttl-semlock $(sed -n 's/^project(ttl-semlock VERSION \([0-9.]*\).*/\1/p' \
+  "$root/CMakeLists.txt") (commit $commit)" "$version_out"
 
 # --- run --------------------------------------------------------------------------------------
 free_port() {
@@ -110,7 +132,7 @@ while [ "$metrics_port" = "$lock_port" ]; do metrics_port=$(free_port); done
 
 # --health-interval=disable: no systemd timer (none here); `podman healthcheck run` still works.
 # podman 4.3 still logs "unable to get systemd connection to add healthchecks": harmless here.
-podman run -d --init --name "$name" --health-interval=disable \
+podman run -d --init --read-only --name "$name" --health-interval=disable \
   -p "127.0.0.1:$lock_port:8765" -p "127.0.0.1:$metrics_port:9765" \
   -e TTLSEMLOCK_LIMITS_MAX_LOCKS=4321 -e TTLSEMLOCK_API_KEYS=ct-key "$image" >/dev/null
 log "started $name: lock port 127.0.0.1:$lock_port, metrics 127.0.0.1:$metrics_port"
@@ -171,6 +193,8 @@ expect_eq "RESP acquires granted" "1" \
   "$(metric 'ttl_semlock_requests_total{command="acquire",protocol="resp",result="ok"}')"
 expect_eq "JSON acquires granted" "1" \
   "$(metric 'ttl_semlock_requests_total{command="acquire",protocol="json",result="ok"}')"
+expect_eq "build_info names the commit" "1" \
+  "$(metric "ttl_semlock_build_info{commit=\"$commit\",version=\"$(cut -d' ' -f2 <<<"$version_out")\"}")"
 
 # The same image without a key: it starts, and a client through the published port is refused.
 nokey_port=$(free_port)
@@ -197,21 +221,26 @@ fi
 expect_eq "health status" "healthy" "$(podman inspect "$name" --format '{{.State.Health.Status}}')"
 
 # ... and not while the server process is stopped (so the check can fail at all).
-server_pid=$(podman top "$name" pid args | awk '$2 == "/usr/local/bin/ttl-semlock" {print $1}')
-podman exec "$name" sh -c "kill -STOP $server_pid"
+# No shell in the image: signal the server's host pid from here (the test runs as root).
+server_pid=$(podman top "$name" hpid args | awk '$2 == "/usr/local/bin/ttl-semlock" {print $1}')
+kill -STOP "$server_pid"
 if podman healthcheck run "$name" >"$work/hc.txt" 2>&1; then
   fail "podman healthcheck run passed while the server was stopped"
 else
   log "ok: healthcheck fails while the server is stopped: $(tr '\n' ' ' <"$work/hc.txt")"
 fi
-podman exec "$name" sh -c "kill -CONT $server_pid"
+kill -CONT "$server_pid"
 
 # Non-root: every process in the container, the server included, runs as uid 10001.
 users=$(podman top "$name" huser | tail -n +2 | sort -u | tr '\n' ' ')
 expect_eq "host uids of the container's processes" "10001 " "$users"
-expect_eq "uid inside" "10001" "$(podman exec "$name" id -u)"
-expect_eq "nofile limit inside (from CONTAINERS_CONF)" "$hard_nofile" \
-  "$(podman exec "$name" sh -c 'ulimit -n')"
+expect_eq "uid of the server" "10001" "$(awk '/^Uid:/ {print $2}' "/proc/$server_pid/status")"
+expect_eq "nofile limit of the server (from CONTAINERS_CONF)" "$hard_nofile" \
+  "$(awk '/^Max open files/ {print $4}' "/proc/$server_pid/limits")"
+# Read-only root file system: only the /app/data volume is written (the journal is there).
+podman exec "$name" /usr/local/bin/ttl-semlock --version >/dev/null ||
+  fail "podman exec of the binary"
+expect_eq "root file system read-only" "true" "$(podman inspect "$name" --format '{{.HostConfig.ReadonlyRootfs}}')"
 
 # SIGTERM: through --init to the server, a clean exit (code 0) well within the stop timeout.
 t3=$(now_ms)
@@ -234,4 +263,4 @@ if [ $failures -ne 0 ]; then
   log "$failures check(s) failed"
   exit 1
 fi
-log "all checks passed (base image $(((t1 - t0) / 1000)) s, build $(((t2 - t1) / 1000)) s, run $(((t4 - t2) / 1000)) s)"
+log "all checks passed: image $((size / 1024)) KiB (base image $(((t1 - t0) / 1000)) s, build $(((t2 - t1) / 1000)) s, run $(((t4 - t2) / 1000)) s)"

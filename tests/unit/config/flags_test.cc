@@ -3,6 +3,9 @@
 
 #include <boost/test/unit_test.hpp>
 
+#include <regex>
+
+#include "config/build_commit.h"
 #include "config/config.h"
 #include "config/version.h"
 #include "tests/unit/config/helpers.h"
@@ -204,8 +207,20 @@ BOOST_AUTO_TEST_CASE(version) {
   const LoadResult r = run({"--version"});
   BOOST_TEST((r.action == LoadAction::kExit));
   BOOST_TEST(r.exit_code == 0);
-  BOOST_TEST(r.output == "ttl-semlock 0.8.0\n");
-  BOOST_TEST(std::string(SEMLOCK_VERSION) == "0.8.0");
+  // The version comes from project(VERSION) through the generated header; the commit from git.
+  BOOST_TEST(r.output == std::string("ttl-semlock " SEMLOCK_VERSION " (commit ") +
+                             semlock::config::build_commit() + ")\n");
+  BOOST_TEST(std::regex_match(std::string(SEMLOCK_VERSION), std::regex(R"(\d+\.\d+\.\d+)")));
+  BOOST_TEST(std::regex_match(std::string(semlock::config::build_commit()),
+                              std::regex(R"(([0-9a-f]{7,40}(-dirty)?)|unknown)")));
+}
+
+BOOST_AUTO_TEST_CASE(healthcheck_flag) {
+  BOOST_TEST(!run({}).healthcheck);
+  const LoadResult r = run({"--healthcheck", "--metrics-port", "9999"});
+  BOOST_TEST((r.action == LoadAction::kRun));
+  BOOST_TEST(r.healthcheck);
+  BOOST_TEST(r.config.metrics.port == 9999);
 }
 
 BOOST_AUTO_TEST_CASE(check_config_valid) {
