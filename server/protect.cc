@@ -165,6 +165,29 @@ std::size_t Server::refuse_protected(Connection& c, std::string_view data) {
   return data.size();
 }
 
+// Binds and listens; a name (localhost) is resolved first (SPEC §7: --host accepts names).
+bool Server::listen_on(uv_tcp_t& listener, const std::string& host, std::uint16_t port) {
+  sockaddr_storage addr{};
+  // An address, or a name such as localhost (SPEC §7: --host accepts names).
+  if (std::string error; !protect::resolve(host, port, addr, error)) {
+    log::error("Invalid listen address: " + error, {{"host", host}});
+    return false;
+  }
+  int rc = 0;
+  uv_tcp_init(loop_, &listener);
+  listener.data = this;
+  rc = uv_tcp_bind(&listener, reinterpret_cast<const sockaddr*>(&addr), 0);
+  if (rc == 0) {
+    rc = uv_listen(reinterpret_cast<uv_stream_t*>(&listener), 1024, on_connection_cb);
+  }
+  if (rc != 0) {
+    log::error(std::string("Cannot listen on ") + host + ":" + std::to_string(port) + ": " +
+               uv_strerror(rc));
+    return false;
+  }
+  return true;
+}
+
 std::string Server::peer_of(std::uint64_t conn_id) const {
   auto it = connections_.find(conn_id);
   return it == connections_.end() ? std::string("unknown") : it->second->client.addr;

@@ -116,28 +116,6 @@ void Server::give_buffer(std::string& s) {
   buffer_pool_.give(s);
 }
 
-bool Server::listen_on(uv_tcp_t& listener, const std::string& host, std::uint16_t port) {
-  sockaddr_storage addr{};
-  // An address, or a name such as localhost (SPEC §7: --host accepts names).
-  if (std::string error; !protect::resolve(host, port, addr, error)) {
-    log::error("Invalid listen address: " + error, {{"host", host}});
-    return false;
-  }
-  int rc = 0;
-  uv_tcp_init(loop_, &listener);
-  listener.data = this;
-  rc = uv_tcp_bind(&listener, reinterpret_cast<const sockaddr*>(&addr), 0);
-  if (rc == 0) {
-    rc = uv_listen(reinterpret_cast<uv_stream_t*>(&listener), 1024, on_connection_cb);
-  }
-  if (rc != 0) {
-    log::error(std::string("Cannot listen on ") + host + ":" + std::to_string(port) + ": " +
-               uv_strerror(rc));
-    return false;
-  }
-  return true;
-}
-
 int Server::run() {
 #ifdef __GLIBC__
   // Buffers of a MiB or more (large replies, full input buffers) are mapped and unmapped on their
@@ -700,31 +678,6 @@ void Server::add_session(Connection& c, std::string_view key, std::string_view o
     });
     c.sessions_pruned_at = std::max<std::size_t>(16, 2 * c.sessions.size());
   }
-}
-
-// Owners
-// --------------------------------------------------------------------------------------------
-
-std::string Server::generate_owner() {
-  if (random_used_ + 16 > random_block_.size()) {
-    std::size_t got = 0;
-    while (got < random_block_.size()) {
-      const ssize_t n = getrandom(random_block_.data() + got, random_block_.size() - got, 0);
-      if (n > 0) got += static_cast<std::size_t>(n);
-    }
-    random_used_ = 0;
-  }
-  static constexpr char kHex[] = "0123456789abcdef";
-  std::string owner(32, '0');
-  for (std::size_t i = 0; i < 16; ++i) {
-    const unsigned char b = random_block_[random_used_ + i];
-    owner[2 * i] = kHex[b >> 4];
-    owner[2 * i + 1] = kHex[b & 15];
-  }
-  // Each 128-bit value is used once: wipe it so it cannot be handed out again.
-  std::memset(random_block_.data() + random_used_, 0, 16);
-  random_used_ += 16;
-  return owner;
 }
 
 }  // namespace semlock

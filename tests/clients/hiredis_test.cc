@@ -113,6 +113,9 @@ const std::vector<Case>& cases() {
       {{"EXEC"}, REDIS_REPLY_ARRAY, ""},
       {{"MULTI"}, REDIS_REPLY_STATUS, "OK"},
       {{"DISCARD"}, REDIS_REPLY_STATUS, "OK"},
+      {{"CONFIG", "GET", "limits.max_locks"}, REDIS_REPLY_ARRAY, ""},
+      {{"CONFIG", "SET", "limits.warn_threshold", "0.8"}, REDIS_REPLY_STATUS, "OK"},
+      {{"CONFIG", "REWRITE"}, REDIS_REPLY_STATUS, "OK"},  // the fixture's own temporary file
       {{"RESET"}, REDIS_REPLY_STATUS, "RESET"},
       {{"QUIT"}, REDIS_REPLY_STATUS, "OK"},
   };
@@ -121,7 +124,8 @@ const std::vector<Case>& cases() {
 
 std::string name_of(const Case& c) {
   std::string name = c.args[0];
-  if (name == "CLIENT" || name == "COMMAND" || name == "SCRIPT" || name == "PUBSUB") {
+  if (name == "CLIENT" || name == "COMMAND" || name == "SCRIPT" || name == "PUBSUB" ||
+      name == "CONFIG") {
     name += "|" + (c.args.size() > 1 ? c.args[1] : std::string());
   }
   for (char& ch : name) ch = static_cast<char>(std::tolower(static_cast<unsigned char>(ch)));
