@@ -354,7 +354,7 @@ BOOST_AUTO_TEST_CASE(describe_shows_values_without_secrets) {
              "cleanup.resolution=10ms cleanup.max_expiries_per_tick=100000 scripting.max_ms=500 "
              "security.auth_required=false security.api_keys=[0 keys] "
              "security.admin_api_keys=[0 keys] security.require_owner=false "
-             "metrics.host=\"127.0.0.1\" metrics.port=9765 metrics.enabled=true "
+             "metrics.host=\"127.0.0.1\" metrics.port=9765 metrics.enabled=true metrics.key_prefixes=[] "
              "logging.level=info logging.format=text logging.file=\"\" "
              "persistence.enabled=false persistence.dir=\"./data\" persistence.fsync=everysec "
              "persistence.snapshot_every_bytes=67108864 persistence.snapshot_interval=1h "
