@@ -253,3 +253,41 @@ BOOST_AUTO_TEST_CASE(key_prefixes_are_checked) {
   BOOST_TEST(from_env.exit_code == 0, from_env.err);
   std::filesystem::remove_all(dir);
 }
+
+BOOST_AUTO_TEST_CASE(semlock_info_ends_with_the_waiters_ages) {
+  Server server;
+  Hiredis holder(server.port());
+  BOOST_TEST(holder.cmd({"SEMLOCK.ACQUIRE", "aged", "60000", "OWNER", "h"})->type ==
+             REDIS_REPLY_ARRAY);
+  RespConn first(server.port());
+  first.send({"SEMLOCK.ACQUIRE", "aged", "1000", "OWNER", "w1", "WAIT", "30000"});
+  BOOST_TEST(eventually([&] {
+    return holder.cmd({"SEMLOCK.INFO", "aged"})->element[5]->integer == 1;
+  }));
+  sleep_for(Ms{200});
+  RespConn second(server.port());
+  second.send({"SEMLOCK.ACQUIRE", "aged", "1000", "OWNER", "w2", "WAIT", "30000"});
+  BOOST_TEST(eventually([&] {
+    return holder.cmd({"SEMLOCK.INFO", "aged"})->element[5]->integer == 2;
+  }));
+  RespConn c(server.port());
+  const RespValue info = c.cmd({"SEMLOCK.INFO", "aged"});
+  // RESP2: limit, holders, waiters (unchanged, a count), then waiter_ages last.
+  BOOST_TEST_REQUIRE(info.elements.size() == 8u, info.debug());
+  BOOST_TEST(info.elements[4].str == "waiters");
+  BOOST_TEST(info.elements[5].integer == 2);
+  BOOST_TEST(info.elements[6].str == "waiter_ages");
+  const auto& ages = info.elements[7].elements;
+  BOOST_TEST_REQUIRE(ages.size() == 2u, info.debug());
+  BOOST_TEST(ages[0].integer >= ages[1].integer + 150, info.debug());  // oldest first
+  BOOST_TEST(ages[1].integer >= 0);
+  BOOST_TEST(ages[0].integer < 30000);
+  // RESP3: the same as a map.
+  RespConn r3(server.port());
+  BOOST_TEST(!r3.cmd({"HELLO", "3"}).is_error());
+  const RespValue map = r3.cmd({"SEMLOCK.INFO", "aged"});
+  BOOST_TEST_REQUIRE(map.field("waiter_ages") != nullptr, map.debug());
+  BOOST_TEST(map.field("waiter_ages")->elements.size() == 2u);
+  BOOST_TEST(holder.cmd({"SEMLOCK.RELEASE", "aged", "h"})->integer == 1);
+  BOOST_TEST(first.read().has_value());
+}

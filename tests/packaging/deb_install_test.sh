@@ -24,7 +24,14 @@ fi
 work=$(mktemp -d /tmp/semlock-deb.XXXXXX)
 trap 'rm -rf "$work"' EXIT
 # The container test's machine settings (runc, cgroupfs, no systemd): see container_test.sh.
+hard_nofile=$(ulimit -Hn)
+[ "$hard_nofile" = unlimited ] && hard_nofile=1048576
+hard_nproc=$(ulimit -Hu)
+nproc_limit=32768
+[ "$hard_nproc" != unlimited ] && [ "$hard_nproc" -lt "$nproc_limit" ] && nproc_limit=$hard_nproc
 cat >"$work/containers.conf" <<CONF
+[containers]
+default_ulimits = ["nofile=$hard_nofile:$hard_nofile", "nproc=$nproc_limit:$nproc_limit"]
 [engine]
 runtime = "runc"
 cgroup_manager = "cgroupfs"
