@@ -103,7 +103,7 @@ ask() { # ask LINE: one request line on a fresh connection, the first reply line
 }
 start
 echo "ok: $(/usr/bin/ttl-semlock --healthcheck --config $cfg)"
-[ "$(ps -o user= -p "$pid")" = ttl-semlock ] || fail "server user: $(ps -o user= -p "$pid")"
+[ "$(stat -c %U "/proc/$pid")" = ttl-semlock ] || fail "server user: $(stat -c %U "/proc/$pid")"
 [ "$(ask PING)" = "+PONG" ] || fail "PING"
 [ "$(ask 'SEMLOCK.ACQUIRE pkg:job 600000 OWNER deb')" = "*2" ] || fail "RESP acquire"
 json=$(ask '{"action":"acquire","key":"pkg:json","ttl":600,"owner":"deb-json"}')
