@@ -25,6 +25,12 @@ ARG CMAKE_ARGS=""
 # The commit --version and ttl_semlock_build_info report (the build context has no .git).
 ARG SEMLOCK_COMMIT=unknown
 ENV CCACHE_DIR=/root/.cache/ccache
+# Cluster mode's Raft sidecar ttl-semlock-raft (Go, replication/; docs/CLUSTER.md), from a
+# build directory of its own. It needs only libc and the loader, which the server needs too.
+RUN cmake -S . -B /build-raft -G Ninja -DCMAKE_BUILD_TYPE=Release -DSEMLOCK_TESTS=OFF \
+      -DSEMLOCK_BENCH=OFF >/dev/null \
+ && cmake --build /build-raft --target ttl-semlock-raft \
+ && strip /build-raft/server/ttl-semlock-raft
 RUN --mount=type=cache,target=/root/.cache/ccache \
     cmake -S . -B /build -G Ninja -DCMAKE_BUILD_TYPE=Release -DSEMLOCK_TESTS=OFF \
       -DSEMLOCK_BENCH=OFF -DSEMLOCK_COMMIT="${SEMLOCK_COMMIT}" ${CMAKE_ARGS} >/dev/null \
@@ -60,6 +66,8 @@ RUN ["/usr/local/bin/ttl-semlock", "--check-config", "--config", "/app/config.js
 # mounts a config of their own that says 127.0.0.1; -e TTLSEMLOCK_SERVER_HOST=... overrides it.
 ENV TTLSEMLOCK_SERVER_HOST=0.0.0.0 \
     TTLSEMLOCK_METRICS_HOST=0.0.0.0
+# Found next to the server in cluster mode.
+COPY --from=build /build-raft/server/ttl-semlock-raft /usr/local/bin/ttl-semlock-raft
 # Numeric, so that Kubernetes' runAsNonRoot can verify it.
 USER 10001:10001
 WORKDIR /app

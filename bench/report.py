@@ -99,6 +99,39 @@ def ratio_text(ratios):
     return "%.2f× (%.2f–%.2f)" % (med, min(ratios), max(ratios))
 
 
+def cpu_agreement(res, case, side):
+    """(max - min) / median of the server CPU per operation over the rounds, or None."""
+    vals = [v for v in res.values(case, side, "cpu_us_per_op") if v is not None]
+    if len(vals) < 2:
+        return None
+    return (max(vals) - min(vals)) / statistics.median(vals)
+
+
+def pipelined_targets(res, rows, ratio_row):
+    """Issue 18's headline rows: pipelined acquire from semlock-loadgen, median of the
+    alternating rounds with their range."""
+    if not res.sides("pipelined"):
+        return
+    for side, what in (("ttl-semlock", "SEMLOCK.ACQUIRE"),
+                       ("ttl-semlock (SET NX PX)", "SET NX PX")):
+        if side not in res.sides("pipelined"):
+            continue
+        ratio_row("Pipelined %s: server CPU per op ≤ 0.5× Redis's" % what, "pipelined",
+                  "cpu_us_per_op", 0.5, False, side)
+        ratio_row("Pipelined %s: throughput ≥ 2× Redis" % what, "pipelined", "ops_per_s", 2.0,
+                  True, side)
+        ir = res.ratio_median("ir pipelined", side, "ir_per_op")
+        if ir is not None:
+            rows.append(("(pipelined %s: user-space instructions per op vs Redis, callgrind)"
+                         % what, "%.2f×" % ir, "Redis needs %.2f× ours" % (1 / ir)))
+    for side in res.sides("pipelined"):
+        agree = cpu_agreement(res, "pipelined", side)
+        if agree is not None:
+            rows.append(("Pipelined, %s: server CPU/op agrees within 10%% across rounds" % side,
+                         "spread %.1f%% of the median" % (100 * agree),
+                         verdict(agree, agree <= 0.10)))
+
+
 def targets(res):
     """(target, measured, verdict) rows for the summary."""
     rows = []
@@ -110,6 +143,7 @@ def targets(res):
         rows.append((label, "–" if r is None else ratio_text(res.ratios(case, side, metric)),
                      verdict(r, ok)))
 
+    pipelined_targets(res, rows, ratio_row)
     ratio_row("Acquire throughput ≥ 1.0× Redis (50 clients)", "acquire c50", "rps", 1.0)
     ratio_row("Acquire throughput ≥ 1.3× Redis (50 clients, -P 16)", "acquire c50 P16", "rps",
               1.3)
@@ -179,6 +213,27 @@ def write_markdown(res, path, header_lines):
             "|---|---|---|"]
     out += ["| %s | %s | %s |" % row for row in targets(res)]
     out += [""] + ["- " + n for n in res.notes] + [""]
+    if res.sides("pipelined"):
+        out += ["## 0. Pipelined acquire (semlock-loadgen: 1 thread, 8 connections, 16 in flight "
+                "each, keyspace 100,000, TTL 30 s)", "",
+                "Each round starts a fresh server per side; the order alternates between rounds. "
+                "Server CPU is the server's own user+system time over the run per request; "
+                "*server busy* and *client busy* are CPU time over wall time (1.0 = a whole "
+                "core): the generator needs a fraction of what the server does. Wall-clock "
+                "throughput moves with the machine's other load; the CPU per request is the "
+                "steadier comparison.", "",
+                res.table("pipelined", [("ops_per_s", "ops/s"),
+                                        ("cpu_us_per_op", "server CPU µs/op"),
+                                        ("server_cpu_util", "server busy"),
+                                        ("client_cpu_util", "client busy"),
+                                        ("reads_per_batch", "client reads/batch")],
+                          [("ops_per_s", "ops/s vs Redis"),
+                           ("cpu_us_per_op", "CPU/op vs Redis")]), ""]
+        if res.sides("ir pipelined"):
+            out += ["User-space instructions per pipelined request (callgrind, same client, "
+                    "fixed request count):", "",
+                    res.table("ir pipelined", [("ir_per_op", "instructions/request")],
+                              [("ir_per_op", "vs Redis")]), ""]
     rb_cols = [("rps", "ops/s"), ("p50_us", "p50 µs"), ("p99_us", "p99 µs"),
                ("cpu_us_per_op", "server CPU µs/op")]
     rb_ratios = [("rps", "ops/s vs Redis"), ("cpu_us_per_op", "CPU/op vs Redis")]

@@ -15,9 +15,27 @@ import time
 
 def free_port():
     """A loopback port nobody listens on right now (the kernel picks it)."""
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+    return free_ports(1)[0]
+
+
+def free_ports(n):
+    """n distinct loopback ports nobody listens on right now: all n sockets stay bound until
+    every port is known, so the kernel cannot hand out one port twice (two ports picked one
+    after the other can come back equal). Another process may still take one before the server
+    binds it: Server.start retries with new ports when the server exits at start."""
+    socks = []
+    try:
+        for _ in range(n):
+            s = socket.socket()
+            s.bind(("127.0.0.1", 0))
+            socks.append(s)
+        return [s.getsockname()[1] for s in socks]
+    finally:
+        for s in socks:
+            s.close()
+
+
+START_ATTEMPTS = 5
 
 
 def resp_call(port, *args, timeout=5.0):
@@ -73,6 +91,10 @@ def info_fields(port, section):
     return fields
 
 
+class _ExitedAtStart(Exception):
+    pass
+
+
 class Server:
     """One server process pinned to `cpu`. kind is 'semlock' or 'redis'."""
 
@@ -87,10 +109,25 @@ class Server:
         self.workdir = None
 
     def start(self):
-        self.port = free_port()
+        """Starts the server on fresh ports; when it exits at start (a port taken meanwhile, or
+        refused), tries again with new ports, up to START_ATTEMPTS times."""
+        for attempt in range(1, START_ATTEMPTS + 1):
+            try:
+                return self._start_once()
+            except _ExitedAtStart as e:
+                if attempt == START_ATTEMPTS:
+                    raise RuntimeError("%s exited at start %d times; last log in %s: %s" % (
+                        self.kind, attempt, self.workdir, e))
+                self.log.close()
+                shutil.rmtree(self.workdir, ignore_errors=True)
+                self.proc = None
+
+    def _start_once(self):
+        ports = free_ports(2)
+        self.port = ports[0]
         self.workdir = tempfile.mkdtemp(prefix="semlock-bench-")
         if self.kind == "semlock":
-            argv = [self.binary, "--port", str(self.port), "--metrics-port", str(free_port()),
+            argv = [self.binary, "--port", str(self.port), "--metrics-port", str(ports[1]),
                     "--log-level", "warn"] + self.extra_args
         else:
             # No persistence, loopback only: a cache-style Redis as lock users run it.
@@ -103,13 +140,17 @@ class Server:
         deadline = time.monotonic() + 30
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:
-                raise RuntimeError("%s exited at start; log in %s" % (self.kind, self.workdir))
+                self.log.flush()
+                with open(os.path.join(self.workdir, "server.log"), "rb") as f:
+                    tail = f.read()[-300:].decode(errors="replace").strip()
+                raise _ExitedAtStart(tail)
             try:
                 if resp_call(self.port, "PING", timeout=0.5) == b"PONG":
                     return self
             except OSError:
                 pass
             time.sleep(0.02)
+        self.stop()
         raise RuntimeError("%s did not answer PING within 30 s" % self.kind)
 
     def stop(self):

@@ -104,6 +104,10 @@ void encode_resync(std::string& out) {
   begin(MsgType::kResync, 0, out);
 }
 
+void encode_ping(std::string& out) {
+  begin(MsgType::kPing, 0, out);
+}
+
 void encode_transfer(std::uint64_t target, std::string& out) {
   begin(MsgType::kTransfer, 8, out);
   put_u64(out, target);

@@ -24,6 +24,7 @@ enum class MsgType : std::uint8_t {
   kReadIndex = 4,
   kResync = 5,
   kTransfer = 6,
+  kPing = 7,  // the server's loop is alive (every heartbeat); a silent server loses leadership
   // sidecar -> server
   kStatus = 10,
   kEntries = 11,
@@ -42,6 +43,7 @@ void encode_snapshot_taken(std::uint64_t index, std::string_view path, std::stri
 void encode_read_index(std::uint64_t tag, std::string& out);
 void encode_resync(std::string& out);
 void encode_transfer(std::uint64_t target, std::string& out);
+void encode_ping(std::string& out);
 
 // --- decoding (sidecar -> server) ---
 struct MemberInfo {

@@ -59,13 +59,33 @@ struct SecurityConfig {
   std::vector<std::string> api_keys;
   std::vector<std::string> admin_api_keys;
   bool require_owner = false;
+  // SPEC §8: with no key and a non-loopback listen address, only loopback clients are served.
+  bool protected_mode = true;
+  // One key a line (blank lines and lines starting with '#' skipped), added to api_keys.
+  std::string api_keys_file;
+};
+
+// SPEC §8: a separate TLS lock port (Redis's tls-port), OpenSSL 3 in server/tls.cc.
+struct TlsConfig {
+  bool enabled = false;
+  std::uint16_t port = 8766;
+  std::string cert_file;
+  std::string key_file;
+  std::string ca_file;                     // client certificates are checked against it
+  std::string client_auth = "none";        // none | optional | required
+  std::string protocols = "TLSv1.2 TLSv1.3";  // the versions allowed, space or comma separated
+  std::string ciphers;                     // OpenSSL cipher list for TLS 1.2 ("" = its default)
 };
 
 struct MetricsConfig {
   std::string host = "127.0.0.1";
   std::uint16_t port = 9765;
   bool enabled = true;
+<<<<<<< HEAD
   std::vector<std::string> key_prefixes;  // label values of the per-prefix wait metrics
+=======
+  bool tls = false;  // serve the metrics port over TLS with tls.cert_file/key_file
+>>>>>>> main
 };
 
 struct LoggingConfig {
@@ -113,6 +133,7 @@ struct Config {
   CleanupConfig cleanup;
   ScriptingConfig scripting;
   SecurityConfig security;
+  TlsConfig tls;
   MetricsConfig metrics;
   LoggingConfig logging;
   PersistenceConfig persistence;
@@ -130,6 +151,9 @@ struct LoadResult {
   std::string error;   // one line for stderr when exit_code != 0, names the key path; no \n
   Config config;
   bool repair_journal = false;  // --repair-journal flag (persistence, later)
+  // --check-config: the caller runs its own preflight (names resolve, certificates load) before
+  // printing `output`.
+  bool check_config = false;
   bool healthcheck = false;     // --healthcheck: probe the server this config describes, exit
 };
 

@@ -198,7 +198,7 @@ std::vector<KeySpec> make_keys() {
   keys.push_back(string_key<&C::server, &ServerConfig::host>(
       "server", "host", "address the lock port binds to", true));
   keys.push_back(uint_key<&C::server, &ServerConfig::port>(
-      "server", "port", "lock port (RESP, JSON lines, HTTP)", 1, 65535));
+      "server", "port", "lock port (RESP, JSON lines, HTTP); 0 = off (TLS port only)", 0, 65535));
   keys.push_back(uint_key<&C::server, &ServerConfig::max_connections>(
       "server", "max_connections", "most open client connections", 1, kNoMax));
   keys.push_back(uint_key<&C::server, &ServerConfig::max_request_bytes>(
@@ -258,6 +258,7 @@ std::vector<KeySpec> make_keys() {
       "security", "require_owner", "JSON release must name an owner"));
   keys.push_back(deprecated_key("security", "cache_auth_results"));
   keys.push_back(deprecated_key("security", "cache_ttl_seconds"));
+  add_security_keys(keys);
 
   keys.push_back(string_key<&C::metrics, &MetricsConfig::host>(
       "metrics", "host", "address the metrics port binds to", true));

@@ -44,6 +44,13 @@ void add_cluster_keys(std::vector<KeySpec>& keys);
 // Cross-key checks of the `cluster` section; fills raft_listen's default. "" or the error.
 std::string finalize_cluster(Config& config);
 
+// The `security` additions (protected_mode, api_keys_file), `tls` and metrics.tls
+// (security_keys.cc), appended to `keys`.
+void add_security_keys(std::vector<KeySpec>& keys);
+// Reads security.api_keys_file into api_keys and checks the tls section against the ports.
+// "" or the error. Runs first in finalize().
+std::string finalize_security(Config& config);
+
 // All keys, sections in file order.
 const std::vector<KeySpec>& all_keys();
 

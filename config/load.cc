@@ -23,7 +23,7 @@ struct FlagSpec {
 };
 
 // Flags that set one key each, by the key's own parser (same values and messages as the file).
-constexpr std::array<FlagSpec, 26> kKeyFlags = {{
+constexpr std::array<FlagSpec, 29> kKeyFlags = {{
     {"--host", "server", "host"},
     {"--port", "server", "port"},
     {"--metrics-host", "metrics", "host"},
@@ -50,6 +50,9 @@ constexpr std::array<FlagSpec, 26> kKeyFlags = {{
     {"--cluster-request-timeout", "cluster", "request_timeout"},
     {"--cluster-snapshot-entries", "cluster", "snapshot_entries"},
     {"--cluster-raft-listen", "cluster", "raft_listen"},
+    {"--tls-port", "tls", "port"},
+    {"--tls-cert-file", "tls", "cert_file"},
+    {"--tls-key-file", "tls", "key_file"},
 }};
 
 LoadResult exit_with_error(std::string error) {
@@ -182,6 +185,7 @@ LoadResult load(int argc, const char* const* argv, const char* const* env) {
     return exit_with_error(std::move(error));
   }
   if (check_config) {
+    result.check_config = true;
     result.action = LoadAction::kExit;
     result.exit_code = 0;
     result.output = "configuration OK\n";

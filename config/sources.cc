@@ -120,8 +120,17 @@ std::string apply_env(Config& config, const char* const* env) {
     if (client_side) continue;
 
     const KeySpec* found = nullptr;
+    if (value.starts_with("tcp://") || value.starts_with("udp://")) {
+      // Kubernetes' service links (a Service named ttlsemlock-server injects
+      // TTLSEMLOCK_SERVER_PORT=tcp://10.0.0.7:8765): never a setting of ours, whatever the name.
+      config.warnings.push_back(std::string(name) +
+                                ": a Kubernetes service link (tcp://...), not a setting; ignored");
+      continue;
+    }
     if (name == "TTLSEMLOCK_API_KEYS") {
       found = find_key("security", "api_keys");
+    } else if (name == "TTLSEMLOCK_API_KEYS_FILE") {
+      found = find_key("security", "api_keys_file");
     } else if (name == "TTLSEMLOCK_ADMIN_API_KEYS") {
       found = find_key("security", "admin_api_keys");
     } else {
@@ -129,7 +138,12 @@ std::string apply_env(Config& config, const char* const* env) {
         if (key.kind != KeyKind::kLegacy && key.env_name() == name) found = &key;
       }
     }
-    if (found == nullptr) return std::string(name) + ": unknown key";
+    if (found == nullptr) {
+      // SPEC §7: orchestrators set variables the operator never wrote (Kubernetes'
+      // TTLSEMLOCK_SERVICE_HOST for a Service named ttlsemlock): a warning, not a refusal.
+      config.warnings.push_back(std::string(name) + ": unknown variable; ignored");
+      continue;
+    }
     if (found->kind == KeyKind::kDeprecated) {
       config.warnings.push_back(std::string(name) + ": no longer used; accepted and ignored");
       continue;
@@ -142,6 +156,7 @@ std::string apply_env(Config& config, const char* const* env) {
 }
 
 std::string finalize(Config& config) {
+  if (std::string error = finalize_security(config); !error.empty()) return error;
   SecurityConfig& security = config.security;
   if (!security.api_keys.empty()) security.auth_required = true;
   if (security.auth_required && security.api_keys.empty()) {

@@ -19,7 +19,7 @@ std::string apply_json_file(Config& config, const std::string& path);
 
 // Applies TTLSEMLOCK_* entries of `env` ("NAME=value" strings, null-terminated array; may be
 // null). The client-side TTLSEMLOCK_HOST, _PORT and _API_KEY are skipped; any other unknown
-// TTLSEMLOCK_* is an error.
+// TTLSEMLOCK_*, and any value in Kubernetes' service-link form (tcp://...), is a warning.
 std::string apply_env(Config& config, const char* const* env);
 
 // Rules across keys, run once after every layer: api_keys imply auth_required, auth_required

@@ -10,7 +10,13 @@ namespace semlock {
 using detail::kNil;
 
 Engine::Engine(EngineLimits limits, std::uint64_t first_fence)
-    : impl_(std::make_unique<Impl>(limits, first_fence)) {}
+    : impl_(std::make_unique<Impl>(limits, first_fence)) {
+  impl_->data = std::make_unique<DataStore>(*this, &impl_->bytes);
+}
+
+DataStore& Engine::data() {
+  return *impl_->data;
+}
 
 Engine::~Engine() = default;
 
@@ -44,6 +50,9 @@ AcquireResult Engine::acquire(const AcquireRequest& req, Millis now) {
   std::uint64_t hash = detail::hash_key(req.key);
   std::uint32_t slot = m.find(req.key, hash);
   if (slot != kNil && !m.purge(slot, now)) slot = kNil;
+  if (slot == kNil && m.data_keys != 0 && m.data->find(req.key, now)) {
+    return {EngineStatus::kWrongType};  // a data key (SPEC §3: one type per key)
+  }
   if (slot == kNil) {
     r.status = m.admit(/*creates_key=*/true, /*adds_waiter=*/false, now);
     if (r.status != EngineStatus::kOk) return r;
@@ -204,6 +213,7 @@ AcquireResult Engine::set_holder(std::string_view key, std::string_view owner, M
   std::uint64_t hash = detail::hash_key(key);
   std::uint32_t slot = m.find(key, hash);
   if (slot != kNil && !m.purge(slot, now)) slot = kNil;
+  if (slot == kNil && m.data_keys != 0) m.data->remove(key, now);  // SET replaces a data key
   if (slot == kNil) {
     r.status = m.admit(true, false, now);
     if (r.status != EngineStatus::kOk) return r;
@@ -252,7 +262,12 @@ void Engine::time_out_all_waiters() {
 void Engine::tick(Millis now) {
   Impl& m = *impl_;
   m.observe(now);
-  m.expire_due(now, m.limits.max_expiries_per_tick);
+  const std::uint64_t expired = m.expire_due(now, m.limits.max_expiries_per_tick);
+  // Data keys share the budget, after the holders (engine/data.h).
+  if (expired < m.limits.max_expiries_per_tick) {
+    m.data->expire_due(now, m.limits.max_expiries_per_tick - expired);
+  }
+  m.data->time_out_pop_waiters(now, m.limits.max_expiries_per_tick);
   // Waiter timeouts after expiries: a permit freed in this tick goes to a waiter that was still
   // waiting when it freed. While due holders remain (a mass expiry larger than the budget), the
   // timeouts wait for them too, so no waiter is turned away by a permit that is only still held

@@ -137,6 +137,7 @@ struct LimitWarning {
 
 struct EngineStats {
   std::uint64_t active_locks = 0;  // keys with at least one holder or waiter
+  std::uint64_t data_keys = 0;     // data keys (engine/data.h); they count toward max_locks too
   std::uint64_t holders = 0;
   std::uint64_t waiters = 0;
   std::uint64_t acquire_requests = 0;
@@ -159,12 +160,15 @@ struct EngineStats {
 
 // One change of a holder, recorded while the mutation log is on, in the order it happened.
 struct Mutation {
-  enum class Kind : std::uint8_t { kHold, kDrop } kind = Kind::kHold;
+  // kData: a data key's change (engine/data.h); `data` holds the operation, `deadline` the
+  // key's deadline for an "expire" operation.
+  enum class Kind : std::uint8_t { kHold, kDrop, kData } kind = Kind::kHold;
   std::string key;
   std::string owner;
   std::uint64_t fence = 0;
   Millis deadline = 0;      // kHold: the holder's (monotonic) deadline
   std::uint32_t limit = 1;  // the key's limit
+  std::vector<std::string> data;  // kData
 };
 
 // A live holder as for_each_holder() reports it (views valid during the callback only).
@@ -175,6 +179,8 @@ struct HolderView {
   std::uint32_t limit = 1;
   Millis deadline = 0;
 };
+
+class DataStore;
 
 class Engine {
  public:
@@ -281,8 +287,13 @@ class Engine {
   // Calls fn for every holder stored (due ones included), in no particular order.
   void for_each_holder(const std::function<void(const HolderView&)>& fn) const;
 
+  // The data keys on the same keyspace (engine/data.h).
+  DataStore& data();
+
+  struct Impl;  // engine/*.cc only
+  Impl& impl() { return *impl_; }
+
  private:
-  struct Impl;
   std::unique_ptr<Impl> impl_;
 };
 

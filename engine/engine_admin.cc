@@ -68,6 +68,7 @@ EngineStats Engine::stats() const {
   const Impl& m = *impl_;
   EngineStats s = m.counters;
   s.active_locks = m.index.size();
+  s.data_keys = m.data_keys;
   s.holders = m.holder_total;
   s.waiters = m.waiter_total;
   s.engine_memory_bytes = memory_bytes();

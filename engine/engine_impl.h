@@ -22,6 +22,7 @@
 #include <vector>
 
 #include "engine/counting_alloc.h"
+#include "engine/data.h"
 #include "engine/engine.h"
 #include "engine/entries.h"
 #include "engine/key_hash.h"
@@ -147,6 +148,10 @@ struct Engine::Impl {
   WarnState warn_memory;
   // Persistence (engine_persist.cc): the mutation log, off unless set_mutation_log(true).
   bool log_mutations = false;
+  // Data keys (engine/data.h): their count joins the lock keys' for max_locks.
+  std::uint64_t data_keys = 0;
+  std::uint64_t data_waiters = 0;  // blocked BLPOP/BRPOP: with waiter_total for max_waiters
+  std::unique_ptr<DataStore> data;
   std::vector<Mutation> mutations;
   void log_holder(Mutation::Kind kind, std::uint32_t h);
   void log_hold(std::uint32_t h) {

@@ -428,12 +428,12 @@ std::uint64_t Engine::Impl::expire_due(Millis now, std::uint64_t budget) {
 
 EngineStatus Engine::Impl::admit(bool creates_key, bool adds_waiter, Millis now) {
   auto over_locks = [&] {
-    return creates_key && limits.max_locks != 0 && index.size() >= limits.max_locks;
+    return creates_key && limits.max_locks != 0 && index.size() + data_keys >= limits.max_locks;
   };
   auto over_memory = [&] {
     return limits.max_memory_bytes != 0 && used_memory() >= limits.max_memory_bytes;
   };
-  auto over_waiters = [&] { return adds_waiter && waiter_total >= limits.max_waiters; };
+  auto over_waiters = [&] { return adds_waiter && waiter_total + data_waiters >= limits.max_waiters; };
   if (!over_locks() && !over_memory() && !over_waiters()) return EngineStatus::kOk;
   // Due holders are absent (SPEC §1): remove them before saying the server is full.
   expire_due(now, limits.max_expiries_per_tick);

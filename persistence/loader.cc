@@ -3,6 +3,7 @@
 
 #include <algorithm>
 #include <cerrno>
+#include <cstdlib>
 #include <cstring>
 #include <unordered_map>
 
@@ -39,7 +40,24 @@ void ReplayState::apply(const Record& r) {
     case RecordType::kFenceReservation:
       reserved_fence_ = std::max(reserved_fence_, r.fence);
       break;
+    case RecordType::kData:
+      if (r.data.size() == 2 && r.data[0] == "epoch") {
+        const std::uint64_t epoch = std::strtoull(r.data[1].c_str(), nullptr, 10);
+        if (in_snapshot_) {
+          snapshot_epoch_ = epoch;
+        } else {
+          skip_data_ = epoch < snapshot_epoch_;
+        }
+      } else if (!skip_data_) {
+        data_.push_back(r);
+      }
+      break;
   }
+}
+
+void ReplayState::begin_file(bool snapshot) {
+  in_snapshot_ = snapshot;
+  skip_data_ = !snapshot && snapshot_epoch_ > 0;
 }
 
 std::vector<PersistedHolder> ReplayState::live_holders(std::int64_t now_wall_ms) const {
@@ -316,12 +334,14 @@ LoadResult load_directory(const std::string& dir, std::int64_t now_wall_ms, bool
   bool present = false;
   const std::string snap_path = join_path(dir, kSnapshotName);
   if (!read_file(snap_path, data, present, out)) return out;
+  state.begin_file(true);
   if (present && !load_snapshot(snap_path, data, state, out)) return out;
   // A background snapshot that did not finish leaves the journal it started from: its records
   // replay on top of whichever snapshot is on disk (a prefix of the history replayed on the state
   // it led to changes nothing, since the last record per holder wins).
   const std::string prev_path = join_path(dir, kJournalPrevName);
   if (!read_file(prev_path, data, present, out)) return out;
+  state.begin_file(false);
   if (present) {
     out.journal_prev = true;
     const JournalScan prev = scan_journal(prev_path, data, repair, state);
@@ -335,6 +355,7 @@ LoadResult load_directory(const std::string& dir, std::int64_t now_wall_ms, bool
   }
   const std::string journal_path = join_path(dir, kJournalName);
   if (!read_file(journal_path, data, present, out)) return out;
+  state.begin_file(false);
   const JournalScan scan = scan_journal(journal_path, data, repair, state);
   out.warnings.insert(out.warnings.end(), scan.warnings.begin(), scan.warnings.end());
   if (!scan.ok) {
@@ -345,6 +366,7 @@ LoadResult load_directory(const std::string& dir, std::int64_t now_wall_ms, bool
   if (present && scan.version == kLegacyFormatVersion) out.legacy_files.push_back(journal_path);
   out.journal_valid_bytes = scan.valid_bytes;
   out.holders = state.live_holders(now_wall_ms);
+  out.data_records = std::move(state.data_records());
   out.dropped_expired = state.size() - out.holders.size();
   out.max_fence = state.max_fence();
   out.reserved_fence = state.reserved_fence();

@@ -45,6 +45,13 @@ class ReplayState {
   std::uint64_t max_fence() const { return max_fence_; }
   std::uint64_t reserved_fence() const { return reserved_fence_; }
   std::size_t size() const { return holders_.size(); }
+  // Data records (kData), in order, to replay through the engine (engine/data.h). Their
+  // operations are not all idempotent (list pushes and pops), so a journal the snapshot already
+  // contains must not replay them twice: a snapshot and the journal started with it carry the
+  // same "epoch" record; a journal with an older epoch (or none) than the snapshot's has its data
+  // records skipped (its holder records replay harmlessly, as before).
+  void begin_file(bool snapshot);
+  std::vector<Record>& data_records() { return data_; }
 
  private:
   // Keyed by holder_id(key, owner); the key and owner are cut back out for live_holders().
@@ -57,6 +64,10 @@ class ReplayState {
   absl::flat_hash_map<std::string, Stored> holders_;
   std::uint64_t max_fence_ = 0;
   std::uint64_t reserved_fence_ = 0;
+  std::vector<Record> data_;
+  bool in_snapshot_ = false;
+  bool skip_data_ = false;
+  std::uint64_t snapshot_epoch_ = 0;
 };
 
 struct JournalScan {
@@ -78,6 +89,7 @@ struct LoadResult {
   std::string error;  // names the file and offset
   std::vector<std::string> warnings;
   std::vector<PersistedHolder> holders;   // live at now_wall_ms
+  std::vector<Record> data_records;       // kData records to replay, in order
   std::uint64_t max_fence = 0;            // highest fence in the files
   std::uint64_t reserved_fence = 0;       // highest reservation in the files
   std::uint64_t journal_valid_bytes = 0;  // open the journal cut to this

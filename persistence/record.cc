@@ -56,7 +56,17 @@ std::string encode_payload(const Record& r) {
   payload.reserve(32 + r.key.size() + r.owner.size());
   put_u8(payload, static_cast<std::uint8_t>(r.type));
   put_u64(payload, r.fence);
-  if (r.type != RecordType::kFenceReservation) {
+  if (r.type == RecordType::kData) {
+    put_u64(payload, static_cast<std::uint64_t>(r.wall_deadline_ms));
+    const std::string_view key = std::string_view(r.key).substr(0, 0xFFFF);
+    put_u16(payload, static_cast<std::uint16_t>(key.size()));
+    payload.append(key);
+    put_u32(payload, static_cast<std::uint32_t>(r.data.size()));
+    for (const std::string& a : r.data) {
+      put_u32(payload, static_cast<std::uint32_t>(a.size()));
+      payload.append(a);
+    }
+  } else if (r.type != RecordType::kFenceReservation) {
     if (r.type == RecordType::kHold) {
       put_u64(payload, static_cast<std::uint64_t>(r.wall_deadline_ms));
       put_u32(payload, r.limit);
@@ -94,6 +104,12 @@ void decode_payload(std::string_view payload, DecodeResult& r) {
     r.record.owner = in.bytes(in.uint(1));
   } else if (type == static_cast<std::uint8_t>(RecordType::kFenceReservation)) {
     r.record.type = RecordType::kFenceReservation;
+  } else if (type == static_cast<std::uint8_t>(RecordType::kData)) {
+    r.record.type = RecordType::kData;
+    r.record.wall_deadline_ms = static_cast<std::int64_t>(in.uint(8));
+    r.record.key = in.bytes(in.uint(2));
+    const std::uint64_t n = in.uint(4);
+    for (std::uint64_t i = 0; i < n && in.ok(); ++i) r.record.data.push_back(in.bytes(in.uint(4)));
   } else {
     r.status = DecodeStatus::kCorrupt;
     r.error = "unknown record type " + std::to_string(type);
@@ -201,7 +217,7 @@ DecodeResult decode_record(std::string_view data, std::uint32_t version) {
     r.error = "record header checksum mismatch";
     return r;
   }
-  if (length == 0 || length > kMaxPayloadBytes) {
+  if (length == 0 || length > (v1 ? kMaxPayloadBytes : kMaxDataPayloadBytes)) {
     r.status = DecodeStatus::kCorrupt;
     r.error = "bad record length " + std::to_string(length);
     return r;

@@ -13,6 +13,9 @@
 //           owner (u8 length + bytes)
 //   kDrop:  fence u64, key, owner
 //   kFenceReservation: fence u64 — no fence above it has been handed out
+//   kData:  fence u64 (0), wall deadline i64 (an "expire" operation's), key (u16 length + bytes),
+//           u32 argument count, then each argument (u32 length + bytes): a data key's change
+//           (engine/data.h names the operations)
 // Deadlines are wall-clock Unix milliseconds: the monotonic clock restarts with the machine.
 #pragma once
 
@@ -20,10 +23,11 @@
 #include <cstdint>
 #include <string>
 #include <string_view>
+#include <vector>
 
 namespace semlock::persist {
 
-enum class RecordType : std::uint8_t { kHold = 1, kDrop = 2, kFenceReservation = 3 };
+enum class RecordType : std::uint8_t { kHold = 1, kDrop = 2, kFenceReservation = 3, kData = 4 };
 
 struct Record {
   RecordType type = RecordType::kHold;
@@ -31,7 +35,8 @@ struct Record {
   std::string owner;
   std::uint64_t fence = 0;
   std::uint32_t limit = 1;            // kHold
-  std::int64_t wall_deadline_ms = 0;  // kHold
+  std::int64_t wall_deadline_ms = 0;  // kHold, kData
+  std::vector<std::string> data{};    // kData: the operation and its arguments
 };
 
 // The version this build writes; it reads 1 and 2.
@@ -42,6 +47,9 @@ inline constexpr std::size_t kFrameHeaderBytes = 12;       // format 2
 inline constexpr std::size_t kLegacyFrameHeaderBytes = 8;  // format 1
 // Largest valid payload: type + fence + deadline + limit + a 65,535-byte key + a 255-byte owner.
 inline constexpr std::size_t kMaxPayloadBytes = 1 + 8 + 8 + 4 + 2 + 65535 + 1 + 255;
+// Format 2 also carries kData records, whose values may be larger (a frame header has its own
+// check there, so a damaged length is still told apart).
+inline constexpr std::size_t kMaxDataPayloadBytes = 64u * 1024 * 1024;
 
 // File headers (format 2).
 inline constexpr std::size_t kFileHeaderBytes = 16;

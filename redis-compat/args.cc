@@ -15,6 +15,16 @@ std::optional<std::int64_t> parse_int64(std::string_view s) {
   }
   if (s[i] == '0' && s.size() > i + 1) return std::nullopt;  // no leading zeros, as Redis
   std::uint64_t v = 0;
+  if (s.size() - i <= 18) {
+    // At most 18 digits cannot overflow: no per-digit check (this runs for every TTL).
+    for (; i < s.size(); ++i) {
+      const unsigned digit = static_cast<unsigned char>(s[i]) - unsigned{'0'};
+      if (digit > 9) return std::nullopt;
+      v = v * 10 + digit;
+    }
+    if (negative && v == 0) return std::nullopt;  // "-0" is not accepted by Redis
+    return negative ? -static_cast<std::int64_t>(v) : static_cast<std::int64_t>(v);
+  }
   for (; i < s.size(); ++i) {
     const char c = s[i];
     if (c < '0' || c > '9') return std::nullopt;

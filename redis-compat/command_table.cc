@@ -4,9 +4,12 @@
 
 #include <algorithm>
 #include <array>
+#include <cstring>
+#include <vector>
 
 #include "redis-compat/args.h"
 #include "redis-compat/commands.h"
+#include "redis-compat/commands_data.h"
 
 namespace semlock::redis {
 namespace {
@@ -189,6 +192,18 @@ constexpr CommandSpec kScriptSubcommands[] = {
      "",
      cmd_script_kill,
      {}},
+};
+
+// CONFIG: GET reads (any authenticated client), SET and REWRITE need an admin key.
+constexpr CommandSpec kConfigSubcommands[] = {
+    {"config|get", -3, kNoScript | kLoading | kStale, 0, 0, 0, "server", "2.0.0",
+     "Returns the effective values of configuration parameters.", "parameter [parameter ...]",
+     cmd_config_get, {}},
+    {"config|set", -4, kNoScript | kAdmin | kLoading | kStale, 0, 0, 0, "server", "2.0.0",
+     "Sets configuration parameters in-flight.", "parameter value [parameter value ...]",
+     cmd_config_set, {}},
+    {"config|rewrite", 2, kNoScript | kAdmin | kLoading | kStale, 0, 0, 0, "server", "2.8.0",
+     "Persists the effective configuration to file.", "", cmd_config_rewrite, {}},
 };
 
 constexpr CommandSpec kCommands[] = {
@@ -537,6 +552,8 @@ constexpr CommandSpec kCommands[] = {
      {}},
     {"client", -2, kConn | kNoScript, 0, 0, 0, "connection", "2.4.0",
      "A container for client connection commands.", "", nullptr, kClientSubcommands},
+    {"config", -2, kNoScript, 0, 0, 0, "server", "2.0.0",
+     "A container for server configuration commands.", "", nullptr, kConfigSubcommands},
     {"info",
      -1,
      kLoading | kStale,
@@ -634,17 +651,30 @@ const CommandSpec* find_in(std::span<const CommandSpec> table, std::string_view 
 const CommandSpec* find_command(std::string_view name) {
   static const absl::flat_hash_map<std::string_view, const CommandSpec*> index = [] {
     absl::flat_hash_map<std::string_view, const CommandSpec*> m;
-    for (const auto& spec : kCommands) m.emplace(spec.name, &spec);
+    for (const auto& spec : all_commands()) m.emplace(spec.name, &spec);
     return m;
   }();
   char lower[32];
   if (name.size() > sizeof lower) return nullptr;  // longer than any command name
+  // The last name found, spelled as the client spelled it: pipelines repeat one command, and a
+  // byte compare is ~10 instructions where lowercasing and hashing are ~300 (issue 18 profile).
+  thread_local char last_name[sizeof lower];
+  thread_local std::size_t last_len = 0;
+  thread_local const CommandSpec* last_spec = nullptr;
+  if (last_spec != nullptr && name.size() == last_len &&
+      std::memcmp(name.data(), last_name, last_len) == 0) {
+    return last_spec;
+  }
   for (std::size_t i = 0; i < name.size(); ++i) {
     const char c = name[i];
     lower[i] = c >= 'A' && c <= 'Z' ? static_cast<char>(c - 'A' + 'a') : c;
   }
   const auto it = index.find(std::string_view(lower, name.size()));
-  return it == index.end() ? nullptr : it->second;
+  if (it == index.end()) return nullptr;
+  std::memcpy(last_name, name.data(), name.size());
+  last_len = name.size();
+  last_spec = it->second;
+  return it->second;
 }
 
 const CommandSpec* find_subcommand(const CommandSpec& parent, std::string_view name) {
@@ -652,7 +682,14 @@ const CommandSpec* find_subcommand(const CommandSpec& parent, std::string_view n
 }
 
 std::span<const CommandSpec> all_commands() {
-  return kCommands;
+  // The lock and connection commands, then the data commands (command_table_data.cc).
+  static const std::vector<CommandSpec> all = [] {
+    std::vector<CommandSpec> v(std::begin(kCommands), std::end(kCommands));
+    const auto data = data_commands();
+    v.insert(v.end(), data.begin(), data.end());
+    return v;
+  }();
+  return all;
 }
 
 bool is_redis_data_command(std::string_view lower_name) {

@@ -72,4 +72,9 @@ Outcome cmd_multi(CommandContext& ctx, Args argv);
 Outcome cmd_exec(CommandContext& ctx, Args argv);
 Outcome cmd_discard(CommandContext& ctx, Args argv);
 
+// CONFIG (commands_config.cc): the Host's settings.
+Outcome cmd_config_get(CommandContext& ctx, Args argv);
+Outcome cmd_config_set(CommandContext& ctx, Args argv);
+Outcome cmd_config_rewrite(CommandContext& ctx, Args argv);
+
 }  // namespace semlock::redis

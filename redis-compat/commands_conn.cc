@@ -269,7 +269,8 @@ Outcome cmd_info_server(CommandContext& ctx, Args argv) {
 }
 
 Outcome cmd_dbsize(CommandContext& ctx, Args) {
-  ctx.w.integer(static_cast<std::int64_t>(ctx.engine.stats().active_locks));
+  const EngineStats s = ctx.engine.stats();
+  ctx.w.integer(static_cast<std::int64_t>(s.active_locks + s.data_keys));
   return Outcome::kDone;
 }
 

@@ -8,6 +8,8 @@
 #include "redis-compat/args.h"
 #include "redis-compat/checks.h"
 #include "redis-compat/commands.h"
+#include "redis-compat/commands_data.h"
+#include "engine/data.h"
 #include "redis-compat/errors.h"
 
 namespace semlock::redis {
@@ -137,6 +139,13 @@ Outcome cmd_set(CommandContext& ctx, Args argv) {
     ctx.w.error(errors::kInvalidOwner);
     return Outcome::kDone;
   }
+  if (ctx.engine.stats().data_keys != 0) {  // SET over a data key (commands_string.cc)
+    Millis data_ttl_ms = 0;
+    if (ctx.engine.data().find(key, ctx.now) && !set_ttl(ctx, o, Current{}, data_ttl_ms)) {
+      return Outcome::kDone;
+    }
+    if (data_set(ctx, key, owner, o.nx, o.get, data_ttl_ms)) return Outcome::kDone;
+  }
   const Current cur = current(ctx, key);
   if (cur.wrongtype) {
     ctx.w.error(errors::kWrongType);
@@ -184,6 +193,7 @@ Outcome cmd_set(CommandContext& ctx, Args argv) {
 }
 
 Outcome cmd_get(CommandContext& ctx, Args argv) {
+  if (data_get(ctx, argv[1])) return Outcome::kDone;
   const Current cur = current(ctx, argv[1]);
   if (cur.wrongtype) {
     ctx.w.error(errors::kWrongType);
@@ -198,6 +208,7 @@ Outcome cmd_get(CommandContext& ctx, Args argv) {
 Outcome cmd_del(CommandContext& ctx, Args argv) {
   std::int64_t removed = 0;
   for (std::size_t i = 1; i < argv.size(); ++i) {
+    if (ctx.engine.data().remove(argv[i], ctx.now)) ++removed;
     if (ctx.engine.release_all(argv[i], ctx.now) > 0) ++removed;
   }
   ctx.w.integer(removed);
@@ -207,7 +218,7 @@ Outcome cmd_del(CommandContext& ctx, Args argv) {
 Outcome cmd_exists_keys(CommandContext& ctx, Args argv) {
   std::int64_t count = 0;
   for (std::size_t i = 1; i < argv.size(); ++i) {
-    if (ctx.engine.exists(argv[i], ctx.now)) ++count;
+    if (ctx.engine.exists(argv[i], ctx.now) || ctx.engine.data().find(argv[i], ctx.now)) ++count;
   }
   ctx.w.integer(count);
   return Outcome::kDone;
@@ -256,6 +267,11 @@ Outcome expire_generic(CommandContext& ctx, Args argv, std::int64_t unit_ms) {
     return Outcome::kDone;
   }
   const Millis ttl = *v * unit_ms;
+  if (ttl > 0 && ttl > std::numeric_limits<std::int64_t>::max() - ctx.now) {
+    ctx.w.error(invalid_expire(command));
+    return Outcome::kDone;
+  }
+  if (data_expire_key(ctx, argv[1], ttl, nx, xx, gt, lt)) return Outcome::kDone;
   const Current cur = current(ctx, argv[1]);
   if (cur.wrongtype) {
     ctx.w.error(errors::kWrongType);
@@ -285,6 +301,7 @@ Outcome expire_generic(CommandContext& ctx, Args argv, std::int64_t unit_ms) {
 }
 
 Outcome ttl_generic(CommandContext& ctx, Args argv, bool ms) {
+  if (data_ttl(ctx, argv[1], ms)) return Outcome::kDone;
   const Current cur = current(ctx, argv[1]);
   if (cur.wrongtype) {
     ctx.w.error(errors::kWrongType);

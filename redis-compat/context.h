@@ -4,8 +4,10 @@
 #pragma once
 
 #include <cstdint>
+#include <span>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 #include "engine/engine.h"
@@ -75,6 +77,19 @@ class Host {
   virtual Scripting& scripting() = 0;
   // The Lua heap now holds `bytes`: counted as used memory with the connection buffers (SPEC §2).
   virtual void on_script_heap(std::uint64_t bytes) = 0;
+  // CONFIG GET: (name, value) of every setting whose name matches one of the glob patterns.
+  virtual std::vector<std::pair<std::string, std::string>> config_get(
+      std::span<const std::string_view> patterns) {
+    (void)patterns;
+    return {};
+  }
+  // CONFIG SET name value [name value ...]: "" or the error reply (without "-").
+  virtual std::string config_set(std::span<const std::string_view> name_values) {
+    (void)name_values;
+    return "ERR CONFIG SET is not available";
+  }
+  // CONFIG REWRITE: "" or the error reply.
+  virtual std::string config_rewrite() { return "ERR no writable config file"; }
 };
 
 struct CommandContext {

@@ -57,7 +57,7 @@ std::optional<ErrorReply> status_error(EngineStatus status, const Engine& engine
     case EngineStatus::kOverMaxLocks: {
       const auto stats = engine.stats();
       return from_resp(fmt::format("OVERLIMIT maximum locks limit reached: {}/{}",
-                                   stats.active_locks, limits.max_locks));
+                                   stats.active_locks + stats.data_keys, limits.max_locks));
     }
     case EngineStatus::kOverMemory: {
       const auto stats = engine.stats();

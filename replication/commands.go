@@ -90,8 +90,15 @@ func (s *sidecar) sendStatus(urgent bool) {
 // handleFrame runs on the reader goroutine. PROPOSE goes straight to raft; the rest is queued
 // for run(). A malformed payload is returned as a protocol error.
 func (s *sidecar) handleFrame(f frame) error {
+	s.serverSeen.Store(time.Now().UnixNano())
 	d := &decoder{b: f.payload}
 	switch f.typ {
+	case msgPing:
+		if err := d.done("PING"); err != nil {
+			return err
+		}
+		s.serverPings.Store(true)
+		return nil
 	case msgPropose:
 		tag := d.u64("tag")
 		data := d.bytes("data")

@@ -23,6 +23,7 @@ const (
 	msgReadIndex     = 4
 	msgResync        = 5
 	msgTransfer      = 6
+	msgPing          = 7 // the server's liveness: sent every heartbeat while its loop runs
 )
 
 // Sidecar -> server.
@@ -89,7 +90,7 @@ func closedOr(err error) error {
 }
 
 func knownIncoming(t byte) bool {
-	return t >= msgPropose && t <= msgTransfer
+	return t >= msgPropose && t <= msgPing
 }
 
 // decoder reads the fields of one payload; the first short read sets err and later reads

@@ -64,6 +64,13 @@ type sidecar struct {
 	isLeader atomic.Bool
 	hasLead  atomic.Bool
 
+	// Server liveness: the last frame from the server (unix ns), and whether it sends PINGs at
+	// all (a server that never does is not watched). See serverWatchdog.
+	serverSeen  atomic.Int64
+	serverPings atomic.Bool
+	serverHung  bool      // owned by run()
+	lastWatch   time.Time // owned by run(): the watchdog's last run
+
 	removedMu sync.Mutex
 	removed   map[uint64]bool
 
@@ -249,6 +256,12 @@ func (s *sidecar) run() {
 	for {
 		select {
 		case <-ticker.C:
+			if s.serverWatchdog(time.Now()) {
+				// A hung server: this member neither leads nor campaigns (its Raft clock stands).
+				lastTick = time.Now()
+				s.sendStatus(false)
+				continue
+			}
 			s.tick(&lastTick, hb)
 			s.leaderWatchdog(time.Now())
 			s.expire(time.Now())
@@ -534,4 +547,51 @@ func (s *sidecar) applyConfChange(e raftpb.Entry) []byte {
 	}
 	b, _ := json.Marshal(out)
 	return b
+}
+
+// serverWatchdog: a server that sends no frame (it PINGs every heartbeat) for an election
+// timeout is hung (SIGSTOP, a stuck loop): its clients get no answers, so this member must not
+// keep Raft leadership, which its live sidecar alone would keep forever. A hung leader hands
+// leadership to the follower it heard from last (TransferLeadership: the follower campaigns at
+// once) and stops ticking, so it sends no more heartbeats and the followers elect without it
+// should the transfer not happen; a hung follower stops ticking, so it never campaigns. When
+// frames come again the clock runs again. True while the server is hung.
+func (s *sidecar) serverWatchdog(now time.Time) bool {
+	if !s.serverPings.Load() {
+		return false
+	}
+	// Silence counts only while this process ran: a sidecar stopped along with its server (one
+	// SIGSTOP for both, a VM pause) gives the server a fresh election timeout when it resumes.
+	if !s.lastWatch.IsZero() && now.Sub(s.lastWatch) > 3*time.Duration(s.o.heartbeatMs)*time.Millisecond {
+		s.serverSeen.Store(now.UnixNano())
+	}
+	s.lastWatch = now
+	silent := now.Sub(time.Unix(0, s.serverSeen.Load()))
+	if silent < s.electionTO {
+		if s.serverHung {
+			s.lg.Warn("server answers again; the Raft clock runs again")
+			s.serverHung = false
+		}
+		return false
+	}
+	if !s.serverHung {
+		s.serverHung = true
+		s.lg.Warn("server silent for an election timeout; not leading or campaigning",
+			zap.Duration("silent", silent))
+		if s.soft.RaftState == raft.StateLeader {
+			var target uint64
+			var last time.Time
+			s.heardMu.Lock()
+			for _, id := range s.mem.sortedIDs() {
+				if t, ok := s.heard[id]; ok && id != s.o.id && t.After(last) {
+					target, last = id, t
+				}
+			}
+			s.heardMu.Unlock()
+			if target != 0 {
+				s.node.TransferLeadership(context.Background(), s.o.id, target)
+			}
+		}
+	}
+	return true
 }

@@ -8,6 +8,8 @@ build_pkgs=(
   build-essential cmake ninja-build ccache pkg-config git
   libuv1-dev rapidjson-dev libcli11-dev prometheus-cpp-dev libcivetweb-dev
   libabsl-dev libspdlog-dev libfmt-dev liblua5.1-0-dev
+  # server/tls.cc: the TLS lock port (OpenSSL 3)
+  libssl-dev
   # replication/: the Raft sidecar ttl-semlock-raft (Go; etcd 3.4's raft/wal/snap/rafthttp sources)
   golang-go golang-etcd-server-dev
 )
@@ -17,8 +19,8 @@ test_pkgs=(
   redis-tools redis-server gnuplot-nox python3 python3-redis
   # tests/container (the image, built and run with podman) and tests/monitoring (promtool, Prometheus)
   podman runc catatonit netavark iptables debootstrap prometheus
-  # bench/run's replicated section: etcd 3.4 side by side with the cluster
-  etcd-server
+  # bench/run's replicated section: etcd 3.4 side by side with the cluster (etcdctl: etcd-client)
+  etcd-server etcd-client
 )
 # tests/clients/node: Debian's node and npm, unless a node with npm is installed already.
 command -v npm >/dev/null 2>&1 || test_pkgs+=(nodejs npm)

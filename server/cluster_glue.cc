@@ -188,6 +188,11 @@ CommitSink::Result Server::cluster_write(std::vector<Mutation>& mutations, std::
   const Millis now = now_ms();
   const std::int64_t now_wall = wall_ms_now();
   for (const Mutation& m : mutations) {
+    if (m.kind == Mutation::Kind::kData) {  // data keys (data_glue.cc)
+      Mutation copy = m;
+      encode_data_mutation(copy, now, now_wall, cluster_entry_records_);
+      continue;
+    }
     persist::Record r;
     r.type =
         m.kind == Mutation::Kind::kHold ? persist::RecordType::kHold : persist::RecordType::kDrop;
@@ -312,6 +317,11 @@ bool Server::cluster_apply_data(const std::string& data, Millis now, std::int64_
                    {{"key", r.key}, {"fence", std::to_string(r.fence)}});
         return false;
       }
+    } else if (r.type == persist::RecordType::kData) {
+      engine_->data().apply(r.key, r.data,
+                            r.wall_deadline_ms == INT64_MAX ? kNoDeadline
+                                                            : now + (r.wall_deadline_ms - now_wall),
+                            now);
     } else {
       engine_->release_fenced(r.key, r.owner, r.fence, now);
     }

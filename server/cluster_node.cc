@@ -212,6 +212,14 @@ void ClusterNode::send_resync() {
   send(std::move(f));
 }
 
+void ClusterNode::ping(Millis now) {
+  if (!spawned_ || stopping_ || now - last_ping_ms_ < config_.heartbeat_interval) return;
+  last_ping_ms_ = now;
+  std::string f;
+  cluster::encode_ping(f);
+  send(std::move(f));
+}
+
 void ClusterNode::transfer(std::uint64_t target) {
   std::string f;
   cluster::encode_transfer(target, f);

@@ -60,6 +60,9 @@ class ClusterNode {
   void propose(std::uint64_t tag, std::string_view data);
   void send_resync();
   void transfer(std::uint64_t target);
+  // Liveness for the sidecar: a PING every heartbeat interval (called from the loop's tick).
+  // A server that stops sending (hung, SIGSTOP) has the sidecar give up leadership.
+  void ping(Millis now);
   void send_snapshot_taken(std::uint64_t index, const std::string& path);
   void conf_change(ClusterConfOp op, std::uint64_t id, const std::string& raft,
                    const std::string& client, Server::ClusterConfCb done);
@@ -95,6 +98,7 @@ class ClusterNode {
   ClusterStatus status_;
   bool serving_ = false;
   Millis leader_seen_ms_ = 0;  // last time a leader was known (or start)
+  Millis last_ping_ms_ = 0;
   std::uint64_t last_tag_ = 0;
   absl::flat_hash_map<std::uint64_t, Server::ClusterConfCb> conf_waits_;
   absl::flat_hash_map<std::uint64_t, Server::ClusterReadCb> read_waits_;

@@ -42,6 +42,9 @@
 namespace semlock {
 
 class Server;
+namespace tls {
+struct Session;  // server/tls.h
+}
 
 struct SessionHolder {
   std::string key;
@@ -63,6 +66,8 @@ struct Connection {
   Server* server = nullptr;
   std::uint64_t id = 0;
   bool metrics_port = false;
+  tls::Session* tls = nullptr;  // TLS port (or metrics over TLS); freed in close_cb
+  bool denied = false;          // protected mode: the first request is refused, then closed
   WireProtocol protocol = WireProtocol::kUnknown;
   redis::ClientState client;
 
@@ -99,6 +104,12 @@ struct Connection {
   std::uint64_t bytes_sent = 0;  // output bytes the kernel has accepted since the accept
   std::size_t sessions_pruned_at = 16;
 
+  // Cluster forwarding (forward_upstream.h): replies owed by the leader, in order.
+  std::uint32_t forward_pending = 0;
+  bool forward_stalled = false;       // waiting for them before running the next request here
+  bool forward_multi = false;         // a MULTI was forwarded: everything goes until EXEC/DISCARD
+  bool forward_multi_broken = false;  // ... and its leader is gone
+
   Millis last_activity = 0;    // monotonic ms
   Millis over_soft_since = 0;  // when the unsent output passed the soft cap (0 = below)
 
@@ -110,7 +121,8 @@ struct Connection {
   std::size_t pending_output() const { return out.size() + inflight.size(); }
   // True while requests may run: not blocked, not closing, output under the soft cap.
   bool can_execute() const {
-    return !blocked && !close_after_write && !closed && pending_output() < soft_output_cap();
+    return !blocked && !forward_stalled && !close_after_write && !closed &&
+           pending_output() < soft_output_cap();
   }
   std::size_t buffer_bytes() const {
     return in.capacity() + out.capacity() + inflight.capacity() + client.multi_bytes +

@@ -218,6 +218,7 @@ bool Server::execute_json(Connection& c, json::Request& req, WireProtocol wire,
     admin = c.json_admin;
   } else if (auth_required() && req.action != json::Action::kPing) {
     metrics_.count_auth_failure();
+    note_security_event("Authentication missing", c.client.addr);
     write_json_error(body, status, id, "NOAUTH authentication failed");
     return true;
   }
@@ -264,8 +265,7 @@ bool Server::execute_json(Connection& c, json::Request& req, WireProtocol wire,
   if (cluster_refuses_writes() &&
       (req.action == json::Action::kAcquire || req.action == json::Action::kRelease ||
        req.action == json::Action::kExtend || req.action == json::Action::kForceRelease)) {
-    write_json_error(body, status, id, errors::kClusterDown);
-    return true;
+    return forward_json(c, req, wire, http_keep_alive, body, status);  // forward_dispatch.cc
   }
   switch (req.action) {
     case json::Action::kAcquire: {

@@ -14,15 +14,6 @@
 namespace semlock {
 namespace {
 
-// Commands that change lock state (cluster mode: only the serving leader runs them). Scripts and
-// EXEC may write; they count as writes.
-bool cluster_write_command(std::string_view name) {
-  const redis::CommandSpec* spec = redis::find_command(name);
-  if (spec == nullptr) return false;
-  return (spec->flags & redis::kWrite) != 0 || spec->name == "eval" || spec->name == "evalsha" ||
-         spec->name == "exec" || spec->name == "fcall";
-}
-
 // The command label of a RESP command: SEMLOCK.X is counted as x, so both protocols share names.
 std::string_view command_label(const redis::CommandSpec* spec) {
   if (!spec) return "other";
@@ -75,6 +66,18 @@ std::size_t Server::process_resp(Connection& c, std::string_view data, Millis no
     const resp::ParseResult r = resp::parse_command(rest, pre_auth ? unauthenticated : full, argv_,
                                                     scratch_, &c.resp_cursor);
     if (r.status == resp::ParseStatus::kNeedMore) break;
+    if (r.status == resp::ParseStatus::kCommand && !argv_.empty() && cluster_enabled()) {
+      const ForwardStep step = forward_resp_command(c);  // forward_dispatch.cc
+      if (step == ForwardStep::kStall) {
+        c.forward_stalled = true;  // parsed again once the forwarded replies are written
+        break;
+      }
+      if (step == ForwardStep::kDone) {
+        pos += r.consumed;
+        ++total_requests_;
+        continue;
+      }
+    }
     pos += r.consumed;
     if (r.status == resp::ParseStatus::kSkip) continue;
     ++total_requests_;
@@ -102,11 +105,6 @@ std::size_t Server::process_resp(Connection& c, std::string_view data, Millis no
       metrics_.count_request(command_label(nullptr), "resp", RequestResult::kError, 0);
       continue;
     }
-    if (!argv_.empty() && cluster_refuses_writes() && cluster_write_command(argv_[0])) {
-      w.error(errors::kClusterDown);
-      metrics_.count_request(command_label(nullptr), "resp", RequestResult::kError, 0);
-      continue;
-    }
     const std::uint64_t t0 = uv_hrtime();
     const std::size_t before = c.out.size();
     redis::CommandContext ctx{*engine_, *this, c.client, w, now, true};
@@ -115,6 +113,7 @@ std::size_t Server::process_resp(Connection& c, std::string_view data, Millis no
     // dropped and the client told, as no reply that large is worth holding for it.
     w.limit_reply(config_.server.max_reply_bytes);
     const redis::Outcome outcome = redis::execute(ctx, argv_, &spec);
+    engine_->data().serve_pop_waiters(now);  // pushes serve blocked BLPOPs (whole EXEC: after it)
     if (w.over_limit()) {
       c.out.resize(before);
       w.clear_limit();
@@ -141,18 +140,7 @@ redis::AuthResult Server::check_api_key(std::string_view password) {
   if (admin) return redis::AuthResult::kOkAdmin;
   if (user) return redis::AuthResult::kOk;
   metrics_.count_auth_failure();
-  const Millis now = now_ms();
-  if (now - last_auth_log_ >= 1000) {
-    log::Fields fields;
-    if (suppressed_auth_failures_ > 0) {
-      fields.emplace_back("suppressed", std::to_string(suppressed_auth_failures_));
-    }
-    log::warn("Authentication failed", fields);  // never the key itself
-    last_auth_log_ = now;
-    suppressed_auth_failures_ = 0;
-  } else {
-    ++suppressed_auth_failures_;
-  }
+  note_security_event("Authentication failed", peer_of(current_conn_));
   return redis::AuthResult::kWrongPass;
 }
 

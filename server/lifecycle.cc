@@ -7,6 +7,7 @@
 
 #include "redis-compat/errors.h"
 #include "server/bounds.h"
+#include "server/cluster_node.h"
 #include "server/logging.h"
 #include "server/process_stats.h"
 #include "server/sd_notify.h"
@@ -23,6 +24,7 @@ void Server::tick_cb(uv_timer_t* timer) {
   auto* self = static_cast<Server*>(timer->data);
   // Cluster mode: only the serving leader expires (by proposing it); followers never do.
   if (!self->cluster_refuses_writes()) self->engine_->tick(self->now_ms());
+  if (self->cluster_) self->cluster_->ping(self->now_ms());  // liveness for the Raft sidecar
   self->drain();
 }
 
@@ -38,6 +40,8 @@ void Server::signal_cb(uv_signal_t* handle, int signum) {
     const std::string err = log::reopen();
     if (!err.empty()) log::error(err);
     log::info("Log file reopened (SIGHUP)");
+    self->reload_config();  // config_live.cc: the file again, keys and certificates rotated
+    self->drain();
     return;
   }
   log::info(signum == SIGTERM ? "SIGTERM received, shutting down"
@@ -50,11 +54,13 @@ void Server::begin_shutdown() {
   shutting_down_ = true;
   ready_for_traffic_ = false;
   sd::stopping();
-  uv_close(reinterpret_cast<uv_handle_t*>(&lock_listener_), nullptr);
+  if (config_.server.port != 0) uv_close(reinterpret_cast<uv_handle_t*>(&lock_listener_), nullptr);
+  tls_close_listener();
   // The metrics port stays open (answering /ready 503) until the lock connections are gone.
   uv_timer_stop(&tick_timer_);
   uv_timer_stop(&housekeeping_timer_);
   cluster_stop();
+  forward_stop();
   for (auto& s : signals_) uv_close(reinterpret_cast<uv_handle_t*>(&s), nullptr);
   // No connection executes anything more; waiters are answered "not acquired"; pending replies
   // are flushed, then every connection closes.
@@ -66,6 +72,7 @@ void Server::begin_shutdown() {
     all.push_back(c);
   }
   engine_->time_out_all_waiters();
+  engine_->data().time_out_all_pop_waiters();
   drain();
   for (Connection* c : all) {
     if (connections_.contains(c->id) && !c->closed) flush(*c);
@@ -112,7 +119,7 @@ void Server::housekeeping() {
   // Connection buffers are bounded by server.max_client_memory_mb and reported, but are not used
   // memory for the limits (SPEC §2): no client's traffic can push others into OVERLIMIT.
   std::uint64_t external = read_buffer_.capacity() + client_memory_ + preauth_memory_;
-  for (const auto& s : buffer_pool_) external += s.capacity();
+  external += buffer_pool_.bytes();
   external_bytes_ = external;
   // The script heap (redis-compat's Lua allocator) does count.
   engine_->set_external_memory(script_heap_bytes_);

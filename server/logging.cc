@@ -152,4 +152,8 @@ void write(spdlog::level::level_enum level, std::string_view message, const Fiel
   logger->log(level, "{}", line);
 }
 
+void set_level(const std::string& level) {
+  if (auto logger = spdlog::default_logger()) logger->set_level(parse_level(level));
+}
+
 }  // namespace semlock::log

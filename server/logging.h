@@ -22,6 +22,8 @@ struct Options {
 
 // Installs the default logger. Returns an error text when the file cannot be opened.
 std::string setup(const Options& options);
+// Changes the level (CONFIG SET logging.level, SIGHUP): debug | info | warn | error.
+void set_level(const std::string& level);
 // Reopens the log file (SIGHUP, after logrotate moved it). No-op for stderr.
 std::string reopen();
 

@@ -10,6 +10,7 @@
 #include "config/config.h"
 #include "server/healthcheck.h"
 #include "server/logging.h"
+#include "server/protect.h"
 #include "server/server.h"
 
 extern char** environ;
@@ -18,6 +19,13 @@ int main(int argc, char** argv) {
   // A peer that closed its socket must not kill the server on the next write.
   std::signal(SIGPIPE, SIG_IGN);
   semlock::config::LoadResult loaded = semlock::config::load(argc, argv, environ);
+  if (loaded.check_config && loaded.exit_code == 0) {
+    // What start-up would still refuse: names that do not resolve, certificates that do not load.
+    if (const std::string e = semlock::protect::preflight(loaded.config); !e.empty()) {
+      std::fprintf(stderr, "%s\n", e.c_str());
+      return 2;
+    }
+  }
   if (loaded.action == semlock::config::LoadAction::kExit) {
     if (!loaded.output.empty()) std::fputs(loaded.output.c_str(), stdout);
     if (!loaded.error.empty()) std::fprintf(stderr, "%s\n", loaded.error.c_str());
@@ -33,5 +41,7 @@ int main(int argc, char** argv) {
   }
   semlock::Server server(std::move(loaded.config));
   server.set_repair_journal(loaded.repair_journal);
+  // SIGHUP loads flags > environment > file again (unsaved CONFIG SET changes are replaced).
+  server.set_reloader([argc, argv] { return semlock::config::load(argc, argv, environ); });
   return server.run();
 }

@@ -103,6 +103,8 @@ bool Server::persistence_start() {
   const Millis now = now_ms();
   const std::int64_t now_wall = wall_ms();
   engine_->tick(now);
+  // Data keys first: a key that was data and is now a held lock ends as the lock (data_glue.cc).
+  restore_data(loaded.data_records, now, now_wall);
   for (const persist::PersistedHolder& h : loaded.holders) {
     // The loader checked the limits; the engine checks again and never goes over one.
     if (!engine_->restore_holder(h.key, h.owner, h.fence, h.limit,
@@ -117,6 +119,7 @@ bool Server::persistence_start() {
   const std::uint64_t first =
       persist::FenceReservation::first_fence(loaded.reserved_fence, loaded.max_fence, wall_us());
   engine_->ensure_next_fence_above(first - 1);
+  engine_->tick(now);  // data keys whose expiry passed while the server was down are gone
   journal_fence_mark_ = engine_->stats().next_fence - 1;
 
   std::uint64_t keep_bytes = loaded.journal_valid_bytes;
@@ -145,6 +148,14 @@ bool Server::persistence_start() {
   if (const int rc = journal_->open(path, keep_bytes); rc != 0) {
     log::error("Cannot open the journal " + path + ": " + std::strerror(rc));
     return false;
+  }
+  if (keep_bytes == persist::kFileHeaderBytes && data_epoch_ != 0) {
+    std::string epoch;
+    data_snapshot_epoch(epoch);
+    if (const int rc = journal_->append(epoch); rc != 0) {
+      log::error("Cannot write the journal " + path + ": " + std::strerror(rc));
+      return false;
+    }
   }
   fence_reservation_ = std::make_unique<persist::FenceReservation>(kFenceBlock, kFenceMargin);
   if (!loaded.repaired_drops.empty()) {
@@ -182,6 +193,7 @@ bool Server::persistence_start() {
 std::string Server::persistence_snapshot_body(Millis now, std::int64_t now_wall,
                                               std::uint64_t reserved) const {
   std::string body;
+  data_snapshot_records(body, now, now_wall);
   engine_->for_each_holder([&](const HolderView& h) {
     if (h.deadline <= now || unjournaled_fences_.contains(h.fence)) return;
     persist::encode_record(
@@ -201,6 +213,7 @@ std::string Server::persistence_snapshot_body(Millis now, std::int64_t now_wall,
 // journal and the removal of journal.prev can follow in any crash-interrupted order.
 int Server::persistence_rewrite(Millis now, std::int64_t now_wall) {
   const std::string& dir = config_.persistence.dir;
+  data_epoch_ = wall_us();  // the fresh journal starts with it (see persistence_load)
   // No fence up to next_fence - 1 may be handed out again: carry the old reservation over.
   const std::string body =
       persistence_snapshot_body(now, now_wall, engine_->stats().next_fence - 1);
@@ -283,6 +296,10 @@ CommitSink::Result Server::journal_write(std::vector<Mutation>& mutations) {
     } else {
       skip = unjournaled_fences_.contains(m.fence);  // a refresh
     }
+    if (m.kind == Mutation::Kind::kData) {
+      encode_data_mutation(m, now, now_wall, bytes);
+      continue;
+    }
     if (skip) continue;
     persist::Record r;
     r.type =
@@ -362,6 +379,13 @@ void Server::persistence_snapshot() {
     journal_->close();
     if (::rename(current.c_str(), prev.c_str()) != 0) rc = errno;
     if (rc == 0) rc = journal_->open(current, 0);
+  }
+  if (rc == 0) {
+    // The new journal's data records follow the snapshot about to be written (loader.h: epochs).
+    data_epoch_ = wall_us();
+    std::string epoch;
+    data_snapshot_epoch(epoch);
+    rc = journal_->append(epoch);
   }
   if (rc == 0) rc = persist::sync_directory(dir);
   if (rc != 0) {

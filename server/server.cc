@@ -19,16 +19,16 @@
 #include "server/bounds.h"
 #include "server/cluster_metrics.h"
 #include "server/cluster_node.h"
+#include "server/forward_upstream.h"
 #include "server/logging.h"
 #include "server/ops_metrics.h"
 #include "server/process_stats.h"
+#include "server/protect.h"
 
 namespace semlock {
 namespace {
 
 constexpr std::size_t kReadBufferBytes = 64 * 1024;
-constexpr std::size_t kPooledBufferMax = 64 * 1024;  // larger buffers are freed, not pooled
-constexpr std::size_t kPoolSize = 256;
 constexpr std::size_t kHardOutputCap = 64 * 1024 * 1024;  // close past this
 
 Connection* conn_of(uv_handle_t* h) {
@@ -110,28 +110,21 @@ std::int64_t Server::unix_time_us() {
 }
 
 std::string Server::take_buffer() {
-  if (buffer_pool_.empty()) return std::string();
-  std::string s = std::move(buffer_pool_.back());
-  buffer_pool_.pop_back();
-  return s;
+  return buffer_pool_.take();
 }
 
 void Server::give_buffer(std::string& s) {
-  if (s.capacity() > 0 && s.capacity() <= kPooledBufferMax && buffer_pool_.size() < kPoolSize) {
-    s.clear();
-    buffer_pool_.push_back(std::move(s));
-  }
-  std::string().swap(s);
+  buffer_pool_.give(s);
 }
 
 bool Server::listen_on(uv_tcp_t& listener, const std::string& host, std::uint16_t port) {
   sockaddr_storage addr{};
-  int rc = uv_ip4_addr(host.c_str(), port, reinterpret_cast<sockaddr_in*>(&addr));
-  if (rc != 0) rc = uv_ip6_addr(host.c_str(), port, reinterpret_cast<sockaddr_in6*>(&addr));
-  if (rc != 0) {
-    log::error("Invalid listen address", {{"host", host}});
+  // An address, or a name such as localhost (SPEC §7: --host accepts names).
+  if (std::string error; !protect::resolve(host, port, addr, error)) {
+    log::error("Invalid listen address: " + error, {{"host", host}});
     return false;
   }
+  int rc = 0;
   uv_tcp_init(loop_, &listener);
   listener.data = this;
   rc = uv_tcp_bind(&listener, reinterpret_cast<const sockaddr*>(&addr), 0);
@@ -157,6 +150,8 @@ int Server::run() {
   log::info("TtlSemLock server starting",
             {{"version", SEMLOCK_VERSION}, {"config", config::describe(config_)}});
   for (const auto& w : config_.warnings) log::warn(w);
+  log_security_mode();
+  if (!tls_start()) return 1;
   if (config_.metrics.enabled) {
     if (!listen_on(metrics_listener_, config_.metrics.host, config_.metrics.port)) return 1;
     metrics_listening_ = true;
@@ -165,7 +160,11 @@ int Server::run() {
   if (config_.persistence.enabled && !persistence_start()) return 1;
   // Cluster mode: the Raft sidecar (its dir replaces the journal; config refuses both).
   if (config_.cluster.enabled && !cluster_start()) return 1;
-  if (!listen_on(lock_listener_, config_.server.host, config_.server.port)) return 1;
+  if (config_.server.port != 0 &&
+      !listen_on(lock_listener_, config_.server.host, config_.server.port)) {
+    return 1;
+  }
+  if (!tls_listen()) return 1;
 
   uv_timer_init(loop_, &tick_timer_);
   tick_timer_.data = this;
@@ -198,7 +197,12 @@ int Server::run() {
   housekeeping();
   ready_for_traffic_ = true;
   log::info("Listening",
-            {{"lock", config_.server.host + ":" + std::to_string(config_.server.port)},
+            {{"lock", config_.server.port != 0
+                          ? config_.server.host + ":" + std::to_string(config_.server.port)
+                          : std::string("off")},
+             {"tls", config_.tls.enabled
+                         ? config_.server.host + ":" + std::to_string(config_.tls.port)
+                         : std::string("off")},
              {"metrics", config_.metrics.enabled
                              ? config_.metrics.host + ":" + std::to_string(config_.metrics.port)
                              : std::string("off")}});
@@ -226,6 +230,7 @@ void Server::on_connection_cb(uv_stream_t* listener, int status) {
     return;
   }
   self->accept_one(listener, listener == reinterpret_cast<uv_stream_t*>(&self->metrics_listener_));
+  // (TLS: accept_one() asks security_accept() which listener it was.)
 }
 
 void Server::accept_one(uv_stream_t* listener, bool metrics) {
@@ -266,6 +271,7 @@ void Server::accept_one(uv_stream_t* listener, bool metrics) {
     c->client.addr = std::string(ip) + ":" + std::to_string(port);
   }
   c->client.laddr = config_.server.host + ":" + std::to_string(config_.server.port);
+  security_accept(*c, listener == reinterpret_cast<uv_stream_t*>(&tls_listener_), metrics);
   if (metrics) {
     admit_metrics_connection();
     ++metrics_connections_;
@@ -335,6 +341,11 @@ void Server::on_read(Connection& c, ssize_t nread, const uv_buf_t* buf) {
     drain();
     return;
   }
+  if (c.tls != nullptr) {
+    tls_on_read(c, std::string_view(buf->base, static_cast<std::size_t>(nread)));
+    drain();
+    return;
+  }
   c.last_activity = now_ms();
   const std::string_view data(buf->base, static_cast<std::size_t>(nread));
   if (c.in.empty()) {
@@ -396,6 +407,8 @@ void Server::process_input(Connection& c, std::string_view data, bool from_share
 
 std::size_t Server::process_requests(Connection& c, std::string_view data, Millis now) {
   if (c.metrics_port) return process_metrics_http(c, data);
+  if (c.denied) return refuse_protected(c, data);
+  current_conn_ = c.id;
   if (c.protocol == WireProtocol::kUnknown) {
     c.protocol = detect_protocol(data);
     if (c.protocol == WireProtocol::kUnknown) return 0;
@@ -433,7 +446,9 @@ void Server::flush(Connection& c) {
   if (c.closed) return;
   // fsync=always, Raft: sent once the batch is durable (commit_pipeline.h).
   if (pipeline_.hold(c.id, engine_->has_mutations())) return;
-  if (!c.writing && !c.out.empty()) {
+  if (c.tls != nullptr) {
+    if (!tls_flush(c)) return;
+  } else if (!c.writing && !c.out.empty()) {
     // A grant's reply may have waited (fsync=always, other work of this drain) since
     // deliver_events() checked the peer: check again before the kernel takes it.
     if (!c.undelivered_grants.empty() && peer_closed(c)) {
@@ -511,7 +526,7 @@ void Server::close_connection(Connection& c) {
   if (c.blocked) {
     // If the engine already answered this waiter (the event is not yet delivered), keep the
     // pending entry: deliver_events() then finds no connection and releases the grant.
-    if (engine_->cancel_waiter(c.waiter)) waits_.erase(c.wait_tag);
+    if (engine_->cancel_waiter(c.waiter) || engine_->data().cancel_pop_waiter(c.wait_tag)) waits_.erase(c.wait_tag);
     c.blocked = false;
   }
   // Waiter grants the kernel never took were not delivered: released and passed on (SPEC §1),
@@ -522,6 +537,7 @@ void Server::close_connection(Connection& c) {
   c.undelivered_grants.clear();
   for (const auto& s : c.sessions) engine_->release_fenced(s.key, s.owner, s.fence, now);
   c.sessions.clear();
+  forward_client_closed(c);  // its upstream to the leader closes (SESSION holders there)
   if (c.metrics_port) {
     --metrics_connections_;
     std::erase(metrics_conns_, &c);
@@ -541,6 +557,7 @@ void Server::close_connection(Connection& c) {
 
 void Server::close_cb(uv_handle_t* handle) {
   Connection* c = conn_of(handle);
+  tls::free_session(c->tls);
   if (c->server) {
     c->server->give_buffer(c->in);
     c->server->give_buffer(c->out);
@@ -555,7 +572,7 @@ void Server::drain() {
   if (draining_) return;
   draining_ = true;
   for (;;) {
-    if (engine_->has_events()) {
+    if (engine_->has_events() || engine_->data().has_pop_events()) {
       deliver_events(now_ms());
       continue;
     }
@@ -610,6 +627,7 @@ void Server::drain() {
 // its new deadline, so an undelivered grant is released only while the holder's deadline is still
 // the one the grant set (Engine::release_unrefreshed).
 void Server::deliver_events(Millis now) {
+  deliver_pop_events(now);
   for (const WaiterEvent& ev : engine_->take_events()) {
     auto wit = waits_.find(ev.tag);
     if (wit == waits_.end()) continue;  // no such wait (the engine never answers a cancelled one)

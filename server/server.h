@@ -21,18 +21,22 @@
 #include "absl/container/flat_hash_set.h"
 #include "cluster/sidecar_protocol.h"
 #include "config/config.h"
+#include "engine/data.h"
 #include "engine/engine.h"
 #include "persistence/fence_reservation.h"
 #include "persistence/files.h"
 #include "protocol/json_codec.h"
 #include "redis-compat/context.h"
+#include "server/buffer_pool.h"
 #include "server/commit_pipeline.h"
 #include "server/connection.h"
 #include "server/metrics.h"
+#include "server/tls.h"
 
 namespace semlock {
 
 class ClusterNode;  // server/cluster_node.h
+class Forwarder;    // server/forward_upstream.h
 struct ClusterMetrics;
 struct PersistenceMetrics;  // server/persistence_info.cc
 class WaitMetrics;          // server/wait_metrics.h
@@ -112,6 +116,15 @@ class Server final : public redis::Host, private ReplyGate {
   std::int64_t unix_time_us() override;
   redis::Scripting& scripting() override;             // host_compat.cc
   void on_script_heap(std::uint64_t bytes) override;  // host_compat.cc
+  // CONFIG GET/SET/REWRITE and SIGHUP's reload (config_live.cc).
+  std::vector<std::pair<std::string, std::string>> config_get(
+      std::span<const std::string_view> patterns) override;
+  std::string config_set(std::span<const std::string_view> name_values) override;
+  std::string config_rewrite() override;
+  // How SIGHUP reloads: the same flags, environment and file as at start-up.
+  void set_reloader(std::function<config::LoadResult()> reloader) {
+    reloader_ = std::move(reloader);
+  }
 
  private:
   // Where a blocked request came from and how to answer it.
@@ -149,6 +162,13 @@ class Server final : public redis::Host, private ReplyGate {
   void update_reading(Connection& c);
   void close_connection(Connection& c);
   void deliver_events(Millis now);
+  // Data keys (data_glue.cc): BLPOP/BRPOP answers, and the journal's view of data records.
+  void deliver_pop_events(Millis now);
+  void restore_data(std::vector<persist::Record>& records, Millis now, std::int64_t now_wall);
+  void data_snapshot_records(std::string& body, Millis now, std::int64_t now_wall) const;
+  void data_snapshot_epoch(std::string& out) const;
+  static void encode_data_mutation(Mutation& m, Millis now, std::int64_t now_wall, std::string& out);
+  std::uint64_t data_epoch_ = 0;  // see persistence::ReplayState::begin_file
   // Delivers engine events and resumes unblocked connections until neither is left. Called at the
   // end of every loop callback; re-entrant calls return at once.
   void drain();
@@ -198,6 +218,38 @@ class Server final : public redis::Host, private ReplyGate {
   void answer_wait_error(Connection& c, const PendingWait& pw, std::string_view resp_error);
   void update_metrics();
 
+  // --- Security (protect.cc, tls_io.cc, config_live.cc) ---
+  // Accept: TLS session for the TLS and metrics-TLS listeners, protected mode's verdict.
+  void security_accept(Connection& c, bool tls_port, bool metrics);
+  // Protected mode: answers the refusal in the connection's protocol and closes.
+  std::size_t refuse_protected(Connection& c, std::string_view data);
+  void log_security_mode();
+  // Auth failures and refusals, with the client's address, at most one line a second.
+  void note_security_event(const char* what, const std::string& client);
+  bool tls_start();   // contexts from config_.tls; false: do not start
+  bool tls_listen();  // the TLS lock port
+  void tls_close_listener();
+  void tls_reload();  // SIGHUP: new certificates for new connections
+  void tls_on_read(Connection& c, std::string_view cipher);
+  void on_plaintext(Connection& c, std::string_view data);
+  // flush()'s write step for a TLS connection; false when the connection was closed.
+  bool tls_flush(Connection& c);
+  static void tls_write_cb(uv_write_t* req, int status);
+  std::shared_ptr<tls::Context> lock_tls_;
+  std::shared_ptr<tls::Context> metrics_tls_;
+  uv_tcp_t tls_listener_{};
+  bool tls_listening_ = false;
+  bool protected_plain_ = false;
+  bool protected_tls_ = false;
+  std::string tls_plain_;
+  std::uint64_t current_conn_ = 0;  // the connection whose request runs (auth failure logs)
+  std::vector<std::pair<std::string, std::string>> config_aliases() const;
+  void apply_live(const config::Config& next);
+  void reload_config();
+  std::function<config::LoadResult()> reloader_;
+  absl::flat_hash_set<std::string> config_dirty_;  // set by CONFIG SET, not yet rewritten
+  std::string peer_of(std::uint64_t conn_id) const;
+
   // The commit pipeline (commit_pipeline.h): end of every drain(), the iteration's mutations go
   // to the sink (journal or Raft). True when that made more work to drain.
   bool commit_after_drain();
@@ -236,7 +288,7 @@ class Server final : public redis::Host, private ReplyGate {
   std::vector<std::function<void()>> deferred_;
 
   std::string read_buffer_;  // shared by every read (one loop, one read at a time)
-  std::vector<std::string> buffer_pool_;
+  BufferPool buffer_pool_;
   std::vector<std::string_view> argv_;  // reused for every RESP command
   std::string scratch_;                 // inline-command unescaping
 
@@ -367,6 +419,23 @@ class Server final : public redis::Host, private ReplyGate {
   pid_t cluster_snapshot_child_ = 0;
   std::uint64_t cluster_snapshot_child_index_ = 0;
   std::string cluster_snapshot_path_;
+
+  // --- Cluster forwarding (forward_dispatch.cc, forward_cluster.cc; SEMLOCK.CLUSTER in
+  // cluster_admin.cc) ---
+  friend class Forwarder;
+  enum class ForwardStep : std::uint8_t { kLocal, kDone, kStall };
+  // A parsed RESP command (argv_) in cluster mode: sent to the leader or answered here (kDone),
+  // left to the command table (kLocal), or not yet (kStall: a forwarded reply comes first).
+  ForwardStep forward_resp_command(Connection& c);
+  ForwardStep cluster_admin_command(Connection& c);
+  // A JSON/HTTP write on a member that does not serve writes: false when sent to the leader
+  // (answered later), true when answered into `body` here.
+  bool forward_json(Connection& c, const json::Request& req, WireProtocol wire,
+                    bool http_keep_alive, std::string& body, int& status);
+  Forwarder& forwarder();
+  void forward_client_closed(Connection& c);
+  void forward_stop();
+  std::unique_ptr<Forwarder> forward_;
 };
 
 }  // namespace semlock

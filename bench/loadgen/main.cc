@@ -13,9 +13,10 @@ int main(int argc, char** argv) {
   loadgen::Options o;
   std::string workload;
   CLI::App app{"ttl-semlock load generator: lock workloads against ttl-semlock or Redis"};
-  app.add_option("workload", workload, "cycle | contend | json | fill | expiry | idle-rtt")
+  app.add_option("workload", workload, "cycle | contend | json | fill | expiry | idle-rtt | pipeline")
       ->required()
-      ->check(CLI::IsMember({"cycle", "contend", "json", "fill", "expiry", "idle-rtt"}));
+      ->check(CLI::IsMember({"cycle", "contend", "json", "fill", "expiry", "idle-rtt",
+                                   "pipeline"}));
   app.add_option("--host", o.host, "server address")->capture_default_str();
   app.add_option("--port", o.port, "server port")->capture_default_str();
   std::map<std::string, loadgen::Side> sides{{"semlock", loadgen::Side::kSemlock},
@@ -41,6 +42,16 @@ int main(int argc, char** argv) {
       ->check(CLI::Range(0, 10000));
   app.add_flag("--per-connection", o.per_connection, "json: one request per connection");
   app.add_option("--prefix", o.prefix, "key prefix")->capture_default_str();
+  app.add_option("--threads", o.threads, "pipeline: client threads")->check(CLI::Range(1, 64));
+  app.add_option("--conns", o.conns_per_thread, "pipeline: connections per thread")
+      ->check(CLI::Range(1, 1024));
+  app.add_option("--pipeline", o.pipeline, "pipeline: commands in flight per connection")
+      ->check(CLI::Range(1, 4096));
+  app.add_option("--keyspace", o.keyspace, "pipeline: random keys")->check(CLI::Range(1, 1 << 30));
+  app.add_option("--requests", o.requests, "pipeline: stop after this many (else --duration)")
+      ->check(CLI::Range(0LL, 1LL << 40));
+  app.add_option("--command", o.command, "pipeline: acquire | setnx | ping")
+      ->check(CLI::IsMember({"acquire", "setnx", "ping"}));
   CLI11_PARSE(app, argc, argv);
 
   try {
@@ -49,6 +60,7 @@ int main(int argc, char** argv) {
     if (workload == "json") return loadgen::run_json(o);
     if (workload == "fill") return loadgen::run_fill(o);
     if (workload == "expiry") return loadgen::run_expiry(o);
+    if (workload == "pipeline") return loadgen::run_pipeline(o);
     return loadgen::run_idle_rtt(o);
   } catch (const loadgen::ConnError& e) {
     std::fprintf(stderr, "semlock-loadgen %s: %s\n", workload.c_str(), e.what());

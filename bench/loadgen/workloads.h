@@ -25,6 +25,13 @@ struct Options {
   int waiters = 0;              // expiry, semlock: blocking acquires queued on the last keys
   bool per_connection = false;  // json: one request per connection, as the PHP client does
   std::string prefix = "lock:";
+  // pipeline: the headline throughput workload (bench/loadgen/pipeline.cc)
+  int threads = 1;                  // client threads, each with conns_per_thread connections
+  int conns_per_thread = 8;
+  int pipeline = 16;                // commands per batch in flight on one connection
+  int keyspace = 100000;            // random keys prefix + 12 digits, as redis-benchmark -r
+  long long requests = 0;           // > 0: stop after this many (deterministic), else duration
+  std::string command = "acquire";  // acquire | setnx | ping
 };
 
 // Acquire-release cycles with owners, each client on its own keys (no contention).
@@ -42,5 +49,9 @@ int run_fill(const Options& o);
 // Creates o.count locks with o.ttl_ms, then measures how long after the last deadline the
 // server's DBSIZE reaches 0 and (semlock) when queued waiters are granted.
 int run_expiry(const Options& o);
+
+// Pipelined acquires (SEMLOCK.ACQUIRE, or SET NX PX with --command setnx or --side redis) over
+// several non-blocking connections per thread: one write and one read per batch.
+int run_pipeline(const Options& o);
 
 }  // namespace loadgen

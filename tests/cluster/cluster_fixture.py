@@ -188,7 +188,10 @@ class Member:
         return pids
 
     def connect(self, timeout=10):
-        return Connection(self.port, timeout)
+        c = Connection(self.port, timeout)
+        if self.cluster.password is not None:  # the members run with API keys
+            c.call("AUTH", self.cluster.password)
+        return c
 
     def call(self, *args):
         c = self.connect()
@@ -219,6 +222,7 @@ class Cluster:
         self.extra_args = extra_args
         self.members = [Member(self, i + 1) for i in range(n)]
         self._members_map = members_map
+        self.password = None  # set to an admin key when the members require one
 
     def default_map(self):
         return {str(m.id): {"raft": m.raft, "client": m.client} for m in self.members}

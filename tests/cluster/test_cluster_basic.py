@@ -2,7 +2,7 @@
 
 - a leader emerges and every member agrees on it (INFO cluster);
 - grants on the leader are acknowledged after commit and show on the followers once applied;
-- a follower (no forwarding here) answers writes -CLUSTERDOWN (JSON code UNAVAILABLE, HTTP 503);
+- a follower forwards writes to the leader (RESP, JSON, HTTP);
 - kill -9 of the leader: a new leader within 3x the election timeout, an acknowledged holder
   survives with its fence, the next fence is higher than every fence seen; the old leader's
   sidecar exits with it (they fail together);
@@ -111,19 +111,15 @@ def main():
               float(applied[0].split()[-1]) >= commit,
               "metrics: a follower is not leader and reports its applied index")
 
-        # A follower without forwarding refuses writes.
+        # A follower forwards writes to the leader (test_cluster_forwarding.py has the rest).
         f = followers[0]
-        rep = f.call("SEMLOCK.ACQUIRE", "x", 1000)
-        check(isinstance(rep, RespError) and rep == "CLUSTERDOWN The cluster is down",
-              "follower answers RESP writes -CLUSTERDOWN")
-        rep = f.call("SET", "x", "v", "NX", "PX", 1000)
-        check(rep == "CLUSTERDOWN The cluster is down", "follower answers SET NX -CLUSTERDOWN")
-        rep = json_line(f.port, {"action": "acquire", "key": "x", "ttl": 1})
-        check(rep.get("code") == "UNAVAILABLE" and rep.get("success") is False,
-              "follower answers JSON writes with code UNAVAILABLE")
+        rep = f.call("SEMLOCK.ACQUIRE", "x", 1000, "OWNER", "fw")
+        check(isinstance(rep, list) and rep[0] == "fw", "a follower forwards RESP writes")
+        rep = json_line(f.port, {"action": "release", "key": "x", "owner": "fw"})
+        check(rep.get("success") is True, "a follower forwards JSON writes")
         status, _ = http_post(f.port, "/", {"action": "acquire", "key": "x", "ttl": 1})
-        check(status == 503, "follower answers HTTP writes 503")
-        check(f.call("EXISTS", "x") == 0, "the refused write left nothing behind")
+        check(status == 200, "a follower forwards HTTP writes")
+        check(leader.call("EXISTS", "x") == 1, "the forwarded write is on the leader")
 
         # kill -9 the leader.
         old_sidecars = leader.sidecar_pids()

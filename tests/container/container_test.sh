@@ -45,6 +45,7 @@ fi
 work=$(mktemp -d /tmp/semlock-container.XXXXXX)
 cleanup() {
   podman rm -f -t 0 "$name" >/dev/null 2>&1 || true
+  podman rm -f -t 0 "$name-nokey" >/dev/null 2>&1 || true
   rm -rf "$work"
 }
 trap cleanup EXIT
@@ -133,7 +134,7 @@ while [ "$metrics_port" = "$lock_port" ]; do metrics_port=$(free_port); done
 # podman 4.3 still logs "unable to get systemd connection to add healthchecks": harmless here.
 podman run -d --init --read-only --name "$name" --health-interval=disable \
   -p "127.0.0.1:$lock_port:8765" -p "127.0.0.1:$metrics_port:9765" \
-  -e TTLSEMLOCK_LIMITS_MAX_LOCKS=4321 "$image" >/dev/null
+  -e TTLSEMLOCK_LIMITS_MAX_LOCKS=4321 -e TTLSEMLOCK_API_KEYS=ct-key "$image" >/dev/null
 log "started $name: lock port 127.0.0.1:$lock_port, metrics 127.0.0.1:$metrics_port"
 
 # Waiting for a process to come up, not testing time: bounded poll of /ready.
@@ -153,19 +154,22 @@ if [ $ready != 1 ]; then
 fi
 log "ok: /ready answers 200 through the published port"
 
+# Protected mode (SPEC §8): published-port traffic is not loopback, so the image is run with a key
+# and every client authenticates; a run without one answers DENIED (below).
+rcli() { redis-cli -h 127.0.0.1 -p "$lock_port" -a ct-key --no-auth-warning "$@"; }
 # RESP with redis-cli: grant, then a second owner is refused (nil prints as an empty line).
-reply=$(redis-cli -h 127.0.0.1 -p "$lock_port" SEMLOCK.ACQUIRE ct:job 30000 OWNER ct-owner)
+reply=$(rcli SEMLOCK.ACQUIRE ct:job 30000 OWNER ct-owner)
 expect_eq "redis-cli acquire owner" "ct-owner" "$(sed -n 1p <<<"$reply")"
 fence=$(sed -n 2p <<<"$reply")
 [[ $fence =~ ^[0-9]+$ ]] && log "ok: fence $fence" || fail "redis-cli acquire fence: [$reply]"
 expect_eq "redis-cli acquire of a held key" "" \
-  "$(redis-cli -h 127.0.0.1 -p "$lock_port" SEMLOCK.ACQUIRE ct:job 30000 OWNER other)"
-expect_eq "redis-cli EXISTS" "1" "$(redis-cli -h 127.0.0.1 -p "$lock_port" SEMLOCK.EXISTS ct:job)"
+  "$(rcli SEMLOCK.ACQUIRE ct:job 30000 OWNER other)"
+expect_eq "redis-cli EXISTS" "1" "$(rcli SEMLOCK.EXISTS ct:job)"
 
 # JSON lines over TCP, TtlSemLock's own protocol.
 json_reply=$(
   exec 3<>"/dev/tcp/127.0.0.1/$lock_port"
-  printf '%s\n' '{"action":"acquire","key":"ct:json","ttl":30,"owner":"json-owner","id":7}' >&3
+  printf '%s\n' '{"action":"acquire","key":"ct:json","ttl":30,"owner":"json-owner","id":7,"api_key":"ct-key"}' >&3
   timeout 5 head -n 1 <&3
 )
 case $json_reply in
@@ -173,7 +177,7 @@ case $json_reply in
   *) fail "JSON acquire: [$json_reply]" ;;
 esac
 # HTTP POST on the same port.
-http_reply=$(curl -sS --max-time 5 -X POST "http://127.0.0.1:$lock_port/" \
+http_reply=$(curl -sS --max-time 5 -X POST "http://127.0.0.1:$lock_port/" -H 'Authorization: Bearer ct-key' \
   -d '{"action":"acquire","key":"ct:http","ttl":30,"owner":"http-owner"}')
 case $http_reply in
   *'"success":true'*) log "ok: HTTP acquire: $http_reply" ;;
@@ -191,6 +195,22 @@ expect_eq "JSON acquires granted" "1" \
   "$(metric 'ttl_semlock_requests_total{command="acquire",protocol="json",result="ok"}')"
 expect_eq "build_info names the commit" "1" \
   "$(metric "ttl_semlock_build_info{commit=\"$commit\",version=\"$(cut -d' ' -f2 <<<"$version_out")\"}")"
+
+# The same image without a key: it starts, and a client through the published port is refused.
+nokey_port=$(free_port)
+podman run -d --init --name "$name-nokey" --health-interval=disable \
+  -p "127.0.0.1:$nokey_port:8765" "$image" >/dev/null
+denied=""
+for _ in $(seq 1 150); do
+  denied=$(redis-cli -h 127.0.0.1 -p "$nokey_port" PING 2>/dev/null || true)
+  [ -n "$denied" ] && break
+  sleep 0.2
+done
+case $denied in
+  "DENIED TtlSemLock is running in protected mode"*) log "ok: a keyless run answers DENIED" ;;
+  *) fail "a keyless run through the published port: expected DENIED, got [$denied]" ;;
+esac
+podman rm -f "$name-nokey" >/dev/null 2>&1 || true
 
 # HEALTHCHECK: healthy while serving ...
 if podman healthcheck run "$name" >"$work/hc.txt" 2>&1; then

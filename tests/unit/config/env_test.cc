@@ -125,19 +125,51 @@ BOOST_AUTO_TEST_CASE(client_side_variables_are_not_read) {
 }
 
 BOOST_AUTO_TEST_CASE(old_top_level_names_are_not_environment_keys) {
-  BOOST_TEST(run({}, {"TTLSEMLOCK_TIMEOUT=5"}).error == "TTLSEMLOCK_TIMEOUT: unknown key");
+  const LoadResult r = run({}, {"TTLSEMLOCK_TIMEOUT=5"});
+  BOOST_TEST(r.error == "");
+  BOOST_TEST(r.config.server.idle_timeout == 0);
+  BOOST_TEST((r.config.warnings ==
+              std::vector<std::string>{"TTLSEMLOCK_TIMEOUT: unknown variable; ignored"}));
 }
 
-BOOST_AUTO_TEST_CASE(unknown_variable_is_an_error) {
-  const LoadResult r = run({}, {"TTLSEMLOCK_LIMITS_MAX_TTTL=1h"});
-  BOOST_TEST(r.exit_code == 2);
-  BOOST_TEST((r.action == LoadAction::kExit));
-  BOOST_TEST(r.error == "TTLSEMLOCK_LIMITS_MAX_TTTL: unknown key");
-  BOOST_TEST(run({}, {"TTLSEMLOCK_CONFIG=/x"}).error == "TTLSEMLOCK_CONFIG: unknown key");
+// SPEC §7: the environment is not only the operator's (Kubernetes injects
+// TTLSEMLOCK_SERVICE_HOST/_PORT for a Service named ttlsemlock): unknown names warn.
+BOOST_AUTO_TEST_CASE(unknown_variable_warns_and_starts) {
+  const LoadResult r = run({}, {"TTLSEMLOCK_LIMITS_MAX_TTTL=1h", "TTLSEMLOCK_SERVICE_HOST=10.0.0.7",
+                                "TTLSEMLOCK_SERVICE_PORT=8765"});
+  BOOST_TEST(r.error == "");
+  BOOST_TEST((r.action == LoadAction::kRun));
+  BOOST_TEST((r.config.warnings ==
+              std::vector<std::string>{"TTLSEMLOCK_LIMITS_MAX_TTTL: unknown variable; ignored",
+                                       "TTLSEMLOCK_SERVICE_HOST: unknown variable; ignored",
+                                       "TTLSEMLOCK_SERVICE_PORT: unknown variable; ignored"}));
+  BOOST_TEST(run({}, {"TTLSEMLOCK_CONFIG=/x"}).error == "");
+  // A known key with a bad value is still an error.
   BOOST_TEST(run({}, {"TTLSEMLOCK_SERVER_PORT"}).error ==
              "TTLSEMLOCK_SERVER_PORT: must be an integer, got \"\"");
   // Lower case is not ours: only TTLSEMLOCK_ (upper case) is the server's namespace.
   BOOST_TEST(run({}, {"ttlsemlock_server_port=1"}).error == "");
+  BOOST_TEST(run({}, {"ttlsemlock_server_port=1"}).config.warnings.empty());
+}
+
+// A Service named ttlsemlock-server injects TTLSEMLOCK_SERVER_PORT=tcp://...: a real key's name,
+// never its value.
+BOOST_AUTO_TEST_CASE(service_link_values_are_ignored) {
+  const LoadResult r = run({}, {"TTLSEMLOCK_SERVER_PORT=tcp://10.0.0.7:8765",
+                                "TTLSEMLOCK_SERVER_PORT_8765_TCP=tcp://10.0.0.7:8765",
+                                "TTLSEMLOCK_LIMITS_MAX_LOCKS=9"});
+  BOOST_TEST(r.error == "");
+  BOOST_TEST(r.config.server.port == 8765);
+  BOOST_TEST(r.config.limits.max_locks == 9u);
+  BOOST_TEST((r.config.warnings ==
+              std::vector<std::string>{
+                  "TTLSEMLOCK_SERVER_PORT: a Kubernetes service link (tcp://...), not a setting; "
+                  "ignored",
+                  "TTLSEMLOCK_SERVER_PORT_8765_TCP: a Kubernetes service link (tcp://...), not a "
+                  "setting; ignored"}));
+  // Flags still win over everything.
+  BOOST_TEST(run({"--port", "7001"}, {"TTLSEMLOCK_SERVER_PORT=tcp://1.2.3.4:1"}).config.server.port ==
+             7001);
 }
 
 BOOST_AUTO_TEST_CASE(deprecated_keys_warn) {
@@ -162,7 +194,7 @@ BOOST_AUTO_TEST_CASE(errors_name_the_variable) {
   BOOST_TEST(run({}, {"TTLSEMLOCK_LIMITS_MAX_LOCKS=99999999999999999999"}).error ==
              "TTLSEMLOCK_LIMITS_MAX_LOCKS: must be at least 0, got 99999999999999999999");
   BOOST_TEST(run({}, {"TTLSEMLOCK_SERVER_PORT=70000"}).error ==
-             "TTLSEMLOCK_SERVER_PORT: must be 1..65535, got 70000");
+             "TTLSEMLOCK_SERVER_PORT: must be 0..65535, got 70000");
   BOOST_TEST(run({}, {"TTLSEMLOCK_LIMITS_WARN_THRESHOLD=1.5"}).error ==
              "TTLSEMLOCK_LIMITS_WARN_THRESHOLD: must be in (0, 1], got 1.5");
   BOOST_TEST(run({}, {"TTLSEMLOCK_LIMITS_WARN_THRESHOLD=most"}).error ==

@@ -254,9 +254,10 @@ BOOST_AUTO_TEST_CASE(range_errors) {
              "limits.warn_threshold: must be in (0, 1], got 0");
   BOOST_TEST(json_error(R"({"limits":{"warn_threshold":1}})") == "");
   BOOST_TEST(json_error(R"({"server":{"port":70000}})") ==
-             "server.port: must be 1..65535, got 70000");
-  BOOST_TEST(json_error(R"({"server":{"port":0}})") == "server.port: must be 1..65535, got 0");
-  BOOST_TEST(json_error(R"({"server":{"port":-1}})") == "server.port: must be 1..65535, got -1");
+             "server.port: must be 0..65535, got 70000");
+  BOOST_TEST(json_error(R"({"server":{"port":0}})") ==
+             "server.port: 0 turns the plain port off, which needs tls.enabled");
+  BOOST_TEST(json_error(R"({"server":{"port":-1}})") == "server.port: must be 0..65535, got -1");
   BOOST_TEST(json_error(R"({"metrics":{"port":65536}})") ==
              "metrics.port: must be 1..65535, got 65536");
   BOOST_TEST(json_error(R"({"metrics":{"port":0}})") == "metrics.port: must be 1..65535, got 0");
@@ -354,6 +355,10 @@ BOOST_AUTO_TEST_CASE(describe_shows_values_without_secrets) {
              "cleanup.resolution=10ms cleanup.max_expiries_per_tick=100000 scripting.max_ms=500 "
              "security.auth_required=false security.api_keys=[0 keys] "
              "security.admin_api_keys=[0 keys] security.require_owner=false "
+                 "security.protected_mode=true security.api_keys_file=\"\" tls.enabled=false "
+                 "tls.port=8766 tls.cert_file=\"\" tls.key_file=\"\" tls.ca_file=\"\" "
+                 "tls.client_auth=none tls.protocols=\"TLSv1.2 TLSv1.3\" tls.ciphers=\"\" "
+                 "metrics.tls=false "
              "metrics.host=\"127.0.0.1\" metrics.port=9765 metrics.enabled=true metrics.key_prefixes=[] "
              "logging.level=info logging.format=text logging.file=\"\" "
              "persistence.enabled=false persistence.dir=\"./data\" persistence.fsync=everysec "
