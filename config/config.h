@@ -81,6 +81,7 @@ struct MetricsConfig {
   std::string host = "127.0.0.1";
   std::uint16_t port = 9765;
   bool enabled = true;
+  std::vector<std::string> key_prefixes;  // label values of the per-prefix wait metrics
   bool tls = false;  // serve the metrics port over TLS with tls.cert_file/key_file
 };
 

@@ -266,6 +266,7 @@ std::vector<KeySpec> make_keys() {
       "metrics", "port", "metrics port (/metrics, /health, /ready)", 1, 65535));
   keys.push_back(bool_key<&C::metrics, &MetricsConfig::enabled>("metrics", "enabled",
                                                                 "serve the metrics port"));
+  add_metrics_prefix_key(keys);
 
   keys.push_back(choice_key<&C::logging, &LoggingConfig::level>(
       "logging", "level", "log level", "debug|info|warn|error",

@@ -36,6 +36,9 @@ struct KeySpec {
   std::string env_name() const;  // "TTLSEMLOCK_LIMITS_MAX_TTL"
 };
 
+// metrics.key_prefixes (metrics_keys.cc), appended to `keys`.
+void add_metrics_prefix_key(std::vector<KeySpec>& keys);
+
 // The `cluster` section's keys (cluster_keys.cc), appended to `keys`.
 void add_cluster_keys(std::vector<KeySpec>& keys);
 // Cross-key checks of the `cluster` section; fills raft_listen's default. "" or the error.

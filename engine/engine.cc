@@ -182,6 +182,12 @@ std::optional<KeyInfo> Engine::info(std::string_view key, Millis now) {
   KeyInfo info;
   info.limit = e.limit;
   info.waiters = m.waiters_of(slot);
+  if (e.ext != kNil) {
+    for (std::uint32_t w = m.exts[e.ext].waiter_head; w != kNil; w = m.waiters[w].next) {
+      const detail::Waiter& wt = m.waiters[w];
+      info.waiter_ages.push_back(std::max<Millis>(0, now - (wt.deadline - wt.wait_ms)));
+    }
+  }
   auto add = [&](std::uint32_t h) {
     info.holders.push_back(
         // A replica keeps a due holder until the leader drops it (set_replica): 0 left, not less.

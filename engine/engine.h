@@ -119,6 +119,7 @@ struct KeyInfo {
   std::uint32_t limit = 1;
   std::vector<HolderInfo> holders;  // in grant order
   std::uint64_t waiters = 0;
+  std::vector<Millis> waiter_ages;  // how long each waiter has been queued, ms, oldest first
 };
 
 struct ScanResult {

@@ -2,6 +2,7 @@
 // and out, keys created and erased, permits handed on, limits admitted.
 #include <algorithm>
 #include <cstring>
+#include <limits>
 #include <vector>
 
 #include "engine/engine_impl.h"
@@ -368,6 +369,8 @@ WaiterId Engine::Impl::queue_waiter(std::uint32_t slot, const AcquireRequest& re
   if (++last_generation == 0) ++last_generation;  // 0 marks a free slot
   wt.tag = req.tag;
   wt.deadline = now + req.wait;
+  wt.wait_ms = static_cast<std::uint32_t>(
+      std::min<Millis>(req.wait, std::numeric_limits<std::uint32_t>::max()));
   wt.ttl = req.ttl;
   wt.key = slot;
   wt.generation = last_generation;

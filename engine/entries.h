@@ -96,11 +96,15 @@ struct Waiter {
   std::uint32_t prev = kNil;
   std::uint32_t next = kNil;
   std::uint32_t generation = 0;  // 0: free slot
+  // The wait asked for, ms (capped at 2^32-1): deadline - wait_ms is when it was queued, for
+  // SEMLOCK.INFO's waiter ages. It sits in what was padding, so a waiter is no bigger.
+  std::uint32_t wait_ms = 0;
   std::uint8_t owner_len = 0;
   std::uint8_t reacquire = 1;  // 0: a derived owner, never refreshed by a grant (SPEC §1)
   char owner_buf[128];
 
   std::string_view owner() const { return {owner_buf, owner_len}; }
 };
+static_assert(sizeof(Waiter) <= 184, "a waiter grew: update the sizing figures in the docs");
 
 }  // namespace semlock::detail

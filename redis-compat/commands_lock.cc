@@ -121,7 +121,7 @@ Outcome cmd_info(CommandContext& ctx, Args argv) {
     return Outcome::kDone;
   }
   resp::Writer& w = ctx.w;
-  w.map(3);
+  w.map(4);
   w.bulk("limit");
   w.integer(info->limit);
   w.bulk("holders");
@@ -134,6 +134,10 @@ Outcome cmd_info(CommandContext& ctx, Args argv) {
   }
   w.bulk("waiters");
   w.integer(static_cast<std::int64_t>(info->waiters));
+  // Last, so that clients reading the fields above by position keep working.
+  w.bulk("waiter_ages");
+  w.array(info->waiter_ages.size());
+  for (const Millis age : info->waiter_ages) w.integer(age);
   return Outcome::kDone;
 }
 

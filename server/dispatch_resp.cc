@@ -309,6 +309,7 @@ void Server::update_metrics() {
   s.start_time_seconds = static_cast<double>(start_unix_ms_) / 1000.0;
   metrics_.update(s);
   update_persistence_metrics();
+  update_wait_metrics(now_ms());
 }
 
 }  // namespace semlock

@@ -611,6 +611,7 @@ void Server::deliver_events(Millis now) {
     if (wit == waits_.end()) continue;  // no such wait (the engine never answers a cancelled one)
     PendingWait pw = std::move(wit->second);
     waits_.erase(wit);
+    observe_wait(pw, ev.granted, now);
     auto cit = connections_.find(pw.conn_id);
     Connection* c = cit == connections_.end() ? nullptr : cit->second;
     const bool created = ev.granted && !ev.refreshed;
@@ -645,6 +646,7 @@ void Server::block(Connection& c, std::uint64_t tag, WaiterId waiter, PendingWai
   c.blocked = true;
   c.wait_tag = tag;
   c.waiter = waiter;
+  pw.queued_at = now_ms();
   waits_.emplace(tag, std::move(pw));
 }
 

@@ -39,6 +39,7 @@ class ClusterNode;  // server/cluster_node.h
 class Forwarder;    // server/forward_upstream.h
 struct ClusterMetrics;
 struct PersistenceMetrics;  // server/persistence_info.cc
+class WaitMetrics;          // server/wait_metrics.h
 namespace cluster {
 struct StatusMsg;
 struct EntriesMsg;
@@ -138,6 +139,7 @@ class Server final : public redis::Host, private ReplyGate {
     std::string id_raw;  // JSON id to echo
     bool http_keep_alive = true;
     Millis ttl = 0;
+    Millis queued_at = 0;  // when the wait began (the wait metrics)
   };
 
   // Loop plumbing (server.cc; connection bounds in bounds.cc).
@@ -375,6 +377,10 @@ class Server final : public redis::Host, private ReplyGate {
   std::string persistence_info() const;
   void update_persistence_metrics();
   std::shared_ptr<PersistenceMetrics> persistence_metrics_;
+  // The per-prefix wait metrics and the longest current wait (wait_glue.cc).
+  void observe_wait(const PendingWait& pw, bool granted, Millis now);
+  void update_wait_metrics(Millis now);
+  std::shared_ptr<WaitMetrics> wait_metrics_;
   std::chrono::steady_clock::time_point snapshot_started_{};
 
   // --- Cluster mode (cluster_glue.cc; the sidecar in cluster_node.cc) ---

@@ -3,7 +3,8 @@
 // off, over the lock port, and failing once the server is gone; ttl_semlock_build_info with the
 // version and commit of --version; the limit gauges (max_connections, max_waiters,
 // memory_limit_bytes); INFO persistence and the ttl_semlock_persistence_* gauges, healthy and
-// after a failed journal write (sticky until a restart).
+// after a failed journal write (sticky until a restart); the wait metrics per key prefix
+// (metrics.key_prefixes) and the longest current wait.
 #define BOOST_TEST_MODULE it_ops
 #include <unistd.h>
 
@@ -176,4 +177,117 @@ BOOST_AUTO_TEST_CASE(a_failed_journal_shows_in_info_and_metrics_and_stays) {
   }
   BOOST_TEST(std::system(("umount " + mnt).c_str()) == 0);
   std::filesystem::remove_all(mnt);
+}
+
+BOOST_AUTO_TEST_CASE(wait_metrics_per_key_prefix) {
+  ServerOptions o;
+  o.with_config(R"("metrics":{"key_prefixes":["jobs:","jobs:nightly:"]})");
+  Server server(o);
+  Hiredis holder(server.port());
+  BOOST_TEST(holder.cmd({"SEMLOCK.ACQUIRE", "jobs:nightly:1", "60000", "OWNER", "h"})->type ==
+             REDIS_REPLY_ARRAY);
+  BOOST_TEST(holder.cmd({"SEMLOCK.ACQUIRE", "misc:1", "60000", "OWNER", "h"})->type ==
+             REDIS_REPLY_ARRAY);
+  BOOST_TEST(holder.cmd({"SEMLOCK.ACQUIRE", "jobs:x", "60000", "OWNER", "h"})->type ==
+             REDIS_REPLY_ARRAY);
+  // Two waits run out: one under the longest matching prefix, one under no prefix.
+  Hiredis waiter(server.port());
+  BOOST_TEST(waiter.cmd({"SEMLOCK.ACQUIRE", "jobs:nightly:1", "1000", "WAIT", "50"})->type ==
+             REDIS_REPLY_NIL);
+  BOOST_TEST(waiter.cmd({"SEMLOCK.ACQUIRE", "misc:1", "1000", "WAIT", "50"})->type ==
+             REDIS_REPLY_NIL);
+  // One is granted after a release: queued first, the release comes from another connection.
+  RespConn queued(server.port());
+  queued.send({"SEMLOCK.ACQUIRE", "jobs:x", "1000", "OWNER", "w", "WAIT", "10000"});
+  BOOST_TEST(eventually([&] {
+    return metric_value(scrape_metrics(server.metrics_port()), "ttl_semlock_waiters").value_or(0) ==
+           1.0;
+  }));
+  sleep_for(Ms{300});  // the oldest wait is now at least 0.3 s old
+  const std::string during = scrape_metrics(server.metrics_port());
+  BOOST_TEST(metric_value(during, "ttl_semlock_longest_wait_seconds").value_or(0) >= 0.3);
+  BOOST_TEST(metric_value(during, "ttl_semlock_longest_wait_seconds").value_or(99) < 10.0);
+  BOOST_TEST(holder.cmd({"SEMLOCK.RELEASE", "jobs:x", "h"})->integer == 1);
+  const auto granted = queued.read();
+  BOOST_TEST_REQUIRE(granted.has_value());
+  BOOST_TEST(granted->elements.size() == 2u, granted->debug());
+
+  const std::string text = scrape_metrics(server.metrics_port());
+  auto value = [&](std::string_view name,
+                   const std::vector<std::pair<std::string, std::string>>& labels) {
+    return metric_value(text, name, labels).value_or(-1);
+  };
+  BOOST_TEST(value("ttl_semlock_waiter_timeouts_total", {{"prefix", "jobs:nightly:"}}) == 1.0);
+  BOOST_TEST(value("ttl_semlock_waiter_timeouts_total", {{"prefix", "other"}}) == 1.0);
+  BOOST_TEST(value("ttl_semlock_waiter_timeouts_total", {{"prefix", "jobs:"}}) == 0.0);
+  BOOST_TEST(value("ttl_semlock_wait_duration_seconds_count",
+                   {{"prefix", "jobs:"}, {"result", "granted"}}) == 1.0);
+  BOOST_TEST(value("ttl_semlock_wait_duration_seconds_sum",
+                   {{"prefix", "jobs:"}, {"result", "granted"}}) >= 0.3);
+  BOOST_TEST(value("ttl_semlock_wait_duration_seconds_count",
+                   {{"prefix", "other"}, {"result", "timeout"}}) == 1.0);
+  BOOST_TEST(value("ttl_semlock_wait_duration_seconds_sum",
+                   {{"prefix", "other"}, {"result", "timeout"}}) >= 0.05);
+  // Nobody waits any more.
+  BOOST_TEST(value("ttl_semlock_longest_wait_seconds", {}) == 0.0);
+  // The label values are a closed set: only the configured prefixes and "other".
+  for (std::size_t at = text.find("prefix=\""); at != std::string::npos;
+       at = text.find("prefix=\"", at + 1)) {
+    const std::string label = text.substr(at + 8, text.find('"', at + 8) - at - 8);
+    BOOST_TEST((label == "jobs:" || label == "jobs:nightly:" || label == "other"), label);
+  }
+}
+
+BOOST_AUTO_TEST_CASE(key_prefixes_are_checked) {
+  const std::string dir = make_temp_dir();
+  write_file(dir + "/c.json", R"({"metrics":{"key_prefixes":["a",""]}})");
+  auto empty = run_binary({"--check-config", "--config", dir + "/c.json"});
+  BOOST_TEST(empty.exit_code == 2);
+  BOOST_TEST(empty.err.find("metrics.key_prefixes: must be an array of non-empty strings") !=
+                 std::string::npos,
+             empty.err);
+  write_file(dir + "/c.json", R"({"metrics":{"key_prefixes":["other"]}})");
+  auto other = run_binary({"--check-config", "--config", dir + "/c.json"});
+  BOOST_TEST(other.exit_code == 2);
+  auto from_env = run_binary({"--check-config"}, {"TTLSEMLOCK_METRICS_KEY_PREFIXES=jobs:,cron:"});
+  BOOST_TEST(from_env.exit_code == 0, from_env.err);
+  std::filesystem::remove_all(dir);
+}
+
+BOOST_AUTO_TEST_CASE(semlock_info_ends_with_the_waiters_ages) {
+  Server server;
+  Hiredis holder(server.port());
+  BOOST_TEST(holder.cmd({"SEMLOCK.ACQUIRE", "aged", "60000", "OWNER", "h"})->type ==
+             REDIS_REPLY_ARRAY);
+  RespConn first(server.port());
+  first.send({"SEMLOCK.ACQUIRE", "aged", "1000", "OWNER", "w1", "WAIT", "30000"});
+  BOOST_TEST(eventually([&] {
+    return holder.cmd({"SEMLOCK.INFO", "aged"})->element[5]->integer == 1;
+  }));
+  sleep_for(Ms{200});
+  RespConn second(server.port());
+  second.send({"SEMLOCK.ACQUIRE", "aged", "1000", "OWNER", "w2", "WAIT", "30000"});
+  BOOST_TEST(eventually([&] {
+    return holder.cmd({"SEMLOCK.INFO", "aged"})->element[5]->integer == 2;
+  }));
+  RespConn c(server.port());
+  const RespValue info = c.cmd({"SEMLOCK.INFO", "aged"});
+  // RESP2: limit, holders, waiters (unchanged, a count), then waiter_ages last.
+  BOOST_TEST_REQUIRE(info.elements.size() == 8u, info.debug());
+  BOOST_TEST(info.elements[4].str == "waiters");
+  BOOST_TEST(info.elements[5].integer == 2);
+  BOOST_TEST(info.elements[6].str == "waiter_ages");
+  const auto& ages = info.elements[7].elements;
+  BOOST_TEST_REQUIRE(ages.size() == 2u, info.debug());
+  BOOST_TEST(ages[0].integer >= ages[1].integer + 150, info.debug());  // oldest first
+  BOOST_TEST(ages[1].integer >= 0);
+  BOOST_TEST(ages[0].integer < 30000);
+  // RESP3: the same as a map.
+  RespConn r3(server.port());
+  BOOST_TEST(!r3.cmd({"HELLO", "3"}).is_error());
+  const RespValue map = r3.cmd({"SEMLOCK.INFO", "aged"});
+  BOOST_TEST_REQUIRE(map.field("waiter_ages") != nullptr, map.debug());
+  BOOST_TEST(map.field("waiter_ages")->elements.size() == 2u);
+  BOOST_TEST(holder.cmd({"SEMLOCK.RELEASE", "aged", "h"})->integer == 1);
+  BOOST_TEST(first.read().has_value());
 }

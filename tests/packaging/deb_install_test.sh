@@ -24,7 +24,14 @@ fi
 work=$(mktemp -d /tmp/semlock-deb.XXXXXX)
 trap 'rm -rf "$work"' EXIT
 # The container test's machine settings (runc, cgroupfs, no systemd): see container_test.sh.
+hard_nofile=$(ulimit -Hn)
+[ "$hard_nofile" = unlimited ] && hard_nofile=1048576
+hard_nproc=$(ulimit -Hu)
+nproc_limit=32768
+[ "$hard_nproc" != unlimited ] && [ "$hard_nproc" -lt "$nproc_limit" ] && nproc_limit=$hard_nproc
 cat >"$work/containers.conf" <<CONF
+[containers]
+default_ulimits = ["nofile=$hard_nofile:$hard_nofile", "nproc=$nproc_limit:$nproc_limit"]
 [engine]
 runtime = "runc"
 cgroup_manager = "cgroupfs"
@@ -96,7 +103,7 @@ ask() { # ask LINE: one request line on a fresh connection, the first reply line
 }
 start
 echo "ok: $(/usr/bin/ttl-semlock --healthcheck --config $cfg)"
-[ "$(ps -o user= -p "$pid")" = ttl-semlock ] || fail "server user: $(ps -o user= -p "$pid")"
+[ "$(stat -c %U "/proc/$pid")" = ttl-semlock ] || fail "server user: $(stat -c %U "/proc/$pid")"
 [ "$(ask PING)" = "+PONG" ] || fail "PING"
 [ "$(ask 'SEMLOCK.ACQUIRE pkg:job 600000 OWNER deb')" = "*2" ] || fail "RESP acquire"
 json=$(ask '{"action":"acquire","key":"pkg:json","ttl":600,"owner":"deb-json"}')

@@ -359,7 +359,7 @@ BOOST_AUTO_TEST_CASE(describe_shows_values_without_secrets) {
                  "tls.port=8766 tls.cert_file=\"\" tls.key_file=\"\" tls.ca_file=\"\" "
                  "tls.client_auth=none tls.protocols=\"TLSv1.2 TLSv1.3\" tls.ciphers=\"\" "
                  "metrics.tls=false "
-             "metrics.host=\"127.0.0.1\" metrics.port=9765 metrics.enabled=true "
+             "metrics.host=\"127.0.0.1\" metrics.port=9765 metrics.enabled=true metrics.key_prefixes=[] "
              "logging.level=info logging.format=text logging.file=\"\" "
              "persistence.enabled=false persistence.dir=\"./data\" persistence.fsync=everysec "
              "persistence.snapshot_every_bytes=67108864 persistence.snapshot_interval=1h "

@@ -296,4 +296,16 @@ BOOST_AUTO_TEST_CASE(grant_deadline_and_release_unrefreshed) {
   }
 }
 
+BOOST_AUTO_TEST_CASE(info_reports_each_waiters_age_oldest_first) {
+  Engine e(test::unlimited(), 1);
+  BOOST_TEST(acq(e, "k", "h", 1000, 0).status == EngineStatus::kGranted);
+  BOOST_TEST(e.info("k", 5)->waiter_ages.empty());
+  BOOST_TEST(acq(e, "k", "w1", 50, 10, 0, 1000, 1).status == EngineStatus::kQueued);
+  BOOST_TEST(acq(e, "k", "w2", 50, 40, 0, 5000, 2).status == EngineStatus::kQueued);
+  BOOST_TEST((e.info("k", 100)->waiter_ages == std::vector<Millis>{90, 60}));
+  BOOST_TEST(e.info("k", 100)->waiters == 2u);                // the count is unchanged
+  BOOST_TEST(e.release("k", "h", 110) == EngineStatus::kOk);  // w1 is granted
+  BOOST_TEST((e.info("k", 110)->waiter_ages == std::vector<Millis>{70}));
+}
+
 BOOST_AUTO_TEST_SUITE_END()

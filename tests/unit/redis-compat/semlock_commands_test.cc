@@ -127,12 +127,12 @@ BOOST_AUTO_TEST_CASE(info_resp2_and_resp3) {
   run({"SEMLOCK.ACQUIRE", "k", "1000", "OWNER", "a", "LIMIT", "2"});
   advance(100);
   BOOST_TEST(run({"SEMLOCK.INFO", "k"}) ==
-             "*6\r\n$5\r\nlimit\r\n:2\r\n$7\r\nholders\r\n*1\r\n*3\r\n$1\r\na\r\n:1000\r\n:900\r\n"
-             "$7\r\nwaiters\r\n:0\r\n");
+             "*8\r\n$5\r\nlimit\r\n:2\r\n$7\r\nholders\r\n*1\r\n*3\r\n$1\r\na\r\n:1000\r\n:900\r\n"
+             "$7\r\nwaiters\r\n:0\r\n$11\r\nwaiter_ages\r\n*0\r\n");
   client.proto = 3;
   BOOST_TEST(run({"SEMLOCK.INFO", "k"}) ==
-             "%3\r\n$5\r\nlimit\r\n:2\r\n$7\r\nholders\r\n*1\r\n*3\r\n$1\r\na\r\n:1000\r\n:900\r\n"
-             "$7\r\nwaiters\r\n:0\r\n");
+             "%4\r\n$5\r\nlimit\r\n:2\r\n$7\r\nholders\r\n*1\r\n*3\r\n$1\r\na\r\n:1000\r\n:900\r\n"
+             "$7\r\nwaiters\r\n:0\r\n$11\r\nwaiter_ages\r\n*0\r\n");
   BOOST_TEST(run({"SEMLOCK.INFO", "absent"}) == "_\r\n");
 }
 
