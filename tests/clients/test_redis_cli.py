@@ -38,7 +38,7 @@ class RedisCliTest(unittest.TestCase):
         self.assertEqual(self.cli("SEMLOCK.EXTEND", "cli:a", "me", "60000"), "(integer) 1\n")
         info = self.cli("SEMLOCK.INFO", "cli:a").splitlines()
         self.assertEqual(info[0:4], ['1) "limit"', "2) (integer) 1", '3) "holders"', '4) 1) 1) "me"'])
-        self.assertEqual(info[-2:], ['5) "waiters"', "6) (integer) 0"])
+        self.assertEqual(info[-4:], ['5) "waiters"', "6) (integer) 0", '7) "waiter_ages"', "8) (empty array)"])
         self.assertEqual(self.cli("SEMLOCK.RELEASE", "cli:a", "me"), "(integer) 1\n")
         self.assertEqual(self.cli("SEMLOCK.INFO", "cli:a"), "(nil)\n")
         self.assertEqual(self.cli("semlock.acquire", "cli:a"),

@@ -357,7 +357,10 @@ def test_prometheus(binary, root, workdir):
         names = sorted(r["name"] for r in rules)
         expected = sorted(["TtlSemLockHighMemoryUsage", "TtlSemLockRejectingRequests",
                            "TtlSemLockLocksNearLimit", "TtlSemLockLimitExceeded",
-                           "TtlSemLockAuthFailures", "TtlSemLockDown"])
+                           "TtlSemLockAuthFailures", "TtlSemLockDown",
+                           "TtlSemLockPersistenceFailed", "TtlSemLockFsyncStalled",
+                           "TtlSemLockSnapshotStuck", "TtlSemLockNotReady",
+                           "TtlSemLockConnectionsNearLimit", "TtlSemLockRestarted"])
         if names != expected:
             raise Failure(f"loaded alert rules {names}, expected {expected}")
         firing = [r["name"] for r in rules if r.get("state") != "inactive"]
