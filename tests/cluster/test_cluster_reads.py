@@ -77,9 +77,15 @@ def main():
         check(len(pids) == 1, "the leader's sidecar found")
         os.kill(pids[0], signal.SIGSTOP)
         try:
+            # Until another member is elected, alice's hold is still the group's state, so the
+            # only correct answer is 1 (a loaded machine may let the leader see its sidecar's
+            # silence and step down before this read arrives); the stale-read check is below,
+            # once the new leader has granted k to bob.
             kind, took = read_outcome(leader, "EXISTS", "k")
-            check(kind in ("closed", "clusterdown") and 1.5 <= took <= 6,
-                  "a read on the cut-off leader is not answered; %s after %.2f s" % (kind, took))
+            check((kind in ("closed", "clusterdown") and 1.5 <= took <= 6) or
+                  (kind == "reply" and took == 1),
+                  "a read on the cut-off leader is not answered, or answered with the group's "
+                  "state; %s %s" % (kind, took))
             new = cl.wait_leader(exclude=[leader], timeout=20)
             check(new.call("SEMLOCK.RELEASE", "k", "alice") == 1,
                   "the new leader (member %d) releases alice" % new.id)
