@@ -131,4 +131,11 @@ struct Connection {
   }
 };
 
+// Defined in server.cc, used by the plain and TLS write paths alike.
+// The kernel took `n` more output bytes (plaintext bytes on TLS): grants whose reply is now wholly
+// in it are delivered.
+void note_sent(Connection& c, std::size_t n);
+// True when the peer's FIN or RST has already reached this socket, even behind unread data.
+bool peer_closed(const Connection& c);
+
 }  // namespace semlock

@@ -34,23 +34,6 @@ Connection* conn_of(uv_handle_t* h) {
   return static_cast<Connection*>(h->data);
 }
 
-// The kernel took `n` more output bytes: grants whose reply is now wholly in it are delivered.
-void note_sent(Connection& c, std::size_t n) {
-  c.bytes_sent += n;
-  std::erase_if(c.undelivered_grants,
-                [&](const UndeliveredGrant& g) { return g.reply_end <= c.bytes_sent; });
-}
-
-// True when the peer's FIN or RST has already reached this socket, even behind unread data
-// (POLLRDHUP is set once the FIN is processed, whatever is still queued before it).
-bool peer_closed(const Connection& c) {
-  uv_os_fd_t fd = -1;
-  if (uv_fileno(reinterpret_cast<const uv_handle_t*>(&c.handle), &fd) != 0) return true;
-  pollfd p{fd, POLLIN | POLLRDHUP, 0};
-  if (::poll(&p, 1, 0) <= 0) return false;
-  return (p.revents & (POLLRDHUP | POLLHUP | POLLERR)) != 0;
-}
-
 // True when the peer has reset the connection (its RST has reached this socket, even behind
 // unread data): nothing written to it can be delivered any more. A FIN alone is not that: a
 // client that half-closes after sending still gets every reply (SPEC).
@@ -69,6 +52,23 @@ std::uint64_t unix_micros() {
 }
 
 }  // namespace
+
+// The kernel took `n` more output bytes: grants whose reply is now wholly in it are delivered.
+void note_sent(Connection& c, std::size_t n) {
+  c.bytes_sent += n;
+  std::erase_if(c.undelivered_grants,
+                [&](const UndeliveredGrant& g) { return g.reply_end <= c.bytes_sent; });
+}
+
+// True when the peer's FIN or RST has already reached this socket, even behind unread data
+// (POLLRDHUP is set once the FIN is processed, whatever is still queued before it).
+bool peer_closed(const Connection& c) {
+  uv_os_fd_t fd = -1;
+  if (uv_fileno(reinterpret_cast<const uv_handle_t*>(&c.handle), &fd) != 0) return true;
+  pollfd p{fd, POLLIN | POLLRDHUP, 0};
+  if (::poll(&p, 1, 0) <= 0) return false;
+  return (p.revents & (POLLRDHUP | POLLHUP | POLLERR)) != 0;
+}
 
 EngineLimits engine_limits_for(const config::Config& c) {
   EngineLimits l;

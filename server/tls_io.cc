@@ -25,23 +25,6 @@ namespace {
 
 constexpr std::size_t kPlainChunk = 16 * 1024;  // one TLS record's worth of plaintext
 
-// As server.cc's note_sent: grants whose reply the kernel now holds are delivered. `n` counts
-// plaintext, which is what UndeliveredGrant::reply_end is measured in.
-void note_plain_sent(Connection& c, std::uint64_t n) {
-  c.bytes_sent += n;
-  std::erase_if(c.undelivered_grants,
-                [&](const UndeliveredGrant& g) { return g.reply_end <= c.bytes_sent; });
-}
-
-// As server.cc's peer_closed: the peer's FIN or RST has reached the socket.
-bool peer_closed(const Connection& c) {
-  uv_os_fd_t fd = -1;
-  if (uv_fileno(reinterpret_cast<const uv_handle_t*>(&c.handle), &fd) != 0) return true;
-  pollfd p{fd, POLLIN | POLLRDHUP, 0};
-  if (::poll(&p, 1, 0) <= 0) return false;
-  return (p.revents & (POLLRDHUP | POLLHUP | POLLERR)) != 0;
-}
-
 }  // namespace
 
 bool Server::tls_start() {
@@ -183,7 +166,7 @@ bool Server::tls_flush(Connection& c) {
     return false;
   }
   if (static_cast<std::size_t>(n) == c.inflight.size()) {
-    note_plain_sent(c, t.plain_in_flight);
+    note_sent(c, t.plain_in_flight);
     t.plain_in_flight = 0;
     give_buffer(c.inflight);
     return true;
@@ -205,7 +188,7 @@ void Server::tls_write_cb(uv_write_t* req, int status) {
   if (c->closed) return;  // buffers are released in close_cb
   Server* self = c->server;
   if (status == 0) {
-    note_plain_sent(*c, c->tls->plain_in_flight);
+    note_sent(*c, c->tls->plain_in_flight);
     c->tls->plain_in_flight = 0;
   }
   self->give_buffer(c->inflight);
