@@ -22,7 +22,15 @@ DecodedEntry decode_entry(std::string_view data) {
     out.error = "entry shorter than its header (" + std::to_string(data.size()) + " bytes)";
     return out;
   }
-  if (version != kEntryVersion) {
+  out.version = version;
+  if (version > kEntryVersion) {
+    out.newer = true;
+    out.error = "entry version " + std::to_string(version) + " was written by a newer ttl-semlock (this build reads versions " +
+                std::to_string(kOldestEntryVersion) + " to " + std::to_string(kEntryVersion) +
+                ")";
+    return out;
+  }
+  if (version < kOldestEntryVersion) {
     out.error = "entry of unknown version " + std::to_string(version);
     return out;
   }
@@ -44,6 +52,16 @@ DecodedEntry decode_entry(std::string_view data) {
   return out;
 }
 
+std::string entry_refusal(const DecodedEntry& e, std::uint64_t index) {
+  std::string out = "Cluster: the committed entry at index " + std::to_string(index) +
+                    " does not decode (" + e.error + ")";
+  if (e.newer) {
+    out += "; this member cannot follow the group's log and stops: upgrade it to the version "
+           "the leader runs (upgrade every member before the leader)";
+  }
+  return out;
+}
+
 std::string encode_snapshot(std::string_view records, std::uint64_t next_fence) {
   std::string out = persist::file_header(persist::kSnapshotMagic);
   out.append(records);
@@ -57,14 +75,14 @@ std::string encode_snapshot(std::string_view records, std::uint64_t next_fence) 
 DecodedSnapshot decode_snapshot(std::string_view data) {
   DecodedSnapshot out;
   const persist::FileHeader h = persist::read_snapshot_header(data);
-  if (h.status != persist::FileHeader::Status::kOk || h.version != persist::kFormatVersion) {
+  if (h.status != persist::FileHeader::Status::kOk || h.version < persist::kFormat2Version) {
     out.error = h.error.empty() ? "not a format-2 snapshot" : h.error;
     return out;
   }
   std::size_t pos = h.bytes;
   bool fence_seen = false;
   while (pos < data.size()) {
-    persist::DecodeResult d = persist::decode_record(data.substr(pos));
+    persist::DecodeResult d = persist::decode_record(data.substr(pos), h.version);
     if (d.status != persist::DecodeStatus::kOk) {
       out.error = "bad record at offset " + std::to_string(pos) + " of the snapshot: " + d.error;
       return out;
@@ -81,7 +99,11 @@ DecodedSnapshot decode_snapshot(std::string_view data) {
       case persist::RecordType::kDrop:
         out.error = "drop record in a snapshot at offset " + std::to_string(pos - d.consumed);
         return out;
-      case persist::RecordType::kData:  // data keys are not in cluster snapshots (docs/DATA.md)
+      case persist::RecordType::kData:
+        out.data.push_back(std::move(d.record));
+        break;
+      case persist::RecordType::kLived:  // after its holder: applied in order with the holds
+        out.holds.push_back(std::move(d.record));
         break;
     }
   }

@@ -3,6 +3,8 @@
 #include <dirent.h>
 #include <sys/stat.h>
 
+#include <algorithm>
+
 #include "persistence/fence_reservation.h"
 #include "persistence/files.h"
 
@@ -52,7 +54,16 @@ JournalImport load_journal_for_import(const std::string& persistence_dir,
   }
   out.ok = true;
   out.holders = std::move(loaded.holders);
+  // A message (cluster pub/sub) is not state: only the data keys' operations are imported.
+  for (persist::Record& r : loaded.data_records) {
+    if (r.data.size() == 3 && r.data[0] == "publish") continue;
+    out.data_records.push_back(std::move(r));
+  }
+  out.lived = static_cast<std::uint64_t>(std::count_if(
+      out.holders.begin(), out.holders.end(),
+      [](const persist::PersistedHolder& h) { return h.lived; }));
   out.dropped_expired = loaded.dropped_expired;
+  out.lost_notify = std::move(loaded.lost_notify);
   out.high_water = std::max(loaded.max_fence, loaded.reserved_fence);
   out.first_fence =
       persist::FenceReservation::first_fence(loaded.reserved_fence, loaded.max_fence, now_wall_us);
@@ -62,10 +73,17 @@ JournalImport load_journal_for_import(const std::string& persistence_dir,
 std::string encode_import_entry(const JournalImport& imported) {
   std::string data;
   begin_entry({kImportProposer, 0, imported.first_fence}, data);
+  // Data keys first, as Server::restore_data runs before the holders on a single node.
+  for (const persist::Record& r : imported.data_records) persist::encode_record(r, data);
   for (const persist::PersistedHolder& h : imported.holders) {
     persist::encode_record(persist::Record{persist::RecordType::kHold, h.key, h.owner, h.fence,
-                                           h.limit, h.wall_deadline_ms},
+                                           h.limit, h.wall_deadline_ms, {}, h.shared, h.holds,
+                                           h.notify},
                            data);
+    if (h.lived) {  // applied after its holder (server/cluster_glue.cc: Engine::end_lived)
+      persist::encode_record(persist::Record{persist::RecordType::kLived, h.key, h.owner, h.fence},
+                             data);
+    }
   }
   return data;
 }

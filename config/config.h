@@ -29,6 +29,9 @@ struct ServerConfig {
   // All connection buffers together (input and output), MiB; past it the connection holding
   // the most is closed first (Redis's maxmemory-clients). 0 = unlimited.
   std::uint64_t max_client_memory_mb = 64;
+  // A connection holding connection-lived locks (TTL 0 with SESSION) that sends nothing this long
+  // (SEMLOCK.HEARTBEAT or any request) is closed as dead, releasing them. 0 = TCP keepalive only.
+  Millis session_heartbeat_timeout = 0;
 };
 
 struct LimitsConfig {

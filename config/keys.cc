@@ -220,6 +220,11 @@ std::vector<KeySpec> make_keys() {
       "all connection buffers together, MiB; the largest connection is closed past it (0 = "
       "unlimited)",
       0, kMaxMemoryMb));
+  keys.push_back(duration_key<&C::server, &ServerConfig::session_heartbeat_timeout>(
+      "server", "session_heartbeat_timeout",
+      "close a connection holding connection-lived locks (TTL 0 SESSION) that sends nothing this "
+      "long (0 = TCP keepalive only)",
+      0, kNoMaxMillis));
 
   keys.push_back(uint_key<&C::limits, &LimitsConfig::max_locks>(
       "limits", "max_locks", "most lock keys (0 = unlimited)", 0, kNoMax));
@@ -235,7 +240,7 @@ std::vector<KeySpec> make_keys() {
   keys.push_back(duration_key<&C::limits, &LimitsConfig::max_ttl>(
       "limits", "max_ttl", "longest TTL or WAIT accepted", 1, kNoMaxMillis));
   keys.push_back(uint_key<&C::limits, &LimitsConfig::max_key_bytes>(
-      "limits", "max_key_bytes", "longest key, bytes", 1, 65536));
+      "limits", "max_key_bytes", "longest key, bytes (1..65535)", 1, 65535));
 
   keys.push_back(duration_key<&C::cleanup, &CleanupConfig::interval>(
       "cleanup", "interval", "housekeeping period (memory sample, limit warnings, gauges)", 1,

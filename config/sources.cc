@@ -118,6 +118,8 @@ std::string apply_env(Config& config, const char* const* env) {
     bool client_side = false;
     for (std::string_view skip : kClientSide) client_side = client_side || name == skip;
     if (client_side) continue;
+    // Not a setting but read where it is used: the Raft sidecar's path (server/cluster_node.cc).
+    if (name == "TTLSEMLOCK_RAFT_BIN") continue;
 
     const KeySpec* found = nullptr;
     if (value.starts_with("tcp://") || value.starts_with("udp://")) {

@@ -5,7 +5,7 @@ the shape you give, and prints the used-memory growth per lock (the engine's exa
 as the limit counts it) and the process's resident-set growth per lock (what the OS sees).
 
   deploy/measure-memory.py --bin build/server/ttl-semlock [--locks 100000] [--key-bytes 16]
-      [--owner-bytes 32] [--holders 1] [--waiters 0]
+      [--owner-bytes 32 | --hex-owner] [--holders 1] [--waiters 0]
 
 --holders H > 1 makes each key a semaphore (LIMIT H) with H holders; --waiters W queues W
 blocking acquires on each of the first keys (one connection each, so keep W * keys small).
@@ -88,6 +88,9 @@ def main():
     ap.add_argument("--locks", type=int, default=100000)
     ap.add_argument("--key-bytes", type=int, default=16)
     ap.add_argument("--owner-bytes", type=int, default=32)
+    ap.add_argument("--hex-owner", action="store_true",
+                    help="owners of 32 lowercase hex characters (the generated form, stored "
+                    "packed); --owner-bytes is then ignored")
     ap.add_argument("--holders", type=int, default=1)
     ap.add_argument("--waiters", type=int, default=0)
     a = ap.parse_args()
@@ -114,7 +117,8 @@ def main():
                     for i in range(start, min(start + batch, a.locks)):
                         key = f"k{i:0{a.key_bytes - 1}d}"[: a.key_bytes]
                         for h in range(a.holders):
-                            owner = f"o{h:0{a.owner_bytes - 1}d}"[: a.owner_bytes]
+                            owner = (f"{h + 1:032x}" if a.hex_owner else
+                                     f"o{h:0{a.owner_bytes - 1}d}"[: a.owner_bytes])
                             args = ["SEMLOCK.ACQUIRE", key, 3600000, "OWNER", owner]
                             if a.holders > 1:
                                 args += ["LIMIT", a.holders]
@@ -141,7 +145,8 @@ def main():
     used = after["MemoryUsageBytes"] - before["MemoryUsageBytes"]
     result = {
         "locks": after["ActiveLocks"], "holders": after["Holders"], "waiters": after["Waiters"],
-        "granted": granted, "key_bytes": a.key_bytes, "owner_bytes": a.owner_bytes,
+        "granted": granted, "key_bytes": a.key_bytes,
+        "owner_bytes": 32 if a.hex_owner else a.owner_bytes, "hex_owner": a.hex_owner,
         "used_bytes": used, "used_bytes_per_lock": round(used / max(a.locks, 1), 1),
         "rss_bytes": rss_after - rss_before,
         "rss_bytes_per_lock": round((rss_after - rss_before) / max(a.locks, 1), 1),

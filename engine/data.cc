@@ -99,7 +99,10 @@ std::uint32_t DataStore::Impl::create(std::string_view key, DataType t) {
 void DataStore::Impl::erase(std::uint32_t h, bool log_it) {
   DataEntry* e = slots[h];
   if (log_it) log_op(e->key, {"del"}, 0);
-  if (e->deadline != kNoDeadline) wheel.remove(h);
+  if (e->deadline != kNoDeadline) {
+    wheel.remove(h);
+    deadline_sum -= e->deadline;
+  }
   if (auto it = index.find(std::string_view(e->key)); it != index.end()) index.erase(it);
   destroy(h);
   free_slots.push_back(h);
@@ -206,14 +209,30 @@ void DataStore::remove_if_empty(DataEntry* e) {
 
 void DataStore::set_deadline(DataEntry* e, Millis deadline) {
   const std::uint32_t h = impl_->lookup(e->key);
-  if (e->deadline != kNoDeadline) impl_->wheel.remove(h);
+  if (e->deadline != kNoDeadline) {
+    impl_->wheel.remove(h);
+    impl_->deadline_sum -= e->deadline;
+  }
   e->deadline = deadline;
-  if (deadline != kNoDeadline) impl_->wheel.insert(h);
+  if (deadline != kNoDeadline) {
+    impl_->wheel.insert(h);
+    impl_->deadline_sum += deadline;
+  }
   impl_->log_op(e->key, {"expire"}, deadline);
 }
 
 std::size_t DataStore::size() const {
   return impl_->index.size();
+}
+
+std::uint64_t DataStore::expires() const {
+  return impl_->wheel.size();
+}
+
+Millis DataStore::avg_ttl(Millis now) const {
+  const auto n = static_cast<std::int64_t>(impl_->wheel.size());
+  if (n == 0) return 0;
+  return std::max<Millis>(0, (impl_->deadline_sum - n * now) / n);
 }
 
 bool DataStore::logging() const {
@@ -222,6 +241,10 @@ bool DataStore::logging() const {
 
 void DataStore::log(const DataEntry* e, std::vector<std::string> op) {
   impl_->log_op(e->key, std::move(op), 0);
+}
+
+void DataStore::log_message(std::string_view key, std::vector<std::string> op, Millis at) {
+  impl_->log_op(key, std::move(op), at);
 }
 
 std::uint64_t DataStore::scan(std::uint64_t cursor, std::size_t count, Millis now,
@@ -250,6 +273,7 @@ std::uint64_t DataStore::expire_due(Millis now, std::uint64_t budget) {
   while (done < budget) {
     const std::uint32_t h = impl_->wheel.pop_due(now);
     if (h == kNil) break;
+    impl_->deadline_sum -= impl_->slots[h]->deadline;
     impl_->slots[h]->deadline = kNoDeadline;  // out of the wheel already
     impl_->erase(h, true);
     ++done;

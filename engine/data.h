@@ -88,6 +88,19 @@ class HashValue {
       for (const auto& [k, v] : packed_) f(std::string_view(k), std::string_view(v));
     }
   }
+  // As for_each, while `f` returns true.
+  template <class F>
+  void for_each_while(F&& f) const {
+    if (map_) {
+      for (const auto& [k, v] : *map_) {
+        if (!f(std::string_view(k), std::string_view(v))) return;
+      }
+    } else {
+      for (const auto& [k, v] : packed_) {
+        if (!f(std::string_view(k), std::string_view(v))) return;
+      }
+    }
+  }
 
  private:
   using Map = std::pmr::unordered_map<PStr, PStr, detail::StrHash, std::equal_to<>>;
@@ -195,9 +208,19 @@ class DataStore {
   void set_deadline(DataEntry* e, Millis deadline);  // kNoDeadline: persist. Logged.
 
   std::size_t size() const;
+  // Keys with a deadline, and their mean remaining time in ms at `now` (0 when none): INFO
+  // keyspace's expires and avg_ttl (exact, where Redis samples).
+  std::uint64_t expires() const;
+  Millis avg_ttl(Millis now) const;
   // Logs an operation on the key (when the mutation log is on).
   bool logging() const;
   void log(const DataEntry* e, std::vector<std::string> op);
+  // Logs an operation that changes no key (a PUBLISH carried by the replicated log in cluster
+  // mode, server/cluster_pubsub.cc); `at` goes in the mutation's deadline. apply() ignores it.
+  void log_message(std::string_view key, std::vector<std::string> op, Millis at);
+  // Called with the key each time a blocked BLPOP/BRPOP is served from it (the pop changed the
+  // list after the command that pushed had finished): WATCH marks the key touched.
+  void set_pop_hook(std::function<void(std::string_view key)> hook);
 
   // SCAN over data keys: `cursor` is a slot position; returns the next (0: done).
   std::uint64_t scan(std::uint64_t cursor, std::size_t count, Millis now,

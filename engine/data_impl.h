@@ -43,6 +43,7 @@ struct DataStore::Impl {
   std::pmr::vector<DataEntry*> slots;
   std::pmr::vector<std::uint32_t> free_slots;
   detail::TimerWheel<Nodes> wheel;
+  std::int64_t deadline_sum = 0;  // of the keys in `wheel` (INFO keyspace avg_ttl)
 
   // Blocking pops: waiter slots, FIFO queues of slots per key, keys that got elements.
   std::pmr::vector<PopWaiter*> waiters;
@@ -54,6 +55,7 @@ struct DataStore::Impl {
   detail::TimerWheel<PopNodes> pop_wheel;
   std::vector<ListPopEvent> pop_events;
   std::uint64_t pop_waiter_count = 0;
+  std::function<void(std::string_view)> pop_hook;  // set_pop_hook
 
   std::uint32_t lookup(std::string_view key) const;
   std::uint32_t create(std::string_view key, DataType t);

@@ -83,6 +83,10 @@ void DataStore::note_list_ready(std::string_view key) {
   d.ready.emplace_back(key);
 }
 
+void DataStore::set_pop_hook(std::function<void(std::string_view key)> hook) {
+  impl_->pop_hook = std::move(hook);
+}
+
 void DataStore::serve_pop_waiters(Millis now) {
   Impl& d = *impl_;
   while (!d.ready.empty()) {
@@ -109,6 +113,7 @@ void DataStore::serve_pop_waiters(Millis now) {
       d.log_op(key, {w->left ? "lpop" : "rpop", "1"}, 0);
       d.pop_events.push_back(std::move(ev));
       d.finish_waiter(slot);
+      if (d.pop_hook) d.pop_hook(key);
     }
     remove_if_empty(e);
   }

@@ -51,6 +51,9 @@ enum class EngineStatus : std::uint8_t {
   kBadTtl,          // ttl <= 0 or > max_ttl
   kBadLimit,        // limit > max_permits (0 means "not named")
   kBadWait,         // wait < 0 or > max_ttl
+  // Read-write and reentrant holds (engine/holds.h):
+  kBadShared,     // a SHARED acquire naming LIMIT > 1 (readers share a mutex key)
+  kModeConflict,  // the owner holds the key in the other mode (shared vs exclusive)
 };
 
 // SPEC §2. 0 means unlimited for max_locks and max_memory_bytes.
@@ -87,6 +90,15 @@ struct AcquireRequest {
   Millis wait = 0;          // 0 = do not wait
   bool reacquire = true;    // explicit owner: re-acquire refreshes. false for pid@host owners
   std::uint64_t tag = 0;    // echoed in this waiter's WaiterEvent
+  // SHARED: a reader (engine/holds.h). Readers share a mutex key (limit 1), up to
+  // limits.max_permits of them; a plain acquire is a writer and excludes every other holder.
+  bool shared = false;
+  // REENTRANT: the holding owner's acquire adds one to its hold count (same fence, deadline
+  // refreshed), also for a derived owner; each release takes one, the holder goes at zero.
+  bool reentrant = false;
+  // NOTIFY (engine_notify.cc): the holder this acquire grants or refreshes is marked, and its
+  // removal by anything but its owner's release becomes a LostNotice.
+  bool notify = false;
 };
 
 struct AcquireResult {
@@ -107,12 +119,43 @@ struct WaiterEvent {
   // binds nothing to it and must not release it if the answer cannot be delivered.
   bool refreshed = false;
   Millis deadline = 0;  // when granted: the holder's deadline as this grant set it
+  // An all-or-nothing acquire's answer (engine/multi.cc): when granted, one fence per key in the
+  // request's order, and whether each created its holder (0: the owner held the key already, so
+  // it was only refreshed). Empty for a single-key waiter.
+  std::vector<std::uint64_t> fences{};
+  std::vector<std::uint8_t> created{};
+  // When refreshed: the grant added a reentrant hold (REENTRANT), which is this grant's to give
+  // back: an answer that cannot be delivered takes it back (release_unrefreshed).
+  bool added_hold = false;
+  // When refreshed: the grant (NOTIFY) marked a holder that had no NOTIFY mark; taking back its
+  // added hold takes the mark back too (release_unrefreshed's `added_mark`).
+  bool added_mark = false;
+};
+
+// SEMLOCK.ACQUIREALL / JSON acquire_all (engine/multi.cc). Keys are distinct and their number is
+// 1..kMaxAcquireAllKeys; each key keeps its own limit (1 when the acquire creates it).
+inline constexpr std::size_t kMaxAcquireAllKeys = 128;
+struct AcquireAllRequest {
+  std::vector<std::string_view> keys;
+  std::string_view owner;
+  Millis ttl = 0;
+  Millis wait = 0;
+  bool reacquire = true;
+  std::uint64_t tag = 0;
+};
+struct AcquireAllResult {
+  EngineStatus status = EngineStatus::kNotGranted;  // kGranted: every key granted or refreshed
+  std::vector<std::uint64_t> fences{};               // kGranted: one per key, in request order
+  Millis ttl = 0;
+  WaiterId waiter{};  // kQueued: cancel_waiter() with it cancels the whole request
 };
 
 struct HolderInfo {
   std::string owner;
   std::uint64_t fence = 0;
   Millis remaining = 0;  // ms until the deadline, >= 0 (0: the holder's last millisecond)
+  std::uint32_t holds = 1;  // reentrant hold count (1 unless re-acquired with REENTRANT)
+  bool notify = false;   // marked NOTIFY (engine_notify.cc)
 };
 
 struct KeyInfo {
@@ -120,6 +163,7 @@ struct KeyInfo {
   std::vector<HolderInfo> holders;  // in grant order
   std::uint64_t waiters = 0;
   std::vector<Millis> waiter_ages;  // how long each waiter has been queued, ms, oldest first
+  bool shared = false;              // the holders are readers (SHARED)
 };
 
 struct ScanResult {
@@ -156,19 +200,53 @@ struct EngineStats {
   std::uint64_t next_fence = 0;
 };
 
+// --- Lost-lock notices (engine_notify.cc) ---
+
+// Why a NOTIFY holder was removed. kReleased (its owner's release, a SESSION connection closing,
+// an undeliverable grant taken back) produces no notice; limits never remove a holder.
+enum class LostReason : std::uint8_t {
+  kReleased = 0,
+  kExpired = 1,   // its TTL ran out (the wheel, or an access that found it due)
+  kForced = 2,    // FORCERELEASE, DEL, a JSON release naming no owner, SET by another owner
+  kRestart = 3,   // the restart lost it (server/notify.cc states the rule)
+  kFailover = 4,  // its member lost its leader (cluster mode)
+};
+std::string_view lost_reason_name(LostReason r);
+
+// A NOTIFY holder removed by anything but its owner's release; drained with take_lost().
+struct LostNotice {
+  std::string key;
+  std::string owner;
+  std::uint64_t fence = 0;
+  LostReason reason = LostReason::kExpired;
+};
+
 // --- Persistence hooks (engine_persist.cc) ---
 
 // One change of a holder, recorded while the mutation log is on, in the order it happened.
 struct Mutation {
   // kData: a data key's change (engine/data.h); `data` holds the operation, `deadline` the
   // key's deadline for an "expire" operation.
-  enum class Kind : std::uint8_t { kHold, kDrop, kData } kind = Kind::kHold;
+  // kLived: the holder (owner with `fence`) is connection-lived (TTL 0 with SESSION), so that
+  // every member knows it; a new leader ends it (Engine::end_lived).
+  enum class Kind : std::uint8_t { kHold, kDrop, kData, kLived } kind = Kind::kHold;
   std::string key;
   std::string owner;
   std::uint64_t fence = 0;
   Millis deadline = 0;      // kHold: the holder's (monotonic) deadline
   std::uint32_t limit = 1;  // the key's limit
   std::vector<std::string> data;  // kData
+  bool shared = false;       // kHold: a reader (engine/holds.h)
+  std::uint32_t holds = 1;   // kHold: the reentrant hold count
+  bool notify = false;  // kHold: the holder is marked NOTIFY; kDrop: it was
+  LostReason reason = LostReason::kReleased;  // kDrop of a NOTIFY holder: why it went
+  // kHold: the holder's state just before this change: its hold count (0: the holder is new in
+  // this change) and deadline. A commit that fails takes back what its batch added from these.
+  std::uint32_t prev_holds = 0;
+  Millis prev_deadline = 0;
+  // kHold: the holder was marked NOTIFY just before this change (a NOTIFY re-acquire of an
+  // unmarked holder logs notify with !prev_notify: the mark is what a failed commit takes back).
+  bool prev_notify = false;
 };
 
 // A live holder as for_each_holder() reports it (views valid during the callback only).
@@ -178,6 +256,8 @@ struct HolderView {
   std::uint64_t fence = 0;
   std::uint32_t limit = 1;
   Millis deadline = 0;
+  bool shared = false;      // a reader
+  std::uint32_t holds = 1;  // reentrant hold count
 };
 
 class DataStore;
@@ -200,6 +280,7 @@ class Engine {
   AcquireResult acquire(const AcquireRequest& req, Millis now);
 
   // Release the permit held by `owner`: kOk, kNotHeld. Hands the permit to the oldest waiter.
+  // A holder with a reentrant hold count above 1 loses one hold (kOk) and stays.
   EngineStatus release(std::string_view key, std::string_view owner, Millis now);
   // Release only if `owner` still holds with exactly `fence` (session cleanup, undeliverable
   // grants): kOk, kNotHeld.
@@ -207,12 +288,41 @@ class Engine {
                               Millis now);
   // release_fenced, and only while the holder's deadline is still `deadline` (what its grant set:
   // WaiterEvent::deadline). A holder refreshed or extended since (by another request of the same
-  // owner, which was told it holds the key) is left alone: kNotHeld.
+  // owner, which was told it holds the key) is left alone: kNotHeld. A holder with reentrant
+  // holds (a count above 1) loses one hold (kOk) whatever its deadline: the undelivered grant was
+  // one of them (a created holder, or a refresh with WaiterEvent::added_hold); with `added_mark`
+  // (WaiterEvent::added_mark) that grant's NOTIFY mark goes with its hold.
   EngineStatus release_unrefreshed(std::string_view key, std::string_view owner,
-                                   std::uint64_t fence, Millis deadline, Millis now);
+                                   std::uint64_t fence, Millis deadline, Millis now,
+                                   bool added_mark = false);
+  // A batch of logged mutations that could not be made durable (a failed journal fsync): takes
+  // back what its holds added (engine/take_back.cc). A holder the batch created is released
+  // (release_fenced); one that existed before keeps at most the hold count and the deadline it
+  // had before the batch. What the batch removed stays removed. Logged.
+  void take_back(const std::vector<Mutation>& mutations, Millis now);
+  // True when one of the mutations adds to a holder: creates it, raises its hold count or moves
+  // its deadline later (what take_back() undoes).
+  static bool batch_adds(const std::vector<Mutation>& mutations);
   // Remove every holder of the key; returns how many. Counted as a release request when
   // `count_as_release` (JSON release without an owner), else as a force release.
   std::uint64_t release_all(std::string_view key, Millis now, bool count_as_release = false);
+
+  // All-or-nothing multi-key acquire (engine/multi.cc). Either every key is granted (or, for an
+  // explicit owner that holds it already, refreshed) in this one call, or none is. With a wait,
+  // the request queues on every key at once (one waiter per key, counted against max_waiters):
+  // it is granted when it is at the head of every queue and each key has a free permit, all keys
+  // together, as one WaiterEvent with `fences`. While it waits at a key's head, that key's free
+  // permit is kept for it (no barging), so it cannot be starved by single-key acquires; because
+  // a request joins all its queues in the same instant, any two requests are in the same order in
+  // every queue they share, so waiting requests can never wait for each other in a cycle.
+  // kBadKey also for a duplicate key or a key count outside 1..kMaxAcquireAllKeys.
+  AcquireAllResult acquire_all(const AcquireAllRequest& req, Millis now);
+  // SEMLOCK.RELEASEALL: one release (as release()) of `owner`'s permit on each of `keys`. Returns
+  // how many keys were released: the owner held them and holds them no more (a reentrant holder
+  // that only lost one of several holds is not counted). `held`, when given: how many keys the
+  // owner held (a hold was taken), released or not.
+  std::uint64_t release_keys(const std::vector<std::string_view>& keys, std::string_view owner,
+                             Millis now, std::uint64_t* held = nullptr);
 
   // Set the holder's deadline to now+ttl: kOk, kNotHeld, kBadTtl.
   EngineStatus extend(std::string_view key, std::string_view owner, Millis ttl, Millis now);
@@ -268,13 +378,17 @@ class Engine {
   void set_mutation_log(bool on);
   std::vector<Mutation> take_mutations();
   bool has_mutations() const;
+  std::size_t mutation_count() const;  // logged and not taken yet
   // Puts a persisted holder back (start-up): no fence consumed, not logged, no admission limits
   // (max_locks, memory). An owner that already holds the key is left as it is (true). False, and
   // nothing changed, when the key already has `limit` holders or another limit, or the key or
   // owner is invalid: a restore never builds a state over a key's limit.
   // Call tick(now) once before restoring, so the expiry wheel's cursor is set to the present.
+  // `shared` / `holds`: the holder's mode and hold count (engine/holds.h); readers fit a key
+  // whose holders are all readers, up to any number (no admission limits).
   bool restore_holder(std::string_view key, std::string_view owner, std::uint64_t fence,
-                      std::uint32_t limit, Millis deadline);
+                      std::uint32_t limit, Millis deadline, bool shared = false,
+                      std::uint32_t holds = 1);
   // Replication (cluster mode). A replica's state is a function of the committed log alone:
   // set_replica(true) (a member that is not the serving leader) stops every expiry on the
   // engine's own clock — accesses and tick() leave due holders in place (reads still see them,
@@ -289,8 +403,10 @@ class Engine {
   // the lowest fences), counted in displaced_holders(). kInvalid only for an empty or oversized
   // key or owner (nothing changed). Not logged.
   enum class ApplyStatus : std::uint8_t { kApplied, kDisplaced, kInvalid };
+  // A reader (`shared`) displaces the key's writer; a writer displaces every reader.
   ApplyStatus apply_hold(std::string_view key, std::string_view owner, std::uint64_t fence,
-                         std::uint32_t limit, Millis deadline);
+                         std::uint32_t limit, Millis deadline, bool shared = false,
+                         std::uint32_t holds = 1);
   // A replicated kDrop record: removes exactly that holder (owner with `fence`) whatever its
   // deadline, and nothing else (no expiry of other due holders, no waiter served). False when it
   // is not there. Not logged.
@@ -301,10 +417,35 @@ class Engine {
   std::uint64_t read_count() const;
   // A new leader's lease extension: every holder's deadline moves `by` later (logged as holds).
   void extend_all(Millis by);
+  // Connection-lived holders (engine/lived.cc; TTL 0 with SESSION, server/session_lock.cc). A
+  // side table of fences, consulted only while it is not empty. mark_lived: the holder of `key`
+  // by `owner` with `fence` is connection-lived (false, nothing done, when no such holder); logged
+  // as a kLived mutation. apply_lived: the same from a replicated record (not logged).
+  // end_lived: a failover ends every connection binding, so each marked holder becomes a plain
+  // one with `left` ms to live (its deadline, logged as a hold) and the table empties; returns
+  // how many. A marked holder's mark goes with the holder.
+  bool mark_lived(std::string_view key, std::string_view owner, std::uint64_t fence);
+  void apply_lived(std::string_view key, std::string_view owner, std::uint64_t fence);
+  std::size_t end_lived(Millis left, Millis now);
+  bool is_lived(std::uint64_t fence) const;
+
   // The next fence handed out will be greater than `fence`.
   void ensure_next_fence_above(std::uint64_t fence);
   // Calls fn for every holder stored (due ones included), in no particular order.
   void for_each_holder(const std::function<void(const HolderView&)>& fn) const;
+
+  // --- Lost-lock notices (engine_notify.cc). The marks live in a side table keyed by fence
+  // (unique per grant), consulted only while it is non-empty: plain locks pay nothing. ---
+  // Notices produced since the last call, in the order the holders went.
+  std::vector<LostNotice> take_lost();
+  bool has_lost() const;
+  // True when the holder granted with `fence` is live and marked NOTIFY.
+  bool notify_marked(std::uint64_t fence) const;
+  std::uint64_t notify_holders() const;
+  // Marks the live holder (key, owner) with `fence` (restore and replication of a flagged hold).
+  void mark_notify(std::string_view key, std::string_view owner, std::uint64_t fence);
+  // A replicated drop's reason (apply_drop): the next apply_drop reports it.
+  void set_apply_reason(LostReason reason);
 
   // The data keys on the same keyspace (engine/data.h).
   DataStore& data();

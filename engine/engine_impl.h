@@ -1,7 +1,7 @@
 // Engine::Impl: the state behind engine.h and the helpers its operations share. Private to
 // engine/*.cc.
 //
-// Layout: keys live in a slab of 84-byte KeyEntry records; the index is a flat_hash_set of 4-byte
+// Layout: keys live in a slab of 64-byte KeyEntry records; the index is a flat_hash_set of 4-byte
 // slot numbers whose hash and equality read the key out of the slab (heterogeneous lookup by
 // string_view). A holder is named by a handle: the key's slot for its first holder,
 // kExtraBit | slot for an extra (semaphore) holder; both kinds sit in one holder wheel. Waiters
@@ -15,8 +15,10 @@
 // Time (engine.h): a holder with deadline d is due once now > d; the wheels file it at d + 1.
 #pragma once
 
+#include <absl/container/flat_hash_map.h>
 #include <absl/container/flat_hash_set.h>
 
+#include <functional>
 #include <cstdint>
 #include <string_view>
 #include <vector>
@@ -25,7 +27,9 @@
 #include "engine/data.h"
 #include "engine/engine.h"
 #include "engine/entries.h"
+#include "engine/holds.h"
 #include "engine/key_hash.h"
+#include "engine/multi.h"
 #include "engine/slab.h"
 #include "engine/timer_wheel.h"
 
@@ -103,6 +107,13 @@ struct Engine::Impl {
   using OwnerIndex = absl::flat_hash_set<std::uint32_t, OwnerHash, OwnerEq,
                                          detail::CountingAllocator<std::uint32_t>>;
 
+  // Limits other than 1, by key slot (KeyEntry::kWideLimit says a key has one): a mutex's entry
+  // has no room for a limit it does not need.
+  using WideLimits =
+      absl::flat_hash_map<std::uint32_t, std::uint32_t, absl::Hash<std::uint32_t>,
+                          std::equal_to<std::uint32_t>,
+                          detail::CountingAllocator<std::pair<const std::uint32_t, std::uint32_t>>>;
+
   struct HolderNodes {
     Impl* m;
     detail::WheelLink& link(std::uint32_t h);
@@ -137,6 +148,8 @@ struct Engine::Impl {
   Index index;
   std::size_t idle_index_capacity = 0;
   OwnerIndex owners;
+  WideLimits wide_limits;
+  std::size_t idle_wide_limits_capacity = 0;
   detail::TimerWheel<HolderNodes> holder_wheel;
   detail::TimerWheel<WaiterNodes> waiter_wheel;
   std::vector<WaiterEvent> events;
@@ -157,16 +170,96 @@ struct Engine::Impl {
   bool replica = false;
   std::uint64_t reads = 0;  // exists/info/scan calls (read_count())
   std::uint64_t displaced = 0;  // holders apply_hold removed to fit a replicated one
-  void log_holder(Mutation::Kind kind, std::uint32_t h);
-  void log_hold(std::uint32_t h) {
+  // Read-write and reentrant holds (engine/holds.h, holds.cc): empty unless used.
+  detail::HoldTables holds{&bytes};
+  // Keys whose queue head was cancelled while holds were in use: the waiters behind it may be
+  // grantable now (readers behind a writer); tick() serves them.
+  std::vector<std::string> serve_later;
+  // True when the key's holders are readers.
+  bool key_shared(std::uint32_t slot) const;
+  // Whether a new holder of this mode fits now: a writer (or a semaphore permit) needs a free
+  // permit; a reader needs a key with no holder or only readers, fewer than max_permits.
+  bool can_take(std::uint32_t slot, bool shared) const {
+    return shared ? can_take_reader(slot) : holders_of(slot) < limit_of(slot);
+  }
+  bool can_take_reader(std::uint32_t slot) const;
+  void serve_pending(Millis now);
+  // Lost-lock notices (engine_notify.cc): NOTIFY marks by fence, NOTIFY waiters by tag, the
+  // notices not yet taken, and why holders are being removed (set by the operation removing them).
+  using FenceSet = absl::flat_hash_set<std::uint64_t, absl::Hash<std::uint64_t>,
+                                       std::equal_to<std::uint64_t>,
+                                       detail::CountingAllocator<std::uint64_t>>;
+  FenceSet notify_fences{0, absl::Hash<std::uint64_t>{}, std::equal_to<std::uint64_t>{},
+                         detail::CountingAllocator<std::uint64_t>(&bytes)};
+  FenceSet notify_tags{0, absl::Hash<std::uint64_t>{}, std::equal_to<std::uint64_t>{},
+                       detail::CountingAllocator<std::uint64_t>(&bytes)};
+  std::vector<LostNotice> lost;
+  LostReason drop_reason = LostReason::kReleased;
+  LostReason apply_reason = LostReason::kReleased;
+  // A holder leaves (remove_holder, or set_holder's owner swap): its mark goes, with a notice
+  // unless drop_reason is kReleased. Only called while notify_fences is non-empty.
+  void notify_removed(std::uint32_t h);
+  void shrink_if_empty(FenceSet& set);
+  // Marks the holder that the next add_holder (fence next_fence) or a refresh of `h` makes. A mark
+  // new to that fence is `fresh_mark` until the change is logged (Mutation::prev_notify).
+  void notify_mark(std::uint64_t fence) {
+    if (notify_fences.insert(fence).second) fresh_mark = fence;
+  }
+  std::uint64_t fresh_mark = 0;
+  bool notify_waiter(std::uint64_t tag) {
+    return !notify_tags.empty() && notify_tags.erase(tag) > 0;
+  }
+  struct ReasonScope {  // removals inside it have `reason`
+    Impl& m;
+    LostReason saved;
+    ReasonScope(Impl& impl, LostReason reason) : m(impl), saved(impl.drop_reason) {
+      m.drop_reason = reason;
+    }
+    ~ReasonScope() { m.drop_reason = saved; }
+  };
+  // prev_deadline / prev_holds: the holder's deadline and hold count just before the change a
+  // kHold records (0 holds: the holder is new), so a failed commit can take back exactly what its
+  // batch added (Mutation::prev_holds).
+  void log_holder(Mutation::Kind kind, std::uint32_t h, Millis prev_deadline = 0,
+                  std::uint32_t prev_holds = 0);
+  void log_hold(std::uint32_t h) {  // a new holder
     if (log_mutations) log_holder(Mutation::Kind::kHold, h);
+  }
+  void log_change(std::uint32_t h, Millis prev_deadline, std::uint32_t prev_holds) {
+    if (log_mutations) log_holder(Mutation::Kind::kHold, h, prev_deadline, prev_holds);
   }
   void log_drop(std::uint32_t h) {
     if (log_mutations) log_holder(Mutation::Kind::kDrop, h);
   }
+  // All-or-nothing acquires waiting (engine/multi.cc): null until the first one queues, and only
+  // consulted while it has groups, so single-key waiters never pay for it.
+  std::unique_ptr<detail::MultiState> multi;
+  Millis last_now = 0;  // the latest `now` seen (a cancelled group's keys are served at it)
+  // Fences of connection-lived holders (engine/lived.cc); empty unless one exists.
+  absl::flat_hash_set<std::uint64_t> lived;
+  // A holder given a TTL (refresh, extend, a replicated refresh) is no longer connection-lived: a
+  // later failover must not cut its deadline to the election timeout. A connection-lived
+  // acquire marks it again after (mark_lived, a kLived record after the hold in the log).
+  void unmark_lived(std::uint64_t fence) {
+    if (!lived.empty()) lived.erase(fence);
+  }
+  bool has_groups() const;
+  // The waiter belongs to a waiting ACQUIREALL: its whole group is timed out (one event), its
+  // other keys served (not with `serve` false: shutdown answers everyone) and emptied keys
+  // erased, except `keep` (the caller still works on it). False for a single-key waiter.
+  bool time_out_group_of(std::uint32_t w, Millis now, std::uint32_t keep, bool serve = true);
+  // serve_waiters_slow's step for a head waiter `w` of `slot` that belongs to a group: 1 = the
+  // group was answered (the key's head changed), 0 = it must keep waiting (stop serving), -1 =
+  // not a group member.
+  int serve_group_head(std::uint32_t slot, std::uint32_t w, Millis now, Millis freed_at);
+  // cancel_waiter() of a group member: the whole group leaves (no event). False: not a member.
+  bool cancel_group_of(std::uint32_t w);
+  // tick(): serves the keys cancelled groups left (they were kept for them).
+  void serve_pending_groups(Millis now);
 
   // --- helpers (engine_state.cc) ---
   void observe(Millis now) {
+    last_now = now;
     holder_wheel.start(now);
     waiter_wheel.start(now);
   }
@@ -195,11 +288,23 @@ struct Engine::Impl {
   }
   std::uint64_t fence_of(std::uint32_t h) const;
   Millis deadline_of(std::uint32_t h) const;
-  std::string_view owner_of(std::uint32_t h) const;
+  // The holder's owner text (`scratch` holds it when the entry stores it packed).
+  std::string_view owner_of(std::uint32_t h, detail::OwnerText& scratch) const;
+  std::uint32_t limit_of(std::uint32_t slot) const {
+    const detail::KeyEntry& e = keys[slot];
+    return (e.flags & detail::KeyEntry::kWideLimit) ? wide_limits.find(slot)->second : 1u;
+  }
+  void set_limit(std::uint32_t slot, std::uint32_t limit);
   std::uint32_t key_of_holder(std::uint32_t h) const {
     return (h & detail::kExtraBit) ? extras[h & ~detail::kExtraBit].key : h;
   }
-  void set_deadline(std::uint32_t h, Millis deadline);
+  // Sets the holder's deadline and logs the change. `holds_before`: its hold count before the
+  // operation that calls this (a reentrant acquire raised it first); -1: unchanged; 0: the
+  // holder is new in this operation (set_holder's owner swap).
+  void set_deadline(std::uint32_t h, Millis deadline, std::int64_t holds_before = -1);
+  // One release by the holder's owner (engine.cc): one hold fewer, the holder goes at its last.
+  enum class ReleaseOutcome : std::uint8_t { kNotHeld, kHoldTaken, kRemoved };
+  ReleaseOutcome release_one(std::string_view key, std::string_view owner, Millis now);
 
   // Removes the key's due holders and hands their permits on. False when the key no longer
   // exists. O(1) however many holders the key has: a key with only a first holder checks its
@@ -228,13 +333,14 @@ struct Engine::Impl {
 
   std::uint32_t find_holder(std::uint32_t slot, std::string_view owner) const {
     const detail::KeyEntry& e = keys[slot];
-    if (e.has_first() && e.owner() == owner) return slot;
+    if (e.has_first() && e.owner_is(owner)) return slot;
     return e.ext == detail::kNil ? detail::kNil : find_extra_holder(slot, owner);
   }
   std::uint32_t find_extra_holder(std::uint32_t slot, std::string_view owner) const;
   void index_owners(detail::KeyExt& ext, bool on);
   // A new holder with the next fence; returns the fence.
-  std::uint64_t add_holder(std::uint32_t slot, std::string_view owner, Millis ttl, Millis now);
+  std::uint64_t add_holder(std::uint32_t slot, std::string_view owner, Millis ttl, Millis now,
+                           bool shared = false);
   // Takes the holder out of the key and the wheel; no waiter is served, no key erased.
   void remove_holder(std::uint32_t h);
   // Grants free permits to the oldest waiters. `freed_at`: when the permits became free (a
@@ -260,6 +366,7 @@ struct Engine::Impl {
   std::uint64_t expire_due(Millis now, std::uint64_t budget);
   void shrink_index();
   void shrink_owner_index();
+  void shrink_wide_limits();
 };
 
 inline detail::WheelLink& Engine::Impl::HolderNodes::link(std::uint32_t h) {
@@ -282,8 +389,10 @@ inline Millis Engine::Impl::deadline_of(std::uint32_t h) const {
   return (h & detail::kExtraBit) ? extras[h & ~detail::kExtraBit].deadline.get_signed()
                                  : keys[h].deadline.get_signed();
 }
-inline std::string_view Engine::Impl::owner_of(std::uint32_t h) const {
-  return (h & detail::kExtraBit) ? extras[h & ~detail::kExtraBit].owner() : keys[h].owner();
+inline std::string_view Engine::Impl::owner_of(std::uint32_t h,
+                                               detail::OwnerText& scratch) const {
+  return (h & detail::kExtraBit) ? extras[h & ~detail::kExtraBit].owner()
+                                 : keys[h].owner(scratch);
 }
 
 }  // namespace semlock

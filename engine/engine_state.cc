@@ -23,20 +23,26 @@ Engine::Impl::Impl(const EngineLimits& l, std::uint64_t first_fence)
       next_fence(first_fence),
       index(0, KeyHash{this}, KeyEq{this}, detail::CountingAllocator<std::uint32_t>(&bytes)),
       owners(0, OwnerHash{this}, OwnerEq{this}, detail::CountingAllocator<std::uint32_t>(&bytes)),
+      wide_limits(0, absl::Hash<std::uint32_t>{}, std::equal_to<std::uint32_t>{},
+                  WideLimits::allocator_type(&bytes)),
       holder_wheel(HolderNodes{this}),
       waiter_wheel(WaiterNodes{this}) {
   // The idle table: the smallest one, kept when the engine empties so that a lone
   // acquire/release cycle does not reallocate it.
   index.reserve(1);
   idle_index_capacity = index.capacity();
+  wide_limits.reserve(1);  // likewise for a lone semaphore
+  idle_wide_limits_capacity = wide_limits.capacity();
 }
 
 Engine::Impl::~Impl() {
   for (std::uint32_t s = 0; s < keys.capacity(); ++s) {
     KeyEntry& e = keys[s];
-    if (e.key_len != 0 && e.on_heap) {
-      detail::counted_free(&bytes, const_cast<char*>(e.data()),
-                           std::size_t{e.key_len} + e.owner_len);
+    if (e.key_len != 0 && e.owner_on_heap()) {
+      detail::counted_free(&bytes, const_cast<char*>(e.owner_data()), e.stored_owner_len());
+    }
+    if (e.key_len != 0 && e.on_heap()) {
+      detail::counted_free(&bytes, const_cast<char*>(e.data()), e.stored_len());
     }
   }
   for (std::uint32_t x = 0; x < extras.capacity(); ++x) {
@@ -47,14 +53,19 @@ Engine::Impl::~Impl() {
   }
 }
 
-void Engine::Impl::set_deadline(std::uint32_t h, Millis deadline) {
+void Engine::Impl::set_deadline(std::uint32_t h, Millis deadline, std::int64_t holds_before) {
+  const Millis before = deadline_of(h);
   if (h & kExtraBit) {
     extras[h & ~kExtraBit].deadline.set_signed(deadline);
   } else {
     keys[h].deadline.set_signed(deadline);
   }
   holder_wheel.reschedule(h);
-  log_hold(h);
+  if (log_mutations) {
+    log_change(
+        h, before,
+        holds_before < 0 ? holds.count(fence_of(h)) : static_cast<std::uint32_t>(holds_before));
+  }
 }
 
 namespace {
@@ -66,35 +77,85 @@ void copy_bytes(char* dst, std::string_view src) {
 
 }  // namespace
 
-// Key and first owner share the entry's buffer when they fit; otherwise one heap block holds
-// both, sized exactly (key_len + owner_len), so its size is known when it is freed.
+// Key and first owner share the entry's buffer when they fit; otherwise a key of up to
+// kOwnerPtrAt bytes stays in the buffer and the owner alone goes to a heap block, and a longer key
+// goes with its owner to one heap block. Blocks are sized exactly (stored_owner_len(),
+// stored_len()), so their size is known when they are freed. A 32-char lowercase hex owner is
+// stored as its 16 raw bytes (entries.h).
 void Engine::Impl::set_first_owner(KeyEntry& e, std::string_view owner) {
-  std::size_t old_size = std::size_t{e.key_len} + e.owner_len;
-  std::size_t new_size = std::size_t{e.key_len} + owner.size();
-  if (!e.on_heap && new_size <= kKeyInlineBytes) {
-    copy_bytes(e.buf + e.key_len, owner);
-  } else if (new_size <= kKeyInlineBytes) {
+  char packed[detail::kPackedOwnerBytes];
+  const bool pack = detail::pack_hex_owner(owner, packed);
+  const std::string_view stored = pack ? std::string_view(packed, sizeof packed) : owner;
+  const std::size_t old_owner_size = e.stored_owner_len();
+  const std::size_t new_size = std::size_t{e.key_len} + stored.size();
+  // First the old owner's storage goes; the key is then in buf or alone at the block's start.
+  if (e.owner_on_heap()) {
+    detail::counted_free(&bytes, const_cast<char*>(e.owner_data()), old_owner_size);
+    e.flags &= static_cast<std::uint8_t>(~KeyEntry::kOwnerOnHeap);
+  }
+  if (e.on_heap() && (new_size <= kKeyInlineBytes || e.key_len <= KeyEntry::kOwnerPtrAt)) {
     char* old = const_cast<char*>(e.data());
+    const std::size_t old_size = std::size_t{e.key_len} + old_owner_size;
     std::memcpy(e.buf, old, e.key_len);
-    copy_bytes(e.buf + e.key_len, owner);
     detail::counted_free(&bytes, old, old_size);
-    e.on_heap = 0;
+    e.flags &= static_cast<std::uint8_t>(~KeyEntry::kOnHeap);
+  }
+  if (!e.on_heap() && new_size <= kKeyInlineBytes) {
+    copy_bytes(e.buf + e.key_len, stored);
+  } else if (!e.on_heap() && e.key_len <= KeyEntry::kOwnerPtrAt) {  // the owner alone moves out
+    char* block = detail::counted_alloc(&bytes, stored.size());
+    copy_bytes(block, stored);
+    std::memcpy(e.buf + KeyEntry::kOwnerPtrAt, &block, sizeof block);
+    e.flags |= KeyEntry::kOwnerOnHeap;
   } else {
     char* block = detail::counted_alloc(&bytes, new_size);
     std::memcpy(block, e.data(), e.key_len);
-    copy_bytes(block + e.key_len, owner);
-    if (e.on_heap) detail::counted_free(&bytes, const_cast<char*>(e.data()), old_size);
+    copy_bytes(block + e.key_len, stored);
+    if (e.on_heap()) detail::counted_free(&bytes, const_cast<char*>(e.data()), e.stored_len());
     std::memcpy(e.buf, &block, sizeof block);
-    e.on_heap = 1;
+    e.flags |= KeyEntry::kOnHeap;
   }
   e.owner_len = static_cast<std::uint8_t>(owner.size());
+  if (pack) {
+    e.flags |= KeyEntry::kOwnerPacked;
+  } else {
+    e.flags &= static_cast<std::uint8_t>(~KeyEntry::kOwnerPacked);
+  }
+}
+
+void Engine::Impl::set_limit(std::uint32_t slot, std::uint32_t limit) {
+  KeyEntry& e = keys[slot];
+  if (limit == 1) {
+    if (e.flags & KeyEntry::kWideLimit) {
+      wide_limits.erase(slot);
+      e.flags &= static_cast<std::uint8_t>(~KeyEntry::kWideLimit);
+      shrink_wide_limits();
+    }
+    return;
+  }
+  wide_limits[slot] = limit;
+  e.flags |= KeyEntry::kWideLimit;
+}
+
+// As shrink_index(), for the side table of limits.
+void Engine::Impl::shrink_wide_limits() {
+  std::size_t cap = wide_limits.capacity();
+  if (wide_limits.empty()) {
+    if (cap != idle_wide_limits_capacity) {
+      WideLimits fresh(0, absl::Hash<std::uint32_t>{}, std::equal_to<std::uint32_t>{},
+                       WideLimits::allocator_type(&bytes));
+      fresh.reserve(1);
+      wide_limits.swap(fresh);
+    }
+  } else if (cap > 1024 && wide_limits.size() * 8 < cap) {
+    wide_limits.rehash(0);
+  }
 }
 
 std::uint32_t Engine::Impl::create_key(std::string_view key, std::uint64_t hash,
                                        std::uint32_t limit) {
   std::uint32_t slot = keys.alloc();
   KeyEntry& e = keys[slot];
-  e.limit = limit;
   e.key_len = static_cast<std::uint16_t>(key.size());
   if (key.size() <= kKeyInlineBytes) {
     std::memcpy(e.buf, key.data(), key.size());
@@ -102,8 +163,9 @@ std::uint32_t Engine::Impl::create_key(std::string_view key, std::uint64_t hash,
     char* block = detail::counted_alloc(&bytes, key.size());
     std::memcpy(block, key.data(), key.size());
     std::memcpy(e.buf, &block, sizeof block);
-    e.on_heap = 1;
+    e.flags |= KeyEntry::kOnHeap;
   }
+  if (limit != 1) set_limit(slot, limit);
   hash_cache_slot = slot;
   hash_cache = hash;
   index.insert(slot);
@@ -115,8 +177,10 @@ bool Engine::Impl::erase_if_empty(std::uint32_t slot) {
   if (e.has_first() || e.ext != kNil || slot == pinned_slot) return false;
   index.erase(slot);  // hashes the key: before its bytes are freed
   hash_cache_slot = kNil;
-  if (e.on_heap) detail::counted_free(&bytes, const_cast<char*>(e.data()), e.key_len);
+  if (e.on_heap()) detail::counted_free(&bytes, const_cast<char*>(e.data()), e.key_len);
+  set_limit(slot, 1);
   e.key_len = 0;
+  e.flags = 0;
   keys.free(slot);
   if (index.size() * 8 < index.capacity()) shrink_index();
   return true;
@@ -194,8 +258,9 @@ void Engine::Impl::shrink_owner_index() {
 }
 
 std::uint64_t Engine::Impl::add_holder(std::uint32_t slot, std::string_view owner, Millis ttl,
-                                       Millis now) {
+                                       Millis now, bool shared) {
   std::uint64_t fence = next_fence++;
+  if (shared) holds.set_shared(fence, true);  // before log_hold, which records the mode
   ++holder_total;
   ++counters.granted;
   KeyEntry& e = keys[slot];
@@ -242,14 +307,18 @@ std::uint64_t Engine::Impl::add_holder(std::uint32_t slot, std::string_view owne
 
 void Engine::Impl::remove_holder(std::uint32_t h) {
   log_drop(h);
+  if (!notify_fences.empty()) notify_removed(h);
+  if (holds.in_use()) holds.forget(fence_of(h));
+  if (!lived.empty()) lived.erase(fence_of(h));  // engine/lived.cc
   holder_wheel.remove(h);
   --holder_total;
   if (!(h & kExtraBit)) {
     KeyEntry& e = keys[h];
-    if (e.on_heap) {
+    if (e.on_heap() || e.owner_on_heap()) {
       set_first_owner(e, {});
     } else {
       e.owner_len = 0;  // the key stays where it is
+      e.flags &= static_cast<std::uint8_t>(~KeyEntry::kOwnerPacked);
     }
     return;
   }
@@ -283,7 +352,10 @@ void Engine::Impl::remove_holder(std::uint32_t h) {
 void Engine::Impl::expire_holder(std::uint32_t h, Millis now) {
   const std::uint32_t slot = key_of_holder(h);
   const Millis freed_at = deadline_of(h);
-  remove_holder(h);
+  {
+    ReasonScope reason(*this, LostReason::kExpired);
+    remove_holder(h);
+  }
   ++counters.expired_holders;
   serve_waiters(slot, now, freed_at);
 }
@@ -331,8 +403,15 @@ void Engine::Impl::emit_timeout(std::uint32_t w) {
 void Engine::Impl::serve_waiters_slow(std::uint32_t slot, Millis now, Millis freed_at) {
   while (keys[slot].ext != kNil) {
     KeyExt& ext = exts[keys[slot].ext];
-    if (ext.waiter_count == 0 || holders_of(slot) >= keys[slot].limit) return;
+    if (ext.waiter_count == 0) return;
     std::uint32_t w = ext.waiter_head;
+    if (multi && has_groups()) {  // an ACQUIREALL at the head (engine/multi.cc)
+      const int g = serve_group_head(slot, w, now, freed_at);
+      if (g == 0) return;
+      if (g == 1) continue;
+    }
+    const std::uint8_t wflags = holds.waiter_flags(w);
+    if (!can_take(slot, (wflags & detail::kWaitShared) != 0)) return;
     const Waiter& wt = waiters[w];
     // A wait that ends at the very moment the permit frees is served: expiries come before
     // waiter timeouts (SPEC §1).
@@ -346,16 +425,32 @@ void Engine::Impl::serve_waiters_slow(std::uint32_t slot, Millis now, Millis fre
     // derived owner is told "not acquired", as its acquire would be, and the permit goes on.
     WaiterEvent ev{wt.tag, WaiterId{w, wt.generation}, true, 0, wt.ttl, false};
     const std::uint32_t held = find_holder(slot, wt.owner());
-    if (held != kNil && !wt.reacquire) {
-      ev.granted = false;
+    const bool reentrant = (wflags & detail::kWaitReentrant) != 0;
+    const bool refused =
+        held != kNil && ((!wt.reacquire && !reentrant) ||
+                         holds.is_shared(fence_of(held)) != ((wflags & detail::kWaitShared) != 0));
+    bool added_mark = false;
+    if (notify_waiter(wt.tag) && !refused) {
+      const std::uint64_t marked = held != kNil ? fence_of(held) : next_fence;
+      added_mark = !notify_fences.contains(marked);
+      notify_mark(marked);  // before the hold is logged
+    }
+    if (refused) {
+      ev.granted = false;  // a derived owner, or the owner holds in the other mode
       ev.ttl = 0;
     } else if (held != kNil) {
-      set_deadline(held, now + wt.ttl);
+      const std::uint32_t before = holds.count(fence_of(held));
+      if (reentrant) holds.add_hold(fence_of(held));
+      set_deadline(held, now + wt.ttl, before);
+      unmark_lived(fence_of(held));
       ev.fence = fence_of(held);
       ev.refreshed = true;
+      // The grant is one hold of the count: one to take back if it cannot be delivered.
+      ev.added_hold = holds.count(fence_of(held)) != before;
+      ev.added_mark = added_mark;
       ev.deadline = now + wt.ttl;
     } else {
-      ev.fence = add_holder(slot, wt.owner(), wt.ttl, now);
+      ev.fence = add_holder(slot, wt.owner(), wt.ttl, now, (wflags & detail::kWaitShared) != 0);
       ev.deadline = now + wt.ttl;
     }
     events.push_back(ev);
@@ -376,6 +471,7 @@ WaiterId Engine::Impl::queue_waiter(std::uint32_t slot, const AcquireRequest& re
   wt.generation = last_generation;
   wt.owner_len = static_cast<std::uint8_t>(req.owner.size());
   wt.reacquire = req.reacquire ? 1 : 0;
+  if (req.notify) notify_tags.insert(req.tag);
   std::memcpy(wt.owner_buf, req.owner.data(), req.owner.size());
   KeyExt& ext = ext_of(slot);
   wt.prev = ext.waiter_tail;
@@ -407,7 +503,12 @@ void Engine::Impl::remove_waiter(std::uint32_t w) {
   }
   --ext.waiter_count;
   --waiter_total;
+  if (!holds.waiters.empty()) {
+    holds.waiters.erase(w);
+    holds.shrink();
+  }
   waiter_wheel.remove(w);
+  if (!notify_tags.empty() && notify_tags.erase(wt.tag) > 0) shrink_if_empty(notify_tags);
   wt.generation = 0;
   waiters.free(w);
   drop_ext_if_empty(slot);

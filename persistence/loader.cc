@@ -32,13 +32,16 @@ void ReplayState::apply(const Record& r) {
     case RecordType::kHold:
       holders_.insert_or_assign(
           holder_id(r.key, r.owner),
-          Stored{r.fence, r.wall_deadline_ms, r.limit, static_cast<std::uint32_t>(r.key.size())});
+          Stored{r.fence, r.wall_deadline_ms, r.limit, static_cast<std::uint32_t>(r.key.size()),
+                 r.shared, r.holds, r.notify, r.lived});
       break;
     case RecordType::kDrop:
       holders_.erase(holder_id(r.key, r.owner));
       break;
     case RecordType::kFenceReservation:
       reserved_fence_ = std::max(reserved_fence_, r.fence);
+      break;
+    case RecordType::kLived:  // never journaled (record.h); nothing to restore
       break;
     case RecordType::kData:
       if (r.data.size() == 2 && r.data[0] == "epoch") {
@@ -60,6 +63,20 @@ void ReplayState::begin_file(bool snapshot) {
   skip_data_ = !snapshot && snapshot_epoch_ > 0;
 }
 
+std::vector<PersistedHolder> ReplayState::expired_notify_holders(std::int64_t now_wall_ms) const {
+  std::vector<PersistedHolder> out;
+  for (const auto& [id, h] : holders_) {
+    if (!h.notify || h.wall_deadline_ms > now_wall_ms) continue;
+    const std::string_view rest = std::string_view(id).substr(2);
+    out.push_back(PersistedHolder{std::string(rest.substr(0, h.key_bytes)),
+                                  std::string(rest.substr(h.key_bytes)), h.fence, h.limit,
+                                  h.wall_deadline_ms, h.shared, h.holds, true});
+  }
+  std::sort(out.begin(), out.end(),
+            [](const PersistedHolder& a, const PersistedHolder& b) { return a.fence < b.fence; });
+  return out;
+}
+
 std::vector<PersistedHolder> ReplayState::live_holders(std::int64_t now_wall_ms) const {
   std::vector<PersistedHolder> out;
   out.reserve(holders_.size());
@@ -68,7 +85,7 @@ std::vector<PersistedHolder> ReplayState::live_holders(std::int64_t now_wall_ms)
     const std::string_view rest = std::string_view(id).substr(2);
     out.push_back(PersistedHolder{std::string(rest.substr(0, h.key_bytes)),
                                   std::string(rest.substr(h.key_bytes)), h.fence, h.limit,
-                                  h.wall_deadline_ms});
+                                  h.wall_deadline_ms, h.shared, h.holds, h.notify, h.lived});
   }
   std::sort(out.begin(), out.end(),
             [](const PersistedHolder& a, const PersistedHolder& b) { return a.fence < b.fence; });
@@ -202,11 +219,13 @@ std::string check_limits(std::vector<PersistedHolder>& holders, bool repair,
       std::uint32_t holders = 0;
       std::uint32_t limit = 0;
       bool mixed = false;
+      std::uint32_t readers = 0;
     };
     absl::flat_hash_map<std::string_view, Count> counts;
     counts.reserve(holders.size());
     for (const PersistedHolder& h : holders) {
       Count& c = counts[h.key];
+      if (h.shared) ++c.readers;
       if (c.holders++ == 0) {
         c.limit = h.limit;
       } else if (h.limit != c.limit) {
@@ -214,7 +233,9 @@ std::string check_limits(std::vector<PersistedHolder>& holders, bool repair,
       }
     }
     if (std::none_of(counts.begin(), counts.end(), [](const auto& kv) {
-          return kv.second.mixed || kv.second.holders > std::max<std::uint32_t>(kv.second.limit, 1);
+          const bool all_readers = kv.second.readers == kv.second.holders && kv.second.limit <= 1;
+          return kv.second.mixed || (kv.second.readers != 0 && !all_readers) ||
+                 (!all_readers && kv.second.holders > std::max<std::uint32_t>(kv.second.limit, 1));
         })) {
       return "";
     }
@@ -235,6 +256,10 @@ std::string check_limits(std::vector<PersistedHolder>& holders, bool repair,
     const std::uint32_t limit = std::max<std::uint32_t>(holders[idx[0]].limit, 1);
     std::vector<std::size_t> keep;
     std::vector<std::size_t> extra;
+    if (limit == 1 && std::all_of(idx.begin(), idx.end(),
+                                  [&](std::size_t i) { return holders[i].shared; })) {
+      continue;  // readers share the key
+    }
     for (std::size_t i : idx) {
       if (holders[i].limit == holders[idx[0]].limit && keep.size() < limit) {
         keep.push_back(i);
@@ -310,6 +335,7 @@ bool load_snapshot(const std::string& path, std::string_view data, ReplayState& 
     return false;
   }
   if (header.version == kLegacyFormatVersion) out.legacy_files.push_back(path);
+  if (header.version == kFormat2Version) out.format2_files = true;
   std::size_t pos = header.bytes;
   while (pos < data.size()) {
     const DecodeResult d = decode_record(data.substr(pos), header.version);
@@ -352,6 +378,7 @@ LoadResult load_directory(const std::string& dir, std::int64_t now_wall_ms, bool
       return out;
     }
     if (prev.version == kLegacyFormatVersion) out.legacy_files.push_back(prev_path);
+    if (prev.version == kFormat2Version) out.format2_files = true;
   }
   const std::string journal_path = join_path(dir, kJournalName);
   if (!read_file(journal_path, data, present, out)) return out;
@@ -364,10 +391,12 @@ LoadResult load_directory(const std::string& dir, std::int64_t now_wall_ms, bool
     return out;
   }
   if (present && scan.version == kLegacyFormatVersion) out.legacy_files.push_back(journal_path);
+  if (present && scan.version == kFormat2Version) out.format2_files = true;
   out.journal_valid_bytes = scan.valid_bytes;
   out.holders = state.live_holders(now_wall_ms);
   out.data_records = std::move(state.data_records());
   out.dropped_expired = state.size() - out.holders.size();
+  out.lost_notify = state.expired_notify_holders(now_wall_ms);
   out.max_fence = state.max_fence();
   out.reserved_fence = state.reserved_fence();
   if (std::string err = check_limits(out.holders, repair, out.repaired_drops, out.warnings);

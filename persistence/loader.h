@@ -11,7 +11,8 @@
 // an unknown format version refuses start-up, with or without `repair`.
 //
 // The restored state never has more holders on a key than its limit, nor holders of one key
-// recorded with different limits: such a state is refused naming the key, or with `repair` the
+// recorded with different limits (readers of a shared key, any number of them, are within its
+// limit while they are all readers): such a state is refused naming the key, or with `repair` the
 // lowest fences (up to the limit of the key's lowest fence) are kept and the rest dropped.
 #pragma once
 
@@ -33,6 +34,10 @@ struct PersistedHolder {
   std::uint64_t fence = 0;
   std::uint32_t limit = 1;
   std::int64_t wall_deadline_ms = 0;
+  bool shared = false;      // a reader (format 3)
+  std::uint32_t holds = 1;  // reentrant hold count (format 3)
+  bool notify = false;  // marked NOTIFY (format 3)
+  bool lived = false;   // connection-lived when last journaled (format 3, flag 4)
 };
 
 // Records applied in order: kHold sets the (key, owner) holder, kDrop removes it, a fence
@@ -42,6 +47,8 @@ class ReplayState {
   void apply(const Record& r);
   // Holders whose wall deadline is after `now_wall_ms`, sorted by fence (grant order).
   std::vector<PersistedHolder> live_holders(std::int64_t now_wall_ms) const;
+  // The NOTIFY holders whose wall deadline is not after `now_wall_ms` (lost to the downtime).
+  std::vector<PersistedHolder> expired_notify_holders(std::int64_t now_wall_ms) const;
   std::uint64_t max_fence() const { return max_fence_; }
   std::uint64_t reserved_fence() const { return reserved_fence_; }
   std::size_t size() const { return holders_.size(); }
@@ -60,6 +67,10 @@ class ReplayState {
     std::int64_t wall_deadline_ms = 0;
     std::uint32_t limit = 1;
     std::uint32_t key_bytes = 0;
+    bool shared = false;
+    std::uint32_t holds = 1;
+    bool notify = false;
+    bool lived = false;
   };
   absl::flat_hash_map<std::string, Stored> holders_;
   std::uint64_t max_fence_ = 0;
@@ -94,6 +105,7 @@ struct LoadResult {
   std::uint64_t reserved_fence = 0;       // highest reservation in the files
   std::uint64_t journal_valid_bytes = 0;  // open the journal cut to this
   std::uint64_t dropped_expired = 0;      // holders whose TTL ran out while the server was down
+  std::vector<PersistedHolder> lost_notify;  // ... those of them marked NOTIFY
   bool journal_prev = false;              // dir/journal.prev was there (and loaded)
   std::vector<std::string> legacy_files;  // files in format 1 (paths)
   // With `repair`: holders dropped because their key was over its limit. The caller journals
@@ -102,7 +114,10 @@ struct LoadResult {
   // The files should be rewritten (a snapshot of `holders`, a fresh journal, journal.prev
   // removed) before anything is appended: a format-1 journal cannot take format-2 records, and a
   // journal.prev left by a snapshot that did not finish must not be overwritten by the next one.
-  bool needs_rewrite() const { return journal_prev || !legacy_files.empty(); }
+  // A format-2 file is rewritten too, so that its header says 3 before a reader's record (format
+  // 3's optional tail) is appended: a format-2 build must refuse the file, not misread it.
+  bool format2_files = false;
+  bool needs_rewrite() const { return journal_prev || !legacy_files.empty() || format2_files; }
 };
 
 // Checks `holders` (sorted by fence) against their keys' limits, as described above. Returns

@@ -77,6 +77,12 @@ std::string encode_payload(const Record& r) {
     payload.append(key);
     put_u8(payload, static_cast<std::uint8_t>(owner.size()));
     payload.append(owner);
+    if (r.type == RecordType::kHold && (r.shared || r.holds != 1 || r.notify || r.lived)) {
+      put_u8(payload, static_cast<std::uint8_t>((r.shared ? 1 : 0) | (r.notify ? 2 : 0) |
+                                                (r.lived ? 4 : 0)));  // format 3
+      put_u32(payload, r.holds);
+    }
+    if (r.type == RecordType::kDrop && r.reason != 0) put_u8(payload, r.reason);
   }
   return payload;
 }
@@ -94,7 +100,8 @@ void decode_payload(std::string_view payload, DecodeResult& r) {
   const auto type = static_cast<std::uint8_t>(in.uint(1));
   r.record.fence = in.uint(8);
   if (type == static_cast<std::uint8_t>(RecordType::kHold) ||
-      type == static_cast<std::uint8_t>(RecordType::kDrop)) {
+      type == static_cast<std::uint8_t>(RecordType::kDrop) ||
+      type == static_cast<std::uint8_t>(RecordType::kLived)) {
     r.record.type = static_cast<RecordType>(type);
     if (r.record.type == RecordType::kHold) {
       r.record.wall_deadline_ms = static_cast<std::int64_t>(in.uint(8));
@@ -102,6 +109,21 @@ void decode_payload(std::string_view payload, DecodeResult& r) {
     }
     r.record.key = in.bytes(in.uint(2));
     r.record.owner = in.bytes(in.uint(1));
+    if (r.record.type == RecordType::kHold && in.ok() && !in.at_end()) {
+      const auto flags = in.uint(1);
+      r.record.shared = (flags & 1) != 0;
+      r.record.notify = (flags & 2) != 0;
+      r.record.lived = (flags & 4) != 0;
+      r.record.holds = static_cast<std::uint32_t>(in.uint(4));
+      if (r.record.holds == 0) r.record.holds = 1;
+    } else if (r.record.type == RecordType::kDrop && in.ok() && !in.at_end()) {
+      r.record.reason = static_cast<std::uint8_t>(in.uint(1));  // format 3: a NOTIFY drop's reason
+      if (r.record.reason > 4) {  // engine LostReason: 0..4; an index into per-reason counters
+        r.status = DecodeStatus::kCorrupt;
+        r.error = "unknown lost-lock reason " + std::to_string(r.record.reason);
+        return;
+      }
+    }
   } else if (type == static_cast<std::uint8_t>(RecordType::kFenceReservation)) {
     r.record.type = RecordType::kFenceReservation;
   } else if (type == static_cast<std::uint8_t>(RecordType::kData)) {
@@ -134,10 +156,10 @@ FileHeader read_header(std::string_view data, std::string_view magic) {
     return h;
   }
   h.version = get_u32(data.substr(8, 4));
-  if (h.version != kFormatVersion) {
+  if (h.version != kFormatVersion && h.version != kFormat2Version) {
     h.status = FileHeader::Status::kUnknown;
     h.error = "unknown format version " + std::to_string(h.version) + " (this build reads " +
-              std::to_string(kLegacyFormatVersion) + " and " + std::to_string(kFormatVersion) + ")";
+              std::to_string(kLegacyFormatVersion) + " to " + std::to_string(kFormatVersion) + ")";
     return h;
   }
   h.status = FileHeader::Status::kOk;

@@ -1,6 +1,16 @@
 // The on-disk record of the journal and the snapshot, and the files' headers.
 //
-// Format 2 (written since files had headers; docs/PERSISTENCE.md has the full layout):
+// Format 3 (written since read-write, reentrant and NOTIFY holds): format 2, where a kHold
+//   payload may end in two more fields, for a reader, a reentrant, a NOTIFY or a connection-lived
+//   holder only: flags u8 (1 = shared, 2 = NOTIFY, 4 = connection-lived), holds u32; and a kDrop
+//   payload may end in a reason u8 (engine
+//   LostReason: why a NOTIFY holder went; absent = its owner's release). A plain holder's records
+//   are byte for byte format 2's; the version says a tail may follow. Flag 4 came later inside
+//   format 3: a holder that was journaled and then bound to its connection (`0 SESSION` on a key
+//   the owner holds) is journaled again with it, so that a restart or a cluster import knows its
+//   connection is gone. A build that predates flag 4 ignores it and restores the holder with the
+//   deadline it had (its limits.max_ttl cap), as it would have written it itself.
+// Format 2 (docs/PERSISTENCE.md has the full layout):
 //   File header (16 bytes): magic (8: "SEMLJRNL" journal, "SEMLSNAP" snapshot), u32 format
 //   version (2), u32 CRC-32C of the 12 bytes before it.
 //   Frame: [u32 payload length][u32 CRC-32C of the payload][u32 CRC-32C of the 8 bytes before it]
@@ -27,7 +37,16 @@
 
 namespace semlock::persist {
 
-enum class RecordType : std::uint8_t { kHold = 1, kDrop = 2, kFenceReservation = 3, kData = 4 };
+// kLived (5): fence, key, owner as kDrop; the holder is connection-lived. It travels only in
+// cluster entries and cluster engine snapshots, never in the journal or its snapshot (a SESSION
+// holder is never journaled), so the journal format does not change for it.
+enum class RecordType : std::uint8_t {
+  kHold = 1,
+  kDrop = 2,
+  kFenceReservation = 3,
+  kData = 4,
+  kLived = 5
+};
 
 struct Record {
   RecordType type = RecordType::kHold;
@@ -37,16 +56,22 @@ struct Record {
   std::uint32_t limit = 1;            // kHold
   std::int64_t wall_deadline_ms = 0;  // kHold, kData
   std::vector<std::string> data{};    // kData: the operation and its arguments
+  bool shared = false;                // kHold (format 3): a reader
+  std::uint32_t holds = 1;            // kHold (format 3): the reentrant hold count
+  bool notify = false;                // kHold (format 3): marked NOTIFY
+  bool lived = false;                 // kHold (format 3, flag 4): connection-lived
+  std::uint8_t reason = 0;            // kDrop (format 3): LostReason of a NOTIFY holder's drop
 };
 
-// The version this build writes; it reads 1 and 2.
-inline constexpr std::uint32_t kFormatVersion = 2;
+// The version this build writes; it reads 1, 2 and 3.
+inline constexpr std::uint32_t kFormatVersion = 3;
+inline constexpr std::uint32_t kFormat2Version = 2;
 inline constexpr std::uint32_t kLegacyFormatVersion = 1;
 
 inline constexpr std::size_t kFrameHeaderBytes = 12;       // format 2
 inline constexpr std::size_t kLegacyFrameHeaderBytes = 8;  // format 1
 // Largest valid payload: type + fence + deadline + limit + a 65,535-byte key + a 255-byte owner.
-inline constexpr std::size_t kMaxPayloadBytes = 1 + 8 + 8 + 4 + 2 + 65535 + 1 + 255;
+inline constexpr std::size_t kMaxPayloadBytes = 1 + 8 + 8 + 4 + 2 + 65535 + 1 + 255 + 1 + 4;
 // Format 2 also carries kData records, whose values may be larger (a frame header has its own
 // check there, so a damaged length is still told apart).
 inline constexpr std::size_t kMaxDataPayloadBytes = 64u * 1024 * 1024;

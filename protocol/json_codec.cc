@@ -1,5 +1,7 @@
 #include "protocol/json_codec.h"
 
+#include <algorithm>
+
 #include <cmath>
 #include <cstring>
 #include <limits>
@@ -47,6 +49,8 @@ constexpr ActionName kActions[] = {
     {"status", Action::kStatus},   {"stats", Action::kStats},
     {"list", Action::kList},       {"force_release", Action::kForceRelease},
     {"ping", Action::kPing},       {"auth", Action::kAuth},
+    {"acquire_all", Action::kAcquireAll}, {"release_all", Action::kReleaseAll},
+    {"watch", Action::kWatch},     {"release_grant", Action::kReleaseGrant},
 };
 
 std::string_view view(const Value& v) {
@@ -56,7 +60,8 @@ std::string_view view(const Value& v) {
 // The request fields this decoder reads; members are matched to them in one pass.
 constexpr const char* kFieldNames[] = {"id",      "action",  "key",    "ttl_ms", "ttl",
                                        "owner",   "pid",     "host",   "limit",  "wait_ms",
-                                       "session", "api_key", "cursor", "match",  "count"};
+                                       "session", "api_key", "cursor", "match",  "count",
+                                       "mode",    "reentrant", "keys",   "notify", "fence"};
 constexpr std::size_t kFieldCount = sizeof kFieldNames / sizeof kFieldNames[0];
 
 // The decoder latches the first error, so each field reader can simply return.
@@ -169,7 +174,8 @@ DecodeError error(std::string message, std::string id_raw) {
 
 bool needs_key(Action a) {
   return a == Action::kAcquire || a == Action::kRelease || a == Action::kExtend ||
-         a == Action::kExists || a == Action::kStatus || a == Action::kForceRelease;
+         a == Action::kExists || a == Action::kStatus || a == Action::kForceRelease ||
+         a == Action::kReleaseGrant;
 }
 
 }  // namespace
@@ -215,7 +221,11 @@ std::variant<Request, DecodeError> decode_request(std::string_view line) {
   }
 
   const auto key = d.string("key");
-  const auto ttl_ms = d.integer("ttl_ms", 1, "must be a positive integer");
+  // ttl_ms 0 is a connection-lived lock, only on an acquire with "session": true.
+  const Value* session_value = d.find("session");
+  const bool session_true = req.action == Action::kAcquire && session_value != nullptr &&
+                            session_value->IsBool() && session_value->GetBool();
+  const auto ttl_ms = d.integer("ttl_ms", session_true ? 0 : 1, "must be a positive integer");
   const auto ttl = d.seconds_as_ms("ttl");
   const auto owner = d.string("owner");
   const Value* pid = d.find("pid");
@@ -230,7 +240,16 @@ std::variant<Request, DecodeError> decode_request(std::string_view line) {
   const auto cursor = d.unsigned_integer("cursor", "must be a non-negative integer");
   const auto match = d.string("match");
   const auto count = d.integer("count", 1, "must be a positive integer");
+  const auto mode = d.string("mode");
+  const auto reentrant = d.boolean("reentrant");
+  const auto notify = d.boolean("notify");
+  const auto fence = d.unsigned_integer("fence", "must be a non-negative integer");
   if (d.failed()) return error(d.take_error(), std::move(req.id_raw));
+  if (mode && *mode != "shared" && *mode != "exclusive") {
+    return error("mode: must be \"shared\" or \"exclusive\"", std::move(req.id_raw));
+  }
+  req.shared = mode && *mode == "shared";
+  if (reentrant) req.reentrant = *reentrant;
 
   if (needs_key(req.action)) {
     if (!key) return error("key: required", std::move(req.id_raw));
@@ -242,7 +261,30 @@ std::variant<Request, DecodeError> decode_request(std::string_view line) {
   } else if (ttl) {
     req.ttl_ms = *ttl;
   }
-  if ((req.action == Action::kAcquire || req.action == Action::kExtend) && !req.ttl_ms) {
+  if (req.action == Action::kAcquireAll || req.action == Action::kReleaseAll) {
+    const Value* keys = d.find("keys");
+    if (keys == nullptr) return error("keys: required", std::move(req.id_raw));
+    if (!keys->IsArray()) return error("keys: must be an array of strings", std::move(req.id_raw));
+    if (keys->Size() == 0 || keys->Size() > kMaxRequestKeys) {
+      return error("keys: must hold 1.." + std::to_string(kMaxRequestKeys) + " keys",
+                   std::move(req.id_raw));
+    }
+    for (const Value& k : keys->GetArray()) {
+      if (!k.IsString()) return error("keys: must be an array of strings", std::move(req.id_raw));
+      if (k.GetStringLength() == 0) {
+        return error("keys: must not hold an empty key", std::move(req.id_raw));
+      }
+      req.keys.emplace_back(view(k));
+    }
+    std::vector<std::string_view> sorted(req.keys.begin(), req.keys.end());
+    std::sort(sorted.begin(), sorted.end());
+    if (std::adjacent_find(sorted.begin(), sorted.end()) != sorted.end()) {
+      return error("keys: duplicate key", std::move(req.id_raw));
+    }
+  }
+  if ((req.action == Action::kAcquire || req.action == Action::kExtend ||
+       req.action == Action::kAcquireAll) &&
+      !req.ttl_ms) {
     return error("ttl: required", std::move(req.id_raw));
   }
   if (owner) {
@@ -274,7 +316,24 @@ std::variant<Request, DecodeError> decode_request(std::string_view line) {
   if (cursor) req.cursor = *cursor;
   if (match) req.match.assign(*match);
   if (count) req.count = static_cast<std::uint64_t>(*count);
+  if (notify) req.notify = *notify;
+  if (fence) req.fence = *fence;
+  if (req.action == Action::kReleaseGrant && (!req.owner || req.fence == 0)) {
+    return error("release_grant: owner and fence required", std::move(req.id_raw));
+  }
+  if (req.action == Action::kWatch) {
+    auto keys = decode_watch_keys(line, kMaxWatchRequestKeys);
+    if (auto* e = std::get_if<std::string>(&keys)) return error(std::move(*e), std::move(req.id_raw));
+    req.keys = std::move(std::get<std::vector<std::string>>(keys));
+  }
   return req;
+}
+
+std::string_view action_name(Action action) {
+  for (const ActionName& a : kActions) {
+    if (a.action == action) return a.name;
+  }
+  return {};
 }
 
 LineResult next_line(std::string_view in, std::size_t max_line, std::size_t from) {

@@ -22,8 +22,17 @@ enum class Action : std::uint8_t {
   kList,
   kForceRelease,
   kPing,
-  kAuth
+  kAuth,
+  kAcquireAll,  // all-or-nothing: `keys`, `ttl`/`ttl_ms`, `owner`, `wait_ms`
+  kReleaseAll,  // `owner`, `keys`
+  kWatch,  // lost-lock notices: the connection becomes their stream (json_watch.cc)
+  // Between cluster members only: a follower gives back a WAIT grant its client never received
+  // (`key`, `owner`, `fence`; server/orphan_grants.cc).
+  kReleaseGrant
 };
+
+// Most keys in one acquire_all / release_all (as the engine's kMaxAcquireAllKeys).
+inline constexpr std::size_t kMaxRequestKeys = 128;
 
 struct Request {
   Action action = Action::kPing;
@@ -35,11 +44,17 @@ struct Request {
   std::optional<std::uint32_t> limit;
   std::int64_t wait_ms = 0;
   bool session = false;
+  bool shared = false;     // "mode":"shared" ("exclusive", the default, is a writer)
+  bool reentrant = false;  // "reentrant":true
   std::optional<std::string> api_key;
   std::string id_raw;  // the `id` value re-serialized as JSON text; empty if absent
   std::uint64_t cursor = 0;
   std::string match;
   std::optional<std::uint64_t> count;
+  bool notify = false;  // acquire: lost-lock notice for this holder
+  std::uint64_t fence = 0;  // release_grant: the fence of the grant given back
+  // acquire_all, release_all: distinct, non-empty; watch: the keys whose notices the connection wants
+  std::vector<std::string> keys;
 };
 
 struct DecodeError {
@@ -48,12 +63,18 @@ struct DecodeError {
   std::string id_raw;   // echo id if it could be read
 };
 
+// Most keys one watch request may name.
+inline constexpr std::size_t kMaxWatchRequestKeys = 1000;
+
 // Decodes one line (without the LF; a trailing CR is ignored). Field presence rules per action:
 // acquire needs key + ttl/ttl_ms (> 0); release/extend/exists/status/force_release need key;
 // extend needs ttl/ttl_ms; auth needs api_key. Types are checked (string/number/bool/integer);
 // unknown fields are ignored (clients send extras). Limits of values (max TTL etc.) are NOT
 // checked here — the server checks them against config.
 std::variant<Request, DecodeError> decode_request(std::string_view line);
+
+// An action's name as requests spell it ("acquire_all"): what decode_request maps to `action`.
+std::string_view action_name(Action action);
 
 // Line framing: finds the next LF in `in`. Returns the line (without LF and an optional CR) and
 // the bytes consumed, kNeedMore if no LF yet, kTooLong if no LF within max_line bytes (the server
@@ -74,6 +95,7 @@ struct HolderView {
   std::string_view owner;
   std::uint64_t fence;
   std::int64_t ttl_ms;
+  std::uint32_t holds = 1;  // reentrant hold count
 };
 struct StatsView {
   std::uint64_t total_requests, active_locks, holders, waiters, acquire_requests, release_requests,
@@ -92,11 +114,27 @@ void write_exists(std::string& out,
                   std::string_view id_raw);  // {"success":true,"data":{"exists":true}}
 void write_status(std::string& out, std::string_view id_raw, std::string_view key,
                   std::uint32_t limit, const std::vector<HolderView>& holders,
-                  std::uint64_t waiters);
+                  std::uint64_t waiters, bool shared = false);
 void write_stats(std::string& out, std::string_view id_raw, const StatsView& s);
 void write_list(std::string& out, std::string_view id_raw, const std::vector<std::string>& keys,
                 std::uint64_t cursor);
 void write_force_released(std::string& out, std::string_view id_raw, std::uint64_t released);
 void write_pong(std::string& out, std::string_view id_raw);  // data {"pong":true}
+// acquire_all granted: data {"keys":[...],"owner":...,"fences":[...],"ttl_ms":n}
+void write_acquired_all(std::string& out, std::string_view id_raw,
+                        const std::vector<std::string>& keys, std::string_view owner,
+                        const std::vector<std::uint64_t>& fences, std::int64_t ttl_ms);
+
+// --- The watch action (json_watch.cc) ---
+// The `keys` of a watch request line: 1..max_keys non-empty strings, or the BADREQUEST text
+// naming the field.
+std::variant<std::vector<std::string>, std::string> decode_watch_keys(std::string_view line,
+                                                                      std::size_t max_keys);
+// {"success":true,"data":{"watching":[...keys]},"id":...}: every key the connection watches.
+void write_watching(std::string& out, std::string_view id_raw,
+                    const std::vector<std::string>& keys);
+// One notice: {"event":"semlock-lost","key":..,"owner":..,"fence":..,"reason":..}
+void write_lost_event(std::string& out, std::string_view key, std::string_view owner,
+                      std::uint64_t fence, std::string_view reason);
 
 }  // namespace semlock::json

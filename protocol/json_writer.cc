@@ -232,7 +232,7 @@ void write_exists(std::string& out, std::string_view id_raw) {
 
 void write_status(std::string& out, std::string_view id_raw, std::string_view key,
                   std::uint32_t limit, const std::vector<HolderView>& holders,
-                  std::uint64_t waiters) {
+                  std::uint64_t waiters, bool shared) {
   begin_data(out);
   out.append("\"key\":");
   append_string(out, key);
@@ -247,10 +247,12 @@ void write_status(std::string& out, std::string_view id_raw, std::string_view ke
     field_uint(out, "fence", h.fence);
     out.append(",\"ttl_ms\":");
     append_int(out, h.ttl_ms);
+    field_uint(out, "holds", h.holds);
     out.push_back('}');
   }
   out.push_back(']');
   field_uint(out, "waiters", waiters);
+  out.append(shared ? ",\"mode\":\"shared\"" : ",\"mode\":\"exclusive\"");
   finish(out, id_raw, true);
 }
 
@@ -296,6 +298,53 @@ void write_pong(std::string& out, std::string_view id_raw) {
   begin_data(out);
   out.append("\"pong\":true");
   finish(out, id_raw, true);
+}
+
+void write_acquired_all(std::string& out, std::string_view id_raw,
+                        const std::vector<std::string>& keys, std::string_view owner,
+                        const std::vector<std::uint64_t>& fences, std::int64_t ttl_ms) {
+  begin_data(out);
+  out.append("\"keys\":[");
+  for (std::size_t i = 0; i < keys.size(); ++i) {
+    if (i != 0) out += ',';
+    append_string(out, keys[i]);
+  }
+  out.append("],\"owner\":");
+  append_string(out, owner);
+  out.append(",\"fences\":[");
+  for (std::size_t i = 0; i < fences.size(); ++i) {
+    if (i != 0) out += ',';
+    out.append(std::to_string(fences[i]));
+  }
+  out.append("],\"ttl_ms\":");
+  append_int(out, ttl_ms);
+  finish(out, id_raw, true);
+}
+
+void write_watching(std::string& out, std::string_view id_raw,
+                    const std::vector<std::string>& keys) {
+  begin_data(out);
+  out.append("\"watching\":[");
+  bool first = true;
+  for (const std::string& k : keys) {
+    if (!first) out.push_back(',');
+    first = false;
+    append_string(out, k);
+  }
+  out.push_back(']');
+  finish(out, id_raw, true);
+}
+
+void write_lost_event(std::string& out, std::string_view key, std::string_view owner,
+                      std::uint64_t fence, std::string_view reason) {
+  out.append("{\"event\":\"semlock-lost\",\"key\":");
+  append_string(out, key);
+  out.append(",\"owner\":");
+  append_string(out, owner);
+  field_uint(out, "fence", fence);
+  out.append(",\"reason\":");
+  append_string(out, reason);
+  out.append("}\n");
 }
 
 }  // namespace semlock::json

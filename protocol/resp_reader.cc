@@ -346,6 +346,77 @@ ParseResult parse_inline(std::string_view in, const ReaderLimits& limits,
 
 }  // namespace
 
+namespace {
+
+// A header's short decimal at p ("123\r" and one more byte), as read_header_number's fast path
+// accepts it: 1..18 digits, no leading zero, CR, one byte after it. Returns the position after
+// that byte, or nullptr for anything else (the general parser then decides).
+inline const char* fast_number(const char* p, const char* end, std::size_t max_line,
+                               long long& v, std::uint64_t& scanned) {
+  if (p == end) return nullptr;
+  // One or two digits, nearly every header: no loop.
+  const unsigned d0 = static_cast<unsigned>(p[0] - '0');
+  if (d0 < 10 && end - p >= 3 && p[1] == '\r') {
+    v = d0;
+    scanned += 2;
+    return max_line >= 2 ? p + 3 : nullptr;
+  }
+  if (d0 - 1 < 9 && end - p >= 4 && p[2] == '\r') {
+    const unsigned d1 = static_cast<unsigned>(p[1] - '0');
+    if (d1 < 10) {
+      v = d0 * 10 + d1;
+      scanned += 3;
+      return max_line >= 3 ? p + 4 : nullptr;
+    }
+  }
+  const char* q = p;
+  v = 0;
+  while (q != end && q - p < 18 && static_cast<unsigned>(*q - '0') < 10) {
+    v = v * 10 + (*q - '0');
+    ++q;
+  }
+  scanned += static_cast<std::uint64_t>(q - p) + 1;
+  if (q == p || q + 1 >= end || *q != '\r' || (*p == '0' && q - p != 1) ||
+      static_cast<std::size_t>(q - p) + 1 > max_line) {
+    return nullptr;
+  }
+  return q + 2;
+}
+
+// A whole multibulk frame in one pass, for the common case of a fresh frame that has fully
+// arrived with plain headers (a pipeline's requests): the same result parse_multibulk would
+// give, or false (nothing decided, `args` emptied) to let it run instead.
+bool parse_whole_multibulk(std::string_view in, const ReaderLimits& limits,
+                           std::vector<std::string_view>& args, std::size_t& consumed,
+                           std::uint64_t& scanned) {
+  const char* p = in.data();
+  const char* end = p + in.size();
+  long long count = 0;
+  p = fast_number(p + 1, end, limits.max_inline_bytes, count, scanned);
+  if (p == nullptr || count <= 0 || static_cast<unsigned long long>(count) > limits.max_args) {
+    return false;
+  }
+  for (long long i = 0; i < count; ++i) {
+    long long len = 0;
+    if (p == end || *p != '$') break;
+    p = fast_number(p + 1, end, limits.max_inline_bytes, len, scanned);
+    if (p == nullptr || static_cast<unsigned long long>(len) > limits.max_bulk_bytes ||
+        static_cast<std::size_t>(end - p) < static_cast<std::size_t>(len) + 2) {
+      break;
+    }
+    args.emplace_back(p, static_cast<std::size_t>(len));
+    p += len + 2;
+  }
+  if (args.size() != static_cast<std::size_t>(count)) {
+    args.clear();
+    return false;
+  }
+  consumed = static_cast<std::size_t>(p - in.data());
+  return true;
+}
+
+}  // namespace
+
 ParseResult parse_command(std::string_view in, const ReaderLimits& limits,
                           std::vector<std::string_view>& args, std::string& scratch,
                           ParseCursor* cursor) {
@@ -353,6 +424,15 @@ ParseResult parse_command(std::string_view in, const ReaderLimits& limits,
   if (in.empty()) return {};
   ParseCursor local;
   ParseCursor& cur = cursor != nullptr ? *cursor : local;
+  if (in[0] == '*' && cur.count < 0) {
+    std::size_t consumed = 0;
+    std::uint64_t scanned = 0;
+    if (parse_whole_multibulk(in, limits, args, consumed, scanned)) {
+      cur.scanned += scanned;
+      cur.reset();
+      return {ParseStatus::kCommand, consumed, ProtocolError::kNone, 0};
+    }
+  }
   ParseResult r = in[0] == '*' ? parse_multibulk(in, limits, args, cur)
                                : parse_inline(in, limits, args, scratch, cur);
   if (r.status != ParseStatus::kCommand) args.clear();

@@ -36,6 +36,18 @@ class Writer {
   void limit_reply(std::size_t max_bytes) { limit_end_ = out_->size() + max_bytes; }
   void clear_limit() { limit_end_ = kNoLimit; }
   bool over_limit() const { return out_->size() > limit_end_; }
+  // Bytes the current reply may still add before passing the bound (SIZE_MAX: unbounded), so a
+  // command that destroys what it answers (a pop with a count) can refuse before it starts.
+  std::size_t room() const {
+    if (limit_end_ == kNoLimit) return kNoLimit;
+    return out_->size() >= limit_end_ ? 0 : limit_end_ - out_->size();
+  }
+  // The encoded size of a bulk string of `len` bytes ($len\r\n...\r\n).
+  static std::size_t bulk_size(std::size_t len) {
+    std::size_t digits = 1;
+    for (std::size_t v = len; v >= 10; v /= 10) ++digits;
+    return len + digits + 5;
+  }
 
  private:
   void header(char type, std::int64_t n);

@@ -1,13 +1,7 @@
+// The table entries of the lock, connection, scripting and pub/sub commands; the data commands'
+// are in command_table_data.cc and the lookup over both in command_lookup.cc.
 #include "redis-compat/command_table.h"
 
-#include "absl/container/flat_hash_map.h"
-
-#include <algorithm>
-#include <array>
-#include <cstring>
-#include <vector>
-
-#include "redis-compat/args.h"
 #include "redis-compat/commands.h"
 #include "redis-compat/commands_data.h"
 
@@ -228,7 +222,7 @@ constexpr CommandSpec kCommands[] = {
      "semlock",
      "0.8.0",
      "Acquires a permit of a TTL lock or counting semaphore; replies [owner, fence] or null.",
-     "key ttl-ms [OWNER owner] [LIMIT n] [WAIT ms] [SESSION]",
+     "key ttl-ms [OWNER owner] [LIMIT n] [WAIT ms] [SESSION] [SHARED] [REENTRANT] [NOTIFY]",
      cmd_acquire,
      {}},
     {"semlock.release",
@@ -279,6 +273,42 @@ constexpr CommandSpec kCommands[] = {
      "key",
      cmd_info,
      {}},
+    {"semlock.acquireall",
+     -4,
+     kLockWrite | kBlocking | kKeyNum,
+     0,
+     0,
+     0,
+     "semlock",
+     "0.9.0",
+     "Acquires every key or none; replies [owner, [fence, ...]] or null.",
+     "ttl-ms numkeys key [key ...] [OWNER owner] [WAIT ms]",
+     cmd_acquireall,
+     {}},
+    {"semlock.releaseall",
+     -4,
+     kLockWrite | kKeyNum,
+     0,
+     0,
+     0,
+     "semlock",
+     "0.9.0",
+     "Releases owner's permit on each key; replies the number released.",
+     "owner numkeys key [key ...]",
+     cmd_releaseall,
+     {}},
+    {"semlock.heartbeat",
+     1,
+     kConn,
+     0,
+     0,
+     0,
+     "semlock",
+     "0.9.0",
+     "Keeps this connection's connection-lived locks (TTL 0 SESSION) alive; replies OK.",
+     "",
+     cmd_heartbeat,
+     {}},
     {"semlock.forcerelease",
      2,
      kWrite | kAdmin,
@@ -327,6 +357,12 @@ constexpr CommandSpec kCommands[] = {
      "",
      cmd_stats,
      {}},
+    // Cluster mode only: the relay between members (server/cluster_pubsub.cc runs it there,
+    // before this table is consulted); a single server answers that cluster support is off.
+    {"semlock.publish", 4, kPubsubFlags | kNoScript | kFast, 0, 0, 0, "semlock", "0.9.0",
+     "Cluster relay: delivers a message published on member origin to this member's "
+     "subscribers; replies their count.",
+     "origin channel message", cmd_semlock_publish, {}},
     // The Redis lock idiom on mutex keys (SPEC §3).
     {"set",
      -3,
@@ -651,81 +687,10 @@ constexpr CommandSpec kCommands[] = {
      "Forgets about watched keys of a transaction.", "", cmd_unwatch, {}},
 };
 
-// Redis data commands (lower case, sorted): a lock server answers them with a clear error.
-constexpr std::array<std::string_view, 94> kDataCommands = {
-    "append",      "bitcount",  "bitfield",    "bitop",    "bitpos",     "blmove",    "blmpop",
-    "blpop",       "brpop",     "brpoplpush",  "bzmpop",   "bzpopmax",   "bzpopmin",  "copy",
-    "decr",        "decrby",    "dump",        "expireat", "expiretime", "flushall",  "flushdb",
-    "geoadd",      "geodist",   "geohash",     "geopos",   "geosearch",  "getdel",    "getex",
-    "getrange",    "getset",    "hdel",        "hexists",  "hget",       "hgetall",   "hincrby",
-    "hkeys",       "hlen",      "hmget",       "hmset",    "hset",       "hsetnx",    "hvals",
-    "incr",        "incrby",    "incrbyfloat", "keys",     "lindex",     "linsert",   "llen",
-    "lmove",       "lpop",      "lpos",        "lpush",    "lrange",     "lrem",      "lset",
-    "ltrim",       "mget",      "move",        "mset",     "msetnx",     "persist",   "pexpireat",
-    "pexpiretime", "pfadd",     "pfcount",     "psetex",   "randomkey", "rename",
-    "renamenx",    "restore",   "rpop",        "rpush",    "sadd",       "scard",     "setex",
-    "setrange",    "sismember", "smembers",    "sort",     "spop",       "srem",      "strlen",
-    "type",      "unlink",      "xadd",     "xrange",     "xread",     "zadd",
-    "zcard",       "zincrby",   "zrange",      "zrem",     "zscore",
-};
-
-const CommandSpec* find_in(std::span<const CommandSpec> table, std::string_view name,
-                           std::size_t prefix) {
-  for (const auto& spec : table) {
-    if (iequals(spec.name.substr(prefix), name)) return &spec;
-  }
-  return nullptr;
-}
-
 }  // namespace
 
-// Top-level lookup is on every request's path: a hash of the lower-cased name instead of a scan.
-const CommandSpec* find_command(std::string_view name) {
-  static const absl::flat_hash_map<std::string_view, const CommandSpec*> index = [] {
-    absl::flat_hash_map<std::string_view, const CommandSpec*> m;
-    for (const auto& spec : all_commands()) m.emplace(spec.name, &spec);
-    return m;
-  }();
-  char lower[32];
-  if (name.size() > sizeof lower) return nullptr;  // longer than any command name
-  // The last name found, spelled as the client spelled it: pipelines repeat one command, and a
-  // byte compare is ~10 instructions where lowercasing and hashing are ~300 (issue 18 profile).
-  thread_local char last_name[sizeof lower];
-  thread_local std::size_t last_len = 0;
-  thread_local const CommandSpec* last_spec = nullptr;
-  if (last_spec != nullptr && name.size() == last_len &&
-      std::memcmp(name.data(), last_name, last_len) == 0) {
-    return last_spec;
-  }
-  for (std::size_t i = 0; i < name.size(); ++i) {
-    const char c = name[i];
-    lower[i] = c >= 'A' && c <= 'Z' ? static_cast<char>(c - 'A' + 'a') : c;
-  }
-  const auto it = index.find(std::string_view(lower, name.size()));
-  if (it == index.end()) return nullptr;
-  std::memcpy(last_name, name.data(), name.size());
-  last_len = name.size();
-  last_spec = it->second;
-  return it->second;
-}
-
-const CommandSpec* find_subcommand(const CommandSpec& parent, std::string_view name) {
-  return find_in(parent.subcommands, name, parent.name.size() + 1);
-}
-
-std::span<const CommandSpec> all_commands() {
-  // The lock and connection commands, then the data commands (command_table_data.cc).
-  static const std::vector<CommandSpec> all = [] {
-    std::vector<CommandSpec> v(std::begin(kCommands), std::end(kCommands));
-    const auto data = data_commands();
-    v.insert(v.end(), data.begin(), data.end());
-    return v;
-  }();
-  return all;
-}
-
-bool is_redis_data_command(std::string_view lower_name) {
-  return std::binary_search(kDataCommands.begin(), kDataCommands.end(), lower_name);
+std::span<const CommandSpec> lock_commands() {
+  return kCommands;
 }
 
 }  // namespace semlock::redis

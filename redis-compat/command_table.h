@@ -23,6 +23,9 @@ enum CommandFlag : std::uint32_t {
   kLoading = 1u << 7,
   kStale = 1u << 8,
   kNoScript = 1u << 9,  // refused inside scripts (MULTI, EVAL, HELLO, AUTH, ...)
+  // Keys as EVAL gives them: a count at argv[2], the keys after it (COMMAND INFO "movablekeys",
+  // a keynum key spec). first_key/last_key/key_step are 0 then, as Redis reports them.
+  kKeyNum = 1u << 10,
 };
 
 using Args = std::span<const std::string_view>;

@@ -28,6 +28,12 @@ Outcome cmd_forcerelease(CommandContext& ctx, Args argv);
 Outcome cmd_scan(CommandContext& ctx, Args argv);
 Outcome cmd_list(CommandContext& ctx, Args argv);
 Outcome cmd_stats(CommandContext& ctx, Args argv);
+Outcome cmd_acquireall(CommandContext& ctx, Args argv);  // commands_multi.cc
+Outcome cmd_releaseall(CommandContext& ctx, Args argv);
+Outcome cmd_heartbeat(CommandContext& ctx, Args argv);  // commands_lock.cc
+// [owner, [fence, ...]]: SEMLOCK.ACQUIREALL's grant (also written for a waiter's grant).
+void write_acquire_all_reply(resp::Writer& w, std::string_view owner,
+                             const std::vector<std::uint64_t>& fences);
 
 Outcome cmd_set(CommandContext& ctx, Args argv);
 Outcome cmd_get(CommandContext& ctx, Args argv);
@@ -77,6 +83,7 @@ Outcome cmd_unsubscribe(CommandContext& ctx, Args argv);
 Outcome cmd_psubscribe(CommandContext& ctx, Args argv);
 Outcome cmd_punsubscribe(CommandContext& ctx, Args argv);
 Outcome cmd_publish(CommandContext& ctx, Args argv);
+Outcome cmd_semlock_publish(CommandContext& ctx, Args argv);
 Outcome cmd_pubsub_channels(CommandContext& ctx, Args argv);
 Outcome cmd_pubsub_numsub(CommandContext& ctx, Args argv);
 Outcome cmd_pubsub_numpat(CommandContext& ctx, Args argv);

@@ -11,6 +11,8 @@ namespace semlock::redis {
 
 // The data commands' table entries (command_table_data.cc).
 std::span<const CommandSpec> data_commands();
+// The lock, connection, scripting and pub/sub commands' table entries (command_table.cc).
+std::span<const CommandSpec> lock_commands();
 
 // Hooks: each answers and returns true when `key` is a data key, else does nothing.
 bool data_get(CommandContext& ctx, std::string_view key);
@@ -66,6 +68,11 @@ Outcome cmd_zrangebyscore(CommandContext& ctx, Args argv);
 Outcome cmd_zrevrange(CommandContext& ctx, Args argv);
 Outcome cmd_zremrangebyscore(CommandContext& ctx, Args argv);
 Outcome cmd_zpopmin(CommandContext& ctx, Args argv);
+Outcome cmd_zrevrank(CommandContext& ctx, Args argv);
+// Range reads (commands_zrange.cc; ZRANGE, ZRANGEBYSCORE and ZREVRANGE too).
+Outcome cmd_zrevrangebyscore(CommandContext& ctx, Args argv);
+Outcome cmd_zrangebylex(CommandContext& ctx, Args argv);
+Outcome cmd_zrevrangebylex(CommandContext& ctx, Args argv);
 
 // Lists (commands_list.cc).
 Outcome cmd_lpush(CommandContext& ctx, Args argv);

@@ -113,9 +113,10 @@ Outcome hash_dump(CommandContext& ctx, Args argv, bool keys, bool values) {
     ctx.w.array(n);
   }
   if (!e) return Outcome::kDone;
-  e->hash->for_each([&](std::string_view f, std::string_view v) {
+  e->hash->for_each_while([&](std::string_view f, std::string_view v) {
     if (keys) ctx.w.bulk(f);
     if (values) ctx.w.bulk(v);
+    return !ctx.w.over_limit();  // answered "reply too large": no need to walk on
   });
   return Outcome::kDone;
 }

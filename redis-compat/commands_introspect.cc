@@ -1,6 +1,7 @@
 // COMMAND, COMMAND COUNT|INFO|DOCS|LIST, rendered from the command table (so redis-cli shows
 // arity-correct hints for SEMLOCK.*).
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "engine/engine.h"
@@ -23,7 +24,46 @@ std::vector<std::string_view> flag_names(const CommandSpec& spec) {
   if (spec.flags & kLoading) names.push_back("loading");
   if (spec.flags & kStale) names.push_back("stale");
   if (spec.flags & kFast) names.push_back("fast");
+  if (spec.flags & kKeyNum) names.push_back("movablekeys");
   return names;
+}
+
+// A command's one key spec up to its find_keys spec, a map of 3 the caller writes (then "notes"):
+// its flags, begin_search at argument `index`, find_keys of type `find_type`.
+void begin_key_spec(resp::Writer& w, const CommandSpec& spec, std::int64_t index,
+                    std::string_view find_type) {
+  w.array(1);
+  w.map(4);
+  w.bulk("flags");
+  w.set(1);
+  w.simple((spec.flags & kWrite) ? "RW" : "RO");
+  w.bulk("begin_search");
+  w.map(2);
+  w.bulk("type");
+  w.bulk("index");
+  w.bulk("spec");
+  w.map(1);
+  w.bulk("index");
+  w.integer(index);
+  w.bulk("find_keys");
+  w.map(2);
+  w.bulk("type");
+  w.bulk(find_type);
+  w.bulk("spec");
+  w.map(3);
+}
+
+// Redis's key spec for EVAL-style keys: the count at index 2, the keys right after it.
+void write_keynum_spec(resp::Writer& w, const CommandSpec& spec) {
+  begin_key_spec(w, spec, 2, "keynum");
+  w.bulk("keynumidx");
+  w.integer(0);
+  w.bulk("firstkey");
+  w.integer(1);
+  w.bulk("keystep");
+  w.integer(1);
+  w.bulk("notes");
+  w.bulk("");
 }
 
 void write_info(resp::Writer& w, const CommandSpec& spec) {
@@ -38,27 +78,11 @@ void write_info(resp::Writer& w, const CommandSpec& spec) {
   w.integer(spec.key_step);
   w.set(0);  // ACL categories
   w.set(0);  // tips
-  if (spec.first_key > 0) {
+  if (spec.flags & kKeyNum) {
+    write_keynum_spec(w, spec);
+  } else if (spec.first_key > 0) {
     // One key spec: begin_search index, find_keys range.
-    w.array(1);
-    w.map(4);
-    w.bulk("flags");
-    w.set(1);
-    w.simple((spec.flags & kWrite) ? "RW" : "RO");
-    w.bulk("begin_search");
-    w.map(2);
-    w.bulk("type");
-    w.bulk("index");
-    w.bulk("spec");
-    w.map(1);
-    w.bulk("index");
-    w.integer(spec.first_key);
-    w.bulk("find_keys");
-    w.map(2);
-    w.bulk("type");
-    w.bulk("range");
-    w.bulk("spec");
-    w.map(3);
+    begin_key_spec(w, spec, spec.first_key, "range");
     w.bulk("lastkey");
     w.integer(spec.last_key < 0 ? spec.last_key : spec.last_key - spec.first_key);
     w.bulk("keystep");

@@ -9,6 +9,7 @@
 #include "redis-compat/checks.h"
 #include "redis-compat/commands.h"
 #include "redis-compat/commands_data.h"
+#include "redis-compat/data_common.h"
 #include "engine/data.h"
 #include "redis-compat/errors.h"
 
@@ -26,7 +27,7 @@ Current current(CommandContext& ctx, std::string_view key) {
   Current c;
   auto info = ctx.engine.info(key, ctx.now);
   if (!info) return c;
-  if (info->limit > 1) {
+  if (info->limit > 1 || info->shared) {  // a semaphore, or a key held by readers
     c.wrongtype = true;
     return c;
   }
@@ -128,6 +129,36 @@ bool set_ttl(CommandContext& ctx, const SetOptions& o, const Current& cur, Milli
   return true;
 }
 
+// `SET key value NX PX|EX n`, the lock idiom, answered with one engine acquire and nothing read
+// first (no holder list built and copied): the answers are the general path's. A held key (by
+// anyone, this owner too) is not granted: null; a semaphore's limit mismatches: WRONGTYPE; a
+// limit of SPEC §2 is the same error. False (nothing written) for any other form, or a TTL the
+// general path must reject, so that its errors keep their order.
+bool set_nx_lock(CommandContext& ctx, std::string_view key, std::string_view owner,
+                 const SetOptions& o) {
+  using U = SetOptions::Unit;
+  if (!o.nx || o.get || o.keepttl || (o.unit != U::kPx && o.unit != U::kEx)) return false;
+  constexpr std::int64_t kMax = std::numeric_limits<std::int64_t>::max() / 1000;
+  if (o.unit == U::kEx && o.expire > kMax) return false;
+  const Millis ttl = o.unit == U::kEx ? o.expire * 1000 : o.expire;
+  if (ttl <= 0 || ttl > ctx.engine.limits().max_ttl) return false;
+  AcquireRequest req;
+  req.key = key;
+  req.owner = owner;
+  req.ttl = ttl;
+  req.limit = 1;
+  req.reacquire = false;
+  const AcquireResult r = ctx.engine.acquire(req, ctx.now);
+  if (r.status == EngineStatus::kGranted) {
+    ctx.w.simple("OK");
+  } else if (r.status == EngineStatus::kMismatch) {
+    ctx.w.error(errors::kWrongType);
+  } else if (!reply_status_error(ctx, r.status)) {
+    ctx.w.null();
+  }
+  return true;
+}
+
 }  // namespace
 
 Outcome cmd_set(CommandContext& ctx, Args argv) {
@@ -146,6 +177,7 @@ Outcome cmd_set(CommandContext& ctx, Args argv) {
     }
     if (data_set(ctx, key, owner, o.nx, o.get, data_ttl_ms)) return Outcome::kDone;
   }
+  if (set_nx_lock(ctx, key, owner, o)) return Outcome::kDone;
   const Current cur = current(ctx, key);
   if (cur.wrongtype) {
     ctx.w.error(errors::kWrongType);
@@ -315,8 +347,22 @@ Outcome ttl_generic(CommandContext& ctx, Args argv, bool ms) {
 }
 
 // Deletes the key when `delete_it` says so for its current owner; replies 1 deleted, 0 not.
+// A data key: a counter is a string whose value is its number (compared as Redis compares the
+// string); a hash, sorted set or list is not a string: WRONGTYPE, nothing deleted.
 template <typename Pred>
 Outcome delete_if(CommandContext& ctx, std::string_view key, Pred delete_it) {
+  if (ctx.engine.stats().data_keys != 0) {
+    if (const DataEntry* e = ctx.engine.data().find(key, ctx.now)) {
+      if (e->type != DataType::kCounter) {
+        ctx.w.error(data_errors::kWrongKind);
+      } else if (!delete_it(std::to_string(e->counter))) {
+        ctx.w.integer(0);
+      } else {
+        ctx.w.integer(ctx.engine.data().remove(key, ctx.now) ? 1 : 0);
+      }
+      return Outcome::kDone;
+    }
+  }
   const Current cur = current(ctx, key);
   if (cur.wrongtype) {
     ctx.w.error(errors::kWrongType);

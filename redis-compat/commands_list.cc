@@ -74,7 +74,15 @@ Outcome pop_generic(CommandContext& ctx, Args argv, bool left) {
   }
   const std::size_t n =
       count < 0 ? 1 : std::min<std::size_t>(static_cast<std::size_t>(count), e->list->size());
-  if (count >= 0) ctx.w.array(n);
+  if (count >= 0) {
+    // The reply must fit before anything is popped (what is popped is only in the reply).
+    std::size_t bytes = 16;
+    for (std::size_t i = 0; i < n && bytes <= ctx.w.room(); ++i) {
+      bytes += resp::Writer::bulk_size((*e->list)[left ? i : e->list->size() - 1 - i].size());
+    }
+    if (refuse_reply_over(ctx, bytes)) return Outcome::kDone;
+    ctx.w.array(n);
+  }
   for (std::size_t i = 0; i < n; ++i) ctx.w.bulk(pop_one(e, left));
   if (n > 0) ctx.engine.data().log(e, {left ? "lpop" : "rpop", std::to_string(n)});
   ctx.engine.data().remove_if_empty(e);
@@ -172,7 +180,9 @@ Outcome cmd_lrange(CommandContext& ctx, Args argv) {
     return Outcome::kDone;
   }
   ctx.w.array(static_cast<std::size_t>(stop - start + 1));
-  for (std::int64_t i = start; i <= stop; ++i) ctx.w.bulk((*e->list)[static_cast<std::size_t>(i)]);
+  for (std::int64_t i = start; i <= stop && !ctx.w.over_limit(); ++i) {
+    ctx.w.bulk((*e->list)[static_cast<std::size_t>(i)]);
+  }
   return Outcome::kDone;
 }
 

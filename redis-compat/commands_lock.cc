@@ -1,4 +1,6 @@
 // SEMLOCK.* handlers (SPEC §3): parse arguments into engine requests, answer in RESP.
+#include <algorithm>
+#include <array>
 #include <string>
 
 #include "redis-compat/args.h"
@@ -15,12 +17,31 @@ void write_holder_reply(resp::Writer& w, std::string_view owner, std::uint64_t f
   w.integer(static_cast<std::int64_t>(fence));
 }
 
+// True when SEMLOCK.ACQUIRE's options (argv[3..]) name SESSION, read as the option loop reads
+// them (so OWNER SESSION is an owner, not the flag).
+bool has_session_option(Args argv) {
+  for (std::size_t i = 3; i < argv.size(); ++i) {
+    const bool has_value = i + 1 < argv.size();
+    if ((iequals(argv[i], "OWNER") || iequals(argv[i], "LIMIT") || iequals(argv[i], "WAIT")) &&
+        has_value) {
+      ++i;
+    } else if (iequals(argv[i], "SESSION")) {
+      return true;
+    }
+  }
+  return false;
+}
+
 }  // namespace
 
 Outcome cmd_acquire(CommandContext& ctx, Args argv) {
   const std::string_view key = argv[1];
   if (!check_key(ctx, key)) return Outcome::kDone;
-  const auto ttl = parse_ms(ctx, argv[2], errors::kInvalidTtl, false);
+  // TTL 0 with SESSION: a connection-lived holder (session_lock.cc); without SESSION it stays
+  // "ERR invalid TTL", reported before any option is looked at.
+  const bool lived = argv[2] == "0" && has_session_option(argv);
+  const auto ttl = lived ? std::optional<Millis>(ctx.engine.limits().max_ttl)
+                         : parse_ms(ctx, argv[2], errors::kInvalidTtl, false);
   if (!ttl) return Outcome::kDone;
 
   AcquireRequest req;
@@ -51,6 +72,12 @@ Outcome cmd_acquire(CommandContext& ctx, Args argv) {
       req.wait = *v;
     } else if (iequals(opt, "SESSION")) {
       session = true;
+    } else if (iequals(opt, "SHARED")) {
+      req.shared = true;  // a reader (docs/PROTOCOL.md "Read-write locks")
+    } else if (iequals(opt, "REENTRANT")) {
+      req.reentrant = true;
+    } else if (iequals(opt, "NOTIFY")) {
+      req.notify = true;
     } else {
       ctx.w.error(errors::kSyntax);
       return Outcome::kDone;
@@ -58,13 +85,12 @@ Outcome cmd_acquire(CommandContext& ctx, Args argv) {
   }
   if (!ctx.may_block) req.wait = 0;  // Redis's rule for blocking commands in MULTI and scripts
 
-  std::string generated;
+  std::array<char, 32> generated;
   if (owner) {
     req.owner = *owner;
     req.reacquire = true;
   } else {
-    generated = ctx.host.generate_owner();
-    req.owner = generated;
+    req.owner = ctx.host.generate_owner_to(generated);
     req.reacquire = false;
   }
   if (req.wait > 0) req.tag = ctx.host.next_wait_tag();
@@ -76,8 +102,14 @@ Outcome cmd_acquire(CommandContext& ctx, Args argv) {
       // SPEC §1: the binding stays with the connection that created the holder. A refresh (an
       // explicit owner that already holds) creates nothing, so SESSION binds nothing: closing
       // this connection must not release a holder another connection made.
-      if (session && r.status == EngineStatus::kGranted) {
-        ctx.host.on_session_grant(ctx.client, key, req.owner, r.fence);
+      // A connection-lived acquire (TTL 0) that refreshed the owner's holder did set it to the
+      // max_ttl cap: it is bound to this connection too, or nothing would ever end it early.
+      if (session && (r.status == EngineStatus::kGranted || lived)) {
+        ctx.host.on_session_grant(ctx.client, key, req.owner, r.fence, lived);
+      }
+      if (req.notify) ctx.host.on_notify_acquire(ctx.client, key, req.owner, r.fence, 0);
+      if (req.wait > 0 && (r.status == EngineStatus::kGranted || req.reentrant)) {
+        ctx.host.on_wait_granted_now(ctx.client, key, req.owner, r.fence, ctx.now + r.ttl);
       }
       write_holder_reply(ctx.w, req.owner, r.fence);
       return Outcome::kDone;
@@ -85,12 +117,20 @@ Outcome cmd_acquire(CommandContext& ctx, Args argv) {
       ctx.w.null();
       return Outcome::kDone;
     case EngineStatus::kQueued:
-      ctx.host.on_blocked(ctx.client, req.tag, r.waiter, key, req.owner, session);
+      ctx.host.on_blocked(ctx.client, req.tag, r.waiter, key, req.owner, session, lived);
+      if (req.notify) ctx.host.on_notify_acquire(ctx.client, key, req.owner, 0, req.tag);
       return Outcome::kBlocked;
     default:
       if (!reply_status_error(ctx, r.status)) ctx.w.null();
       return Outcome::kDone;
   }
+}
+
+// SEMLOCK.HEARTBEAT: keeps this connection's connection-lived locks (TTL 0 SESSION) alive under
+// server.session_heartbeat_timeout. Any request counts as one; this is the one that does nothing.
+Outcome cmd_heartbeat(CommandContext& ctx, Args) {
+  ctx.w.simple("OK");
+  return Outcome::kDone;
 }
 
 Outcome cmd_release(CommandContext& ctx, Args argv) {
@@ -121,7 +161,7 @@ Outcome cmd_info(CommandContext& ctx, Args argv) {
     return Outcome::kDone;
   }
   resp::Writer& w = ctx.w;
-  w.map(4);
+  w.map(7);
   w.bulk("limit");
   w.integer(info->limit);
   w.bulk("holders");
@@ -138,6 +178,19 @@ Outcome cmd_info(CommandContext& ctx, Args argv) {
   w.bulk("waiter_ages");
   w.array(info->waiter_ages.size());
   for (const Millis age : info->waiter_ages) w.integer(age);
+  w.bulk("mode");
+  w.bulk(info->shared ? "shared" : "exclusive");
+  w.bulk("holds");  // reentrant hold counts, in the holders' order
+  w.array(info->holders.size());
+  for (const auto& h : info->holders) w.integer(h.holds);
+  // The fences of the holders marked NOTIFY (lost-lock notices), in grant order.
+  std::size_t marked = 0;
+  for (const auto& h : info->holders) marked += h.notify ? 1 : 0;
+  w.bulk("notify");
+  w.array(marked);
+  for (const auto& h : info->holders) {
+    if (h.notify) w.integer(static_cast<std::int64_t>(h.fence));
+  }
   return Outcome::kDone;
 }
 
@@ -185,6 +238,8 @@ Outcome cmd_scan(CommandContext& ctx, Args argv) {
   std::string_view match;
   std::size_t count = 10;
   if (!parse_scan_options(ctx, argv, 2, match, count)) return Outcome::kDone;
+  // Past what the reply can hold (each key at least 7 bytes) it is "reply too large" anyway.
+  count = std::min(count, ctx.w.room() / 7 + 1);
   const ScanResult r = ctx.engine.scan(*cursor, match, count, ctx.now);
   ctx.w.array(2);
   ctx.w.bulk(std::to_string(r.next_cursor));
@@ -211,6 +266,7 @@ Outcome cmd_list(CommandContext& ctx, Args argv) {
   std::string_view match;
   std::size_t count = 100;
   if (!parse_scan_options(ctx, argv, 1, match, count)) return Outcome::kDone;
+  count = std::min(count, ctx.w.room() / 7 + 1);  // as SEMLOCK.SCAN
   const auto keys = list_keys(ctx.engine, match, count, ctx.now);
   ctx.w.array(keys.size());
   for (const auto& k : keys) ctx.w.bulk(k);

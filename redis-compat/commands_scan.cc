@@ -3,6 +3,7 @@
 //
 // SCAN's cursor walks the lock keys first (the engine's slab cursor, below 2^62), then the data
 // keys (2^62 + the data store's slot cursor); 0 starts and ends, as in Redis.
+#include <algorithm>
 #include <limits>
 #include <string>
 
@@ -26,7 +27,7 @@ constexpr std::uint64_t kDataPhase = 1ull << 62;
 std::string_view lock_type(CommandContext& ctx, std::string_view key) {
   const auto info = ctx.engine.info(key, ctx.now);
   if (!info) return "none";
-  return info->limit > 1 ? "semaphore" : "string";
+  return info->limit > 1 || info->shared ? "semaphore" : "string";
 }
 
 // One SCAN step: appends matching keys to `out`, returns the next cursor.
@@ -130,6 +131,8 @@ Outcome cmd_scan_keys(CommandContext& ctx, Args argv) {
         return Outcome::kDone;
       }
       count = static_cast<std::size_t>(std::min<std::int64_t>(*n, 100000));
+      // Past what the reply can hold (each key at least 7 bytes) it is "reply too large" anyway.
+      count = std::min(count, ctx.w.room() / 7 + 1);
     } else if (next && iequals(argv[i], "TYPE")) {
       type = argv[++i];
     } else {
@@ -152,9 +155,12 @@ Outcome cmd_keys(CommandContext& ctx, Args argv) {
   if (match == "*") match = {};
   std::vector<std::string> keys;
   std::uint64_t cursor = 0;
+  // Past what the reply can hold (each key at least 7 bytes) it is "reply too large" anyway:
+  // the keyspace is not walked on.
+  const std::size_t cap = ctx.w.room() / 7 + 1;
   do {
     cursor = scan_step(ctx, cursor, match, 1024, {}, keys);
-  } while (cursor != 0);
+  } while (cursor != 0 && keys.size() < cap);
   ctx.w.array(keys.size());
   for (const auto& k : keys) ctx.w.bulk(k);
   return Outcome::kDone;

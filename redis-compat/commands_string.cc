@@ -26,7 +26,8 @@ Outcome incr_generic(CommandContext& ctx, std::string_view key, std::int64_t del
   DataEntry* e = data.find(key, ctx.now);
   if (!e && data.lock_key_exists(key, ctx.now)) {
     const auto info = ctx.engine.info(key, ctx.now);
-    ctx.w.error(info && info->limit > 1 ? data_errors::kWrongKind : errors::kNotInteger);
+    ctx.w.error(info && (info->limit > 1 || info->shared) ? data_errors::kWrongKind
+                                                          : errors::kNotInteger);
     return Outcome::kDone;
   }
   if (e && e->type != DataType::kCounter) {
@@ -178,7 +179,7 @@ Outcome cmd_getex(CommandContext& ctx, Args argv) {
     return Outcome::kDone;
   }
   const auto info = ctx.engine.info(argv[1], ctx.now);
-  if (info && info->limit > 1) {
+  if (info && (info->limit > 1 || info->shared)) {  // a semaphore, or readers
     ctx.w.error(errors::kWrongType);
     return Outcome::kDone;
   }

@@ -1,14 +1,16 @@
-// Sorted sets (SPEC §3): ZADD (NX/XX/GT/LT/CH/INCR), ZREM, ZSCORE, ZRANK, ZCARD, ZCOUNT, ZRANGE
-// (by rank or BYSCORE, REV, LIMIT, WITHSCORES), ZRANGEBYSCORE, ZREVRANGE, ZREMRANGEBYSCORE,
-// ZPOPMIN, with Redis 7's replies. Scores are written as Redis 7.2 writes them (the shortest form
-// that reads back as the same double; Redis 7.0 wrote 17 digits).
+// Sorted sets (SPEC §3): ZADD (NX/XX/GT/LT/CH/INCR), ZREM, ZSCORE, ZRANK/ZREVRANK (WITHSCORE),
+// ZCARD, ZCOUNT, ZREMRANGEBYSCORE, ZPOPMIN, with Redis 7's replies; the range reads are in
+// commands_zrange.cc. Scores are written as Redis 7.2 writes them (the shortest form that reads
+// back as the same double; Redis 7.0 wrote 17 digits).
 #include <cmath>
 #include <string>
+#include <tuple>
 
 #include "redis-compat/args.h"
 #include "redis-compat/commands_data.h"
 #include "redis-compat/data_common.h"
 #include "redis-compat/errors.h"
+#include "redis-compat/zset_common.h"
 
 // GCC 12 at -O3 reports dereferences inside libstdc++'s pmr containers and strings as potential
 // null dereferences (false positives: every element access is checked first).
@@ -17,50 +19,6 @@
 namespace semlock::redis {
 
 namespace {
-
-// A ZRANGEBYSCORE bound: "(" exclusive, "-inf"/"+inf".
-struct Bound {
-  double v = 0;
-  bool excl = false;
-};
-std::optional<Bound> parse_bound(std::string_view s) {
-  Bound b;
-  if (!s.empty() && s[0] == '(') {
-    b.excl = true;
-    s.remove_prefix(1);
-  }
-  auto v = parse_score(s);
-  if (!v) return std::nullopt;
-  b.v = *v;
-  return b;
-}
-
-// [first, last) of the elements within [min, max].
-std::pair<std::size_t, std::size_t> score_span(const ZSet& z, Bound min, Bound max) {
-  const std::size_t first = z.count_below(min.v, min.excl);
-  const std::size_t last = z.count_below(max.v, !max.excl);
-  return {first, std::max(first, last)};
-}
-
-void write_element(CommandContext& ctx, const ZSet& z, std::size_t i, bool withscores) {
-  const auto [s, m] = z.at(i);
-  if (withscores && ctx.client.proto >= 3) {
-    ctx.w.array(2);
-    ctx.w.bulk(m);
-    ctx.w.dbl(s);
-  } else {
-    ctx.w.bulk(m);
-    if (withscores) ctx.w.dbl(s);  // a bulk string in RESP2
-  }
-}
-
-// Writes elements at ranks `idx` (already chosen and ordered).
-void write_elements(CommandContext& ctx, const ZSet* z, const std::vector<std::size_t>& idx,
-                    bool withscores) {
-  const bool pairs = withscores && ctx.client.proto >= 3;
-  ctx.w.array(idx.size() * (withscores && !pairs ? 2 : 1));
-  for (std::size_t i : idx) write_element(ctx, *z, i, withscores);
-}
 
 void log_removed(CommandContext& ctx, DataEntry* e, std::vector<std::string> members) {
   if (members.empty()) return;
@@ -196,13 +154,42 @@ Outcome cmd_zscore(CommandContext& ctx, Args argv) {
   return Outcome::kDone;
 }
 
-Outcome cmd_zrank(CommandContext& ctx, Args argv) {
+namespace {
+
+// ZRANK / ZREVRANK key member [WITHSCORE] (WITHSCORE: Redis 7.2, a [rank, score] pair).
+Outcome zrank_generic(CommandContext& ctx, Args argv, bool rev) {
+  if (argv.size() > 4) {
+    wrong_arity(ctx, rev ? "zrevrank" : "zrank");
+    return Outcome::kDone;
+  }
+  const bool withscore = argv.size() == 4;
+  if (withscore && !iequals(argv[3], "WITHSCORE")) {
+    ctx.w.error(errors::kSyntax);
+    return Outcome::kDone;
+  }
   bool failed = false;
   DataEntry* e = lookup(ctx, argv[1], DataType::kZSet, failed);
   if (failed) return Outcome::kDone;
   const auto r = e ? e->zset->rank(argv[2]) : std::nullopt;
-  r ? ctx.w.integer(static_cast<std::int64_t>(*r)) : ctx.w.null();
+  if (!r) {
+    withscore ? ctx.w.null_array() : ctx.w.null();
+    return Outcome::kDone;
+  }
+  const std::size_t rank = rev ? e->zset->size() - 1 - *r : *r;
+  if (withscore) ctx.w.array(2);
+  ctx.w.integer(static_cast<std::int64_t>(rank));
+  if (withscore) ctx.w.dbl(e->zset->at(*r).first);
   return Outcome::kDone;
+}
+
+}  // namespace
+
+Outcome cmd_zrank(CommandContext& ctx, Args argv) {
+  return zrank_generic(ctx, argv, false);
+}
+
+Outcome cmd_zrevrank(CommandContext& ctx, Args argv) {
+  return zrank_generic(ctx, argv, true);
 }
 
 Outcome cmd_zcard(CommandContext& ctx, Args argv) {
@@ -212,175 +199,45 @@ Outcome cmd_zcard(CommandContext& ctx, Args argv) {
   return Outcome::kDone;
 }
 
-Outcome cmd_zcount(CommandContext& ctx, Args argv) {
-  const auto min = parse_bound(argv[2]);
-  const auto max = parse_bound(argv[3]);
-  if (!min || !max) {
-    ctx.w.error(data_errors::kMinMaxNotFloat);
-    return Outcome::kDone;
-  }
-  bool failed = false;
-  DataEntry* e = lookup(ctx, argv[1], DataType::kZSet, failed);
-  if (failed) return Outcome::kDone;
-  if (!e) {
-    ctx.w.integer(0);
-    return Outcome::kDone;
-  }
-  const auto [first, last] = score_span(*e->zset, *min, *max);
-  ctx.w.integer(static_cast<std::int64_t>(last - first));
-  return Outcome::kDone;
-}
-
 namespace {
 
-struct RangeArgs {
-  bool byscore = false, rev = false, withscores = false, limit = false;
-  std::int64_t offset = 0, count = -1;
-};
-
-// The shared body of ZRANGE, ZRANGEBYSCORE and ZREVRANGE: argv[2], argv[3] are the range.
-Outcome range_generic(CommandContext& ctx, Args argv, const RangeArgs& o) {
-  std::optional<Bound> min, max;
-  std::int64_t start = 0, stop = 0;
-  if (o.byscore) {
-    // With REV the range is given max first.
-    min = parse_bound(argv[o.rev ? 3 : 2]);
-    max = parse_bound(argv[o.rev ? 2 : 3]);
-    if (!min || !max) {
-      ctx.w.error(data_errors::kMinMaxNotFloat);
-      return Outcome::kDone;
-    }
-  } else {
-    const auto a = parse_int64(argv[2]);
-    const auto b = parse_int64(argv[3]);
-    if (!a || !b) {
-      ctx.w.error(errors::kNotInteger);
-      return Outcome::kDone;
-    }
-    start = *a;
-    stop = *b;
+// ZCOUNT's and ZREMRANGEBYSCORE's start: key argv[1] and the positions [first, last) of its
+// members scored within argv[2]..argv[3]. Null when the reply is written already: a bound that is
+// not a float, a key of another type, or no key (0).
+DataEntry* zset_score_range(CommandContext& ctx, Args argv, std::size_t& first, std::size_t& last) {
+  const auto min = parse_score_bound(argv[2]);
+  const auto max = parse_score_bound(argv[3]);
+  if (!min || !max) {
+    ctx.w.error(data_errors::kMinMaxNotFloat);
+    return nullptr;
   }
   bool failed = false;
   DataEntry* e = lookup(ctx, argv[1], DataType::kZSet, failed);
-  if (failed) return Outcome::kDone;
-  std::vector<std::size_t> idx;
-  if (e) {
-    const auto n = static_cast<std::int64_t>(e->zset->size());
-    if (o.byscore) {
-      const auto [first, last] = score_span(*e->zset, *min, *max);
-      std::int64_t skip = o.offset;
-      std::int64_t left = o.count < 0 ? INT64_MAX : o.count;
-      if (skip >= 0) {
-        const auto span = static_cast<std::int64_t>(last - first);
-        for (std::int64_t k = skip; k < span && left > 0; ++k, --left) {
-          idx.push_back(o.rev ? last - 1 - static_cast<std::size_t>(k)
-                              : first + static_cast<std::size_t>(k));
-        }
-      }
-    } else {
-      if (start < 0) start = std::max<std::int64_t>(0, n + start);
-      if (stop < 0) stop = n + stop;
-      if (stop >= n) stop = n - 1;
-      for (std::int64_t k = start; k <= stop; ++k) {
-        idx.push_back(static_cast<std::size_t>(o.rev ? n - 1 - k : k));
-      }
-    }
+  if (failed) return nullptr;
+  if (!e) {
+    ctx.w.integer(0);
+    return nullptr;
   }
-  write_elements(ctx, e ? e->zset : nullptr, idx, o.withscores);
-  return Outcome::kDone;
-}
-
-// Parses LIMIT offset count into `o`; false after writing the error.
-bool parse_limit(CommandContext& ctx, Args argv, std::size_t& i, RangeArgs& o) {
-  if (i + 2 >= argv.size()) {
-    ctx.w.error(errors::kSyntax);
-    return false;
-  }
-  const auto off = parse_int64(argv[i + 1]);
-  const auto cnt = parse_int64(argv[i + 2]);
-  if (!off || !cnt) {
-    ctx.w.error(errors::kNotInteger);
-    return false;
-  }
-  o.limit = true;
-  o.offset = *off;
-  o.count = *cnt;
-  i += 2;
-  return true;
+  std::tie(first, last) = score_span(*e->zset, *min, *max);
+  return e;
 }
 
 }  // namespace
 
-// ZRANGE key start stop [BYSCORE] [REV] [LIMIT offset count] [WITHSCORES]
-Outcome cmd_zrange(CommandContext& ctx, Args argv) {
-  RangeArgs o;
-  for (std::size_t i = 4; i < argv.size(); ++i) {
-    if (iequals(argv[i], "BYSCORE")) {
-      o.byscore = true;
-    } else if (iequals(argv[i], "REV")) {
-      o.rev = true;
-    } else if (iequals(argv[i], "WITHSCORES")) {
-      o.withscores = true;
-    } else if (iequals(argv[i], "LIMIT")) {
-      if (!parse_limit(ctx, argv, i, o)) return Outcome::kDone;
-    } else {
-      ctx.w.error(errors::kSyntax);
-      return Outcome::kDone;
-    }
+Outcome cmd_zcount(CommandContext& ctx, Args argv) {
+  std::size_t first = 0;
+  std::size_t last = 0;
+  if (zset_score_range(ctx, argv, first, last) != nullptr) {
+    ctx.w.integer(static_cast<std::int64_t>(last - first));
   }
-  if (o.limit && !o.byscore) {
-    ctx.w.error(
-        "ERR syntax error, LIMIT is only supported in combination with either BYSCORE or BYLEX");
-    return Outcome::kDone;
-  }
-  return range_generic(ctx, argv, o);
-}
-
-// ZRANGEBYSCORE key min max [WITHSCORES] [LIMIT offset count]
-Outcome cmd_zrangebyscore(CommandContext& ctx, Args argv) {
-  RangeArgs o;
-  o.byscore = true;
-  for (std::size_t i = 4; i < argv.size(); ++i) {
-    if (iequals(argv[i], "WITHSCORES")) {
-      o.withscores = true;
-    } else if (iequals(argv[i], "LIMIT")) {
-      if (!parse_limit(ctx, argv, i, o)) return Outcome::kDone;
-    } else {
-      ctx.w.error(errors::kSyntax);
-      return Outcome::kDone;
-    }
-  }
-  return range_generic(ctx, argv, o);
-}
-
-// ZREVRANGE key start stop [WITHSCORES]
-Outcome cmd_zrevrange(CommandContext& ctx, Args argv) {
-  RangeArgs o;
-  o.rev = true;
-  if (argv.size() == 5 && iequals(argv[4], "WITHSCORES")) {
-    o.withscores = true;
-  } else if (argv.size() != 4) {
-    ctx.w.error(errors::kSyntax);
-    return Outcome::kDone;
-  }
-  return range_generic(ctx, argv, o);
+  return Outcome::kDone;
 }
 
 Outcome cmd_zremrangebyscore(CommandContext& ctx, Args argv) {
-  const auto min = parse_bound(argv[2]);
-  const auto max = parse_bound(argv[3]);
-  if (!min || !max) {
-    ctx.w.error(data_errors::kMinMaxNotFloat);
-    return Outcome::kDone;
-  }
-  bool failed = false;
-  DataEntry* e = lookup(ctx, argv[1], DataType::kZSet, failed);
-  if (failed) return Outcome::kDone;
-  if (!e) {
-    ctx.w.integer(0);
-    return Outcome::kDone;
-  }
-  const auto [first, last] = score_span(*e->zset, *min, *max);
+  std::size_t first = 0;
+  std::size_t last = 0;
+  DataEntry* e = zset_score_range(ctx, argv, first, last);
+  if (e == nullptr) return Outcome::kDone;
   std::vector<std::string> members;
   for (std::size_t k = first; k < last; ++k) members.emplace_back(e->zset->at(k).second);
   for (const auto& m : members) e->zset->remove(m);
@@ -413,7 +270,14 @@ Outcome cmd_zpopmin(CommandContext& ctx, Args argv) {
                                                                       e->zset->size())))
         : 0;
   // RESP3 with a count: an array of [member, score] pairs; otherwise flat.
-  const bool pairs = ctx.client.proto >= 3 && argv.size() == 3;
+  const bool pairs = ctx.w.proto() >= 3 && argv.size() == 3;
+  // The reply must fit before anything is popped (what is popped is only in the reply); a score
+  // takes at most 32 bytes in either protocol.
+  std::size_t bytes = 16;
+  for (std::size_t k = 0; k < n && bytes <= ctx.w.room(); ++k) {
+    bytes += resp::Writer::bulk_size(e->zset->at(k).second.size()) + 32 + (pairs ? 4 : 0);
+  }
+  if (refuse_reply_over(ctx, bytes)) return Outcome::kDone;
   ctx.w.array(pairs ? n : n * 2);
   std::vector<std::string> members;
   for (std::size_t k = 0; k < n; ++k) {

@@ -3,7 +3,10 @@
 // process facts). Handlers never touch sockets; the server implements Host.
 #pragma once
 
+#include <algorithm>
+#include <array>
 #include <cstdint>
+#include <cstring>
 #include <span>
 #include <string>
 #include <string_view>
@@ -69,14 +72,45 @@ class Host {
   virtual ~Host() = default;
   // 32 lowercase hex characters of 128 random bits.
   virtual std::string generate_owner() = 0;
+  // The same written into `out`, no allocation (the acquire path); returns the owner's text.
+  virtual std::string_view generate_owner_to(std::array<char, 32>& out) {
+    const std::string owner = generate_owner();
+    const std::size_t n = std::min(owner.size(), out.size());
+    std::memcpy(out.data(), owner.data(), n);
+    return {out.data(), n};
+  }
   // A new, never reused tag for a waiter.
   virtual std::uint64_t next_wait_tag() = 0;
   // The engine queued this client's acquire: block the client until its WaiterEvent arrives.
+  // `lived`: a connection-lived holder (TTL 0 with SESSION) once granted.
   virtual void on_blocked(ClientState& client, std::uint64_t tag, WaiterId waiter,
-                          std::string_view key, std::string_view owner, bool session) = 0;
+                          std::string_view key, std::string_view owner, bool session,
+                          bool lived = false) = 0;
+  // The engine queued this client's SEMLOCK.ACQUIREALL: block it until its WaiterEvent arrives.
+  virtual void on_blocked_all(ClientState& client, std::uint64_t tag, WaiterId waiter,
+                              const std::vector<std::string_view>& keys, std::string_view owner) {
+    (void)client, (void)tag, (void)waiter, (void)keys, (void)owner;
+  }
   // A SESSION holder was granted to this client: release it when the connection closes.
+  // `lived`: connection-lived (TTL 0 with SESSION; capped at limits.max_ttl).
   virtual void on_session_grant(ClientState& client, std::string_view key, std::string_view owner,
-                                std::uint64_t fence) = 0;
+                                std::uint64_t fence, bool lived = false) = 0;
+  // A WAIT acquire of this client was granted at once and created the holder or added a
+  // reentrant hold: cluster mode keeps it for an orphan give-back (server/orphan_grants.cc).
+  virtual void on_wait_granted_now(ClientState& client, std::string_view key,
+                                   std::string_view owner, std::uint64_t fence, Millis deadline) {
+    (void)client, (void)key, (void)owner, (void)fence, (void)deadline;
+  }
+  // A NOTIFY acquire of this client was granted (`fence`, wait_tag 0) or queued (`wait_tag`):
+  // a RESP3 client gets its lost-lock notice as a push (server/notify.cc).
+  virtual void on_notify_acquire(ClientState& client, std::string_view key, std::string_view owner,
+                                 std::uint64_t fence, std::uint64_t wait_tag) {
+    (void)client, (void)key, (void)owner, (void)fence, (void)wait_tag;
+  }
+  // The client subscribed to `channel` (restart notices replayed to late subscribers).
+  virtual void on_subscribed(ClientState& client, std::string_view channel) {
+    (void)client, (void)channel;
+  }
   // Checks a key in constant time (counts and logs failures without the key).
   virtual AuthResult check_api_key(std::string_view password) = 0;
   virtual bool auth_required() const = 0;
@@ -91,11 +125,19 @@ class Host {
   virtual std::int64_t unix_time_us() = 0;
   // The server's script engine (Lua state and script cache), created on first use.
   virtual Scripting& scripting() = 0;
+  // The longest one EXEC may run its queued commands, ms (scripting.max_ms; 0 = no bound).
+  virtual std::int64_t exec_budget_ms() const { return 0; }
   // The Lua heap now holds `bytes`: counted as used memory with the connection buffers (SPEC §2).
   virtual void on_script_heap(std::uint64_t bytes) = 0;
   // Pub/sub channels and WATCHed keys of every connection (nullptr: not served by this host).
   virtual PubSub* pubsub() { return nullptr; }
   virtual WatchRegistry* watches() { return nullptr; }
+  // A PUBLISH reached this host's subscribers; in cluster mode the other members' subscribers
+  // get it too (server/cluster_pubsub.cc).
+  virtual void on_publish(ClientState& /*client*/, std::string_view /*channel*/,
+                          std::string_view /*message*/) {}
+  // The client's PUBLISH needs later ticks (pubsub.h): it waits, holding `bytes`, for its count.
+  virtual void on_publish_paced(ClientState& /*client*/, std::size_t /*bytes*/) {}
   // CONFIG GET: (name, value) of every setting whose name matches one of the glob patterns.
   virtual std::vector<std::pair<std::string, std::string>> config_get(
       std::span<const std::string_view> patterns) {

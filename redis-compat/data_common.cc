@@ -44,6 +44,12 @@ bool admit_growth(CommandContext& ctx) {
   return !reply_data_error(ctx, ctx.engine.data().admit_growth(ctx.now));
 }
 
+bool refuse_reply_over(CommandContext& ctx, std::size_t bytes) {
+  if (bytes <= ctx.w.room()) return false;
+  ctx.w.error("ERR reply too large");
+  return true;
+}
+
 void wrong_arity(CommandContext& ctx, std::string_view command) {
   ctx.w.error("ERR wrong number of arguments for '" + std::string(command) + "' command");
 }

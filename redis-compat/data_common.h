@@ -32,6 +32,12 @@ DataEntry* lookup_or_create(CommandContext& ctx, std::string_view key, DataType 
 // Admission for a command that grows an existing value; false after writing the error.
 bool admit_growth(CommandContext& ctx);
 
+// server.max_reply_bytes for a command that removes what it answers (LPOP/RPOP/ZPOPMIN with a
+// count): true, after writing `ERR reply too large`, when a reply of `bytes` would not fit, so
+// the command refuses before it removes anything (the server would otherwise drop the reply and
+// the elements with it).
+bool refuse_reply_over(CommandContext& ctx, std::size_t bytes);
+
 // A wrong-arity error as the dispatcher words it.
 void wrong_arity(CommandContext& ctx, std::string_view command);
 

@@ -1,11 +1,14 @@
 // The dispatcher: the one place for unknown-command, arity, auth, admin and MULTI checks, in
 // Redis's order (lookup, arity, auth), with Redis's texts.
 #include <algorithm>
+#include <chrono>
+#include <ctime>
 #include <string>
 
 #include "redis-compat/args.h"
 #include "redis-compat/commands.h"
 #include "redis-compat/errors.h"
+#include "redis-compat/exec_reply_bound.h"
 #include "redis-compat/watch.h"
 
 namespace semlock::redis {
@@ -38,6 +41,13 @@ std::string unknown_command_text(Args argv) {
     args += "' ";
   }
   return "ERR unknown command '" + sanitize(argv[0], 128) + "', with args beginning with: " + args;
+}
+
+// The calling thread's CPU time, ms.
+std::int64_t thread_cpu_ms() {
+  timespec ts{};
+  clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+  return static_cast<std::int64_t>(ts.tv_sec) * 1000 + ts.tv_nsec / 1000000;
 }
 
 constexpr std::size_t kMaxMultiCommands = 10000;
@@ -181,10 +191,41 @@ Outcome cmd_exec(CommandContext& ctx, Args) {
   CommandContext inner{ctx.engine, ctx.host, ctx.client, ctx.w, ctx.now, false};
   Outcome outcome = Outcome::kDone;
   std::vector<std::string_view> args;
+  // No transaction holds the loop longer than a script may (scripting.max_ms): past it the
+  // commands left are not run and each says so, as a script's stop does (availability first;
+  // what ran is kept, as Redis keeps what a failing transaction did). The time counted is the
+  // loop thread's CPU time, so a process descheduled on a loaded machine never cuts a short
+  // transaction; the cheap wall clock decides when it is worth reading.
+  const std::int64_t budget_ms = ctx.host.exec_budget_ms();
+  const auto start = std::chrono::steady_clock::now();
+  const std::int64_t cpu_start = thread_cpu_ms();
+  std::string stopped;
+  const auto stop_text = [&] {
+    return "ERR transaction stopped after " + std::to_string(thread_cpu_ms() - cpu_start) +
+           " ms; this command did not run";
+  };
+  // server.max_reply_bytes bounds the whole EXEC reply, but each command ran already when its
+  // reply passes it: that command alone answers `ERR reply too large` (its reply cut back), so
+  // every command that ran is answered. Room is kept for the commands left to answer at least a
+  // "did not run" (when the queue is short enough for that to fit); once a command would not
+  // find room even for its error, it and the rest do not run and say so.
+  ExecReplyBound bound(ctx.w, queue.size());
   for (const auto& cmd : queue) {
+    if (stopped.empty() && budget_ms > 0 && &cmd != &queue.front() &&
+        std::chrono::steady_clock::now() - start > std::chrono::milliseconds(budget_ms)) {
+      const std::int64_t ms = thread_cpu_ms() - cpu_start;
+      if (ms > budget_ms) stopped = stop_text();
+    }
+    if (stopped.empty() && !bound.begin_command()) stopped = stop_text();
+    if (!stopped.empty()) {
+      bound.write_unbounded(stopped);
+      continue;
+    }
     args.assign(cmd.begin(), cmd.end());
     if (execute(inner, args) == Outcome::kClose) outcome = Outcome::kClose;
+    bound.end_command();
   }
+  bound.finish();
   return outcome;
 }
 

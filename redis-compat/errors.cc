@@ -80,6 +80,10 @@ std::optional<ErrorReply> status_error(EngineStatus status, const Engine& engine
       return from_resp(kInvalidLimit);
     case EngineStatus::kBadWait:
       return from_resp(kInvalidWait);
+    case EngineStatus::kBadShared:
+      return from_resp(kBadShared);
+    case EngineStatus::kModeConflict:
+      return from_resp(kModeConflict);
   }
   return from_resp(kSyntax);
 }

@@ -41,6 +41,9 @@ inline constexpr std::string_view kNoProto = "NOPROTO unsupported protocol versi
 // Ours (SPEC §3 names the codes; these are the texts after them).
 inline constexpr std::string_view kInvalidTtl = "ERR invalid TTL";
 inline constexpr std::string_view kInvalidWait = "ERR invalid WAIT";
+// SEMLOCK.ACQUIREALL / RELEASEALL (numkeys as EVAL's: past the arguments, kTooManyNumKeys).
+inline constexpr std::string_view kBadNumKeys = "ERR numkeys must be between 1 and 128";
+inline constexpr std::string_view kDuplicateKeys = "ERR duplicate key in the key list";
 inline constexpr std::string_view kInvalidLimit = "ERR invalid LIMIT";
 inline constexpr std::string_view kKeyTooLong = "ERR key too long";
 inline constexpr std::string_view kInvalidKey = "ERR invalid key";
@@ -48,12 +51,22 @@ inline constexpr std::string_view kInvalidOwner = "ERR invalid owner";
 inline constexpr std::string_view kMismatch = "MISMATCH key exists with a different limit";
 inline constexpr std::string_view kWrongType =
     "WRONGTYPE Operation against a key holding a semaphore (limit > 1)";
+// Read-write and reentrant holds (docs/PROTOCOL.md).
+inline constexpr std::string_view kBadShared =
+    "ERR SHARED (mode shared) cannot be combined with a LIMIT above 1";
+inline constexpr std::string_view kModeConflict =
+    "MISMATCH the owner holds this key in the other mode (shared/exclusive)";
 inline constexpr std::string_view kNoPerm = "NOPERM this command needs an admin API key";
 // Cluster mode (SPEC §9): no leader for cluster.request_timeout, or a write on a member that
 // cannot forward it. JSON code UNAVAILABLE, HTTP 503.
 inline constexpr std::string_view kClusterDown = "CLUSTERDOWN The cluster is down";
 inline constexpr std::string_view kNotALockServer =
     "ERR this is a lock server (ttl-semlock): '%s' is not a lock command";
+// PUBLISH to the server's own channels (lost-lock notices, __semlock__:lost:<key>): only the
+// server speaks there, so a subscriber can trust every message on them.
+inline constexpr std::string_view kReservedChannelPrefix = "__semlock__:";
+inline constexpr std::string_view kReservedChannel =
+    "ERR channels starting with '__semlock__:' are reserved for the server's own notices";
 
 // One error in every protocol's shape.
 struct ErrorReply {

@@ -18,6 +18,12 @@ std::size_t entry_bytes(std::string_view name) {
   return name.size() + sizeof(std::string) + 16;
 }
 
+// A pattern is held twice (the client's set, the index's slot and its lookup) with its members'
+// table.
+std::size_t pattern_entry_bytes(std::string_view name) {
+  return 2 * name.size() + 180;
+}
+
 bool add(absl::flat_hash_map<std::string, absl::flat_hash_map<std::uint64_t, ClientState*>>& index,
          absl::flat_hash_set<std::string>& own, ClientState& c, std::string_view name) {
   if (!own.emplace(std::string(name)).second) return false;
@@ -54,6 +60,9 @@ std::string pubsub_frame(int proto, std::initializer_list<std::string_view> bulk
   return out;
 }
 
+PubSub::PubSub(Sink sink) : sink_(std::move(sink)) {}
+PubSub::~PubSub() = default;
+
 bool PubSub::subscribe(ClientState& c, std::string_view channel) {
   return add(channels_, c.channels, c, channel);
 }
@@ -61,10 +70,59 @@ bool PubSub::unsubscribe(ClientState& c, std::string_view channel) {
   return remove(channels_, c.channels, c, channel);
 }
 bool PubSub::psubscribe(ClientState& c, std::string_view pattern) {
-  return add(patterns_, c.patterns, c, pattern);
+  if (!c.patterns.emplace(std::string(pattern)).second) return false;
+  c.compat_bytes += pattern_entry_bytes(pattern);
+  const std::string_view lit = literal_prefix(pattern);
+  auto [b, new_bucket] = buckets_.try_emplace(std::string(lit));
+  if (new_bucket) ++prefix_lengths_[lit.size()];
+  Bucket& bucket = b->second;
+  auto [w, new_pattern] =
+      bucket.where.try_emplace(std::string(pattern), static_cast<std::uint32_t>(bucket.slots.size()));
+  if (new_pattern) {
+    bucket.slots.push_back(Slot{std::string(pattern), Pattern{{}, ++seq_}, true});
+    ++npatterns_;
+    pattern_bytes_ += pattern.size();
+    bucket.bytes += pattern.size();
+  }
+  bucket.slots[w->second].p.members[c.id] = Member{&c, ++seq_};
+  return true;
 }
+
 bool PubSub::punsubscribe(ClientState& c, std::string_view pattern) {
-  return remove(patterns_, c.patterns, c, pattern);
+  const auto own = c.patterns.find(absl::string_view(pattern.data(), pattern.size()));
+  if (own == c.patterns.end()) return false;
+  c.patterns.erase(own);
+  c.compat_bytes -= std::min(c.compat_bytes, pattern_entry_bytes(pattern));
+  const std::string_view lit = literal_prefix(pattern);
+  const auto b = buckets_.find(absl::string_view(lit.data(), lit.size()));
+  if (b == buckets_.end()) return true;
+  Bucket& bucket = b->second;
+  const auto w = bucket.where.find(absl::string_view(pattern.data(), pattern.size()));
+  if (w == bucket.where.end()) return true;
+  const std::uint32_t at = w->second;
+  Slot& slot = bucket.slots[at];
+  const auto m = slot.p.members.find(c.id);
+  if (m != slot.p.members.end()) {
+    leaving(pattern, at, slot.p, m->second);
+    slot.p.members.erase(m);
+  }
+  if (!slot.p.members.empty()) return true;
+  slot.live = false;
+  std::string().swap(slot.pattern);
+  decltype(slot.p.members)().swap(slot.p.members);
+  bucket.where.erase(w);
+  ++bucket.dead;
+  --npatterns_;
+  pattern_bytes_ -= std::min<std::uint64_t>(pattern_bytes_, pattern.size());
+  bucket.bytes -= std::min<std::uint64_t>(bucket.bytes, pattern.size());
+  if (bucket.where.empty()) {
+    buckets_.erase(b);
+    const auto n = prefix_lengths_.find(lit.size());
+    if (n != prefix_lengths_.end() && --n->second == 0) prefix_lengths_.erase(n);
+  } else if (bucket.dead >= 32 && 2 * bucket.dead >= bucket.slots.size()) {
+    compact(bucket, lit);
+  }
+  return true;
 }
 
 void PubSub::forget(ClientState& c) {
@@ -72,34 +130,6 @@ void PubSub::forget(ClientState& c) {
   for (const auto& ch : chans) unsubscribe(c, ch);
   const std::vector<std::string> pats(c.patterns.begin(), c.patterns.end());
   for (const auto& p : pats) punsubscribe(c, p);
-}
-
-std::int64_t PubSub::publish(std::string_view channel, std::string_view message,
-                             std::uint64_t publisher_id) {
-  // Collected first: a delivery may close a connection, which changes the registry.
-  std::vector<std::pair<std::uint64_t, std::string>> out;
-  std::string frames[2];  // by protocol, encoded on first use
-  const auto it = channels_.find(absl::string_view(channel.data(), channel.size()));
-  if (it != channels_.end()) {
-    for (const auto& [id, c] : it->second) {
-      const int p = c->proto >= 3 ? 1 : 0;
-      if (frames[p].empty()) frames[p] = pubsub_frame(p ? 3 : 2, {"message", channel, message});
-      out.emplace_back(id, frames[p]);
-    }
-  }
-  for (const auto& [pattern, members] : patterns_) {
-    if (!glob_match(pattern, channel)) continue;
-    std::string pframes[2];
-    for (const auto& [id, c] : members) {
-      const int p = c->proto >= 3 ? 1 : 0;
-      if (pframes[p].empty()) {
-        pframes[p] = pubsub_frame(p ? 3 : 2, {"pmessage", pattern, channel, message});
-      }
-      out.emplace_back(id, pframes[p]);
-    }
-  }
-  for (const auto& [id, bytes] : out) sink_(id, bytes, id == publisher_id);
-  return static_cast<std::int64_t>(out.size());
 }
 
 std::vector<std::string> PubSub::channels(std::string_view pattern) const {
@@ -117,6 +147,10 @@ std::int64_t PubSub::numsub(std::string_view channel) const {
 }
 
 namespace {
+
+constexpr std::string_view kPublishOverBudget =
+    "ERR PUBLISH inside MULTI/EXEC or a script would try more patterns than this tick allows "
+    "(pub/sub pattern budget): publish outside the transaction";
 
 using AddFn = bool (PubSub::*)(ClientState&, std::string_view);
 
@@ -143,9 +177,10 @@ Outcome change(CommandContext& ctx, Args argv, std::string_view kind, AddFn fn,
     return Outcome::kDone;
   }
   for (const auto& name : names) {
-    (ps->*fn)(ctx.client, name);
+    const bool added = (ps->*fn)(ctx.client, name);
     ctx.w.raw(pubsub_frame(ctx.client.proto, {kind, name},
                            static_cast<std::int64_t>(ctx.client.subscriptions())));
+    if (added && kind == "subscribe") ctx.host.on_subscribed(ctx.client, name);
   }
   return Outcome::kDone;
 }
@@ -166,8 +201,45 @@ Outcome cmd_punsubscribe(CommandContext& ctx, Args argv) {
 }
 
 Outcome cmd_publish(CommandContext& ctx, Args argv) {
+  // The server's own channels: a forged lost-lock notice would tell a holder it lost its lock.
+  // Checked here, so RESP, MULTI/EXEC and scripts' redis.call all meet it.
+  if (std::string_view(argv[1]).starts_with(errors::kReservedChannelPrefix)) {
+    ctx.w.error(errors::kReservedChannel);
+    return Outcome::kDone;
+  }
   PubSub* ps = ctx.host.pubsub();
-  ctx.w.integer(ps ? ps->publish(argv[1], argv[2], ctx.client.id) : 0);
+  if (ps == nullptr) {
+    ctx.host.on_publish(ctx.client, argv[1], argv[2]);
+    ctx.w.integer(0);
+    return Outcome::kDone;
+  }
+  if (!ctx.may_block) {
+    // MULTI/EXEC, scripts: the transaction cannot wait for later ticks, so the message goes at
+    // once with its exact count, or not at all when the pattern work does not fit (pubsub.h).
+    const auto n = ps->publish_atomic(argv[1], argv[2], ctx.client.id);
+    if (!n) {
+      ctx.w.error(kPublishOverBudget);
+      return Outcome::kDone;
+    }
+    ctx.host.on_publish(ctx.client, argv[1], argv[2]);  // the other members (cluster mode)
+    ctx.w.integer(*n);  // this member's subscribers, as Redis Cluster counts
+    return Outcome::kDone;
+  }
+  ctx.host.on_publish(ctx.client, argv[1], argv[2]);
+  const auto n = ps->publish_paced(argv[1], argv[2], ctx.client.id);
+  if (n) {
+    ctx.w.integer(*n);
+    return Outcome::kDone;
+  }
+  // Finished in later ticks: the server answers the count then (server/pubsub.cc).
+  ctx.host.on_publish_paced(ctx.client, argv[1].size() + argv[2].size());
+  return Outcome::kBlocked;
+}
+
+// Members run SEMLOCK.PUBLISH before the command table is consulted (server/cluster_pubsub.cc):
+// here it only meets a server that is not a cluster member.
+Outcome cmd_semlock_publish(CommandContext& ctx, Args) {
+  ctx.w.error("ERR This instance has cluster support disabled");
   return Outcome::kDone;
 }
 

@@ -36,6 +36,8 @@ constexpr std::size_t kAllocCheckBytes = 256 * 1024;
 // After a run, a heap larger than the cached scripts plus this is collected at once, so that
 // the next script (another client's release script) finds the heap free.
 constexpr std::size_t kRunSlackBytes = 4 * 1024 * 1024;
+// A redis.call reply buffer larger than this is released after use, not kept for the next call.
+constexpr std::size_t kCallOutKeep = 1024 * 1024;
 
 }  // namespace
 
@@ -540,8 +542,13 @@ const char* Scripting::Impl::read_call_args(lua_State* state) {
 
 void Scripting::Impl::execute_call(std::size_t argc) {
   call_argv.assign(call_args.begin(), call_args.begin() + static_cast<std::ptrdiff_t>(argc));
+  // A reply that held a whole large value once is not kept for the next call.
+  if (call_out.capacity() > kCallOutKeep) std::string().swap(call_out);
   call_out.clear();
   resp::Writer w(call_out, 2);
+  // A command's reply to the script is bounded as a client's is: past it the call fails (and a
+  // pop with a count refuses before it removes anything) instead of copying a huge value.
+  w.limit_reply(limits.max_reply_bytes);
   const CommandSpec* spec = find_command(call_argv[0]);
   if (spec && (spec->flags & kNoScript)) {
     w.error(errors::kNotAllowedFromScript);
@@ -550,6 +557,11 @@ void Scripting::Impl::execute_call(std::size_t argc) {
   CommandContext inner{ctx->engine, ctx->host, ctx->client, w, ctx->now, false};
   const CommandSpec* ran = nullptr;
   execute(inner, call_argv, &ran);
+  if (w.over_limit()) {
+    call_out.clear();
+    w.clear_limit();
+    w.error(kReplyTooLarge);
+  }
   // A write command that failed (redis.pcall('del') without a key) changed nothing.
   if (ran && (ran->flags & kWrite) && !call_out.starts_with('-')) wrote = true;
 }

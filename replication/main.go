@@ -134,7 +134,8 @@ func main() {
 	}
 
 	out := make(chan []byte, 4096)
-	go writeFrames(ctl, out)
+	gone := make(chan struct{}, 1) // fd 3 is gone (EOF or a failed write): sync the WAL and exit
+	go writeFrames(ctl, out, gone)
 
 	gate := &raftGate{}
 	mux := http.NewServeMux()
@@ -145,7 +146,7 @@ func main() {
 		fatalf(exitFatal, "raft listener %s failed: %v", o.raftListen, err)
 	}()
 
-	s := newSidecar(o, lg, st, boot, out)
+	s := newSidecar(o, lg, st, boot, out, gone)
 	gate.h.Store(s.tr.Handler())
 	go readFrames(ctl, s)
 	s.run()
@@ -158,12 +159,7 @@ func readFrames(f *os.File, s *sidecar) {
 	for {
 		fr, err := readFrame(r)
 		if err == errFdClosed {
-			// The commit index of a commit-only Ready sits in the WAL's buffer (etcd syncs only
-			// entries and term/vote): the loop syncs it and exits, so a restart replays all it
-			// delivered. Should the loop be stuck, exit anyway.
-			s.exitReq <- struct{}{}
-			time.Sleep(500 * time.Millisecond)
-			fatalf(exitFdClosed, "fd 3 closed (server gone); exiting")
+			serverGone(s.exitReq)
 		}
 		if _, ok := err.(*protocolError); ok {
 			fatalf(exitProtocol, "protocol error on fd 3: %v", err)
@@ -177,26 +173,44 @@ func readFrames(f *os.File, s *sidecar) {
 	}
 }
 
+// serverGone ends the process once fd 3 is gone, whichever side noticed first (the reader's
+// EOF or the writer's EPIPE; both race when the server dies). The commit index of a commit-only
+// Ready sits in the WAL's buffer (etcd syncs only entries and term/vote): the Raft loop syncs
+// it and exits, so a restart replays all it delivered. Should the loop be stuck, exit anyway.
+func serverGone(exitReq chan<- struct{}) {
+	select {
+	case exitReq <- struct{}{}:
+	default: // the other side already asked
+	}
+	time.Sleep(500 * time.Millisecond)
+	fatalf(exitFdClosed, "fd 3 closed (server gone); exiting")
+}
+
 // writeFrames is the only writer of fd 3. It coalesces whatever frames are queued into one
-// write (a burst of ENTRIES, STATUS and replies costs one syscall).
-func writeFrames(f *os.File, out <-chan []byte) {
+// write (a burst of ENTRIES, STATUS and replies costs one syscall). A failed write means the
+// server is gone: the same exit as the reader's EOF, never an exit that skips the WAL sync.
+func writeFrames(f *os.File, out <-chan []byte, gone chan<- struct{}) {
 	w := bufio.NewWriterSize(f, 256<<10)
+	failed := func(err error) {
+		fmt.Fprintf(os.Stderr, "ttl-semlock-raft: writing fd 3: %v\n", err)
+		serverGone(gone)
+	}
 	for b := range out {
 		if _, err := w.Write(b); err != nil {
-			fatalf(exitFdClosed, "writing fd 3: %v", err)
+			failed(err)
 		}
 		for more := true; more; {
 			select {
 			case b2 := <-out:
 				if _, err := w.Write(b2); err != nil {
-					fatalf(exitFdClosed, "writing fd 3: %v", err)
+					failed(err)
 				}
 			default:
 				more = false
 			}
 		}
 		if err := w.Flush(); err != nil {
-			fatalf(exitFdClosed, "writing fd 3: %v", err)
+			failed(err)
 		}
 	}
 }

@@ -84,6 +84,7 @@ type sidecar struct {
 	mem         members
 	hist        []memAt
 	applied     uint64 // last committed index processed
+	persisted   uint64 // last log index this member's WAL holds (written by a finished Save)
 	delivered   uint64 // last index sent to the server (ENTRIES or SNAPSHOT_INSTALL)
 	resynced    bool   // the server asked for RESYNC: committed state flows to it from now on
 	snapIndex   uint64
@@ -102,11 +103,12 @@ type confFail struct {
 	reason string
 }
 
-func newSidecar(o options, lg *zap.Logger, st *store, boot members, out chan<- []byte) *sidecar {
+func newSidecar(o options, lg *zap.Logger, st *store, boot members, out chan<- []byte,
+	exitReq chan struct{}) *sidecar {
 	s := &sidecar{
 		o: o, lg: lg, st: st, out: out,
 		cmds:        make(chan frame, 1024),
-		exitReq:     make(chan struct{}, 1),
+		exitReq:     exitReq,
 		removed:     map[uint64]bool{},
 		heard:       map[uint64]time.Time{},
 		mem:         members{},
@@ -328,8 +330,24 @@ func (s *sidecar) handleReady(rd raft.Ready) {
 	if wasLeader && s.soft.RaftState == raft.StateLeader {
 		s.sendMessages(rd.Messages)
 	}
+	// Committed entries that an earlier Save already put on this member's disk go to the server
+	// now, not after this Ready's WAL write: under load that write (newer entries) is always in
+	// progress, and waiting for it put a whole fdatasync more on every commit. They are durable
+	// on a majority (this disk counts: a leader counts itself). An entry this Ready is only now
+	// writing, or a snapshot in the Ready, keeps the order above: after the write.
+	early := raft.IsEmptySnap(rd.Snapshot) && len(rd.CommittedEntries) > 0 &&
+		rd.CommittedEntries[len(rd.CommittedEntries)-1].Index <= s.persisted
+	if early {
+		if s.soft.Lead != oldLead || s.term != oldTerm {
+			s.failReads("leader changed")
+		}
+		s.applyCommitted(rd.CommittedEntries)
+	}
 	if err := s.st.wal.Save(rd.HardState, rd.Entries); err != nil {
 		fatalf(exitFatal, "WAL write failed: %v", err)
+	}
+	if n := len(rd.Entries); n > 0 {
+		s.persisted = rd.Entries[n-1].Index // a conflicting append truncates the log to it
 	}
 	if !raft.IsEmptySnap(rd.Snapshot) {
 		if err := s.st.saveSnap(rd.Snapshot); err != nil {
@@ -340,6 +358,9 @@ func (s *sidecar) handleReady(rd raft.Ready) {
 		}
 		s.st.removeSnapDBs()
 		s.installSnapshot(rd.Snapshot)
+		if len(rd.Entries) == 0 {
+			s.persisted = rd.Snapshot.Metadata.Index // the log now starts after it
+		}
 	}
 	if err := s.st.ms.Append(rd.Entries); err != nil {
 		fatalf(exitFatal, "memory storage append failed: %v", err)
@@ -347,10 +368,12 @@ func (s *sidecar) handleReady(rd raft.Ready) {
 	if !(wasLeader && s.soft.RaftState == raft.StateLeader) {
 		s.sendMessages(rd.Messages)
 	}
-	if s.soft.Lead != oldLead || s.term != oldTerm {
-		s.failReads("leader changed")
+	if !early {
+		if s.soft.Lead != oldLead || s.term != oldTerm {
+			s.failReads("leader changed")
+		}
+		s.applyCommitted(rd.CommittedEntries)
 	}
-	s.applyCommitted(rd.CommittedEntries)
 	for _, rs := range rd.ReadStates {
 		if len(rs.RequestCtx) != 8 {
 			continue

@@ -2,6 +2,7 @@
 // request and idle deadlines, the metrics port's budget and the descriptor reserve.
 #include "server/bounds.h"
 
+#include <sys/ioctl.h>
 #include <sys/resource.h>
 
 #include <algorithm>
@@ -11,6 +12,14 @@
 #include "server/server.h"
 
 namespace semlock {
+
+bool bounds::input_waiting(const Connection& c) {
+  if (!c.reading || c.closed) return false;
+  uv_os_fd_t fd = -1;
+  if (uv_fileno(reinterpret_cast<const uv_handle_t*>(&c.handle), &fd) != 0) return false;
+  int unread = 0;
+  return ::ioctl(fd, FIONREAD, &unread) == 0 && unread > 0;
+}
 
 using namespace bounds;
 
@@ -87,8 +96,8 @@ void Server::enforce_client_memory() {
   if (closed > 0) {
     log::warn("Closing the client with the largest buffers: server.max_client_memory_mb reached",
               {{"client", largest},
-               {"closed", std::to_string(closed)},
-               {"total", std::to_string(total_before)}});
+               {"closed", closed},
+               {"total", total_before}});
   }
   enforcing_memory_ = false;
 }
@@ -123,7 +132,7 @@ void Server::log_refused_connection(const char* why) {
   }
   log::Fields fields{{"reason", why}};
   if (suppressed_refused_ > 0)
-    fields.emplace_back("suppressed", std::to_string(suppressed_refused_));
+    fields.emplace_back("suppressed", suppressed_refused_);
   log::warn("New connection refused", fields);
   last_refused_log_ = now;
   suppressed_refused_ = 0;
@@ -151,12 +160,15 @@ void Server::sweep_connections(Millis now) {
       to_close.emplace_back(c, Reason::kOutput);
     } else if (request_timeout > 0 && c->request_started != 0 && !c->close_after_write &&
                now - c->request_started > request_timeout) {
-      timed_out.push_back(c);
-    } else if (c->metrics_port && !c->writing && now - c->last_activity > kMetricsIdleTimeout) {
+      if (!input_waiting(*c)) timed_out.push_back(c);
+    } else if (past_session_heartbeat(*c, now)) {  // session_lock.cc
+      to_close.emplace_back(c, Reason::kIdle);
+    } else if (c->metrics_port && !c->writing && now - c->last_activity > kMetricsIdleTimeout &&
+               !input_waiting(*c)) {
       to_close.emplace_back(c, Reason::kIdle);
     } else if (config_.server.idle_timeout > 0 && !c->blocked && !c->writing &&
-               c->client.subscriptions() == 0 &&
-               now - c->last_activity > config_.server.idle_timeout) {
+               c->client.subscriptions() == 0 && !notify_watching(*c) &&
+               now - c->last_activity > config_.server.idle_timeout && !input_waiting(*c)) {
       to_close.emplace_back(c, Reason::kIdle);
     }
   }

@@ -31,3 +31,18 @@ inline constexpr Millis kRefusedLogInterval = 10000;
 inline constexpr std::string_view kMaxClientsError = "-ERR max number of clients reached\r\n";
 
 }  // namespace semlock::bounds
+
+namespace semlock {
+struct Connection;
+}
+
+namespace semlock::bounds {
+
+// True when bytes from the client wait unread in the socket of a connection being read. The
+// deadlines on what a client sends (server.request_timeout, the idle and heartbeat timeouts) are
+// checked from a timer, and the loop runs its due timers before it reads: after the loop itself
+// was held up (a long script, a starved CPU) a client whose bytes came meanwhile looks late, and
+// is not. Such a connection is judged again at the next sweep, after its bytes are read.
+bool input_waiting(const Connection& c);
+
+}  // namespace semlock::bounds

@@ -61,6 +61,7 @@ Server::ForwardStep Server::cluster_admin_command(Connection& c) {
     write_error(c.out, errors::kNoPerm);
     return ForwardStep::kDone;
   }
+  if (sub == "ORPHAN") return cluster_orphan_command(c);  // between members: orphan_grants.cc
   if (sub != "ADD" && sub != "REMOVE" && sub != "MEMBERS") {
     write_error(c.out, fmt::format("ERR unknown subcommand '{}'. Try ADD, REMOVE or MEMBERS.",
                                    argv_[1]));

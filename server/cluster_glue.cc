@@ -34,6 +34,7 @@
 #include "redis-compat/errors.h"
 #include "server/cluster_metrics.h"
 #include "server/cluster_node.h"
+#include "server/cluster_split.h"
 #include "server/logging.h"
 #include "server/server.h"
 
@@ -132,10 +133,14 @@ void Server::cluster_reset_engine() {
   cluster_applied_ = 0;
   cluster_applied_term_ = 0;
   cluster_applied_since_snapshot_ = 0;
+  cluster_import_assembler_ = cluster::ImportAssembler();  // the replay puts imports together again
   cluster_proposed_.clear();
   cluster_entry_records_.clear();
+  cluster_entry_commands_.clear();
+  cluster_command_mutations_.clear();
   cluster_entry_seq_ = 0;
   cluster_snapshot_abandon();
+  cluster_reads_reset();
 }
 
 bool Server::cluster_refuses_writes() const {
@@ -149,7 +154,7 @@ void Server::cluster_step_down(const std::string& why) {
   if (serving || pipeline_.has_pending()) {
     log::warn("Cluster: no longer serving as leader (" + why +
                   "); pending batches fail, the engine is rebuilt from committed state",
-              {{"pending_batches", std::to_string(pipeline_.pending_batches())}});
+              {{"pending_batches", pipeline_.pending_batches()}});
   }
   if (cluster_metrics_) {
     cluster_metrics_->failed_proposals->Increment(static_cast<double>(pipeline_.pending_batches()));
@@ -163,7 +168,7 @@ void Server::cluster_step_down(const std::string& why) {
   for (auto& [id, c] : connections_) {
     c->sessions.clear();
     c->undelivered_grants.clear();
-    if (c->blocked && !c->closed) blocked.push_back(c);
+    if (c->blocked && !c->closed && !c->publish_paced) blocked.push_back(c);
   }
   for (Connection* c : blocked) {
     auto it = waits_.find(c->wait_tag);
@@ -186,6 +191,9 @@ void Server::cluster_step_down(const std::string& why) {
 
 CommitSink::Result Server::cluster_write(std::vector<Mutation>& mutations, std::uint64_t seq) {
   cluster_reads_seen_ = engine_->read_count();  // this batch's entry confirms its reads
+  // The commands of this batch, by mutation index (cluster_command_end), taken with it.
+  std::vector<std::pair<std::size_t, std::size_t>> commands;
+  commands.swap(cluster_command_mutations_);
   if (mutations.empty()) return CommitSink::Result::kDurable;
   if (!cluster_->serving()) {
     // A replica's engine changes only by applying the log (its accesses expire nothing): a
@@ -197,7 +205,7 @@ CommitSink::Result Server::cluster_write(std::vector<Mutation>& mutations, std::
       log::error(
           "Cluster: the engine of a member that is not the leader changed outside the log; "
           "rebuilding it from committed state",
-          {{"mutations", std::to_string(mutations.size())}, {"key", mutations.front().key}});
+          {{"mutations", mutations.size()}, {"key", mutations.front().key}});
       mutations.clear();
       cluster_step_down("the engine changed outside the log");
     }
@@ -209,7 +217,19 @@ CommitSink::Result Server::cluster_write(std::vector<Mutation>& mutations, std::
   // Raft entry. Its header names the newest batch: committing it completes all of them.
   const Millis now = now_ms();
   const std::int64_t now_wall = wall_ms_now();
-  for (const Mutation& m : mutations) {
+  std::size_t next_cmd = 0;       // the first command whose records are not placed yet
+  std::size_t cmd_from = 0;       // the record offset its first mutation got
+  for (std::size_t i = 0; i <= mutations.size(); ++i) {
+    const std::size_t at = cluster_entry_records_.size();
+    while (next_cmd < commands.size() && commands[next_cmd].first <= i) {
+      auto [b, e] = commands[next_cmd];
+      if (b == i) cmd_from = at;
+      if (e > i) break;  // its records are still being written
+      if (e <= mutations.size()) cluster_entry_commands_.push_back({cmd_from, at});
+      ++next_cmd;
+    }
+    if (i == mutations.size()) break;
+    const Mutation& m = mutations[i];
     if (m.kind == Mutation::Kind::kData) {  // data keys (data_glue.cc)
       Mutation copy = m;
       encode_data_mutation(copy, now, now_wall, cluster_entry_records_);
@@ -218,11 +238,16 @@ CommitSink::Result Server::cluster_write(std::vector<Mutation>& mutations, std::
     persist::Record r;
     r.type =
         m.kind == Mutation::Kind::kHold ? persist::RecordType::kHold : persist::RecordType::kDrop;
+    if (m.kind == Mutation::Kind::kLived) r.type = persist::RecordType::kLived;  // session_lock.cc
     r.key = m.key;
     r.owner = m.owner;
     r.fence = m.fence;
     r.limit = m.limit;
     r.wall_deadline_ms = now_wall + (m.deadline - now);
+    r.shared = m.shared;
+    r.holds = m.holds;
+    r.notify = m.notify && m.kind == Mutation::Kind::kHold;  // lost-lock notices (notify.cc)
+    if (m.notify && m.kind == Mutation::Kind::kDrop) r.reason = static_cast<std::uint8_t>(m.reason);
     persist::encode_record(r, cluster_entry_records_);
   }
   cluster_entry_seq_ = seq;
@@ -235,18 +260,43 @@ void Server::cluster_check_cb(uv_check_t* handle) {
 
 void Server::cluster_propose_entry() {
   if (cluster_entry_seq_ == 0) return;
-  std::string data;
-  data.reserve(cluster::kEntryHeaderBytes + cluster_entry_records_.size());
-  cluster::begin_entry({config_.cluster.node_id, cluster_entry_seq_, engine_->stats().next_fence},
-                       data);
-  data += cluster_entry_records_;
+  // One entry per loop iteration, unless its records pass 4 MiB (a new leader extending every
+  // deadline, a long pipeline): then several, cut between records, each under etcd's WAL record
+  // limit (10 MiB: a larger one could not be read back at the next start). Every part carries
+  // the batch's header; the batch's replies leave when its last part commits. A part applied
+  // without the next ones (the leader lost) is a state the leader's engine passed through.
+  // Cut only between client commands (cluster_split.h): never half an EXEC, EVAL or ACQUIREALL.
+  const std::string_view all = cluster_entry_records_;
+  const std::vector<std::size_t> cuts =
+      cluster_entry_cuts(all, cluster_entry_commands_, cluster::kImportChunkBytes);
+  std::size_t from = 0;
+  for (const std::size_t to : cuts) {
+    std::string data;
+    data.reserve(cluster::kEntryHeaderBytes + (to - from));
+    cluster::begin_entry(
+        {config_.cluster.node_id, cluster_entry_seq_, engine_->stats().next_fence}, data);
+    data.append(all.substr(from, to - from));
+    cluster_->propose(cluster_entry_seq_, data);
+    cluster_proposed_.push_back({cluster_entry_seq_, uv_hrtime(), to >= all.size()});
+    from = to;
+  }
   cluster_entry_records_.clear();
-  cluster_->propose(cluster_entry_seq_, data);
-  cluster_proposed_.push_back({cluster_entry_seq_, uv_hrtime()});
+  cluster_entry_commands_.clear();
   cluster_entry_seq_ = 0;
 }
 
+bool Server::cluster_may_serve() const {
+  const ClusterStatus& s = cluster_->status();
+  return s.role == ClusterRole::kLeader && !cluster_->serving() &&
+         cluster_applied_term_ == s.term &&
+         (s.term != cluster_serve_hold_term_ || now_ms() >= cluster_serve_hold_until_);
+}
+
 void Server::cluster_check() {
+  if (cluster_may_serve()) {  // after a hold (PROPOSE_FAILED)
+    cluster_begin_serving();
+    drain();  // the deadlines' extension goes into this iteration's entry
+  }
   cluster_expire_reads(now_ms());
   cluster_propose_entry();
   cluster_maybe_snapshot();  // right after proposing: nothing of the engine is unproposed
@@ -264,8 +314,12 @@ void Server::cluster_on_message(cluster::Message& msg) {
           cluster_on_snapshot_install(m);
         } else if constexpr (std::is_same_v<T, cluster::ProposeFailedMsg>) {
           // Nothing after it can commit from this leader in order: step down and rebuild.
-          log::warn("Cluster: proposal failed: " + m.reason, {{"tag", std::to_string(m.tag)}});
+          log::warn("Cluster: proposal failed: " + m.reason, {{"tag", m.tag}});
           if (m.tag == 0) cluster_import_term_ = 0;  // the import entry: proposed again
+          // Still the leader of this term (raft refuses proposals while it hands leadership
+          // over): serving again at once would only fail the next proposal the same way.
+          cluster_serve_hold_term_ = cluster_->status().term;
+          cluster_serve_hold_until_ = now_ms() + config_.cluster.election_timeout;
           cluster_step_down("proposal failed: " + m.reason);
         } else if constexpr (std::is_same_v<T, cluster::ReadIndexOkMsg>) {
           cluster_->on_read_index_ok(m, cluster_applied_);
@@ -285,23 +339,32 @@ void Server::cluster_after_messages() {
 void Server::cluster_on_status(const cluster::StatusMsg& s) {
   const std::uint64_t old_leader = cluster_->status().leader_id;
   const std::uint64_t old_term = cluster_->status().term;
+  if (!cluster_replay_marked_) {
+    // The first status tells what the Raft log held committed when this process started: those
+    // entries are replays (their messages and lost-lock notices went out before the restart).
+    cluster_replay_marked_ = true;
+    cluster_pub_index_ = std::max(cluster_pub_index_, s.commit_index);
+  }
   cluster_->note_status(s, now_ms());
   if (cluster_metrics_) {
     cluster_metrics_->term->Set(static_cast<double>(s.term));
     cluster_metrics_->commit_index->Set(static_cast<double>(s.commit_index));
     if (s.leader_id != old_leader) cluster_metrics_->leader_changes->Increment();
   }
+  // The leader this member knew is gone: lost-lock notices can no longer come within a tick.
+  // Now, before a step-down empties the engine to rebuild it (notify.cc).
+  if (old_leader != 0 && s.leader_id != old_leader) notify_failover();
   if (s.leader_id != old_leader || s.term != old_term) {
     log::info("Cluster status", {{"role", role_name(cluster_->status().role)},
-                                 {"leader_id", std::to_string(s.leader_id)},
-                                 {"term", std::to_string(s.term)},
-                                 {"commit_index", std::to_string(s.commit_index)}});
+                                 {"leader_id", s.leader_id},
+                                 {"term", s.term},
+                                 {"commit_index", s.commit_index}});
   }
   const bool leader = cluster_->status().role == ClusterRole::kLeader;
   if (!leader || s.term != old_term) {
     if (cluster_->serving() || pipeline_.has_pending()) cluster_step_down("role or term changed");
   }
-  if (leader && !cluster_->serving() && cluster_applied_term_ == s.term) cluster_begin_serving();
+  if (leader && cluster_may_serve()) cluster_begin_serving();
 }
 
 void Server::cluster_begin_serving() {
@@ -315,9 +378,12 @@ void Server::cluster_begin_serving() {
   // A TTL is a lower bound: holders granted under the old leader may have been acknowledged
   // up to an election timeout before we could know of them.
   engine_->extend_all(config_.cluster.election_timeout);
-  log::info("Cluster: serving as leader", {{"term", std::to_string(cluster_->status().term)},
-                                           {"applied_index", std::to_string(cluster_applied_)},
-                                           {"holders", std::to_string(engine_->stats().holders)}});
+  // Connection-lived holders lost their connections with the old leader: plain holders now,
+  // with the election timeout left (session_lock.cc).
+  engine_->end_lived(config_.cluster.election_timeout, now_ms());
+  log::info("Cluster: serving as leader", {{"term", cluster_->status().term},
+                                           {"applied_index", cluster_applied_},
+                                           {"holders", engine_->stats().holders}});
 }
 
 void Server::cluster_apply_records(const std::vector<persist::Record>& records, Millis now,
@@ -326,40 +392,61 @@ void Server::cluster_apply_records(const std::vector<persist::Record>& records, 
   // into the same state, whatever its clock and its limits.
   for (const persist::Record& r : records) {
     if (r.type == persist::RecordType::kData) {
+      if (r.data.size() == 3 && r.data[0] == "publish") {  // a message, not state
+        cluster_deliver_publish(r, now_wall);
+        continue;
+      }
       engine_->data().apply(r.key, r.data,
                             r.wall_deadline_ms == INT64_MAX ? kNoDeadline
                                                             : now + (r.wall_deadline_ms - now_wall),
                             now);
       continue;
     }
+    if (r.type == persist::RecordType::kLived) {
+      engine_->apply_lived(r.key, r.owner, r.fence);
+      continue;
+    }
     if (r.type != persist::RecordType::kHold) {
+      // A notice, on every member; once: an entry replayed (a resync after a step-down rebuilds
+      // the engine from the log) told its listeners when it was first applied.
+      engine_->set_apply_reason(cluster_pub_live_ ? static_cast<LostReason>(r.reason)
+                                                  : LostReason::kReleased);
       engine_->apply_drop(r.key, r.owner, r.fence);
       continue;
     }
     const Engine::ApplyStatus st =
-        engine_->apply_hold(r.key, r.owner, r.fence, r.limit, now + (r.wall_deadline_ms - now_wall));
+        engine_->apply_hold(r.key, r.owner, r.fence, r.limit, now + (r.wall_deadline_ms - now_wall),
+                            r.shared, r.holds);
+    if (r.notify) engine_->mark_notify(r.key, r.owner, r.fence);
     if (st == Engine::ApplyStatus::kDisplaced) {
       log::warn("Cluster: a replicated holder displaced holders the log never dropped",
-                {{"key", r.key}, {"fence", std::to_string(r.fence)}});
+                {{"key", r.key}, {"fence", r.fence}});
     } else if (st == Engine::ApplyStatus::kInvalid) {
       log::error("Cluster: a replicated holder with an invalid key or owner is skipped",
-                 {{"fence", std::to_string(r.fence)}});
+                 {{"fence", r.fence}});
     }
   }
 }
 
 bool Server::cluster_apply_data(const std::string& data, std::uint64_t index, Millis now,
                                 std::int64_t now_wall) {
+  if (cluster::is_import_chunk(data)) return cluster_apply_import_chunk(data, index, now, now_wall);
   cluster::DecodedEntry e = cluster::decode_entry(data);
   if (!e.ok) {
-    log::error("Cluster: a committed entry does not decode (" + e.error + ")");
+    log::error(cluster::entry_refusal(e, index));
+    if (e.newer) {  // retrying cannot help, and a member stuck here could still be elected
+      std::fflush(nullptr);
+      ::_exit(1);
+    }
     return false;
   }
   // Our own batch coming back: the engine already has it; its replies may go.
   if (e.header.proposer == config_.cluster.node_id && !cluster_proposed_.empty() &&
       cluster_proposed_.front().seq == e.header.seq) {
     const double secs = static_cast<double>(uv_hrtime() - cluster_proposed_.front().t0) / 1e9;
+    const bool last = cluster_proposed_.front().last;
     cluster_proposed_.pop_front();
+    if (!last) return true;  // more of the batch to come (cluster_propose_entry)
     if (cluster_metrics_) cluster_metrics_->proposal_seconds->Observe(secs);
     pipeline_.complete(e.header.seq, true);
     cluster_snapshot_on_own_entry(e.header.seq, index);
@@ -368,7 +455,7 @@ bool Server::cluster_apply_data(const std::string& data, std::uint64_t index, Mi
   if (cluster_->serving()) {
     log::error(
         "Cluster: a committed entry this leader did not propose next",
-        {{"proposer", std::to_string(e.header.proposer)}, {"seq", std::to_string(e.header.seq)}});
+        {{"proposer", e.header.proposer}, {"seq", e.header.seq}});
     return false;
   }
   cluster_apply_records(e.records, now, now_wall);
@@ -389,25 +476,26 @@ void Server::cluster_on_entries(cluster::EntriesMsg& m) {
       if (now - cluster_resync_sent_ms_ > 1000) {
         log::warn(
             "Cluster: entries out of order; resyncing",
-            {{"index", std::to_string(en.index)}, {"applied", std::to_string(cluster_applied_)}});
+            {{"index", en.index}, {"applied", cluster_applied_}});
         cluster_step_down("entries out of order");
       }
       return;
     }
+    cluster_pub_live_ = en.index > cluster_pub_index_;  // a replayed entry sends nothing again
     if (en.kind == 0 && !en.data.empty() && !cluster_apply_data(en.data, en.index, now, now_wall)) {
+      cluster_pub_live_ = false;
       cluster_step_down("an entry could not be applied");
       return;
     }
+    cluster_pub_live_ = false;
+    cluster_pub_index_ = std::max(cluster_pub_index_, en.index);
     cluster_applied_ = en.index;
     cluster_applied_term_ = en.term;
     ++cluster_applied_since_snapshot_;
   }
   if (cluster_metrics_) cluster_metrics_->applied_index->Set(static_cast<double>(cluster_applied_));
   cluster_->on_applied(cluster_applied_);
-  const ClusterStatus& s = cluster_->status();
-  if (s.role == ClusterRole::kLeader && !cluster_->serving() && cluster_applied_term_ == s.term) {
-    cluster_begin_serving();
-  }
+  if (cluster_may_serve()) cluster_begin_serving();
 }
 
 void Server::cluster_on_snapshot_install(const cluster::SnapshotInstallMsg& m) {
@@ -423,13 +511,16 @@ void Server::cluster_on_snapshot_install(const cluster::SnapshotInstallMsg& m) {
   const Millis now = now_ms();
   const std::int64_t now_wall = wall_ms_now();
   cluster_apply_records(snap.holds, now, now_wall);
+  cluster_apply_records(snap.data, now, now_wall);  // data keys (cluster_snapshot.cc)
   engine_->ensure_next_fence_above(snap.next_fence - 1);
   engine_->take_mutations();
   cluster_applied_ = m.index;
   cluster_applied_term_ = m.term;
   cluster_snapshot_index_ = m.index;
   log::info("Cluster: snapshot installed",
-            {{"index", std::to_string(m.index)}, {"holders", std::to_string(snap.holds.size())}});
+            {{"index", m.index},
+             {"holders", snap.holds.size()},
+             {"data_keys", engine_->data().size()}});
 }
 
 std::string Server::cluster_info() const {

@@ -6,15 +6,20 @@
 // cluster.dir. Once this member is leader with everything committed applied, it proposes the
 // import entry instead of starting to serve; applying that entry (as every member does) ends the
 // import: the marker goes, `imported-into-cluster` is written to persistence.dir (so the journal
-// is never imported twice), and the leader serves.
+// is never imported twice), and the leader serves. The data keys come first in the entry (kData
+// records, as a single node replays them). The holders keep their mode, hold count and
+// NOTIFY mark; NOTIFY holders whose TTL ran out while the node was down get their `restart`
+// notices here, as on a single node's restart.
 #include <chrono>
 #include <cstdio>
 #include <cstring>
+#include <random>
 
 #include "cluster/import.h"
 #include "persistence/files.h"
 #include "server/cluster_node.h"
 #include "server/logging.h"
+#include "server/notify.h"
 #include "server/server.h"
 
 namespace semlock {
@@ -55,7 +60,7 @@ bool Server::cluster_import_prepare() {
           "Cluster: the journal in persistence.dir is not imported: only the founder of a group "
           "of one imports it (start it alone with cluster.members naming only itself, then add "
           "members)",
-          {{"persistence_dir", journal_dir}, {"members", std::to_string(cc.members.size())}});
+          {{"persistence_dir", journal_dir}, {"members", cc.members.size()}});
       return true;
     }
   }
@@ -78,32 +83,74 @@ bool Server::cluster_import_prepare() {
       return false;
     }
   }
+  // In entries of at most 4 MiB, applied as one (cluster/import_chunks.h): one Raft entry must
+  // stay under etcd's WAL record limit (10 MiB), and a journal has no such bound. A fresh id per
+  // load: a restart between chunks loads the journal again and starts over.
+  std::random_device rd;
+  cluster_import_id_ = (static_cast<std::uint64_t>(rd()) << 32) ^ rd() ^
+                       static_cast<std::uint64_t>(
+                           std::chrono::duration_cast<std::chrono::microseconds>(wall).count());
+  const std::string entry = cluster::encode_import_entry(imported);
+  cluster_import_chunks_ = cluster::encode_import_chunks(entry, cluster_import_id_);
+  cluster_import_pending_ = true;
   log::info("Cluster: importing the journal into the new group",
             {{"persistence_dir", journal_dir},
-             {"holders", std::to_string(imported.holders.size())},
-             {"expired_while_down", std::to_string(imported.dropped_expired)},
-             {"high_water_fence", std::to_string(imported.high_water)},
-             {"first_fence", std::to_string(imported.first_fence)}});
-  cluster_import_entry_ = cluster::encode_import_entry(imported);
-  cluster_import_pending_ = true;
+             {"holders", imported.holders.size()},
+             {"data_records", imported.data_records.size()},
+             {"expired_while_down", imported.dropped_expired},
+             {"connection_lived", imported.lived},
+             {"high_water_fence", imported.high_water},
+             {"first_fence", imported.first_fence},
+             {"bytes", entry.size()},
+             {"entries", cluster_import_chunks_.size()}});
+  // NOTIFY holders the downtime took: kept for late listeners of this member (the only one of
+  // the group now), as a restarted single node keeps them (notify.cc).
+  std::vector<LostNotice> lost;
+  for (const persist::PersistedHolder& h : imported.lost_notify) {
+    lost.push_back(LostNotice{h.key, h.owner, h.fence, LostReason::kRestart});
+  }
+  notify_after_restart(std::move(lost), now_ms());
   return true;
 }
 
 bool Server::cluster_import_blocks_serving() {
   if (!cluster_import_pending_) return false;
+  // One chunk at a time: the one the group's log needs next (0 unless this load's chunks are
+  // being put together), once the one proposed before it is applied, or again in a new term or
+  // after a failed proposal (cluster_import_term_ 0).
   const std::uint64_t term = cluster_->status().term;
-  if (cluster_import_term_ != term) {
-    cluster_import_term_ = term;
-    cluster_->propose(0, cluster_import_entry_);
-  }
+  const std::uint32_t next = cluster_import_assembler_.import_id() == cluster_import_id_
+                                 ? cluster_import_assembler_.next()
+                                 : 0;
+  if (cluster_import_term_ == term && cluster_import_proposed_ == next) return true;  // in flight
+  if (next >= cluster_import_chunks_.size()) return true;  // cannot be: all were applied
+  cluster_import_term_ = term;
+  cluster_import_proposed_ = next;
+  cluster_->propose(0, cluster_import_chunks_[next]);
   return true;
+}
+
+bool Server::cluster_apply_import_chunk(const std::string& data, std::uint64_t index, Millis now,
+                                        std::int64_t now_wall) {
+  cluster::ImportChunk chunk;
+  std::string error;
+  if (!cluster::decode_import_chunk(data, chunk, error)) {
+    log::error("Cluster: the committed entry at index " + std::to_string(index) +
+               " does not decode (" + error + ")");
+    return false;
+  }
+  std::string whole;
+  if (cluster_import_assembler_.add(chunk, whole) != cluster::ImportAssembler::Step::kComplete) {
+    return true;  // nothing is applied before the last chunk
+  }
+  // The whole import, applied as the single import entry of earlier builds is.
+  return cluster_apply_data(whole, index, now, now_wall);
 }
 
 void Server::cluster_import_applied() {
   if (!cluster_import_pending_) return;  // another member's import, replicated
   cluster_import_pending_ = false;
-  cluster_import_entry_.clear();
-  cluster_import_entry_.shrink_to_fit();
+  std::vector<std::string>().swap(cluster_import_chunks_);
   const config::ClusterConfig& cc = config_.cluster;
   const std::string& journal_dir = config_.persistence.dir;
   if (const int rc =
@@ -117,9 +164,9 @@ void Server::cluster_import_applied() {
   std::remove(persist::join_path(cc.dir, cluster::kImportPendingName).c_str());
   persist::sync_directory(cc.dir);
   log::info("Cluster: journal imported",
-            {{"holders", std::to_string(engine_->stats().holders)},
-             {"next_fence", std::to_string(engine_->stats().next_fence)},
-             {"applied_index", std::to_string(cluster_applied_)}});
+            {{"holders", engine_->stats().holders},
+             {"next_fence", engine_->stats().next_fence},
+             {"applied_index", cluster_applied_}});
 }
 
 }  // namespace semlock

@@ -80,7 +80,9 @@ bool ClusterNode::start(Millis now) {
                                    "--members",
                                    members,
                                    "--snapshot-entries",
-                                   snap};
+                                   snap,
+                                   "--request-timeout-ms",
+                                   request};
   std::vector<char*> argv;
   for (auto& a : args) argv.push_back(a.data());
   argv.push_back(nullptr);
@@ -115,7 +117,7 @@ bool ClusterNode::start(Millis now) {
     log::error("Cannot read from the Raft sidecar");
     return false;
   }
-  log::info("Raft sidecar started", {{"pid", std::to_string(process_.pid)},
+  log::info("Raft sidecar started", {{"pid", process_.pid},
                                      {"path", path},
                                      {"id", id},
                                      {"raft_listen", config_.raft_listen},

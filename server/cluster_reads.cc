@@ -9,11 +9,17 @@
 // READ_INDEX for the whole iteration comes back (leadership confirmed by a majority after the
 // reads, and everything committed up to that point applied). An iteration that also proposes
 // an entry needs no READ_INDEX: its entry, proposed after the reads, confirms them when it
-// commits. A member that is not the serving leader answers reads from its applied state.
+// commits.
 //
 // Failure: READ_INDEX_FAILED, leadership lost, or no answer within cluster.request_timeout
-// (the sidecar frozen or cut off): the held connections are closed unanswered, as for writes
-// that may not have committed; no stale answer ever leaves.
+// (the sidecar frozen or cut off): no stale answer ever leaves. A connection whose held replies
+// are all of such a read batch gets `-CLUSTERDOWN The cluster is down` for each of them
+// (cluster_read_fail.cc); one that also waits for a write batch is closed unanswered, as for
+// writes that may not have committed.
+//
+// A member that is not the serving leader never answers a read from its own state: it forwards
+// reads to the leader like writes (forward_dispatch.cc), so a read on any member is
+// linearizable, and without a leader it answers CLUSTERDOWN.
 #include "server/cluster_node.h"
 #include "server/logging.h"
 #include "server/server.h"
@@ -41,6 +47,14 @@ void Server::cluster_read_confirmed(std::uint64_t seq, bool ok) {
   }
 }
 
+void Server::cluster_reads_reset() {
+  // The count is the new engine's: an old engine's count left here could equal it after as
+  // many reads, and the reads of that iteration would leave unconfirmed. The pipeline's batches
+  // were settled with the old engine (fail_all); their confirmations are of no use now.
+  cluster_reads_seen_ = engine_->read_count();
+  cluster_read_batches_.clear();
+}
+
 void Server::cluster_expire_reads(Millis now) {
   bool expired = false;
   while (!cluster_read_batches_.empty() && cluster_read_batches_.front().second <= now) {
@@ -49,7 +63,7 @@ void Server::cluster_expire_reads(Millis now) {
     if (!expired) {
       log::warn("Cluster: a read was not confirmed by the group within cluster.request_timeout; "
                 "its connections are closed unanswered",
-                {{"pending_reads", std::to_string(cluster_read_batches_.size() + 1)}});
+                {{"pending_reads", cluster_read_batches_.size() + 1}});
     }
     expired = true;
     pipeline_.confirmed(seq, false);

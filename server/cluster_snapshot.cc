@@ -12,6 +12,8 @@
 //   to the sidecar once both the child has written it and the index is known.
 // - Leadership lost before that entry commits (it may never): the snapshot is abandoned and its
 //   file deleted.
+// What: every holder and every data key (hashes, sorted sets, lists, counters, with their
+// expiries), so a member that installs it (caught up by snapshot, or restarting) serves both.
 // The file is dir/engine-<applied at fork>-<n>.snap; SNAPSHOT_TAKEN tells the sidecar its index,
 // and the sidecar deletes the file once stored.
 #include <sys/wait.h>
@@ -22,11 +24,13 @@
 #include <cstring>
 
 #include "cluster/entry.h"
+#include "engine/data.h"
 #include "persistence/files.h"
 #include "persistence/record.h"
 #include "server/cluster_node.h"
 #include "server/logging.h"
 #include "server/server.h"
+#include "server/snapshot_child.h"
 
 namespace semlock {
 
@@ -39,6 +43,10 @@ void Server::cluster_maybe_snapshot() {
   if (cluster_snapshot_child_ > 0 || cluster_snapshot_written_) return;
   if (cluster_applied_since_snapshot_ < config_.cluster.snapshot_entries) return;
   if (engine_->has_mutations() || cluster_entry_seq_ != 0) return;  // not proposed yet
+  // An import part-collected lives only in memory (cluster/import_chunks.h) until its last chunk
+  // is applied: a snapshot now would cover its first chunks without their records, and a
+  // member restarted from it would replay the last chunks alone and never have the import.
+  if (cluster_import_assembler_.next() != 0) return;
   const bool in_flight = !cluster_proposed_.empty();
   static std::uint64_t taken = 0;
   const std::string path = persist::join_path(
@@ -49,19 +57,37 @@ void Server::cluster_maybe_snapshot() {
   const std::int64_t now_wall = std::chrono::duration_cast<std::chrono::milliseconds>(
                                     std::chrono::system_clock::now().time_since_epoch())
                                     .count();
+  const pid_t server_pid = ::getpid();
   const pid_t pid = ::fork();
   if (pid < 0) {
     log::warn(std::string("Cluster: cannot fork a snapshot writer: ") + std::strerror(errno));
     return;
   }
   if (pid == 0) {
+    detach_snapshot_child(server_pid);
     std::string records;
     engine_->for_each_holder([&](const HolderView& h) {
-      persist::encode_record(
-          persist::Record{persist::RecordType::kHold, std::string(h.key), std::string(h.owner),
-                          h.fence, h.limit, now_wall + (h.deadline - now)},
-          records);
+      persist::Record r{persist::RecordType::kHold, std::string(h.key), std::string(h.owner),
+                        h.fence, h.limit, now_wall + (h.deadline - now), {}, h.shared, h.holds};
+      r.notify = engine_->notify_marked(h.fence);  // format 3: the NOTIFY mark travels
+      persist::encode_record(r, records);
+      if (engine_->is_lived(h.fence)) {  // connection-lived (session_lock.cc)
+        persist::encode_record(persist::Record{persist::RecordType::kLived, std::string(h.key),
+                                               std::string(h.owner), h.fence},
+                               records);
+      }
     });
+    // Data keys (engine/data.h), each as the operations that create it; no journal epoch: a
+    // Raft snapshot is a whole state, never followed by a journal.
+    engine_->data().for_each_key(
+        [&](std::string_view key, const std::vector<std::string>& op, Millis deadline) {
+          Mutation m;
+          m.kind = Mutation::Kind::kData;
+          m.key = std::string(key);
+          m.data = op;
+          m.deadline = deadline;
+          encode_data_mutation(m, now, now_wall, records);
+        });
     const std::string bytes = cluster::encode_snapshot(records, engine_->stats().next_fence);
     const std::string tmp = path + ".tmp";
     FILE* f = std::fopen(tmp.c_str(), "wb");
@@ -117,7 +143,7 @@ void Server::cluster_snapshot_send_if_ready() {
   cluster_snapshot_index_known_ = false;
   cluster_snapshot_index_ = cluster_snapshot_child_index_;
   cluster_->send_snapshot_taken(cluster_snapshot_child_index_, cluster_snapshot_path_);
-  log::info("Cluster: snapshot written", {{"index", std::to_string(cluster_snapshot_child_index_)},
+  log::info("Cluster: snapshot written", {{"index", cluster_snapshot_child_index_},
                                           {"path", cluster_snapshot_path_}});
 }
 

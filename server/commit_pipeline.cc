@@ -8,9 +8,9 @@ bool CommitPipeline::hold(std::uint64_t conn_id, bool uncommitted) {
   if (releasing_ || !sink_ || !sink_->holds_replies()) return false;
   // Nothing changed since the last commit: whatever the reply says is already durable.
   if (!uncommitted && pending_.empty() && !sink_->confirms_reads()) return false;
-  auto [it, fresh] = latest_.try_emplace(conn_id, next_seq_);
-  if (!fresh && it->second == next_seq_) return true;  // already held in this iteration
-  it->second = next_seq_;
+  auto [it, fresh] = latest_.try_emplace(conn_id, Held{next_seq_, false});
+  if (!fresh && it->second.latest == next_seq_) return true;  // already held in this iteration
+  it->second.latest = next_seq_;
   current_.push_back(conn_id);
   return true;
 }
@@ -28,6 +28,9 @@ void CommitPipeline::end_of_iteration(std::vector<Mutation> mutations) {
   if (had_mutations || r != CommitSink::Result::kDurable) ++next_seq_;
   switch (r) {
     case CommitSink::Result::kPending:
+      if (!read) {
+        for (std::uint64_t id : batch.conns) latest_[id].wrote = true;
+      }
       pending_.push_back(std::move(batch));
       return;
     case CommitSink::Result::kFailed:
@@ -38,7 +41,9 @@ void CommitPipeline::end_of_iteration(std::vector<Mutation> mutations) {
         // Replies of this iteration may show state of an older batch still pending.
         Batch& newest = pending_.back();
         for (std::uint64_t id : batch.conns) {
-          latest_[id] = newest.seq;
+          Held& h = latest_[id];
+          h.latest = newest.seq;
+          h.wrote = h.wrote || !newest.read;
           newest.conns.push_back(id);
         }
         return;
@@ -52,11 +57,15 @@ void CommitPipeline::settle(Batch& batch, bool ok) {
   releasing_ = true;
   for (std::uint64_t id : batch.conns) {
     auto it = latest_.find(id);
-    if (it == latest_.end()) continue;           // settled already (closed by an older failure)
-    if (ok && it->second > batch.seq) continue;  // also waits for a newer batch
+    if (it == latest_.end()) continue;  // settled already (closed by an older failure)
+    if (ok && it->second.latest > batch.seq) continue;  // also waits for a newer batch
+    // Held by read batches alone: nothing in its held replies changed anything.
+    const bool only_reads = batch.read && !it->second.wrote;
     latest_.erase(it);
     if (ok) {
       gate_.release_replies(id);
+    } else if (only_reads) {
+      gate_.fail_replies(id);
     } else {
       gate_.drop_replies(id);
     }

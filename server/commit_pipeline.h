@@ -11,7 +11,11 @@
 // complete in order (an older one first).
 //
 // Failure: a failed batch closes its held connections unanswered (a reply that is not durable
-// is never sent); fail_all() does that for every pending batch (Raft: leadership lost).
+// is never sent); fail_all() does that for every pending batch (Raft: leadership lost). A
+// connection held only by READ batches (no write batch is among those it waits for) goes to
+// ReplyGate::fail_replies instead when one of them fails: nothing it asked changed anything,
+// so it can be told that the group could not confirm them (CLUSTERDOWN) rather than lose its
+// connection.
 //
 // No libuv here: the gate (the server) flushes or closes connections by id.
 #pragma once
@@ -52,6 +56,10 @@ class ReplyGate {
   virtual ~ReplyGate() = default;
   virtual void release_replies(std::uint64_t conn_id) = 0;  // write what it holds
   virtual void drop_replies(std::uint64_t conn_id) = 0;     // close it unanswered
+  // Its held replies all belong to one read batch that could not be confirmed (they wait for
+  // nothing else): answer them with an error that says so (CLUSTERDOWN) where the gate can,
+  // else close it unanswered.
+  virtual void fail_replies(std::uint64_t conn_id) { drop_replies(conn_id); }
 };
 
 class CommitPipeline {
@@ -98,8 +106,13 @@ class CommitPipeline {
   std::uint64_t next_seq_ = 1;
   std::vector<std::uint64_t> current_;  // held during this iteration
   std::deque<Batch> pending_;
-  // The newest batch each held connection waits for.
-  absl::flat_hash_map<std::uint64_t, std::uint64_t> latest_;
+  // The newest batch each held connection waits for, and whether any batch it waits for is a
+  // write (not a read confirmation).
+  struct Held {
+    std::uint64_t latest = 0;
+    bool wrote = false;
+  };
+  absl::flat_hash_map<std::uint64_t, Held> latest_;
   bool releasing_ = false;
 };
 

@@ -303,7 +303,7 @@ void Server::reload_config() {
   if (next.logging.file != old_log_file) restart.push_back("logging.file");
   config_dirty_.clear();
   log::info("Configuration reloaded (SIGHUP); unsaved CONFIG SET changes are replaced",
-            {{"api_keys", std::to_string(config_.security.api_keys.size())}});
+            {{"api_keys", config_.security.api_keys.size()}});
   log_security_mode();
   for (const auto& path : restart) {
     log::warn("Changed in the configuration but needs a restart to apply", {{"key", path}});

@@ -50,6 +50,7 @@ struct SessionHolder {
   std::string key;
   std::string owner;
   std::uint64_t fence = 0;
+  bool lived = false;  // connection-lived (TTL 0 with SESSION): server.session_heartbeat_timeout
 };
 
 // A waiter grant written into `out` whose bytes the kernel has not yet accepted.
@@ -59,6 +60,7 @@ struct UndeliveredGrant {
   std::uint64_t fence = 0;
   Millis deadline = 0;          // the holder's deadline as the grant set it (WaiterEvent::deadline)
   std::uint64_t reply_end = 0;  // delivered once Connection::bytes_sent reaches this
+  bool added_mark = false;      // its NOTIFY mark goes with it (WaiterEvent::added_mark)
 };
 
 struct Connection {
@@ -85,6 +87,7 @@ struct Connection {
   bool blocked = false;
   std::uint64_t wait_tag = 0;
   WaiterId waiter{};
+  bool publish_paced = false;  // blocked on its PUBLISH's delivery (server/pubsub.cc), not a wait
 
   bool http_continue_sent = false;  // "100 Continue" sent for the HTTP request being read
   bool json_authenticated = false;  // JSON {"action":"auth"} once per connection
@@ -101,6 +104,11 @@ struct Connection {
   std::size_t accounted = 0;  // buffer bytes counted in the server's client memory totals
   std::vector<SessionHolder> sessions;
   std::vector<UndeliveredGrant> undelivered_grants;
+  // Cluster mode: the waiter grants answered here that created a holder or added a hold, for a
+  // follower that forwards through this connection to give back when its client never got the
+  // reply (server/orphan_grants.cc; reply_end unused). Pruned of gone holders as it grows.
+  std::vector<UndeliveredGrant> answered_grants;
+  std::size_t answered_pruned_at = 16;
   std::uint64_t bytes_sent = 0;  // output bytes the kernel has accepted since the accept
   std::size_t sessions_pruned_at = 16;
 
@@ -109,6 +117,10 @@ struct Connection {
   bool forward_stalled = false;       // waiting for them before running the next request here
   bool forward_multi = false;         // a MULTI was forwarded: everything goes until EXEC/DISCARD
   bool forward_multi_broken = false;  // ... and its leader is gone
+  // Cluster reads (cluster_read_fail.cc): where in `out` the replies written since the last
+  // release begin, and how many requests they answer.
+  std::size_t held_from = 0;
+  std::uint64_t held_requests = 0;
 
   Millis last_activity = 0;    // monotonic ms
   Millis over_soft_since = 0;  // when the unsent output passed the soft cap (0 = below)

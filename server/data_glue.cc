@@ -1,8 +1,14 @@
 // Data keys on the server's side (engine/data.h): answering blocked BLPOP/BRPOP, and the journal's
 // records of data keys (written by journal_write, replayed at start-up, in snapshots).
+#include <algorithm>
+#include <cctype>
+#include <string>
+
 #include "engine/data.h"
 #include "persistence/record.h"
 #include "protocol/resp_writer.h"
+#include "redis-compat/command_table.h"
+#include "redis-compat/watch.h"
 #include "server/server.h"
 
 namespace semlock {
@@ -25,6 +31,7 @@ void Server::deliver_pop_events(Millis now) {
         data.apply(ev.key, {left ? "lpush" : "rpush", ev.value}, 0, now);
         data.log(data.find(ev.key, now), {left ? "lpush" : "rpush", ev.value});
         data.note_list_ready(ev.key);
+        if (watches_) watches_->touch(ev.key);  // the list changed again (redis-compat/watch.h)
       }
       if (c && !c->closed) {
         c->blocked = false;
@@ -46,6 +53,50 @@ void Server::deliver_pop_events(Millis now) {
     if (!c->in.empty()) ready_.push_back(c->id);
   }
   data.serve_pop_waiters(now);  // elements put back above go to the next waiter
+}
+
+// Redis's line: every key (lock keys and data keys), those with an expiry, and the mean remaining
+// TTL in ms. Every lock key has one (its holders' deadlines; limits.max_ttl when none was given);
+// avg_ttl is the data keys' exact mean (the lock engine keeps no sum of deadlines; Redis's own
+// figure is a sampled estimate), 0 when no data key has an expiry.
+std::string Server::keyspace_info(const EngineStats& e) {
+  DataStore& data = engine_->data();
+  const std::uint64_t keys = e.active_locks + data.size();
+  if (keys == 0) return {};
+  return "db0:keys=" + std::to_string(keys) +
+         ",expires=" + std::to_string(e.active_locks + data.expires()) +
+         ",avg_ttl=" + std::to_string(data.avg_ttl(now_ms())) + "\r\n";
+}
+
+// After a journal failure (persistence_rejects): the data commands that create a key or grow or
+// change a value (INCR, HSET, ZADD, LPUSH, SETNX, ...) are refused as acquires are — a counter
+// whose increment is lost in a crash would hand out the same number twice. Those that only
+// remove or shorten (UNLINK, GETDEL, HDEL, ZREM, LPOP, BLPOP, ...) or change an expiry (EXPIRE,
+// PERSIST, GETEX) run, as releases and extends do, so a full disk can still be drained.
+bool Server::data_write_refused(std::string_view command) {
+  std::string name(command);
+  for (char& ch : name) ch = static_cast<char>(std::tolower(static_cast<unsigned char>(ch)));
+  const redis::CommandSpec* spec = redis::find_command(name);
+  if (spec == nullptr || (spec->flags & redis::kWrite) == 0) return false;
+  const std::string_view group = spec->group;
+  if (group != "string" && group != "hash" && group != "sorted-set" && group != "list") {
+    return false;  // generic: DEL, UNLINK, EXPIRE, PERSIST ...
+  }
+  static constexpr std::string_view kShrinking[] = {
+      "getdel",   "getex",    "delex",    "delifeq",          "hdel",
+      "zrem",     "zpopmin",  "zpopmax",  "zremrangebyscore", "zremrangebyrank",
+      "zremrangebylex", "bzpopmin", "bzpopmax", "zmpop", "bzmpop",
+      "lpop",     "rpop",     "lrem",     "ltrim",            "blpop",
+      "brpop",    "lmpop",    "blmpop"};
+  return std::find(std::begin(kShrinking), std::end(kShrinking), name) == std::end(kShrinking);
+}
+
+// A logged data operation that creates, grows or extends (not one that removes or shortens).
+bool Server::data_mutation_grows(const Mutation& m) {
+  if (m.data.empty()) return false;
+  const std::string_view op = m.data[0];
+  return op == "ctr" || op == "hset" || op == "zadd" || op == "lpush" || op == "rpush" ||
+         op == "expire";
 }
 
 void Server::encode_data_mutation(Mutation& m, Millis now, std::int64_t now_wall,

@@ -8,6 +8,8 @@
 #include "protocol/json_codec.h"
 #include "redis-compat/commands.h"
 #include "redis-compat/errors.h"
+#include "server/http_read.h"
+#include "server/json_reply.h"
 #include "server/server.h"
 
 namespace semlock {
@@ -35,6 +37,14 @@ std::string_view action_label(json::Action a) {
       return "ping";
     case json::Action::kAuth:
       return "auth";
+    case json::Action::kAcquireAll:
+      return "acquireall";
+    case json::Action::kReleaseAll:
+      return "releaseall";
+    case json::Action::kWatch:
+      return "watch";
+    case json::Action::kReleaseGrant:
+      return "releasegrant";
   }
   return "other";
 }
@@ -91,7 +101,9 @@ std::size_t Server::process_json(Connection& c, std::string_view data, Millis no
     auto& req = std::get<json::Request>(decoded);
     const std::size_t before = c.out.size();
     int status = 200;
+    const std::size_t cmd_begin = cluster_command_begin();  // no entry cut inside (cluster_split.h)
     const bool answered = execute_json(c, req, WireProtocol::kJson, true, c.out, status, now);
+    cluster_command_end(cmd_begin);
     if (c.out.size() - before > max_reply) {
       c.out.resize(before);
       json::write_error(c.out, req.id_raw, "reply too large", "BADREQUEST");
@@ -110,15 +122,8 @@ std::size_t Server::process_http(Connection& c, std::string_view data, Millis no
   std::string body;
   while (pos < data.size() && c.can_execute()) {
     http::Request hr;
-    const http::ParseResult r = http::parse_request(data.substr(pos), limits, hr, &c.http_cursor);
-    if (r.status == http::Status::kNeedMore) {
-      // curl waits up to a second for this before it sends a body (Expect: 100-continue).
-      if (r.send_continue && !c.http_continue_sent) {
-        http::write_continue(c.out);
-        c.http_continue_sent = true;
-      }
-      break;
-    }
+    const http::ParseResult r = read_http_request(c, data.substr(pos), limits, hr);
+    if (r.status == http::Status::kNeedMore) break;
     ++total_requests_;
     if (r.status == http::Status::kError) {
       body.clear();
@@ -129,7 +134,6 @@ std::size_t Server::process_http(Connection& c, std::string_view data, Millis no
       return data.size();
     }
     pos += r.consumed;
-    c.http_continue_sent = false;
     const std::uint64_t t0 = uv_hrtime();
     body.clear();
     if (hr.method != "POST") {
@@ -158,8 +162,10 @@ std::size_t Server::process_http(Connection& c, std::string_view data, Millis no
       }
     }
     int status = 200;
+    const std::size_t cmd_begin = cluster_command_begin();  // no entry cut inside (cluster_split.h)
     const bool answered =
         execute_json(c, req, WireProtocol::kHttp, hr.keep_alive, body, status, now);
+    cluster_command_end(cmd_begin);
     if (answered && body.size() > config_.server.max_reply_bytes) {
       body.clear();
       write_json_error(body, status, req.id_raw, "ERR reply too large");
@@ -241,8 +247,20 @@ bool Server::execute_json(Connection& c, json::Request& req, WireProtocol wire,
     write_json_error(body, status, id, err->resp);
     return true;
   };
+  // A watch connection is a stream of lost-lock notices (notify.cc): only watch, ping and auth.
+  if (wire == WireProtocol::kJson && notify_watching(c) && req.action != json::Action::kWatch &&
+      req.action != json::Action::kPing) {
+    return bad("action: this connection streams lost-lock notices (watch) and takes only watch, "
+               "ping and auth; send other requests on another connection");
+  }
+  if (!c.answered_grants.empty() && req.action != json::Action::kReleaseGrant) {
+    forget_answered_grants(c, req.key, req.keys);  // orphan_grants.cc
+  }
+  if (req.action == json::Action::kAcquireAll || req.action == json::Action::kReleaseAll) {
+    return execute_json_multi(c, req, wire, http_keep_alive, body, status, now);  // multi_glue.cc
+  }
   const bool needs_key = req.action != json::Action::kStats && req.action != json::Action::kList &&
-                         req.action != json::Action::kPing;
+                         req.action != json::Action::kPing && req.action != json::Action::kWatch;
   if (needs_key) {
     if (req.key.empty()) return bad("key: must be a non-empty string");
     if (req.key.size() > limits.max_key_bytes) {
@@ -262,9 +280,16 @@ bool Server::execute_json(Connection& c, json::Request& req, WireProtocol wire,
     return "";
   };
 
+  if (req.action == json::Action::kReleaseGrant) {  // between members: orphan_grants.cc
+    return execute_json_release_grant(c, req, admin, body, status, now);
+  }
+  if (wire == WireProtocol::kJson) forward_note_request(c);  // forward_dispatch.cc
   if (cluster_refuses_writes() &&
       (req.action == json::Action::kAcquire || req.action == json::Action::kRelease ||
-       req.action == json::Action::kExtend || req.action == json::Action::kForceRelease)) {
+       req.action == json::Action::kExtend || req.action == json::Action::kForceRelease ||
+       req.action == json::Action::kExists || req.action == json::Action::kStatus ||
+       req.action == json::Action::kList ||
+       (req.action == json::Action::kPing && wire == WireProtocol::kJson && forward_heartbeat(c)))) {
     return forward_json(c, req, wire, http_keep_alive, body, status);  // forward_dispatch.cc
   }
   switch (req.action) {
@@ -273,6 +298,9 @@ bool Server::execute_json(Connection& c, json::Request& req, WireProtocol wire,
         write_json_error(body, status, id, persist_error_);
         return true;
       }
+      // ttl_ms 0 with session: a connection-lived holder, capped at limits.max_ttl.
+      const bool lived = req.session && req.ttl_ms && *req.ttl_ms == 0;
+      if (lived) req.ttl_ms = limits.max_ttl;
       if (const std::string e = ttl_error(); !e.empty()) return bad(e);
       if (req.limit && (*req.limit < 1 || *req.limit > limits.max_permits)) {
         return bad("limit: must be 1.." + std::to_string(limits.max_permits));
@@ -289,9 +317,12 @@ bool Server::execute_json(Connection& c, json::Request& req, WireProtocol wire,
       std::string owner = req.owner ? *req.owner : generate_owner();
       ar.owner = owner;
       ar.reacquire = req.owner.has_value() && !req.owner_from_pid_host;
+      ar.shared = req.shared;
+      ar.reentrant = req.reentrant;
       ar.ttl = *req.ttl_ms;
       ar.limit = req.limit.value_or(0);
       ar.wait = req.wait_ms;
+      ar.notify = req.notify;
       if (ar.wait > 0) ar.tag = next_wait_tag();
       const AcquireResult r = engine_->acquire(ar, now);
       switch (r.status) {
@@ -299,8 +330,12 @@ bool Server::execute_json(Connection& c, json::Request& req, WireProtocol wire,
         case EngineStatus::kRefreshed:
           // SPEC §1: the binding stays with the connection that created the holder; a refresh
           // (an explicit owner that already holds) creates nothing, so it binds nothing.
-          if (req.session && r.status == EngineStatus::kGranted) {
-            add_session(c, req.key, owner, r.fence);
+          // A connection-lived refresh (ttl_ms 0) set the holder to the cap: bound here too.
+          if (req.session && (r.status == EngineStatus::kGranted || lived)) {
+            add_session(c, req.key, owner, r.fence, lived);
+          }
+          if (ar.wait > 0 && (r.status == EngineStatus::kGranted || ar.reentrant)) {
+            on_wait_granted_now(c.client, req.key, owner, r.fence, now + r.ttl);
           }
           json::write_acquired(body, id, req.key, owner, r.fence, r.ttl);
           return true;
@@ -313,6 +348,7 @@ bool Server::execute_json(Connection& c, json::Request& req, WireProtocol wire,
           pw.key = req.key;
           pw.owner = std::move(owner);
           pw.session = req.session;
+          pw.lived = lived;
           pw.protocol = wire;
           pw.id_raw = req.id_raw;
           pw.http_keep_alive = http_keep_alive;
@@ -374,8 +410,10 @@ bool Server::execute_json(Connection& c, json::Request& req, WireProtocol wire,
       }
       std::vector<json::HolderView> holders;
       holders.reserve(info->holders.size());
-      for (const auto& h : info->holders) holders.push_back({h.owner, h.fence, h.remaining});
-      json::write_status(body, id, req.key, info->limit, holders, info->waiters);
+      for (const auto& h : info->holders) {
+        holders.push_back({h.owner, h.fence, h.remaining, h.holds});
+      }
+      json::write_status(body, id, req.key, info->limit, holders, info->waiters, info->shared);
       return true;
     }
     case json::Action::kStats:
@@ -399,7 +437,12 @@ bool Server::execute_json(Connection& c, json::Request& req, WireProtocol wire,
       json::write_pong(body, id);
       return true;
     case json::Action::kAuth:
+    case json::Action::kAcquireAll:
+    case json::Action::kReleaseAll:
+    case json::Action::kReleaseGrant:
       break;  // handled above
+    case json::Action::kWatch:
+      return notify_watch(c, req, wire, body, status);  // notify.cc
   }
   return bad("action: unknown");
 }
@@ -408,19 +451,14 @@ void Server::answer_wait_error(Connection& c, const PendingWait& pw, std::string
   c.blocked = false;
   if (c.out.capacity() == 0) c.out = take_buffer();
   switch (pw.protocol) {
-    case WireProtocol::kJson: {
-      int status = 200;
-      write_json_error(c.out, status, pw.id_raw, resp_error);
+    case WireProtocol::kJson:
+    case WireProtocol::kHttp:
+      write_json_reply(c, pw.protocol, pw.http_keep_alive, [&](std::string& out) {
+        int status = 200;
+        write_json_error(out, status, pw.id_raw, resp_error);
+        return status;
+      });
       break;
-    }
-    case WireProtocol::kHttp: {
-      std::string body;
-      int status = 200;
-      write_json_error(body, status, pw.id_raw, resp_error);
-      http::write_response(c.out, status, kJsonType, body, pw.http_keep_alive);
-      if (!pw.http_keep_alive) c.close_after_write = true;
-      break;
-    }
     default: {
       resp::Writer w(c.out, c.client.proto);
       w.error(resp_error);
@@ -431,31 +469,28 @@ void Server::answer_wait_error(Connection& c, const PendingWait& pw, std::string
 }
 
 void Server::answer_wait(Connection& c, const PendingWait& pw, const WaiterEvent& ev) {
+  if (!pw.keys.empty()) return answer_wait_all(c, pw, ev);  // multi_glue.cc
   c.blocked = false;
   if (c.out.capacity() == 0) c.out = take_buffer();
   // SPEC §1: the binding stays with the connection that created the holder. A waiter grant
   // usually creates it; when the owner came to hold the key while it waited (another connection
   // with the same owner, or SET), the grant only refreshed that holder and binds nothing.
-  if (ev.granted && !ev.refreshed && pw.session) add_session(c, pw.key, pw.owner, ev.fence);
+  // A connection-lived wait (TTL 0) that refreshed set the holder to the cap: bound here too.
+  if (ev.granted && (!ev.refreshed || pw.lived) && pw.session) {
+    add_session(c, pw.key, pw.owner, ev.fence, pw.lived);
+  }
   switch (pw.protocol) {
     case WireProtocol::kJson:
-      if (ev.granted) {
-        json::write_acquired(c.out, pw.id_raw, pw.key, pw.owner, ev.fence, ev.ttl);
-      } else {
-        json::write_fail(c.out, pw.id_raw);
-      }
+    case WireProtocol::kHttp:
+      write_json_reply(c, pw.protocol, pw.http_keep_alive, [&](std::string& out) {
+        if (ev.granted) {
+          json::write_acquired(out, pw.id_raw, pw.key, pw.owner, ev.fence, ev.ttl);
+        } else {
+          json::write_fail(out, pw.id_raw);
+        }
+        return 200;
+      });
       break;
-    case WireProtocol::kHttp: {
-      std::string body;
-      if (ev.granted) {
-        json::write_acquired(body, pw.id_raw, pw.key, pw.owner, ev.fence, ev.ttl);
-      } else {
-        json::write_fail(body, pw.id_raw);
-      }
-      http::write_response(c.out, 200, kJsonType, body, pw.http_keep_alive);
-      if (!pw.http_keep_alive) c.close_after_write = true;
-      break;
-    }
     default: {
       resp::Writer w(c.out, c.client.proto);
       if (ev.granted) {
@@ -470,9 +505,11 @@ void Server::answer_wait(Connection& c, const PendingWait& pw, const WaiterEvent
   }
   // Not delivered until the kernel has taken the whole reply (see Server::deliver_events()). A
   // refresh is not undone: the holder belongs to whoever created it.
-  if (ev.granted && !ev.refreshed) {
-    c.undelivered_grants.push_back(
-        {pw.key, pw.owner, ev.fence, ev.deadline, c.bytes_sent + c.inflight.size() + c.out.size()});
+  if (ev.granted && (!ev.refreshed || ev.added_hold)) {  // a reentrant hold is the grant's own
+    c.undelivered_grants.push_back({pw.key, pw.owner, ev.fence, ev.deadline,
+                                    c.bytes_sent + c.inflight.size() + c.out.size(),
+                                    ev.added_mark});
+    note_answered_grant(c, c.undelivered_grants.back());  // orphan_grants.cc
   }
   ready_.push_back(c.id);
 }

@@ -7,6 +7,7 @@
 #include "redis-compat/command_table.h"
 #include "redis-compat/commands.h"
 #include "redis-compat/errors.h"
+#include "redis-compat/pubsub.h"
 #include "server/logging.h"
 #include "server/process_stats.h"
 #include "server/server.h"
@@ -58,6 +59,7 @@ std::size_t Server::process_resp(Connection& c, std::string_view data, Millis no
   unauthenticated.max_bulk_bytes = 16384;
   resp::Writer w(c.out, c.client.proto);
   std::size_t pos = 0;
+  std::uint64_t last_done = 0;  // when the previous request of this read was answered
   while (pos < data.size() && c.can_execute()) {
     const bool pre_auth = auth_required() && !c.client.authenticated;
     const std::string_view rest = data.substr(pos);
@@ -105,15 +107,20 @@ std::size_t Server::process_resp(Connection& c, std::string_view data, Millis no
       metrics_.count_request(command_label(nullptr), "resp", RequestResult::kError, 0);
       continue;
     }
-    const std::uint64_t t0 = uv_hrtime();
+    // One clock read per request: a pipelined request's time runs from the previous one's end
+    // (so it includes its own parsing).
+    const std::uint64_t t0 = last_done != 0 ? last_done : request_clock_.stamp();
     const std::size_t before = c.out.size();
     redis::CommandContext ctx{*engine_, *this, c.client, w, now, true};
     const redis::CommandSpec* spec = nullptr;
     // server.max_reply_bytes: the writer stops growing the reply past it; what was written is
     // dropped and the client told, as no reply that large is worth holding for it.
     w.limit_reply(config_.server.max_reply_bytes);
+    if (!c.answered_grants.empty()) forget_answered_grants(c, argv_);  // orphan_grants.cc
+    const std::size_t cmd_begin = cluster_command_begin();  // no entry cut inside (cluster_split.h)
     const redis::Outcome outcome = redis::execute(ctx, argv_, &spec);
     engine_->data().serve_pop_waiters(now);  // pushes serve blocked BLPOPs (whole EXEC: after it)
+    cluster_command_end(cmd_begin);
     if (w.over_limit()) {
       c.out.resize(before);
       w.clear_limit();
@@ -123,8 +130,9 @@ std::size_t Server::process_resp(Connection& c, std::string_view data, Millis no
     if (spec) c.client.last_command = spec->name;
     if (outcome == redis::Outcome::kClose) c.close_after_write = true;
     const auto result = classify(std::string_view(c.out).substr(before), outcome);
+    last_done = request_clock_.stamp();
     metrics_.count_request(command_label(spec), "resp", result,
-                           static_cast<double>(uv_hrtime() - t0) / 1e9);
+                           request_clock_.seconds(t0, last_done));
   }
   return pos;
 }
@@ -249,6 +257,9 @@ std::string Server::info(std::string_view section_arg) {
     line("total_commands_processed", total_requests_);
     line("expired_keys", e.expired_holders);
     line("rejected_requests", e.rejected_max_locks + e.rejected_memory + e.rejected_max_waiters);
+    line("pubsub_channels", pubsub_ ? pubsub_->numchannels() : 0);  // as Redis 7 counts them
+    line("pubsub_patterns", pubsub_ ? pubsub_->numpat() : 0);
+    if (pubsub_) out += pubsub_->info();  // paced PUBLISHes (redis-compat/pubsub_publish.cc)
   }
   if (want("semlock")) {
     begin("Semlock");
@@ -262,6 +273,7 @@ std::string Server::info(std::string_view section_arg) {
     line("expired_holders", e.expired_holders);
     line("waiter_timeouts", e.waiter_timeouts);
     line("next_fence", e.next_fence);
+    out += notify_info();  // lost-lock notices (notify.cc)
   }
   if (want("limits")) {
     begin("Limits");
@@ -289,8 +301,7 @@ std::string Server::info(std::string_view section_arg) {
   }
   if (want("keyspace")) {
     begin("Keyspace");
-    if (e.active_locks > 0)
-      line("db0", fmt::format("keys={},expires={},avg_ttl=0", e.active_locks, e.active_locks));
+    out += keyspace_info(e);  // data_glue.cc
   }
   return out;
 }

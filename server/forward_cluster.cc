@@ -1,5 +1,4 @@
 // Cluster forwarding: the Forwarder's decisions (forward_upstream.h has the design).
-#include <fmt/format.h>
 #include <prometheus/counter.h>
 
 #include <algorithm>
@@ -24,27 +23,6 @@ ForwardSlot dropped_slot() {
 }
 constexpr std::string_view kJsonType = "application/json";
 
-void json_string(std::string& out, std::string_view s) {
-  out += '"';
-  for (const char ch : s) {
-    switch (ch) {
-      case '"':
-        out += "\\\"";
-        break;
-      case '\\':
-        out += "\\\\";
-        break;
-      default:
-        if (static_cast<unsigned char>(ch) < 0x20) {
-          out += fmt::format("\\u{:04x}", static_cast<unsigned>(static_cast<unsigned char>(ch)));
-        } else {
-          out += ch;
-        }
-    }
-  }
-  out += '"';
-}
-
 // HTTP status of a JSON reply line (SPEC §3's table by JSON code; success and "not granted":
 // 200).
 int http_status_of(std::string_view body) {
@@ -64,20 +42,6 @@ int http_status_of(std::string_view body) {
     if (m.code == code) return m.status;
   }
   return 400;
-}
-
-// The owner of a granted JSON acquire reply.
-std::optional<std::string> json_granted_owner(std::string_view reply) {
-  if (!reply.starts_with(R"({"success":true)")) return std::nullopt;
-  const std::size_t at = reply.find(R"("owner":")");
-  if (at == std::string_view::npos) return std::nullopt;
-  std::string owner;
-  for (std::size_t i = at + 9; i < reply.size(); ++i) {
-    if (reply[i] == '"') return owner;
-    if (reply[i] == '\\' && i + 1 < reply.size()) ++i;
-    owner += reply[i];
-  }
-  return std::nullopt;
 }
 
 }  // namespace
@@ -186,7 +150,7 @@ void Forwarder::on_connected(Upstream& up, int status) {
     std::string auth;
     if (up.json) {
       auth = R"({"action":"auth","api_key":)";
-      json_string(auth, *key);
+      append_forward_json_string(auth, *key);
       auth += "}\n";
     } else {
       resp::encode_command({"AUTH", *key}, auth);
@@ -211,6 +175,14 @@ void Forwarder::on_data(Upstream& up, std::string_view data) {
     } else {
       n = resp::reply_length(rest);
       if (n == 0) break;
+      if (n != resp::kMalformed && rest[0] == '>') {
+        // A push (a lost-lock notice of this client's NOTIFY holder): relayed, answers nothing.
+        if (!up.detached && !up.client_gone && client(up.conn_id) != nullptr) {
+          server_.notify_relay_push(up.conn_id, rest.substr(0, n));
+        }
+        pos += n;
+        continue;
+      }
       if (n == resp::kMalformed || up.sent.empty()) {
         on_broken(up, "reply does not parse");
         return;
@@ -225,6 +197,7 @@ void Forwarder::on_data(Upstream& up, std::string_view data) {
     const std::string reply(rest.substr(0, n));
     pos += n;
     if (slot.relay && !up.detached && !up.client_gone && client(up.conn_id) != nullptr) {
+      if (slot.notify) server_.notify_forwarded_grant(up.conn_id, slot.key, reply);
       deliver(up, slot, reply);
     } else if (slot.wait_acquire) {
       release_orphan_grant(up, slot, reply);
@@ -237,7 +210,7 @@ void Forwarder::on_data(Upstream& up, std::string_view data) {
 void Forwarder::on_broken(Upstream& up, const char* why) {
   if (!up.sent.empty()) {
     log::warn("Forwarding: connection to the leader lost; requests in flight answered CLUSTERDOWN",
-              {{"reason", why}, {"in_flight", std::to_string(up.sent.size())}});
+              {{"reason", why}, {"in_flight", up.sent.size()}});
   }
   fail_sent(up);
   close_socket(up);
@@ -364,22 +337,40 @@ void Forwarder::reply_done(std::uint64_t conn_id) {
 
 void Forwarder::release_orphan_grant(Upstream& up, const ForwardSlot& slot,
                                      std::string_view reply) {
-  const std::optional<std::string> owner =
-      up.json ? json_granted_owner(reply) : resp::granted_owner(reply);
-  if (!owner || up.sock == nullptr) return;
+  // The leader gives back what the grant added, named by its fence (orphan_grants.cc): a grant
+  // that only refreshed the owner's holder leaves it alone.
+  const std::string bytes = orphan_release_request(up.json, slot, reply);
+  if (bytes.empty() || up.sock == nullptr) return;
+  ForwardSlot s = dropped_slot();
+  s.orphan = true;  // the upstream stays until the leader has answered it
+  up.sent.push_back(std::move(s));
+  write(up, bytes);
+  log::info("Forwarding: gave back a WAIT grant whose client was gone", {{"key", slot.key}});
+}
+
+void Forwarder::keep_alive(std::uint64_t conn_id, Millis timeout) {
+  // TCP keepalive only: the upstream lives as long as this member. Otherwise the leader's view of
+  // this client's last request may lag it by the gap below (50 ms at most): never by a quarter
+  // of the timeout, which a client sending just under the timeout apart would pay for.
+  if (timeout <= 0) return;
+  const auto it = ups_.find(conn_id);
+  if (it == ups_.end()) return;
+  Upstream& up = *it->second;
+  // Not inside a MULTI queued there (the heartbeat would join the transaction's replies), and
+  // not while requests are on their way (they are activity enough).
+  const Millis every = std::clamp<Millis>(timeout / 10, 1, 50);
+  if (up.state != Upstream::State::kConnected || up.multi_on_socket || !up.parked.empty() ||
+      !up.sent.empty() || static_cast<Millis>(uv_now(loop_)) - up.last_write < every) {
+    return;
+  }
   std::string bytes;
   if (up.json) {
-    bytes = R"({"action":"release","key":)";
-    json_string(bytes, slot.key);
-    bytes += R"(,"owner":)";
-    json_string(bytes, *owner);
-    bytes += "}\n";
+    bytes = "{\"action\":\"ping\"}\n";
   } else {
-    resp::encode_command({"SEMLOCK.RELEASE", slot.key, *owner}, bytes);
+    resp::encode_command({"SEMLOCK.HEARTBEAT"}, bytes);
   }
   up.sent.push_back(dropped_slot());
   write(up, bytes);
-  log::info("Forwarding: released a WAIT grant whose client was gone", {{"key", slot.key}});
 }
 
 void Forwarder::on_client_closed(Connection& c) {
@@ -397,12 +388,14 @@ void Forwarder::on_client_closed(Connection& c) {
 }
 
 void Forwarder::check_others() {
-  // An upstream whose client closed closes once no WAIT grant can still arrive on it (the
-  // leader then releases the SESSION holders bound to it).
+  // An upstream whose client closed closes once no WAIT grant can still arrive on it and the
+  // orphan grants given back have been answered (the leader then releases the SESSION holders
+  // bound to it).
   for (auto& o : others_) {
     if (!o->client_gone || o->sock == nullptr) continue;
-    const bool waiting = std::any_of(o->sent.begin(), o->sent.end(),
-                                     [](const ForwardSlot& s) { return s.wait_acquire; });
+    const bool waiting = std::any_of(o->sent.begin(), o->sent.end(), [](const ForwardSlot& s) {
+      return s.wait_acquire || s.orphan;
+    });
     if (!waiting) close_socket(*o);
   }
   std::erase_if(others_, [](const std::unique_ptr<Upstream>& o) {

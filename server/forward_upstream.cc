@@ -10,6 +10,24 @@
 
 namespace semlock {
 
+void append_forward_json_string(std::string& out, std::string_view s) {
+  out += '"';
+  for (const char ch : s) {
+    if (ch == '"' || ch == '\\') {
+      out += '\\';
+      out += ch;
+    } else if (static_cast<unsigned char>(ch) < 0x20) {
+      constexpr char kHex[] = "0123456789abcdef";
+      out += "\\u00";
+      out += kHex[(static_cast<unsigned char>(ch) >> 4) & 0xf];
+      out += kHex[static_cast<unsigned char>(ch) & 0xf];
+    } else {
+      out += ch;
+    }
+  }
+  out += '"';
+}
+
 struct UpstreamSocket {
   uv_tcp_t tcp{};
   uv_connect_t connect_req{};
@@ -135,6 +153,7 @@ void Forwarder::pump(Upstream& up) {
 }
 
 void Forwarder::write(Upstream& up, std::string_view bytes) {
+  up.last_write = static_cast<Millis>(uv_now(loop_));  // keep_alive compares with the same clock
   up.out.append(bytes);
   pump(up);
 }

@@ -1,5 +1,6 @@
-// Cluster forwarding (SPEC §9): a follower sends the writes of its clients to the leader and
-// relays the leader's replies, so any client works against any member.
+// Cluster forwarding (SPEC §9): a follower sends the writes and reads of its clients to the
+// leader and relays the leader's replies, so any client works against any member (and a read on
+// any member sees every write acknowledged before it).
 //
 // Design: each client connection that forwards gets its own upstream connection to the leader's
 // lock port, in the client's framing (RESP at the client's RESP version, or JSON lines for JSON
@@ -15,8 +16,10 @@
 // - The leader changes or the upstream breaks: every request sent and not answered gets
 //   CLUSTERDOWN (it may or may not have been executed: the client retries); a MULTI begun there
 //   is over (its later commands and EXEC get CLUSTERDOWN, DISCARD +OK).
-// - The client closes with a WAIT acquire in flight: the upstream is kept until it is answered,
-//   and a grant that arrives is released at once (nobody can hold it); then it closes.
+// - The client closes with a WAIT acquire (or a WAIT ACQUIREALL) in flight: the upstream is kept
+//   until it is answered, and a grant that arrives is given back at once (nobody can hold it):
+//   the leader takes back what that grant added, named by its fence, every key of an ACQUIREALL
+//   (orphan_grants.cc); then it closes.
 #pragma once
 
 #include <uv.h>
@@ -26,6 +29,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "absl/container/flat_hash_map.h"
@@ -50,12 +54,23 @@ struct ForwardSlot {
   std::string id_raw;            // JSON id, for an error made here
   bool wait_acquire = false;     // a grant arriving after the client left is released
   std::string key;               // its key
+  std::vector<std::string> keys;  // a WAIT ACQUIREALL's keys (released with RELEASEALL)
+  bool notify = false;           // a RESP3 NOTIFY acquire: its grant is noted (notify.cc)
+  bool orphan = false;           // gives back an orphan WAIT grant (orphan_grants.cc)
 };
+
+// The request(s) that give back a WAIT grant whose client left (`reply`, in the upstream's
+// framing): one per key, naming the grant's fence (orphan_grants.cc); empty when not granted.
+std::string orphan_release_request(bool json, const ForwardSlot& slot, std::string_view reply);
 
 struct UpstreamSocket;
 struct Upstream;
 // The socket's callbacks go to `up` from now on (forward_upstream.cc).
 void rebind_socket(UpstreamSocket& sock, Upstream& up);
+
+// Appends `s` to a JSON line for the leader as a string, byte for byte: `"` and `\` escaped,
+// control bytes as \u00XX, every other byte as it is (the leader must see the client's exact key).
+void append_forward_json_string(std::string& out, std::string_view s);
 
 // A request not yet written to a leader.
 struct ParkedRequest {
@@ -85,6 +100,7 @@ struct Upstream {
   std::deque<ForwardSlot> sent;
   std::string in;
   std::string out;
+  Millis last_write = 0;  // when a request last went out on it (the loop's uv_now)
 };
 
 class Forwarder {
@@ -100,6 +116,12 @@ class Forwarder {
   // The client connection closed.
   void on_client_closed(Connection& c);
   std::uint64_t forwarded() const { return forwarded_; }
+  // Client `conn_id` forwards through an upstream of its own (its SESSION bindings live there).
+  bool has_upstream(std::uint64_t conn_id) const { return ups_.contains(conn_id); }
+  // Client `conn_id` sent a request answered here: its upstream gets a heartbeat of its own
+  // when nothing went out on it for a tenth of `timeout` (server.session_heartbeat_timeout; at
+  // most 50 ms), so that any request keeps its connection-lived holders alive, as on the leader.
+  void keep_alive(std::uint64_t conn_id, Millis timeout);
   // One reply owed to client `conn_id` was written: its later requests may run.
   void reply_done(std::uint64_t conn_id);
 

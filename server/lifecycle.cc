@@ -22,9 +22,12 @@ constexpr Millis kShutdownGrace = 5000;
 
 void Server::tick_cb(uv_timer_t* timer) {
   auto* self = static_cast<Server*>(timer->data);
+  self->request_clock_.calibrate();
   // Cluster mode: only the serving leader expires (by proposing it); followers never do.
   if (!self->cluster_refuses_writes()) self->engine_->tick(self->now_ms());
   if (self->cluster_) self->cluster_->ping(self->now_ms());  // liveness for the Raft sidecar
+  self->notify_tick();  // notify.cc: lost-lock notices held back by the last tick's budget
+  self->pubsub_tick();  // pubsub.cc: paced PUBLISHes go on
   self->drain();
 }
 
@@ -56,6 +59,7 @@ void Server::begin_shutdown() {
   sd::stopping();
   if (config_.server.port != 0) uv_close(reinterpret_cast<uv_handle_t*>(&lock_listener_), nullptr);
   tls_close_listener();
+  stop_write_batching();
   // The metrics port stays open (answering /ready 503) until the lock connections are gone.
   uv_timer_stop(&tick_timer_);
   uv_timer_stop(&housekeeping_timer_);
@@ -106,6 +110,10 @@ void Server::shutdown_timeout_cb(uv_timer_t* timer) {
   auto* self = static_cast<Server*>(timer->data);
   std::vector<Connection*> all;
   for (auto& [id, c] : self->connections_) all.push_back(c);
+  if (!all.empty()) {
+    log::info("Shutdown grace period over; closing the connections left",
+              {{"connections", all.size()}});
+  }
   for (Connection* c : all) self->close_connection(*c);
   uv_close(reinterpret_cast<uv_handle_t*>(timer), nullptr);
 }
@@ -116,6 +124,7 @@ void Server::shutdown_timeout_cb(uv_timer_t* timer) {
 void Server::housekeeping() {
   const Millis now = now_ms();
   sweep_connections(now);
+  notify_housekeeping(now);
   // Connection buffers are bounded by server.max_client_memory_mb and reported, but are not used
   // memory for the limits (SPEC §2): no client's traffic can push others into OVERLIMIT.
   std::uint64_t external = read_buffer_.capacity() + client_memory_ + preauth_memory_;
@@ -142,7 +151,7 @@ void Server::housekeeping() {
   }
   if (suppressed_rejections_ > 0 && now - last_rejection_log_ >= 1000) {
     log::warn("Acquire rejected due to limits (suppressed repeats)",
-              {{"suppressed", std::to_string(suppressed_rejections_)}});
+              {{"suppressed", suppressed_rejections_}});
     suppressed_rejections_ = 0;
     last_rejection_log_ = now;
   }
@@ -160,7 +169,7 @@ void Server::on_limit_rejection(EngineStatus status) {
   last_rejection_log_ = now;
   log::Fields fields{{"reason", std::string(errors::limit_reason(status))}};
   if (suppressed_rejections_ > 0) {
-    fields.emplace_back("suppressed", std::to_string(suppressed_rejections_));
+    fields.emplace_back("suppressed", suppressed_rejections_);
     suppressed_rejections_ = 0;
   }
   log::warn("Acquire rejected due to limits", fields);

@@ -3,7 +3,9 @@
 #include <spdlog/sinks/basic_file_sink.h>
 #include <spdlog/sinks/stdout_sinks.h>
 
+#include <charconv>
 #include <chrono>
+#include <cmath>
 #include <ctime>
 #include <memory>
 
@@ -94,6 +96,17 @@ std::string install(const Options& options) {
 
 }  // namespace
 
+Value::Value(double v) {
+  if (!std::isfinite(v)) {
+    text_ = std::isnan(v) ? "nan" : (v > 0 ? "inf" : "-inf");
+    return;
+  }
+  char buf[32];
+  const auto r = std::to_chars(buf, buf + sizeof buf, v);  // the shortest form that reads back
+  text_.assign(buf, r.ptr);
+  kind_ = Kind::kNumber;
+}
+
 std::string_view level_name(spdlog::level::level_enum level) {
   switch (level) {
     case spdlog::level::trace:
@@ -134,7 +147,11 @@ void write(spdlog::level::level_enum level, std::string_view message, const Fiel
       line += ',';
       append_json_string(line, key);
       line += ':';
-      append_json_string(line, value);
+      if (value.kind() == Value::Kind::kString) {
+        append_json_string(line, value.text());
+      } else {
+        line += value.text();
+      }
     }
     line += '}';
   } else {
@@ -146,7 +163,7 @@ void write(spdlog::level::level_enum level, std::string_view message, const Fiel
       line += ' ';
       line += key;
       line += '=';
-      line += value;
+      line += value.text();
     }
   }
   logger->log(level, "{}", line);

@@ -7,6 +7,8 @@
 
 #include <spdlog/spdlog.h>
 
+#include <concepts>
+#include <cstdint>
 #include <string>
 #include <string_view>
 #include <utility>
@@ -27,8 +29,30 @@ void set_level(const std::string& level);
 // Reopens the log file (SIGHUP, after logrotate moved it). No-op for stderr.
 std::string reopen();
 
+// One structured field's value, typed by what the caller passes: strings stay strings, integers
+// and finite floating-point numbers are numbers, bool is a boolean. JSON logs write numbers and
+// booleans bare (log pipelines then index them as numbers: "ms > 100" works), text logs write
+// every kind as k=v.
+class Value {
+ public:
+  enum class Kind : std::uint8_t { kString, kNumber, kBool };
+  Value(std::string s) : text_(std::move(s)) {}                       // NOLINT: implicit on purpose
+  Value(std::string_view s) : text_(s) {}                             // NOLINT
+  Value(const char* s) : text_(s) {}                                  // NOLINT
+  Value(bool b) : text_(b ? "true" : "false"), kind_(Kind::kBool) {}  // NOLINT
+  template <std::integral T>  // bool takes the exact overload above
+  Value(T v) : text_(std::to_string(v)), kind_(Kind::kNumber) {}  // NOLINT
+  Value(double v);                                                // NOLINT: NaN/inf: a string
+  const std::string& text() const { return text_; }
+  Kind kind() const { return kind_; }
+
+ private:
+  std::string text_;
+  Kind kind_ = Kind::kString;
+};
+
 // Structured fields: JSON format appends them to the object; text format appends " k=v".
-using Fields = std::vector<std::pair<std::string_view, std::string>>;
+using Fields = std::vector<std::pair<std::string_view, Value>>;
 void write(spdlog::level::level_enum level, std::string_view message, const Fields& fields = {});
 
 inline void info(std::string_view m, const Fields& f = {}) {

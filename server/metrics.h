@@ -29,9 +29,12 @@ class Metrics {
 
   // Counts one request. `command` comes from a closed set (the command table's names, the JSON
   // actions, or "other"); `protocol` is resp, json or http. Both must point into static storage
-  // (string literals or the command table): counters are cached by address.
+  // (string literals or the command table): counters are cached by address. The counts gather in
+  // plain integers (no atomic, no lock per request) and reach the Prometheus counter and
+  // histogram at flush(), which render() calls first, so a scrape always sees every request.
   void count_request(std::string_view command, std::string_view protocol, RequestResult result,
                      double seconds);
+  void flush();
   void count_auth_failure() { auth_failures_->Increment(); }
 
   // Why the server closed a client (ttl_semlock_clients_closed_total{reason}).
@@ -59,7 +62,7 @@ class Metrics {
   // Brings the gauges and the engine-derived counters up to date.
   void update(const Snapshot& s);
   // The text exposition of every metric.
-  std::string render() const;
+  std::string render();
   // For metrics declared next to their module (server/cluster_metrics.h).
   prometheus::Registry& registry() { return *registry_; }
 
@@ -93,7 +96,21 @@ class Metrics {
   // Keyed by the label strings' addresses: labels come from static tables and literals, so the
   // hot path hashes two pointers instead of building a string per request.
   using RequestKey = std::tuple<const char*, const char*, std::uint8_t>;
-  absl::flat_hash_map<RequestKey, prometheus::Counter*> request_counters_;
+  struct RequestCounter {
+    prometheus::Counter* counter;
+    std::uint64_t pending = 0;  // counted, not yet added to `counter`
+  };
+  absl::flat_hash_map<RequestKey, RequestCounter> request_counters_;
+  // The last key's entry: a pipeline repeats one command. Valid until the next insert, which
+  // sets it to the new entry.
+  RequestKey last_key_{};
+  RequestCounter* last_counter_ = nullptr;
+  bool pending_requests_ = false;
+  // Durations not yet in duration_: per bucket (duration_bounds_, then +Inf), and their sum.
+  std::vector<double> duration_bounds_;
+  std::vector<double> pending_buckets_;
+  double pending_sum_ = 0;
+  std::uint64_t pending_observations_ = 0;
   // Engine counters already added to the Prometheus counters (they only increment).
   std::uint64_t seen_expired_ = 0;
   std::array<std::uint64_t, 3> seen_rejected_{};

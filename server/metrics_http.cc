@@ -3,6 +3,7 @@
 // keeps answering through the shutdown grace (/ready 503, /health 200), each reply then closing
 // its connection, until the lock port's connections are gone.
 #include "protocol/http.h"
+#include "server/http_read.h"
 #include "server/server.h"
 
 namespace semlock {
@@ -14,21 +15,14 @@ std::size_t Server::process_metrics_http(Connection& c, std::string_view data) {
   std::size_t pos = 0;
   while (pos < data.size() && c.can_execute()) {
     http::Request hr;
-    const http::ParseResult r = http::parse_request(data.substr(pos), limits, hr, &c.http_cursor);
-    if (r.status == http::Status::kNeedMore) {
-      if (r.send_continue && !c.http_continue_sent) {
-        http::write_continue(c.out);
-        c.http_continue_sent = true;
-      }
-      break;
-    }
+    const http::ParseResult r = read_http_request(c, data.substr(pos), limits, hr);
+    if (r.status == http::Status::kNeedMore) break;
     if (r.status == http::Status::kError) {
       http::write_response(c.out, r.error_status, "text/plain", r.error_reason, false);
       c.close_after_write = true;
       return data.size();
     }
     pos += r.consumed;
-    c.http_continue_sent = false;
     const bool keep_alive = hr.keep_alive && !shutting_down_;
     http::ResponseExtras extras;
     extras.head_request = hr.method == "HEAD";

@@ -35,12 +35,15 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <absl/container/flat_hash_set.h>
+
 #include "persistence/files.h"
 #include "persistence/loader.h"
 #include "persistence/record.h"
 #include "server/commit_pipeline.h"
 #include "server/logging.h"
 #include "server/server.h"
+#include "server/snapshot_child.h"
 
 namespace semlock {
 namespace {
@@ -105,16 +108,36 @@ bool Server::persistence_start() {
   engine_->tick(now);
   // Data keys first: a key that was data and is now a held lock ends as the lock (data_glue.cc).
   restore_data(loaded.data_records, now, now_wall);
+  // Connection-lived holders journaled before their binding: their connection is gone with the
+  // old process, so they go as if it had closed (a SESSION holder made with its binding is
+  // never journaled and does not come back either). Their drops are journaled below.
+  std::vector<persist::PersistedHolder> lived_gone;
+  std::erase_if(loaded.holders, [&](persist::PersistedHolder& h) {
+    if (!h.lived) return false;
+    lived_gone.push_back(std::move(h));
+    return true;
+  });
+  for (const persist::PersistedHolder& h : lived_gone) {
+    if (h.notify) loaded.lost_notify.push_back(h);  // a restart notice (notify.cc)
+  }
   for (const persist::PersistedHolder& h : loaded.holders) {
     // The loader checked the limits; the engine checks again and never goes over one.
     if (!engine_->restore_holder(h.key, h.owner, h.fence, h.limit,
-                                 now + (h.wall_deadline_ms - now_wall))) {
+                                 now + (h.wall_deadline_ms - now_wall), h.shared, h.holds)) {
       log::error(
           "Cannot restore a persisted holder over its key's limit or with another limit; "
           "refusing to start. Start with --repair-journal to keep the lowest fences",
-          {{"key", h.key}, {"owner", h.owner}, {"fence", std::to_string(h.fence)}});
+          {{"key", h.key}, {"owner", h.owner}, {"fence", h.fence}});
       return false;
     }
+    if (h.notify) engine_->mark_notify(h.key, h.owner, h.fence);
+  }
+  {
+    std::vector<LostNotice> lost;  // NOTIFY holders whose TTL ran out while down (notify.cc)
+    for (const persist::PersistedHolder& h : loaded.lost_notify) {
+      lost.push_back(LostNotice{h.key, h.owner, h.fence, LostReason::kRestart});
+    }
+    notify_after_restart(std::move(lost), now);
   }
   const std::uint64_t first =
       persist::FenceReservation::first_fence(loaded.reserved_fence, loaded.max_fence, wall_us());
@@ -158,8 +181,10 @@ bool Server::persistence_start() {
     }
   }
   fence_reservation_ = std::make_unique<persist::FenceReservation>(kFenceBlock, kFenceMargin);
+  loaded.repaired_drops.insert(loaded.repaired_drops.end(), lived_gone.begin(), lived_gone.end());
   if (!loaded.repaired_drops.empty()) {
-    // --repair-journal dropped holders over their key's limit: make that last.
+    // --repair-journal dropped holders over their key's limit, and connection-lived holders
+    // went: make that last.
     std::string drops;
     for (const persist::PersistedHolder& h : loaded.repaired_drops) {
       persist::Record r;
@@ -184,9 +209,9 @@ bool Server::persistence_start() {
   last_sync_ms_ = now;
   log::info("Persistence loaded", {{"dir", pc.dir},
                                    {"fsync", std::string(config::fsync_mode_name(pc.fsync))},
-                                   {"restored_holders", std::to_string(loaded.holders.size())},
-                                   {"expired_while_down", std::to_string(loaded.dropped_expired)},
-                                   {"journal_bytes", std::to_string(journal_->size())}});
+                                   {"restored_holders", loaded.holders.size()},
+                                   {"expired_while_down", loaded.dropped_expired},
+                                   {"journal_bytes", journal_->size()}});
   return true;
 }
 
@@ -196,10 +221,11 @@ std::string Server::persistence_snapshot_body(Millis now, std::int64_t now_wall,
   data_snapshot_records(body, now, now_wall);
   engine_->for_each_holder([&](const HolderView& h) {
     if (h.deadline <= now || unjournaled_fences_.contains(h.fence)) return;
-    persist::encode_record(
-        persist::Record{persist::RecordType::kHold, std::string(h.key), std::string(h.owner),
-                        h.fence, h.limit, now_wall + (h.deadline - now)},
-        body);
+    persist::Record r{persist::RecordType::kHold, std::string(h.key), std::string(h.owner),
+                      h.fence, h.limit, now_wall + (h.deadline - now), {}, h.shared, h.holds};
+    r.notify = engine_->notify_marked(h.fence);
+    r.lived = engine_->is_lived(h.fence);
+    persist::encode_record(r, body);
   });
   persist::Record reservation;
   reservation.type = persist::RecordType::kFenceReservation;
@@ -284,6 +310,7 @@ CommitSink::Result Server::journal_write(std::vector<Mutation>& mutations) {
   const std::int64_t now_wall = wall_ms();
   std::string bytes;
   std::vector<Mutation> holds;  // grants and refreshes of this batch
+  bool data_grew = false;       // a data key created, grown or given a later expiry
   for (Mutation& m : mutations) {
     bool skip = false;
     if (m.kind == Mutation::Kind::kHold && m.fence > journal_fence_mark_) {
@@ -294,21 +321,31 @@ CommitSink::Result Server::journal_write(std::vector<Mutation>& mutations) {
     } else if (m.kind == Mutation::Kind::kDrop) {
       skip = unjournaled_fences_.erase(m.fence) > 0;
     } else {
-      skip = unjournaled_fences_.contains(m.fence);  // a refresh
+      // A refresh, or a connection-lived mark: of a holder created with its SESSION binding,
+      // never journaled; of one journaled before its binding, journaled again with the mark
+      // (a restart must not bring it back to its cap: persistence_load).
+      skip = unjournaled_fences_.contains(m.fence);
     }
     if (m.kind == Mutation::Kind::kData) {
+      data_grew = data_grew || data_mutation_grows(m);
       encode_data_mutation(m, now, now_wall, bytes);
       continue;
     }
     if (skip) continue;
     persist::Record r;
-    r.type =
-        m.kind == Mutation::Kind::kHold ? persist::RecordType::kHold : persist::RecordType::kDrop;
+    const bool lived = m.kind == Mutation::Kind::kLived;
+    r.type = m.kind == Mutation::Kind::kDrop ? persist::RecordType::kDrop
+                                             : persist::RecordType::kHold;
     r.key = m.key;
     r.owner = m.owner;
     r.fence = m.fence;
     r.limit = m.limit;
     r.wall_deadline_ms = now_wall + (m.deadline - now);
+    r.shared = m.shared;
+    r.holds = m.holds;
+    r.lived = lived;
+    r.notify = m.notify && m.kind != Mutation::Kind::kDrop;  // lost-lock notices (notify.cc)
+    if (m.notify && m.kind == Mutation::Kind::kDrop) r.reason = static_cast<std::uint8_t>(m.reason);
     persist::encode_record(r, bytes);
     if (m.kind == Mutation::Kind::kHold) holds.push_back(std::move(m));
   }
@@ -333,11 +370,30 @@ CommitSink::Result Server::journal_write(std::vector<Mutation>& mutations) {
     }
     if (err != 0) persistence_fail(err);
   }
-  const bool lost = !persist_error_.empty() && !holds.empty();
+  // Lost: the batch added to a holder (a grant, a reentrant hold, a later deadline). A batch that
+  // only took away (releases, a reentrant release's lost hold) is answered as ever.
+  const bool lost = !persist_error_.empty() && (Engine::batch_adds(holds) || data_grew);
   if (always && lost) {
-    // Not durable, so never acknowledged: take the grants back; the pipeline closes the
-    // connections whose replies were held.
-    for (const Mutation& m : holds) engine_->release_fenced(m.key, m.owner, m.fence, now);
+    // Not durable, so never acknowledged: take back what the batch added (a holder it created
+    // goes; one it refreshed or re-entered keeps its earlier count and deadline); the pipeline
+    // closes the connections whose replies were held. (A data change stays in memory,
+    // unacknowledged: the client cannot tell it from a lost connection, and later growth is
+    // refused.)
+    engine_->take_back(holds, now);
+    // A waiter grant of this batch whose reply the kernel has not taken is in its connection's
+    // undelivered grants; it is taken back now, so its connection's close (which comes next)
+    // must not take it back again (a reentrant count would lose a second hold).
+    absl::flat_hash_set<std::pair<std::uint64_t, Millis>> added;
+    for (const Mutation& m : holds) {
+      if (m.prev_holds == 0 || m.holds > m.prev_holds || m.deadline > m.prev_deadline) {
+        added.emplace(m.fence, m.deadline);
+      }
+    }
+    for (auto& [id, c] : connections_) {
+      std::erase_if(c->undelivered_grants, [&](const UndeliveredGrant& g) {
+        return added.contains(std::make_pair(g.fence, g.deadline));
+      });
+    }
     return CommitSink::Result::kFailed;
   }
   return CommitSink::Result::kDurable;
@@ -372,7 +428,7 @@ void Server::persistence_snapshot() {
     // An earlier snapshot did not finish (and start-up could not fold its journal.prev in):
     // replacing journal.prev would lose that history, so journal.log is appended to it.
     log::warn("journal.prev of an earlier snapshot is still there: journal.log is appended to it",
-              {{"dir", dir}, {"bytes", std::to_string(journal_->size())}});
+              {{"dir", dir}, {"bytes", journal_->size()}});
     rc = persist::chain_journal_into_prev(dir);
     if (rc == 0) rc = journal_->reset();
   } else if (rc == 0) {
@@ -395,12 +451,14 @@ void Server::persistence_snapshot() {
   journal_dirty_ = false;
   const Millis now = now_ms();
   const std::int64_t now_wall = wall_ms();
+  const pid_t server_pid = ::getpid();
   const pid_t pid = ::fork();
   if (pid < 0) {
     persistence_fail(errno);
     return;
   }
   if (pid == 0) {
+    detach_snapshot_child(server_pid);
     // The child: no libuv, no logging, no allocation beyond the snapshot body; _exit only.
     const std::string body =
         persistence_snapshot_body(now, now_wall, fence_reservation_->reserved());
@@ -413,9 +471,9 @@ void Server::persistence_snapshot() {
   const auto pause_us =
       std::chrono::duration_cast<std::chrono::microseconds>(std::chrono::steady_clock::now() - t0)
           .count();
-  log::info("Snapshot started", {{"pid", std::to_string(pid)},
-                                 {"holders", std::to_string(engine_->stats().holders)},
-                                 {"loop_pause_us", std::to_string(pause_us)}});
+  log::info("Snapshot started", {{"pid", pid},
+                                 {"holders", engine_->stats().holders},
+                                 {"loop_pause_us", pause_us}});
 }
 
 void Server::persistence_reap_snapshot(bool wait) {
@@ -443,7 +501,7 @@ void Server::persistence_reap_snapshot(bool wait) {
   const auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(
                       std::chrono::steady_clock::now() - snapshot_started_)
                       .count();
-  log::info("Snapshot written", {{"dir", dir}, {"ms", std::to_string(ms)}});
+  log::info("Snapshot written", {{"dir", dir}, {"ms", ms}});
 }
 
 void Server::persistence_stop() {
@@ -459,7 +517,8 @@ void Server::persistence_stop() {
 
 bool Server::persistence_rejects(std::string_view command) const {
   if (persist_error_.empty()) return false;
-  // Commands that grant: they are refused while nothing can be made durable. Scripts and EXEC
+  // Commands that grant, and data commands that create or grow (data_glue.cc): they are refused
+  // while nothing can be made durable. Scripts and EXEC
   // are let through (release scripts must work); with fsync=always their grants are taken back.
   auto is = [&](std::string_view name) {
     return command.size() == name.size() &&
@@ -467,7 +526,7 @@ bool Server::persistence_rejects(std::string_view command) const {
              return std::tolower(static_cast<unsigned char>(a)) == b;
            });
   };
-  return is("semlock.acquire") || is("set");
+  return is("semlock.acquire") || is("set") || data_write_refused(command);
 }
 
 }  // namespace semlock

@@ -111,7 +111,7 @@ void Server::log_security_mode() {
         {{"host", config_.server.host}});
   } else if (!config_.security.api_keys.empty()) {
     log::info("Authentication required (API keys configured)",
-              {{"keys", std::to_string(config_.security.api_keys.size())}});
+              {{"keys", config_.security.api_keys.size()}});
   } else if (config_.security.protected_mode) {
     log::info("No API key configured; the lock port listens on a loopback address only",
               {{"host", config_.server.host}});
@@ -198,7 +198,7 @@ void Server::note_security_event(const char* what, const std::string& client) {
   if (now - last_auth_log_ >= 1000) {
     log::Fields fields{{"client", client}};
     if (suppressed_auth_failures_ > 0) {
-      fields.emplace_back("suppressed", std::to_string(suppressed_auth_failures_));
+      fields.emplace_back("suppressed", suppressed_auth_failures_);
     }
     log::warn(what, fields);  // never the key itself
     last_auth_log_ = now;

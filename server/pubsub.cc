@@ -7,7 +7,10 @@
 // server.max_client_memory_mb. Subscribed connections are exempt from server.idle_timeout (they
 // wait for messages by design), as in Redis.
 //
-// Cluster mode: PUBLISH reaches the subscribers of the member that ran it.
+// Cluster mode: PUBLISH also reaches the other members' subscribers (cluster_pubsub.cc).
+#include <algorithm>
+#include <string>
+
 #include "redis-compat/pubsub.h"
 #include "redis-compat/watch.h"
 #include "server/server.h"
@@ -43,6 +46,47 @@ void Server::pubsub_deliver(std::uint64_t id, std::string_view bytes) {
   if (c.out.capacity() == 0) c.out = take_buffer();
   c.out.append(bytes);
   flush(c);  // may close it (hard cap): the registry forgets it then
+}
+
+// A PUBLISH whose pattern work needs later ticks (redis-compat/pubsub.h): its connection runs
+// nothing else until the count is written, so its replies stay in order. What the message holds
+// is counted with the connection's buffers meanwhile. A leader change does not answer it
+// CLUSTERDOWN as it does waiters (cluster_glue.cc): the message is this member's to deliver.
+void Server::on_publish_paced(redis::ClientState& client, std::size_t bytes) {
+  const auto it = connections_.find(client.id);
+  if (it != connections_.end()) publish_wait(*it->second, bytes);
+}
+
+void Server::publish_wait(Connection& c, std::size_t bytes) {
+  c.blocked = true;
+  c.publish_paced = true;
+  c.wait_tag = 0;
+  c.waiter = WaiterId{};
+  c.client.compat_bytes += bytes;
+}
+
+void Server::pubsub_tick() {
+  if (!pubsub_) return;
+  pubsub_->tick();
+  pubsub_answer();
+}
+
+void Server::pubsub_answer() {
+  for (const redis::PubSub::Done& d : pubsub_->take_done()) {
+    const auto it = connections_.find(d.publisher_id);
+    if (it == connections_.end()) continue;  // gone: the message was delivered all the same
+    Connection& c = *it->second;
+    c.client.compat_bytes -= std::min(c.client.compat_bytes, d.bytes);
+    if (c.closed || !c.publish_paced) continue;
+    c.blocked = false;
+    c.publish_paced = false;
+    if (c.out.capacity() == 0) c.out = take_buffer();
+    c.out += ':';
+    c.out += std::to_string(d.count);
+    c.out += "\r\n";
+    flush(c);
+    if (!c.in.empty()) ready_.push_back(c.id);
+  }
 }
 
 void Server::pubsub_forget(Connection& c) {

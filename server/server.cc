@@ -168,10 +168,11 @@ int Server::run() {
     log::warn(
         "File descriptor limit (RLIMIT_NOFILE) is below server.max_connections plus a "
         "reserve: clients will be refused sooner",
-        {{"nofile", std::to_string(rl.rlim_cur)},
-         {"max_connections", std::to_string(config_.server.max_connections)}});
+        {{"nofile", rl.rlim_cur},
+         {"max_connections", config_.server.max_connections}});
   }
   housekeeping();
+  start_write_batching();
   ready_for_traffic_ = true;
   log::info("Listening",
             {{"lock", config_.server.port != 0
@@ -285,7 +286,10 @@ void Server::alloc_cb(uv_handle_t* handle, std::size_t, uv_buf_t* buf) {
 
 void Server::read_cb(uv_stream_t* stream, ssize_t nread, const uv_buf_t* buf) {
   Connection* c = conn_of(reinterpret_cast<uv_handle_t*>(stream));
-  c->server->on_read(*c, nread, buf);
+  Server* self = c->server;
+  self->in_read_cb_ = true;  // replies may wait for the check phase (write_batch.cc)
+  self->on_read(*c, nread, buf);
+  self->in_read_cb_ = false;
 }
 
 void Server::on_read(Connection& c, ssize_t nread, const uv_buf_t* buf) {
@@ -342,7 +346,9 @@ void Server::process_input(Connection& c, std::string_view data, bool from_share
     c.json_scanned = 0;
   }
   const Millis now = now_ms();
+  const std::uint64_t requests_before = total_requests_;
   const std::size_t consumed = c.closed ? data.size() : process_requests(c, data, now);
+  c.held_requests += total_requests_ - requests_before;
   if (c.closed) return;
   // Stopped because the unsent output passed the soft cap (not for lack of a whole request)?
   const bool throttled = !c.blocked && !c.close_after_write && consumed < data.size() &&
@@ -377,7 +383,7 @@ void Server::process_input(Connection& c, std::string_view data, bool from_share
     close_connection(c);
     return;
   }
-  flush(c);
+  flush_soon(c);
   // If the kernel took all of it at once no write callback will come: resume from the loop.
   if (throttled && c.can_execute() && !c.in.empty()) ready_.push_back(c.id);
 }
@@ -457,6 +463,8 @@ void Server::flush(Connection& c) {
     }
   }
   if (c.out.empty() && c.out.capacity() > 0) give_buffer(c.out);
+  c.held_from = c.out.size();  // released: what is written from here on may be held
+  c.held_requests = 0;
   if (!c.writing && c.out.empty() && c.close_after_write) {
     close_connection(c);
     return;
@@ -509,12 +517,13 @@ void Server::close_connection(Connection& c) {
   // Waiter grants the kernel never took were not delivered: released and passed on (SPEC §1),
   // unless another request of the same owner has refreshed the holder since (see deliver_events()).
   for (const auto& g : c.undelivered_grants) {
-    engine_->release_unrefreshed(g.key, g.owner, g.fence, g.deadline, now);
+    engine_->release_unrefreshed(g.key, g.owner, g.fence, g.deadline, now, g.added_mark);
   }
   c.undelivered_grants.clear();
   for (const auto& s : c.sessions) engine_->release_fenced(s.key, s.owner, s.fence, now);
   c.sessions.clear();
   pubsub_forget(c);
+  notify_forget(c);
   forward_client_closed(c);  // its upstream to the leader closes (SESSION holders there)
   if (c.metrics_port) {
     --metrics_connections_;
@@ -552,6 +561,10 @@ void Server::drain() {
   for (;;) {
     if (engine_->has_events() || engine_->data().has_pop_events()) {
       deliver_events(now_ms());
+      continue;
+    }
+    if (engine_->has_lost()) {  // lost-lock notices (notify.cc)
+      notify_deliver();
       continue;
     }
     if (!ready_.empty()) {
@@ -599,7 +612,8 @@ void Server::drain() {
 //   readable when checked): the grant was delivered; keeping it is what the client asked for.
 //   A SESSION grant is still released with its connection.
 // A grant that only refreshed a holder the owner already had (ev.refreshed) created nothing, and
-// the holder is someone else's to keep: it is never released here. Likewise a created holder that
+// the holder is someone else's to keep: never released here, but a reentrant hold the refresh
+// added (ev.added_hold) is the grant's own and goes back (one hold). Likewise a created holder that
 // another request of the same owner refreshed or extended after the grant (an acquire on another
 // connection, answered "granted" with its own TTL): that request was told it holds the key until
 // its new deadline, so an undelivered grant is released only while the holder's deadline is still
@@ -611,16 +625,17 @@ void Server::deliver_events(Millis now) {
     if (wit == waits_.end()) continue;  // no such wait (the engine never answers a cancelled one)
     PendingWait pw = std::move(wit->second);
     waits_.erase(wit);
+    notify_wait_done(pw.conn_id, pw.key, pw.owner, ev);
     observe_wait(pw, ev.granted, now);
     auto cit = connections_.find(pw.conn_id);
     Connection* c = cit == connections_.end() ? nullptr : cit->second;
-    const bool created = ev.granted && !ev.refreshed;
+    const bool created = ev.granted && (!ev.refreshed || ev.added_hold);
     if (!c || c->closed || c->read_eof) {
-      if (created) engine_->release_unrefreshed(pw.key, pw.owner, ev.fence, ev.deadline, now);
+      if (created) release_undelivered(pw, ev, now);
       continue;
     }
     if (ev.granted && peer_closed(*c)) {
-      if (created) engine_->release_unrefreshed(pw.key, pw.owner, ev.fence, ev.deadline, now);
+      if (created) release_undelivered(pw, ev, now);
       c->blocked = false;  // answered by the engine: nothing left to cancel
       close_connection(*c);
       continue;
@@ -629,43 +644,24 @@ void Server::deliver_events(Millis now) {
   }
 }
 
-void Server::on_blocked(redis::ClientState& client, std::uint64_t tag, WaiterId waiter,
-                        std::string_view key, std::string_view owner, bool session) {
-  auto it = connections_.find(client.id);
-  if (it == connections_.end()) return;
-  PendingWait pw;
-  pw.conn_id = client.id;
-  pw.key = std::string(key);
-  pw.owner = std::string(owner);
-  pw.session = session;
-  pw.protocol = WireProtocol::kResp;
-  block(*it->second, tag, waiter, std::move(pw));
-}
-
-void Server::block(Connection& c, std::uint64_t tag, WaiterId waiter, PendingWait pw) {
-  c.blocked = true;
-  c.wait_tag = tag;
-  c.waiter = waiter;
-  pw.queued_at = now_ms();
-  waits_.emplace(tag, std::move(pw));
-}
-
 void Server::on_session_grant(redis::ClientState& client, std::string_view key,
-                              std::string_view owner, std::uint64_t fence) {
+                              std::string_view owner, std::uint64_t fence, bool lived) {
   auto it = connections_.find(client.id);
-  if (it != connections_.end()) add_session(*it->second, key, owner, fence);
+  if (it != connections_.end()) add_session(*it->second, key, owner, fence, lived);
 }
 
 void Server::add_session(Connection& c, std::string_view key, std::string_view owner,
-                         std::uint64_t fence) {
+                         std::uint64_t fence, bool lived) {
   persistence_note_session(fence);
+  if (lived) engine_->mark_lived(key, owner, fence);  // replicated (session_lock.cc)
   for (auto& s : c.sessions) {
     if (s.key == key && s.owner == owner) {
       s.fence = fence;
+      s.lived = lived;
       return;
     }
   }
-  c.sessions.push_back({std::string(key), std::string(owner), fence});
+  c.sessions.push_back({std::string(key), std::string(owner), fence, lived});
   if (c.sessions.size() >= c.sessions_pruned_at) {
     // Drop bindings whose holder is gone (released or expired), so a long-lived connection that
     // takes many session locks does not grow this list without bound.

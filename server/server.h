@@ -19,6 +19,7 @@
 
 #include "absl/container/flat_hash_map.h"
 #include "absl/container/flat_hash_set.h"
+#include "cluster/import_chunks.h"
 #include "cluster/sidecar_protocol.h"
 #include "config/config.h"
 #include "engine/data.h"
@@ -30,7 +31,9 @@
 #include "server/buffer_pool.h"
 #include "server/commit_pipeline.h"
 #include "server/connection.h"
+#include "server/fast_clock.h"
 #include "server/metrics.h"
+#include "server/notify.h"
 #include "server/tls.h"
 
 namespace semlock {
@@ -100,11 +103,16 @@ class Server final : public redis::Host, private ReplyGate {
 
   // redis::Host
   std::string generate_owner() override;
+  std::string_view generate_owner_to(std::array<char, 32>& out) override;
   std::uint64_t next_wait_tag() override { return ++last_wait_tag_; }
   void on_blocked(redis::ClientState& client, std::uint64_t tag, WaiterId waiter,
-                  std::string_view key, std::string_view owner, bool session) override;
+                  std::string_view key, std::string_view owner, bool session,
+                  bool lived = false) override;
   void on_session_grant(redis::ClientState& client, std::string_view key, std::string_view owner,
-                        std::uint64_t fence) override;
+                        std::uint64_t fence, bool lived = false) override;
+  void on_blocked_all(redis::ClientState& client, std::uint64_t tag, WaiterId waiter,
+                      const std::vector<std::string_view>& keys,
+                      std::string_view owner) override;  // multi_glue.cc
   redis::AuthResult check_api_key(std::string_view password) override;
   bool auth_required() const override { return config_.security.auth_required; }
   bool admin_keys_configured() const override { return !config_.security.admin_api_keys.empty(); }
@@ -116,8 +124,12 @@ class Server final : public redis::Host, private ReplyGate {
   std::int64_t unix_time_us() override;
   redis::Scripting& scripting() override;             // host_compat.cc
   void on_script_heap(std::uint64_t bytes) override;  // host_compat.cc
+  std::int64_t exec_budget_ms() const override;        // host_compat.cc
   redis::PubSub* pubsub() override;                   // pubsub.cc
   redis::WatchRegistry* watches() override;           // pubsub.cc
+  void on_publish(redis::ClientState& client, std::string_view channel,
+                  std::string_view message) override;  // cluster_pubsub.cc
+  void on_publish_paced(redis::ClientState& client, std::size_t bytes) override;  // pubsub.cc
   // CONFIG GET/SET/REWRITE and SIGHUP's reload (config_live.cc).
   std::vector<std::pair<std::string, std::string>> config_get(
       std::span<const std::string_view> patterns) override;
@@ -140,6 +152,8 @@ class Server final : public redis::Host, private ReplyGate {
     bool http_keep_alive = true;
     Millis ttl = 0;
     Millis queued_at = 0;  // when the wait began (the wait metrics)
+    std::vector<std::string> keys;  // an ACQUIREALL's keys (then `key` is its first)
+    bool lived = false;             // a connection-lived SESSION acquire (TTL 0)
   };
 
   // Loop plumbing (server.cc; connection bounds in bounds.cc).
@@ -176,7 +190,10 @@ class Server final : public redis::Host, private ReplyGate {
   void drain();
   void block(Connection& c, std::uint64_t tag, WaiterId waiter, PendingWait pw);
   void add_session(Connection& c, std::string_view key, std::string_view owner,
-                   std::uint64_t fence);
+                   std::uint64_t fence, bool lived = false);
+  // Connection-lived holders (session_lock.cc): true when the connection holds one and has sent
+  // nothing for server.session_heartbeat_timeout (then it is closed, as a dead peer).
+  bool past_session_heartbeat(Connection& c, Millis now);
   void begin_shutdown();
   // Once shutting down and no lock-port connection is left: closes the metrics port.
   void close_metrics_port_if_drained();
@@ -216,6 +233,11 @@ class Server final : public redis::Host, private ReplyGate {
   void write_json_error(std::string& body, int& status, std::string_view id_raw,
                         std::string_view resp_error);
   void answer_wait(Connection& c, const PendingWait& pw, const WaiterEvent& ev);
+  // ACQUIREALL waits (multi_glue.cc): the answer, and the release of a grant not delivered.
+  void answer_wait_all(Connection& c, const PendingWait& pw, const WaiterEvent& ev);
+  void release_undelivered(const PendingWait& pw, const WaiterEvent& ev, Millis now);
+  bool execute_json_multi(Connection& c, json::Request& req, WireProtocol wire,
+                          bool http_keep_alive, std::string& body, int& status, Millis now);
   // Ends a wait with an error instead of an engine answer (cluster mode: leadership lost).
   void answer_wait_error(Connection& c, const PendingWait& pw, std::string_view resp_error);
   void update_metrics();
@@ -258,12 +280,14 @@ class Server final : public redis::Host, private ReplyGate {
   // ReplyGate: the pipeline releases or drops held connections by id.
   void release_replies(std::uint64_t conn_id) override;
   void drop_replies(std::uint64_t conn_id) override;
+  void fail_replies(std::uint64_t conn_id) override;  // cluster_read_fail.cc
   // Work run from drain() (callbacks that must not run inside the call that scheduled them).
   void cluster_defer(std::function<void()> fn) { deferred_.push_back(std::move(fn)); }
 
   config::Config config_;
   std::unique_ptr<Engine> engine_;
   Metrics metrics_;
+  FastClock request_clock_;  // per-request durations (fast_clock.h)
   uv_loop_t* loop_ = nullptr;
   uv_tcp_t lock_listener_{};
   uv_tcp_t metrics_listener_{};
@@ -284,6 +308,16 @@ class Server final : public redis::Host, private ReplyGate {
   std::uint64_t suppressed_refused_ = 0;
   absl::flat_hash_map<std::uint64_t, PendingWait> waits_;  // by wait tag
   std::vector<std::uint64_t> ready_;                       // unblocked, with input to process
+  // Write batching (write_batch.cc): connections whose replies wait for the check phase.
+  void start_write_batching();
+  void stop_write_batching();
+  void flush_soon(Connection& c);
+  void flush_pending_writes();
+  static void write_check_cb(uv_check_t* handle);
+  uv_check_t write_check_{};
+  bool write_batching_ = false;
+  bool in_read_cb_ = false;
+  std::vector<std::uint64_t> pending_writes_;
   std::uint64_t last_conn_id_ = 0;
   std::uint64_t last_wait_tag_ = 0;
   CommitPipeline pipeline_{*this};
@@ -294,7 +328,7 @@ class Server final : public redis::Host, private ReplyGate {
   std::vector<std::string_view> argv_;  // reused for every RESP command
   std::string scratch_;                 // inline-command unescaping
 
-  // Random owners: 128-bit values from getrandom(), drawn in blocks.
+  // Random owners: 128-bit values from OpenSSL's DRBG (getrandom() if it fails), in blocks.
   std::array<unsigned char, 4096> random_block_{};
   std::size_t random_used_ = sizeof(random_block_);
 
@@ -318,12 +352,48 @@ class Server final : public redis::Host, private ReplyGate {
   std::shared_ptr<redis::Scripting> scripting_;
   std::uint64_t script_heap_bytes_ = 0;  // the Lua heap, counted as used memory
 
+  // --- Lost-lock notices (notify.cc) ---
+ public:
+  void on_notify_acquire(redis::ClientState& client, std::string_view key, std::string_view owner,
+                         std::uint64_t fence, std::uint64_t wait_tag) override;
+  void on_subscribed(redis::ClientState& client, std::string_view channel) override;
+
+ private:
+  NotifyHub& notify_hub();
+  void notify_bind(Connection& c, std::string_view key, std::string_view owner,
+                   std::uint64_t fence);
+  void notify_wait_done(std::uint64_t conn_id, std::string_view key, std::string_view owner,
+                        const WaiterEvent& ev);
+  void notify_deliver();  // drain(): the engine's notices to this member's listeners
+  void notify_tick();     // tick_cb: a new delivery budget; the notices it held back go on
+  void notify_drain_backlog();
+  // Cluster forwarding: a RESP3 client's forwarded NOTIFY grant (its reply), and a push the
+  // leader sent through the client's upstream.
+  void notify_forwarded_grant(std::uint64_t conn_id, std::string_view key, std::string_view reply);
+  void notify_relay_push(std::uint64_t conn_id, std::string_view frame);
+  void notify_notice(const LostNotice& n);
+  void notify_forget(Connection& c);
+  bool notify_watching(const Connection& c) const;
+  bool notify_watch(Connection& c, const json::Request& req, WireProtocol wire, std::string& body,
+                    int& status);
+  void notify_after_restart(std::vector<LostNotice> lost, Millis now);
+  void notify_failover();  // this member's leader changed
+  void notify_housekeeping(Millis now);
+  std::string notify_info() const;
+  std::shared_ptr<NotifyHub> notify_;
+
   // --- Pub/sub and WATCH (pubsub.cc) ---
   // A PUBLISH copy for connection `id`: appended to its output, flushed (bounded by the output
   // caps like any reply).
   void pubsub_deliver(std::uint64_t id, std::string_view bytes);
   // A closing connection leaves every channel, pattern and watch.
   void pubsub_forget(Connection& c);
+  // INFO keyspace: every key, lock and data (data_glue.cc).
+  std::string keyspace_info(const EngineStats& e);
+  // Paced PUBLISHes (redis-compat/pubsub.h): the tick's budget renewed, finished ones answered.
+  void pubsub_tick();
+  void pubsub_answer();
+  void publish_wait(Connection& c, std::size_t bytes);
   std::shared_ptr<redis::PubSub> pubsub_;
   std::shared_ptr<redis::WatchRegistry> watches_;
   std::uint64_t publishing_conn_ = 0;  // the connection whose command is running a PUBLISH
@@ -348,6 +418,8 @@ class Server final : public redis::Host, private ReplyGate {
   void persistence_stop();                    // clean shutdown: last write and sync
   // True when `command` (RESP name, any case) grants and the journal cannot be written.
   bool persistence_rejects(std::string_view command) const;
+  static bool data_write_refused(std::string_view command);  // data_glue.cc
+  static bool data_mutation_grows(const Mutation& m);         // data_glue.cc
   int persistence_reserve_fences();
   void persistence_fail(int err);
   // Framed hold records of every holder that is journaled and live at `now`, then a fence
@@ -421,17 +493,21 @@ class Server final : public redis::Host, private ReplyGate {
   bool cluster_import_prepare();  // false: refuse to start
   bool cluster_import_blocks_serving();
   void cluster_import_applied();
+  bool cluster_apply_import_chunk(const std::string& data, std::uint64_t index, Millis now,
+                                  std::int64_t now_wall);
   // Linearizable reads on the leader (cluster_reads.cc).
   bool cluster_reads_need_barrier() const;
   CommitSink::Result cluster_confirm_reads(std::uint64_t seq);
   void cluster_read_confirmed(std::uint64_t seq, bool ok);
   void cluster_expire_reads(Millis now);
+  void cluster_reads_reset();  // a new engine: nothing of it read, no read waits confirmation
   // Cluster mode and this member does not serve writes (not the leader, or not yet).
   bool cluster_refuses_writes() const;
   std::string cluster_info() const;  // INFO cluster lines
   struct Proposed {
     std::uint64_t seq = 0;
     std::uint64_t t0 = 0;  // uv_hrtime at the proposal
+    bool last = true;      // the last entry of its batch (a large batch goes in several)
   };
   std::unique_ptr<ClusterNode> cluster_;
   std::unique_ptr<ClusterMetrics> cluster_metrics_;
@@ -439,6 +515,13 @@ class Server final : public redis::Host, private ReplyGate {
   std::deque<Proposed> cluster_proposed_;  // our entries in flight, in order (newest batch's seq)
   std::string cluster_entry_records_;      // the entry being built this loop iteration
   std::uint64_t cluster_entry_seq_ = 0;    // its newest batch (0: nothing to propose)
+  // One client command's mutations, [begin, end) indices in the engine's mutation log, and the
+  // record offsets they got in cluster_entry_records_: an entry is never cut inside one
+  // (cluster_split.h). cluster_command_begin/end bracket the execution of one command.
+  std::vector<std::pair<std::size_t, std::size_t>> cluster_command_mutations_;
+  std::vector<std::pair<std::size_t, std::size_t>> cluster_entry_commands_;
+  std::size_t cluster_command_begin() const;
+  void cluster_command_end(std::size_t begin);
   uv_check_t cluster_check_{};
   bool cluster_check_started_ = false;
   std::uint64_t cluster_applied_ = 0;  // last Raft index applied to the engine
@@ -456,9 +539,18 @@ class Server final : public redis::Host, private ReplyGate {
   bool cluster_snapshot_written_ = false;    // the child finished; not yet handed over
   bool cluster_snapshot_abandoned_ = false;  // leadership lost first: the file is deleted
   bool cluster_import_pending_ = false;
-  std::string cluster_import_entry_;
-  std::uint64_t cluster_import_term_ = 0;  // the term it was proposed in
+  std::vector<std::string> cluster_import_chunks_;  // its entries (cluster/import_chunks.h)
+  std::uint64_t cluster_import_id_ = 0;
+  std::uint64_t cluster_import_term_ = 0;      // the term its last chunk was proposed in
+  std::uint32_t cluster_import_proposed_ = 0;  // ... and that chunk's index
+  cluster::ImportAssembler cluster_import_assembler_;  // every member's, in log order
   Millis cluster_divergence_ms_ = -1000000;  // last rebuild for a change outside the log
+  // Stepped down while Raft still reports this member leader (a proposal refused during a
+  // leadership transfer, ...): it serves again in that term only after an election timeout,
+  // so that it does not loop step down / serve / propose / step down (cluster_glue.cc).
+  std::uint64_t cluster_serve_hold_term_ = 0;
+  Millis cluster_serve_hold_until_ = 0;
+  bool cluster_may_serve() const;
   std::uint64_t cluster_reads_seen_ = 0;   // engine reads covered by a proposal or a ReadIndex
   std::deque<std::pair<std::uint64_t, Millis>> cluster_read_batches_;  // seq, give up at
 
@@ -470,11 +562,42 @@ class Server final : public redis::Host, private ReplyGate {
   // left to the command table (kLocal), or not yet (kStall: a forwarded reply comes first).
   ForwardStep forward_resp_command(Connection& c);
   ForwardStep cluster_admin_command(Connection& c);
+  // A forwarded WAIT grant whose follower-side client left before the reply reached it
+  // (orphan_grants.cc): the leader keeps each such grant it answered on `c`
+  // (Connection::answered_grants) and gives back exactly what it added when the follower names
+  // it (SEMLOCK.CLUSTER ORPHAN key owner fence, JSON release_grant).
+  void note_answered_grant(Connection& c, const UndeliveredGrant& grant);
+  void on_wait_granted_now(redis::ClientState& client, std::string_view key, std::string_view owner,
+                           std::uint64_t fence, Millis deadline) override;
+  // A request naming a key on `c` forgets the grants recorded there for that key: the follower
+  // names only the latest reply for a key (orphan_grants.cc).
+  void forget_answered_grants(Connection& c, const std::vector<std::string_view>& argv);
+  void forget_answered_grants(Connection& c, std::string_view key,
+                              const std::vector<std::string>& keys);
+  bool release_orphan_grant(Connection& c, std::string_view key, std::string_view owner,
+                            std::uint64_t fence, Millis now);
+  ForwardStep cluster_orphan_command(Connection& c);
+  bool execute_json_release_grant(Connection& c, const json::Request& req, bool admin,
+                                  std::string& body, int& status, Millis now);
+  // PUBLISH across members (cluster_pubsub.cc): SEMLOCK.PUBLISH from a follower, the log's
+  // publish records, and which applied entries may still deliver (replays do not).
+  ForwardStep cluster_publish_command(Connection& c);
+  void cluster_log_publish(std::string_view channel, std::string_view message,
+                           std::uint64_t origin);
+  void cluster_deliver_publish(const persist::Record& r, std::int64_t now_wall);
+  std::uint64_t cluster_pub_index_ = 0;  // newest entry index whose messages were delivered
+  std::unique_ptr<Connection> cluster_pub_conn_;  // a follower's own upstream for SEMLOCK.PUBLISH
+  std::uint64_t cluster_pub_leader_ = 0;          // the leader it was last sent to
+  bool cluster_pub_live_ = false;        // the entry being applied is newer than that
+  bool cluster_replay_marked_ = false;   // cluster_pub_index_ raised to the WAL's commit index
   // A JSON/HTTP write on a member that does not serve writes: false when sent to the leader
   // (answered later), true when answered into `body` here.
   bool forward_json(Connection& c, const json::Request& req, WireProtocol wire,
                     bool http_keep_alive, std::string& body, int& status);
   Forwarder& forwarder();
+  // A heartbeat (SEMLOCK.HEARTBEAT, JSON ping) goes to the leader too when `c` forwards there.
+  bool forward_heartbeat(const Connection& c) const;
+  void forward_note_request(Connection& c);  // a request answered here (Forwarder::keep_alive)
   void forward_client_closed(Connection& c);
   void forward_stop();
   std::shared_ptr<Forwarder> forward_;  // shared_ptr: the type stays incomplete in server.cc

@@ -3,6 +3,7 @@
 #include <netdb.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
+#include <sched.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -80,8 +81,12 @@ void Conn::fill() {
   }
   char chunk[65536];
   for (;;) {
-    ssize_t n = ::recv(fd_, chunk, sizeof chunk, 0);
+    ssize_t n = ::recv(fd_, chunk, sizeof chunk, busy_poll_ ? MSG_DONTWAIT : 0);
     if (n < 0 && errno == EINTR) continue;
+    if (n < 0 && busy_poll_ && (errno == EAGAIN || errno == EWOULDBLOCK)) {
+      sched_yield();  // other client threads on this CPU (same priority) poll in turn
+      continue;
+    }
     if (n == 0) throw ConnError("connection closed by server");
     if (n < 0) throw ConnError(std::string("recv: ") + std::strerror(errno));
     buf_.append(chunk, static_cast<size_t>(n));

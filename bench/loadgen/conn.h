@@ -52,12 +52,15 @@ class Conn {
   Reply read_reply();
   // Reads one LF-terminated line without its CR/LF (blocking).
   std::string read_line();
+  // Waits for replies by polling the socket instead of sleeping in recv (bench --busy-poll).
+  void set_busy_poll(bool on) { busy_poll_ = on; }
 
  private:
   void fill();  // reads more bytes into buf_, throws ConnError on EOF
   int fd_ = -1;
   std::string buf_;
   size_t pos_ = 0;
+  bool busy_poll_ = false;
 };
 
 }  // namespace loadgen

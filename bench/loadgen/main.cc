@@ -47,11 +47,24 @@ int main(int argc, char** argv) {
       ->check(CLI::Range(1, 1024));
   app.add_option("--pipeline", o.pipeline, "pipeline: commands in flight per connection")
       ->check(CLI::Range(1, 4096));
+  app.add_option("--inflight", o.inflight, "pipeline: batches in flight per connection")
+      ->check(CLI::Range(1, 64));
+  app.add_option("--probe-cpu", o.probe_cpu,
+                 "pipeline: before connecting, time a fixed memory walk and arithmetic loop on "
+                 "this CPU (the server's, while it is idle)");
+  app.add_flag("--busy-poll", o.busy_poll,
+               "pipeline, idle-rtt, contend: wait for replies by polling, never sleeping, so no "
+               "server write has to wake the generator (its wake-up leaves both sides' figures)");
   app.add_option("--keyspace", o.keyspace, "pipeline: random keys")->check(CLI::Range(1, 1 << 30));
   app.add_option("--requests", o.requests, "pipeline: stop after this many (else --duration)")
       ->check(CLI::Range(0LL, 1LL << 40));
   app.add_option("--command", o.command, "pipeline: acquire | setnx | ping")
       ->check(CLI::IsMember({"acquire", "setnx", "ping"}));
+  app.add_option("--warmup", o.warmup_s, "pipeline: seconds run before the measured window")
+      ->check(CLI::Range(0.0, 600.0));
+  app.add_option("--server-pid", o.server_pid,
+                 "pipeline: report this process's CPU time over the measured window")
+      ->check(CLI::Range(0, 1 << 30));
   CLI11_PARSE(app, argc, argv);
 
   try {

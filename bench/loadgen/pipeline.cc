@@ -7,10 +7,17 @@
 //
 // The run reports the client's own CPU time next to its wall time (client_cpu_util), so the
 // harness can show the generator had headroom while the server sat at ~100% of its core.
+//
+// Timed runs measure a steady window: --warmup seconds run first (connections set up, the
+// prepared keys granted, the server's tables grown), then the window of --duration seconds is
+// measured on its own. With --server-pid the generator reads the server's CPU time
+// (/proc/PID/task/*/schedstat, ns) at the window's two ends, so the server CPU per request counts
+// neither the server's start-up nor the generator's connection set-up and warm-up.
 #include <fcntl.h>
 #include <netdb.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
+#include <sched.h>
 #include <sys/epoll.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
@@ -18,8 +25,10 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <atomic>
 #include <cerrno>
+#include <chrono>
 #include <cstdio>
 #include <cstring>
 #include <random>
@@ -28,6 +37,8 @@
 #include <vector>
 
 #include "bench/loadgen/conn.h"
+#include "bench/loadgen/core_stats.h"
+#include "bench/loadgen/probe.h"
 #include "bench/loadgen/stats.h"
 #include "bench/loadgen/workloads.h"
 
@@ -35,7 +46,17 @@ namespace loadgen {
 namespace {
 
 // Batches prepared per connection; the connection cycles through them (random keys, fixed cost).
-constexpr int kPrepared = 64;
+// At least kMinPrepared, and enough that all connections together draw one random key per
+// keyspace slot before repeating (so the server's table holds about the keyspace, as with
+// redis-benchmark -r), up to kMaxPrepared.
+constexpr int kMinPrepared = 64;
+constexpr int kMaxPrepared = 8192;
+
+int prepared_batches(const Options& o) {
+  const long long per_round = static_cast<long long>(o.threads) * o.conns_per_thread * o.pipeline;
+  const long long need = (o.keyspace + per_round - 1) / per_round;
+  return static_cast<int>(std::clamp<long long>(need, kMinPrepared, kMaxPrepared));
+}
 
 // Skips one RESP reply in [p, end). Returns the byte after it, or nullptr when incomplete.
 // *errors counts error replies (top level and nested).
@@ -110,10 +131,12 @@ int connect_nonblocking(const std::string& host, int port) {
 struct PConn {
   int fd = -1;
   std::vector<std::string> batches;
-  int next_batch = 0;
-  size_t sent = 0;       // bytes of the current batch written
-  int pending = 0;       // replies still owed for the current batch
-  std::string in;        // unparsed reply bytes
+  int next_batch = 0;     // the prepared batch to send next
+  std::string out;        // batches queued for sending
+  size_t sent = 0;        // bytes of `out` written
+  int pending = 0;        // replies still owed, over every batch in flight
+  int batch_left = 0;     // of which for the oldest batch in flight
+  std::string in;         // unparsed reply bytes
   bool finished = false;
   bool want_out = false;  // registered for EPOLLOUT (a batch did not fit the socket)
   int ep = -1;
@@ -121,6 +144,8 @@ struct PConn {
 };
 
 struct ThreadResult {
+  std::atomic<int64_t> answered{0};  // replies so far, read by the window sampler
+  std::atomic<int64_t> work_ns{0};   // busy polling: time in polls that found replies
   int64_t replies = 0;
   int64_t errors = 0;
   int64_t batches = 0;
@@ -135,11 +160,10 @@ std::vector<std::string_view> command_args(const Options& o, const std::string& 
   return {"SEMLOCK.ACQUIRE", key, ttl};
 }
 
-// Sends what is left of the connection's current batch; false when the socket is full.
+// Sends what is queued on the connection; false when the socket is full.
 bool flush(PConn& c, ThreadResult& r) {
-  const std::string& b = c.batches[static_cast<size_t>(c.next_batch)];
-  while (c.sent < b.size()) {
-    ssize_t n = ::send(c.fd, b.data() + c.sent, b.size() - c.sent, MSG_NOSIGNAL);
+  while (c.sent < c.out.size()) {
+    ssize_t n = ::send(c.fd, c.out.data() + c.sent, c.out.size() - c.sent, MSG_NOSIGNAL);
     if (n < 0) {
       if (errno == EAGAIN || errno == EWOULDBLOCK) return false;
       if (errno == EINTR) continue;
@@ -148,10 +172,12 @@ bool flush(PConn& c, ThreadResult& r) {
     ++r.writes;
     c.sent += static_cast<size_t>(n);
   }
+  c.out.clear();
+  c.sent = 0;
   return true;
 }
 
-// Writes what it can and watches for EPOLLOUT only while part of the batch is unsent.
+// Writes what it can and watches for EPOLLOUT only while part of a batch is unsent.
 void send_rest(PConn& c, ThreadResult& r) {
   bool done = flush(c, r);
   if (done == !c.want_out) return;
@@ -162,13 +188,16 @@ void send_rest(PConn& c, ThreadResult& r) {
   epoll_ctl(c.ep, EPOLL_CTL_MOD, c.fd, &ev);
 }
 
-void start_batch(PConn& c, const Options& o, ThreadResult& r) {
-  c.sent = 0;
-  c.pending = o.pipeline;
-  send_rest(c, r);
+// Queues the connection's next prepared batch (sent by the caller's send_rest).
+void queue_batch(PConn& c, const Options& o) {
+  c.out.append(c.batches[static_cast<size_t>(c.next_batch)]);
+  c.next_batch = (c.next_batch + 1) % static_cast<int>(c.batches.size());
+  if (c.pending == 0) c.batch_left = o.pipeline;
+  c.pending += o.pipeline;
 }
 
-void drive(const Options& o, int thread, int64_t budget, int64_t deadline_ns, ThreadResult& r) {
+void drive(const Options& o, int thread, int64_t budget, const std::atomic<bool>& stop,
+           ThreadResult& r) {
   std::mt19937_64 rng(0x5eed + static_cast<uint64_t>(thread));
   std::uniform_int_distribution<int> pick(0, o.keyspace - 1);
   std::string ttl = std::to_string(o.ttl_ms);
@@ -179,7 +208,7 @@ void drive(const Options& o, int thread, int64_t budget, int64_t deadline_ns, Th
     c.fd = connect_nonblocking(o.host, o.port);
     c.ep = ep;
     c.index = i;
-    for (int b = 0; b < kPrepared; ++b) {
+    for (int b = 0, n = prepared_batches(o); b < n; ++b) {
       std::string out;
       for (int k = 0; k < o.pipeline; ++k) {
         std::string key = fmt::format("{}{:012d}", o.prefix, pick(rng));
@@ -193,23 +222,37 @@ void drive(const Options& o, int thread, int64_t budget, int64_t deadline_ns, Th
     epoll_ctl(ep, EPOLL_CTL_ADD, c.fd, &ev);
   }
   int64_t batches_left = budget;  // < 0: unlimited (timed run)
+  auto take = [&] {  // may one more batch be sent?
+    if (batches_left == 0) return false;
+    if (batches_left > 0) --batches_left;
+    return true;
+  };
   int active = 0;
   for (PConn& c : conns) {
-    if (batches_left == 0) break;
-    if (batches_left > 0) --batches_left;
-    start_batch(c, o, r);
+    for (int k = 0; k < o.inflight && take(); ++k) queue_batch(c, o);
+    if (c.pending == 0) {
+      c.finished = true;
+      continue;
+    }
+    send_rest(c, r);
     ++active;
-  }
-  for (PConn& c : conns) {
-    if (c.pending == 0) c.finished = true;
   }
   std::vector<epoll_event> events(conns.size());
   char buf[1 << 16];
   bool stopping = false;
+  int64_t iteration_start = o.busy_poll ? now_ns() : 0;
   while (active > 0) {
-    int n = epoll_wait(ep, events.data(), static_cast<int>(events.size()), 100);
+    int n = epoll_wait(ep, events.data(), static_cast<int>(events.size()), o.busy_poll ? 0 : 100);
+    if (o.busy_poll) {
+      // The generator's own work: iterations that found replies (an empty poll is headroom).
+      int64_t t = now_ns();
+      if (n > 0) r.work_ns.fetch_add(t - iteration_start, std::memory_order_relaxed);
+      iteration_start = t;
+    }
     if (n < 0 && errno != EINTR) throw ConnError("pipeline: epoll_wait failed");
-    if (!stopping && budget < 0 && now_ns() >= deadline_ns) stopping = true;
+    // Busy polling: nothing arrived; let the sampling thread run (same CPU, same priority).
+    if (n == 0 && o.busy_poll) sched_yield();
+    if (!stopping && budget < 0 && stop.load(std::memory_order_relaxed)) stopping = true;
     for (int i = 0; i < n; ++i) {
       PConn& c = conns[events[i].data.u64];
       if (c.finished) continue;
@@ -225,25 +268,30 @@ void drive(const Options& o, int thread, int64_t budget, int64_t deadline_ns, Th
       c.in.append(buf, static_cast<size_t>(got));
       const char* p = c.in.data();
       const char* end = p + c.in.size();
+      int done = 0;  // batches wholly answered by this read
       while (c.pending > 0) {
         const char* q = skip_reply(p, end, &r.errors);
         if (q == nullptr) break;
         p = q;
         --c.pending;
         ++r.replies;
+        if (--c.batch_left == 0) {
+          ++done;
+          c.batch_left = o.pipeline;
+        }
       }
       c.in.erase(0, static_cast<size_t>(p - c.in.data()));
-      if (c.pending > 0) continue;
-      ++r.batches;
-      c.next_batch = (c.next_batch + 1) % kPrepared;
-      bool more = budget < 0 ? !stopping : batches_left > 0;
-      if (!more) {
+      if (done == 0) continue;
+      r.batches += done;
+      r.answered.store(r.replies, std::memory_order_relaxed);
+      bool more = budget < 0 ? !stopping : true;
+      for (int k = 0; k < done && more && take(); ++k) queue_batch(c, o);
+      if (c.pending == 0) {
         c.finished = true;
         --active;
         continue;
       }
-      if (batches_left > 0) --batches_left;
-      start_batch(c, o, r);
+      send_rest(c, r);
     }
   }
   for (PConn& c : conns) close(c.fd);
@@ -257,34 +305,64 @@ double cpu_seconds(int who) {
          static_cast<double>(u.ru_utime.tv_usec + u.ru_stime.tv_usec) / 1e6;
 }
 
+struct Sample {
+  int64_t t_ns;
+  int64_t replies;
+  double client_cpu_s;
+  int64_t client_work_ns;
+  CoreSample core;
+};
+
 }  // namespace
 
 int run_pipeline(const Options& o) {
   int threads = o.threads;
   // With a request budget each thread gets its share of whole batches (deterministic count).
   int64_t total_batches = o.requests > 0 ? (o.requests + o.pipeline - 1) / o.pipeline : -1;
+  std::string probe = run_probe(o.probe_cpu);
   std::vector<ThreadResult> results(static_cast<size_t>(threads));
   std::vector<std::thread> pool;
   std::atomic<bool> failed{false};
+  std::atomic<bool> stop{false};
   std::string failure;
-  double cpu0 = cpu_seconds(RUSAGE_SELF);
-  int64_t t0 = now_ns();
-  int64_t deadline = t0 + static_cast<int64_t>(o.duration_s * 1e9);
+  auto sample = [&] {
+    Sample s{now_ns(), 0, cpu_seconds(RUSAGE_SELF), 0, sample_core(o.server_pid)};
+    for (const auto& r : results) {
+      s.replies += r.answered.load(std::memory_order_relaxed);
+      s.client_work_ns += r.work_ns.load(std::memory_order_relaxed);
+    }
+    return s;
+  };
+  Sample begin = sample();
   for (int t = 0; t < threads; ++t) {
     int64_t share = total_batches < 0 ? -1
                                       : total_batches / threads + (t < total_batches % threads);
     pool.emplace_back([&, t, share] {
       try {
-        drive(o, t, share, deadline, results[static_cast<size_t>(t)]);
+        drive(o, t, share, stop, results[static_cast<size_t>(t)]);
       } catch (const ConnError& e) {
         if (!failed.exchange(true)) failure = e.what();
       }
+      stop = true;
     });
   }
+  if (total_batches < 0) {
+    // Timed: warm up, then measure a window of o.duration_s on its own.
+    auto pause = [&](double secs) {
+      int64_t until = now_ns() + static_cast<int64_t>(secs * 1e9);
+      while (!stop.load() && now_ns() < until) {
+        std::this_thread::sleep_for(std::chrono::milliseconds(5));
+      }
+    };
+    pause(o.warmup_s);
+    begin = sample();
+    pause(o.duration_s);
+  }
+  Sample end = total_batches < 0 ? sample() : Sample{};
+  stop = true;
   for (auto& th : pool) th.join();
   if (failed) throw ConnError(failure);
-  double wall = static_cast<double>(now_ns() - t0) / 1e9;
-  double cpu = cpu_seconds(RUSAGE_SELF) - cpu0;
+  if (total_batches >= 0) end = sample();
   ThreadResult sum;
   for (const auto& r : results) {
     sum.replies += r.replies;
@@ -293,17 +371,30 @@ int run_pipeline(const Options& o) {
     sum.reads += r.reads;
     sum.writes += r.writes;
   }
+  if (total_batches >= 0) end.replies = sum.replies;
+  double wall = static_cast<double>(end.t_ns - begin.t_ns) / 1e9;
+  double cpu = end.client_cpu_s - begin.client_cpu_s;
+  // Busy polling keeps the generator's CPU at 100%: its work is the polls that found replies.
+  double work = o.busy_poll ? static_cast<double>(end.client_work_ns - begin.client_work_ns) / 1e9
+                            : cpu;
+  int64_t window = end.replies - begin.replies;
+  std::string server = core_window_json(begin.core, end.core, wall, window) + probe;
   std::printf(
       "{\"workload\":\"pipeline\",\"side\":\"%s\",\"command\":\"%s\",\"threads\":%d,"
       "\"conns_per_thread\":%d,\"pipeline\":%d,\"requests\":%lld,\"errors\":%lld,"
+      "\"window_requests\":%lld,\"warmup_s\":%.3f,"
       "\"seconds\":%.4f,\"ops_per_s\":%.1f,\"client_cpu_s\":%.4f,\"client_cpu_util\":%.3f,"
-      "\"reads_per_batch\":%.3f,\"writes_per_batch\":%.3f}\n",
+      "\"client_work_s\":%.4f,\"client_work_util\":%.3f,\"busy_poll\":%s,"
+      "\"reads_per_batch\":%.3f,\"writes_per_batch\":%.3f%s}\n",
       o.side == Side::kSemlock ? "semlock" : "redis", o.command.c_str(), threads,
       o.conns_per_thread, o.pipeline, static_cast<long long>(sum.replies),
-      static_cast<long long>(sum.errors), wall, wall > 0 ? static_cast<double>(sum.replies) / wall : 0,
-      cpu, wall > 0 ? cpu / wall : 0,
+      static_cast<long long>(sum.errors), static_cast<long long>(window),
+      total_batches < 0 ? o.warmup_s : 0.0, wall,
+      wall > 0 ? static_cast<double>(window) / wall : 0, cpu, wall > 0 ? cpu / wall : 0, work,
+      wall > 0 ? work / wall : 0, o.busy_poll ? "true" : "false",
       sum.batches ? static_cast<double>(sum.reads) / static_cast<double>(sum.batches) : 0,
-      sum.batches ? static_cast<double>(sum.writes) / static_cast<double>(sum.batches) : 0);
+      sum.batches ? static_cast<double>(sum.writes) / static_cast<double>(sum.batches) : 0,
+      server.c_str());
   return sum.errors == 0 ? 0 : 1;
 }
 

@@ -2,6 +2,7 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <atomic>
 #include <cstdio>
 #include <memory>
@@ -32,6 +33,7 @@ class Locker {
  public:
   Locker(const Options& o, std::string release_sha) : o_(o), sha_(std::move(release_sha)) {
     conn_.connect(o.host, o.port);
+    conn_.set_busy_poll(o.busy_poll);
   }
 
   // Tries once (wait_ms == 0) or blocks up to wait_ms (semlock only). Throws on an error reply.
@@ -209,11 +211,12 @@ int run_contend(const Options& o) {
   for (auto& s : wait) w.merge(s);
   std::printf(
       "{\"workload\":\"contend\",\"side\":\"%s\",\"clients\":%d,\"keys\":%d,\"hold_us\":%d,"
-      "\"think_us\":%d,"
+      "\"think_us\":%d,\"busy_poll\":%s,"
       "\"retry_ms\":%d,\"grants\":%lld,\"grants_per_s\":%.1f,\"min_grants\":%lld,"
       "\"max_grants\":%lld,\"fairness\":%.2f,\"handoffs\":%zu,\"handoff_p50_us\":%.1f,"
       "\"handoff_p99_us\":%.1f,\"wait_p50_us\":%.1f,\"wait_p99_us\":%.1f,\"timeouts\":%lld}\n",
-      side_name(o.side), o.clients, o.keys, o.hold_us, o.think_us, o.retry_ms,
+      side_name(o.side), o.clients, o.keys, o.hold_us, o.think_us,
+      o.busy_poll ? "true" : "false", o.retry_ms,
       static_cast<long long>(total), static_cast<double>(total) / secs, static_cast<long long>(mn),
       static_cast<long long>(mx), mn > 0 ? static_cast<double>(mx) / static_cast<double>(mn) : -1.0,
       h.size(), h.quantile_us(0.5), h.quantile_us(0.99), w.quantile_us(0.5), w.quantile_us(0.99),
@@ -272,6 +275,7 @@ int run_json(const Options& o) {
 int run_idle_rtt(const Options& o) {
   Conn conn;
   conn.connect(o.host, o.port);
+  conn.set_busy_poll(o.busy_poll);
   Samples rtt;
   int64_t end = now_ns() + static_cast<int64_t>(o.duration_s * 1e9);
   while (now_ns() < end) {
@@ -282,9 +286,10 @@ int run_idle_rtt(const Options& o) {
     rtt.add(now_ns() - t0);
   }
   std::printf(
-      "{\"workload\":\"idle-rtt\",\"side\":\"%s\",\"idle_us\":%d,\"pings\":%zu,"
-      "\"rtt_p50_us\":%.1f,\"rtt_p99_us\":%.1f}\n",
-      side_name(o.side), o.hold_us, rtt.size(), rtt.quantile_us(0.5), rtt.quantile_us(0.99));
+      "{\"workload\":\"idle-rtt\",\"side\":\"%s\",\"idle_us\":%d,\"busy_poll\":%s,"
+      "\"pings\":%zu,\"rtt_p50_us\":%.1f,\"rtt_p99_us\":%.1f}\n",
+      side_name(o.side), o.hold_us, o.busy_poll ? "true" : "false", rtt.size(),
+      rtt.quantile_us(0.5), rtt.quantile_us(0.99));
   return 0;
 }
 
@@ -366,12 +371,22 @@ int run_expiry(const Options& o) {
       wc.read_reply();
     });
   });
-  int64_t zero_at = 0;
+  // DBSIZE is polled every millisecond from 200 ms before the last deadline. The reclaim
+  // happened after the last poll that still found keys was sent (nonzero_sent) and before the
+  // answer 0 arrived (zero_at): a wide interval means the poller itself was late (its wake-up
+  // delayed on a busy machine), a narrow one late behind the deadline means the server.
+  int64_t zero_at = 0, nonzero_sent = 0, max_gap = 0, prev_poll = 0;
   int64_t give_up = last_deadline + 30LL * 1000000000;
   while (now_ns() < give_up) {
-    if (now_ns() > last_deadline - 200000000 && dbsize(conn) == 0) {
-      zero_at = now_ns();
-      break;
+    int64_t sent = now_ns();
+    if (sent > last_deadline - 200000000) {
+      if (prev_poll > 0) max_gap = std::max(max_gap, sent - prev_poll);
+      prev_poll = sent;
+      if (dbsize(conn) == 0) {
+        zero_at = now_ns();
+        break;
+      }
+      nonzero_sent = sent;
     }
     std::this_thread::sleep_for(std::chrono::milliseconds(1));
   }
@@ -386,12 +401,16 @@ int run_expiry(const Options& o) {
   std::printf(
       "{\"workload\":\"expiry\",\"side\":\"%s\",\"count\":%d,\"granted\":%lld,"
       "\"fill_seconds\":%.3f,\"ttl_ms\":%d,\"reclaimed\":%s,\"reclaim_ms\":%.2f,"
-      "\"waiters\":%d,\"waiters_not_granted\":%lld,\"waiters_granted_ms\":%.2f}\n",
+      "\"waiters\":%d,\"waiters_not_granted\":%lld,\"waiters_granted_ms\":%.2f,"
+      "\"reclaim_after_ms\":%.2f,\"poll_gap_max_ms\":%.2f}\n",
       side_name(o.side), o.count, static_cast<long long>(granted),
       static_cast<double>(t_last - t0) / 1e9, o.ttl_ms, zero_at > 0 ? "true" : "false",
       zero_at > 0 ? static_cast<double>(zero_at - last_deadline) / 1e6 : -1.0, waiters,
       static_cast<long long>(not_granted),
-      waiters > 0 && last_grant > 0 ? static_cast<double>(last_grant - last_deadline) / 1e6 : -1.0);
+      waiters > 0 && last_grant > 0 ? static_cast<double>(last_grant - last_deadline) / 1e6 : -1.0,
+      zero_at > 0 && nonzero_sent > 0 ? static_cast<double>(nonzero_sent - last_deadline) / 1e6
+                                      : -1.0,
+      static_cast<double>(max_gap) / 1e6);
   return 0;
 }
 

@@ -29,9 +29,14 @@ struct Options {
   int threads = 1;                  // client threads, each with conns_per_thread connections
   int conns_per_thread = 8;
   int pipeline = 16;                // commands per batch in flight on one connection
+  int inflight = 1;                 // batches in flight per connection (2: never runs dry)
+  int probe_cpu = -1;               // pipeline: time a fixed probe on this CPU first
+  bool busy_poll = false;           // pipeline, idle-rtt, contend: poll, never sleep on replies
   int keyspace = 100000;            // random keys prefix + 12 digits, as redis-benchmark -r
   long long requests = 0;           // > 0: stop after this many (deterministic), else duration
   std::string command = "acquire";  // acquire | setnx | ping
+  double warmup_s = 0;              // pipeline, timed: seconds run before the measured window
+  int server_pid = 0;               // pipeline: > 0, report this process's CPU over the window
 };
 
 // Acquire-release cycles with owners, each client on its own keys (no contention).

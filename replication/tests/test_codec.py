@@ -9,6 +9,7 @@ import argparse
 import json
 import os
 import shutil
+import socket
 import struct
 import subprocess
 import sys
@@ -79,6 +80,21 @@ def check_eof(binary, work):
     print("ok eof: exit 2 after %.3fs" % took)
 
 
+def check_write_fails(binary, work):
+    """The server's end stops reading (it died while the sidecar writes): the failed write takes
+    the same exit as EOF - WAL synced, status 2, "server gone" - which one side notices first
+    is a race when the server dies (CI once saw the write side win)."""
+    m = single(binary, work, "epipe")
+    m.wait(lambda: m.status is not None and m.status["role"] == LEADER, 10, "single leader")
+    m.sock.shutdown(socket.SHUT_RD)   # our read side closed: the sidecar's next write is EPIPE
+    t0 = time.monotonic()
+    m.propose(1, b"x")                # its commit is an ENTRIES frame written to fd 3
+    expect_exit(m, 2, "fd 3 closed (server gone); exiting")
+    took = time.monotonic() - t0
+    assert took < 2.0, "exit took %.2fs after the failed write" % took
+    print("ok failed write: exit 2 after %.3fs" % took)
+
+
 def check_bad_command_line(binary, work):
     cases = [
         ([], "--id must be in 1..2^63"),
@@ -125,6 +141,7 @@ def main():
     try:
         check_bad_frames(a.bin, work)
         check_eof(a.bin, work)
+        check_write_fails(a.bin, work)
         check_bad_command_line(a.bin, work)
         check_port_in_use(a.bin, work)
         check_no_fd3(a.bin, work)

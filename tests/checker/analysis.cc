@@ -387,6 +387,14 @@ class Analyzer {
         lev[k].push_back({op.send, 1});
         lev[k].push_back({end >= kNever ? kNever : end + opt_.wheel_lag + 1, -1});
       }
+      if (op.path == Path::kAcquireAll && op.wait_ms > 0) {
+        // A waiting ACQUIREALL keeps a free permit for itself (engine/multi.cc): as a holder.
+        Nanos end = op.recv >= 0 ? op.recv : unanswered_waiter_end(op);
+        for (auto* v : {&hev[k], &lev[k]}) {
+          v->push_back({op.send, 1});
+          v->push_back({end >= kNever ? kNever : end + opt_.wheel_lag + 1, -1});
+        }
+      }
       if (op.kind == OpKind::kAcquire && op.wait_ms > 0) {
         Nanos end = op.recv >= 0 ? op.recv : unanswered_waiter_end(op);
         wev[k].push_back({op.send, 1});
@@ -620,42 +628,6 @@ class Analyzer {
 
 }  // namespace
 
-const char* path_name(Path p) {
-  switch (p) {
-    case Path::kSemAcquire:
-      return "SEMLOCK.ACQUIRE";
-    case Path::kJsonAcquire:
-      return "json acquire";
-    case Path::kSetNx:
-      return "SET NX PX";
-    case Path::kSemRelease:
-      return "SEMLOCK.RELEASE";
-    case Path::kDelIfEq:
-      return "DELIFEQ";
-    case Path::kDelEx:
-      return "DELEX IFEQ";
-    case Path::kEvalDel:
-      return "EVAL compare-and-delete";
-    case Path::kJsonRelease:
-      return "json release";
-    case Path::kSemExtend:
-      return "SEMLOCK.EXTEND";
-    case Path::kEvalPexpire:
-      return "EVAL compare-and-pexpire";
-    case Path::kJsonExtend:
-      return "json extend";
-    case Path::kSemForce:
-      return "SEMLOCK.FORCERELEASE";
-    case Path::kDel:
-      return "DEL";
-    case Path::kJsonForce:
-      return "json force_release";
-    case Path::kJsonReleaseAll:
-      return "json release (no owner)";
-  }
-  return "?";
-}
-
 void Report::add(Violation v) {
   auto& n = violations[v.kind];
   std::size_t shown = 0;
@@ -671,56 +643,9 @@ std::uint64_t Report::total_violations() const {
 }
 
 Report analyze(const Run& run, const AnalysisOptions& options) {
-  return Analyzer(run, options).go();
-}
-
-std::string describe(const Run& run, const Op& op, Nanos origin) {
-  auto rel = [&](Nanos t) {
-    char buf[32];
-    std::snprintf(buf, sizeof buf, "%+.3f", static_cast<double>(t - origin) / 1e6);
-    return std::string(buf);
-  };
-  const Conn& c = run.conns[static_cast<std::size_t>(op.conn)];
-  std::string s = "[" + rel(op.send) + " -> " + (op.recv >= 0 ? rel(op.recv) : "no reply") +
-                  " ms] w" + std::to_string(op.worker) + " conn" + std::to_string(op.conn) + " " +
-                  path_name(op.path) + " " + run.keys[static_cast<std::size_t>(op.key)].name;
-  if (!op.owner.empty()) s += " owner=" + op.owner;
-  if (op.ttl_ms > 0) s += " ttl=" + std::to_string(op.ttl_ms);
-  if (op.wait_ms > 0) s += " wait=" + std::to_string(op.wait_ms);
-  if (op.session) s += " SESSION";
-  if (op.kind == OpKind::kRefresh) s += " (re-acquire)";
-  s += " => ";
-  switch (op.result) {
-    case Result::kNoReply:
-      s += "no reply";
-      break;
-    case Result::kGranted:
-      s += "granted fence=" + std::to_string(op.fence);
-      break;
-    case Result::kNotGranted:
-      s += "not granted";
-      break;
-    case Result::kOne:
-      s += "1";
-      break;
-    case Result::kZero:
-      s += "0";
-      break;
-    case Result::kCount:
-      s += "removed " + std::to_string(op.count);
-      break;
-    case Result::kError:
-      s += "error " + op.error;
-      break;
-  }
-  if (c.close < kNever) {
-    s += std::string("; conn closed ") +
-         (c.by_server ? "by server"
-          : c.rst     ? "by RST"
-                      : "by FIN") +
-         " at " + rel(c.close);
-  }
-  return s;
+  Report report = Analyzer(run, options).go();
+  check_all_or_nothing(run, report);  // analysis_multi.cc
+  return report;
 }
 
 }  // namespace semlock::checker

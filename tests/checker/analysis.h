@@ -63,6 +63,9 @@ struct Report {
 };
 
 Report analyze(const Run& run, const AnalysisOptions& options);
+// SEMLOCK.ACQUIREALL (analysis_multi.cc): a grant names every key's fence, granted in one step
+// (consecutive fences); a refusal leaves no key held by its owner (no partial hold).
+void check_all_or_nothing(const Run& run, Report& report);
 
 // One op as a readable line, times relative to `origin`.
 std::string describe(const Run& run, const Op& op, Nanos origin);

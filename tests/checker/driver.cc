@@ -92,6 +92,7 @@ void merge(std::vector<Shard>& shards, Run& run) {
     }
     for (auto& c : s.conns) run.conns.push_back(c);
     for (auto& i : s.infos) run.infos.push_back(std::move(i));
+    for (auto& m : s.multi) run.multi.push_back(std::move(m));
   }
 }
 

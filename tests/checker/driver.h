@@ -49,6 +49,7 @@ struct Shard {
   std::vector<Op> ops;
   std::vector<Conn> conns;
   std::vector<Info> infos;
+  std::vector<MultiObs> multi;  // SEMLOCK.ACQUIREALL observations (worker_multi.cc)
 };
 
 // Runs `options.workers` workers and one observer until control.stop; returns their records.

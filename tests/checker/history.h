@@ -33,7 +33,8 @@ enum class Path : std::uint8_t {
   kSemForce,       // SEMLOCK.FORCERELEASE key
   kDel,            // DEL key
   kJsonForce,      // {"action":"force_release"}
-  kJsonReleaseAll  // {"action":"release"} without owner: every holder of the key
+  kJsonReleaseAll,  // {"action":"release"} without owner: every holder of the key
+  kAcquireAll       // SEMLOCK.ACQUIREALL ttl 2 k1 k2 OWNER o [WAIT w]: one grant op per key
 };
 const char* path_name(Path p);
 
@@ -99,7 +100,22 @@ struct KeySpec {
   int limit = 1;
 };
 
+// One SEMLOCK.ACQUIREALL as its worker saw it (analysis_multi.cc checks all-or-nothing). Its
+// grants are also ops (one per key, path kAcquireAll), so mutual exclusion covers them.
+struct MultiObs {
+  Nanos send = 0, recv = -1;  // recv = -1: no reply
+  int worker = 0;
+  std::string owner;
+  std::vector<int> keys;
+  bool granted = false;
+  std::vector<std::uint64_t> fences;  // as the reply gave them
+  std::string error;                  // an error reply, or a reply of the wrong shape
+  // After a refusal: SEMLOCK.INFO of each key, read at once; true where it showed `owner`.
+  std::vector<bool> held_after_refusal;
+};
+
 struct Run {
+  std::vector<MultiObs> multi;
   std::vector<KeySpec> keys;
   std::vector<Op> ops;
   std::vector<Conn> conns;

@@ -67,6 +67,8 @@ class Worker {
         ghost_probe();
       } else if (opt_.enabled("handoff") && chance(0.01)) {
         expiry_handoff();
+      } else if (proto_ == Proto::kResp && opt_.enabled("acquireall") && chance(0.04)) {
+        all_or_nothing();  // worker_multi.cc
       } else {
         cycle();
       }
@@ -544,6 +546,8 @@ class Worker {
   void snapshot_own_key();
   void expiry_handoff();
   void double_derived_wait();
+  // SEMLOCK.ACQUIREALL on two shared mutexes (worker_multi.cc).
+  void all_or_nothing();
 
   const DriverOptions& opt_;
   DriverControl& ctl_;

@@ -10,15 +10,8 @@ import unittest
 import redis
 from redis.exceptions import ResponseError, WatchError
 
+from clients_wire import encode
 from semlock_server import Server
-
-
-def encode(*parts):
-    out = b"*%d\r\n" % len(parts)
-    for p in parts:
-        p = p.encode() if isinstance(p, str) else p
-        out += b"$%d\r\n%s\r\n" % (len(p), p)
-    return out
 
 
 class Raw:

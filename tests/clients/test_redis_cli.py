@@ -37,8 +37,11 @@ class RedisCliTest(unittest.TestCase):
         self.assertEqual(self.cli("SEMLOCK.EXISTS", "cli:a"), "(integer) 1\n")
         self.assertEqual(self.cli("SEMLOCK.EXTEND", "cli:a", "me", "60000"), "(integer) 1\n")
         info = self.cli("SEMLOCK.INFO", "cli:a").splitlines()
-        self.assertEqual(info[0:4], ['1) "limit"', "2) (integer) 1", '3) "holders"', '4) 1) 1) "me"'])
-        self.assertEqual(info[-4:], ['5) "waiters"', "6) (integer) 0", '7) "waiter_ages"', "8) (empty array)"])
+        # Fourteen elements: redis-cli right-aligns the indexes.
+        self.assertEqual(info[0:4], [' 1) "limit"', " 2) (integer) 1", ' 3) "holders"', ' 4) 1) 1) "me"'])
+        self.assertEqual(info[-10:-6], [' 5) "waiters"', " 6) (integer) 0", ' 7) "waiter_ages"', " 8) (empty array)"])
+        self.assertEqual(info[-6:-2], [' 9) "mode"', '10) "exclusive"', '11) "holds"', '12) 1) (integer) 1'])
+        self.assertEqual(info[-2:], ['13) "notify"', "14) (empty array)"])
         self.assertEqual(self.cli("SEMLOCK.RELEASE", "cli:a", "me"), "(integer) 1\n")
         self.assertEqual(self.cli("SEMLOCK.INFO", "cli:a"), "(nil)\n")
         self.assertEqual(self.cli("semlock.acquire", "cli:a"),

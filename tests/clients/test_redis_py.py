@@ -77,14 +77,15 @@ class RedisPyTest(unittest.TestCase):
         lock.release()
 
     def test_blocking_acquire_with_timeout(self):
-        holder = self.r.lock("py:block", timeout=1)
+        # A 3 s TTL: the 0.3 s attempt below must end before it, even on a stalled machine.
+        holder = self.r.lock("py:block", timeout=3)
         self.assertTrue(holder.acquire())
         waiter = self.r.lock("py:block", timeout=5, sleep=0.02)
         t0 = time.monotonic()
         self.assertFalse(waiter.acquire(blocking=True, blocking_timeout=0.3))
         self.assertGreaterEqual(time.monotonic() - t0, 0.25)  # redis-py stops one sleep early
         # The holder's TTL runs out: the waiter gets it.
-        self.assertTrue(waiter.acquire(blocking=True, blocking_timeout=5))
+        self.assertTrue(waiter.acquire(blocking=True, blocking_timeout=20))
         self.assertTrue(waiter.owned())
         with self.assertRaises(LockNotOwnedError):
             holder.release()  # expired, and now another owner's

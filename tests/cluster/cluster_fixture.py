@@ -30,10 +30,17 @@ class RespError(str):
     """A RESP error reply, without the leading '-'."""
 
 
+_PORTS_GIVEN = set()  # a test that starts many members must not get one port twice
+
+
 def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+    while True:
+        with socket.socket() as s:
+            s.bind(("127.0.0.1", 0))
+            port = s.getsockname()[1]
+        if port not in _PORTS_GIVEN:
+            _PORTS_GIVEN.add(port)
+            return port
 
 
 def encode(*args):
@@ -240,8 +247,10 @@ class Cluster:
             m.start()
         return self
 
-    def wait_leader(self, timeout=15, exclude=()):
-        """The member that reports itself leader AND serving, agreed on by every live member."""
+    def wait_leader(self, timeout=60, exclude=()):
+        """The member that reports itself leader AND serving, agreed on by every live member.
+        (The default is generous: on a loaded machine the first elections of a new group once
+        churned past 15 s. Tests that bound a failover's time pass their own timeout.)"""
         deadline = time.time() + timeout
         excluded = {m.id for m in exclude}
         last = None
@@ -261,7 +270,7 @@ class Cluster:
             time.sleep(0.05)
         raise AssertionError("no leader within %ss: %r" % (timeout, last))
 
-    def wait_applied(self, index, members=None, timeout=10):
+    def wait_applied(self, index, members=None, timeout=30):
         """Every given member (default: every live one) has applied `index`."""
         deadline = time.time() + timeout
         members = members or [m for m in self.members if m.alive()]
@@ -292,3 +301,64 @@ class Cluster:
         if self.own_workdir and exc_type is None:
             shutil.rmtree(self.workdir, ignore_errors=True)
         return False
+
+
+# ---------------------------------------------------------------- shared by the cluster tests
+
+def check(cond, what):
+    """A test's assertion: raises AssertionError(what) unless cond, else prints "ok: what"."""
+    if not cond:
+        raise AssertionError(what)
+    print("ok:", what)
+
+
+def wait_for(pred, timeout, what):
+    """check() of pred(), asked every 50 ms until it holds or `timeout` seconds have passed."""
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        if pred():
+            print("ok:", what)
+            return
+        time.sleep(0.05)
+    raise AssertionError(what)
+
+
+def json_line(port, obj):
+    """One JSON request on a fresh connection to `port`; its reply line, parsed."""
+    with socket.create_connection(("127.0.0.1", port), timeout=10) as s:
+        s.sendall((json.dumps(obj) + "\n").encode())
+        buf = b""
+        while not buf.endswith(b"\n"):
+            chunk = s.recv(65536)
+            if not chunk:
+                break
+            buf += chunk
+    return json.loads(buf)
+
+
+def freeze(member, sig):
+    """Sends `sig` (SIGSTOP, SIGCONT) to a member's server and its Raft sidecar."""
+    for pid in [member.proc.pid] + member.sidecar_pids():
+        os.kill(pid, sig)
+
+
+def make_leader(cl, member):
+    """Makes `member` the leader (followers forward reads: a member's own state answers once it
+    leads). The leader is killed; if another member wins, it is frozen while the killed one comes
+    back: the killed one's log lacks the new term's entry, so only `member` can win."""
+    leader = cl.wait_leader()
+    if leader is member:
+        return leader
+    leader.kill9()
+    new = cl.wait_leader(exclude=[leader], timeout=30)
+    if new is member:
+        leader.start()
+    else:
+        pids = new.sidecar_pids()
+        os.kill(pids[0], signal.SIGSTOP)
+        try:
+            leader.start()
+            cl.wait_leader(exclude=[new], timeout=30)
+        finally:
+            os.kill(pids[0], signal.SIGCONT)
+    return cl.wait_leader(timeout=30)

@@ -20,27 +20,9 @@ import sys
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from cluster_fixture import Cluster, RespError  # noqa: E402
+from cluster_fixture import Cluster, RespError, check, json_line  # noqa: E402
 
 ELECTION_S = 1.0
-
-
-def check(cond, what):
-    if not cond:
-        raise AssertionError(what)
-    print("ok:", what)
-
-
-def json_line(port, obj):
-    with socket.create_connection(("127.0.0.1", port), timeout=10) as s:
-        s.sendall((json.dumps(obj) + "\n").encode())
-        buf = b""
-        while not buf.endswith(b"\n"):
-            chunk = s.recv(65536)
-            if not chunk:
-                break
-            buf += chunk
-    return json.loads(buf)
 
 
 def http_post(port, path, body):

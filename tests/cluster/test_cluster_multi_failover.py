@@ -18,15 +18,9 @@ import sys
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from cluster_fixture import Cluster  # noqa: E402
+from cluster_fixture import Cluster, check  # noqa: E402
 
 DOWN = "CLUSTERDOWN The cluster is down"
-
-
-def check(cond, what):
-    if not cond:
-        raise AssertionError(what)
-    print("ok:", what)
 
 
 def failover(bin_path):

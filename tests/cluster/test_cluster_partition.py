@@ -21,16 +21,10 @@ import threading
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from cluster_fixture import Cluster, RespError, free_port  # noqa: E402
+from cluster_fixture import Cluster, RespError, check, free_port  # noqa: E402
 from netproxy import NetProxy  # noqa: E402
 
 ET = 1.0
-
-
-def check(cond, what):
-    if not cond:
-        raise AssertionError(what)
-    print("ok:", what)
 
 
 class ProxiedCluster:

@@ -17,16 +17,10 @@ import threading
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from cluster_fixture import Cluster  # noqa: E402
+from cluster_fixture import Cluster, check  # noqa: E402
 
 KEYS = ["m%d" % i for i in range(8)]
 SEM = "sem"
-
-
-def check(cond, what):
-    if not cond:
-        raise AssertionError(what)
-    print("ok:", what)
 
 
 class Load:
@@ -147,10 +141,16 @@ def main():
         for m in (followers[1], leader):
             t0 = time.time()
             m.proc.terminate()
-            m.proc.wait(10)
+            m.proc.wait(30)
             took = time.time() - t0
             print("member %d exited %.2f s after SIGTERM" % (m.id, took))
-            check(took < 2.0, "member %d exits promptly on SIGTERM (%.2f s)" % (m.id, took))
+            # Promptly: not after waiting out the 5 s shutdown grace period for replies held for
+            # a sidecar already stopped (the defect). Told by its log, not by a wall-clock bound
+            # (a loaded machine once needed over 2 s for a prompt exit).
+            with open(m.log_path, "rb") as f:
+                waited = b"Shutdown grace period over" in f.read()
+            check(not waited, "member %d exits on SIGTERM without waiting out the grace period "
+                  "(%.2f s)" % (m.id, took))
         load.stop()
     print("PASS")
 

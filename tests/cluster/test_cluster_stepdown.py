@@ -17,13 +17,7 @@ import sys
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from cluster_fixture import Cluster, RespError  # noqa: E402
-
-
-def check(cond, what):
-    if not cond:
-        raise AssertionError(what)
-    print("ok:", what)
+from cluster_fixture import Cluster, RespError, check  # noqa: E402
 
 
 def snapshots(bin_path):

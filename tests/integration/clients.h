@@ -94,6 +94,13 @@ class RespConn {
   RawClient raw_;
 };
 
+// How many wait on `key`, by SEMLOCK.INFO's waiters field (-1 when the reply has none).
+inline long long waiters(RespConn& c, const std::string& key) {
+  auto info = c.cmd({"SEMLOCK.INFO", key});
+  const auto* w = info.field("waiters");
+  return w != nullptr ? w->integer : -1;
+}
+
 struct ReplyDeleter {
   void operator()(redisReply* r) const {
     if (r != nullptr) freeReplyObject(r);

@@ -268,6 +268,148 @@ BOOST_AUTO_TEST_CASE(sorted_sets_match_redis) {
   same_as_redis(s, 3);
 }
 
+// Issue 14: the range reads lock libraries send besides ZRANGE (ZREVRANGEBYSCORE, BYLEX, REV,
+// ZREVRANK), their option errors in Redis's order, and the same commands from a script.
+BOOST_AUTO_TEST_CASE(sorted_set_ranges_match_redis) {
+  Script s = {
+      {"ZADD", "r:s", "1", "a", "2", "b", "2", "bb", "3", "c", "4", "d", "5", "e"},
+      {"ZREVRANGEBYSCORE", "r:s", "+inf", "-inf"},
+      {"ZREVRANGEBYSCORE", "r:s", "4", "(2", "WITHSCORES"},
+      {"ZREVRANGEBYSCORE", "r:s", "+inf", "-inf", "LIMIT", "1", "2", "WITHSCORES"},
+      {"ZREVRANGEBYSCORE", "r:s", "+inf", "-inf", "WITHSCORES", "LIMIT", "5", "10"},
+      {"ZREVRANGEBYSCORE", "r:s", "+inf", "-inf", "LIMIT", "-1", "2"},
+      {"ZREVRANGEBYSCORE", "r:s", "+inf", "-inf", "LIMIT", "0", "0"},
+      {"ZREVRANGEBYSCORE", "r:s", "+inf", "-inf", "LIMIT", "2", "-5"},
+      {"ZREVRANGEBYSCORE", "r:s", "1", "5"},
+      {"ZREVRANGEBYSCORE", "r:s", "(2", "(2"},
+      {"ZREVRANGEBYSCORE", "r:s", "x", "1"},
+      {"ZREVRANGEBYSCORE", "r:s", "5", "1", "LIMIT", "0"},
+      {"ZREVRANGEBYSCORE", "r:s", "5", "1", "LIMIT", "x", "1"},
+      {"ZREVRANGEBYSCORE", "r:s", "5", "1", "REV"},
+      {"ZREVRANGEBYSCORE", "r:s", "5", "1", "BYSCORE"},
+      {"ZREVRANGEBYSCORE", "r:none", "5", "1"},
+      {"ZRANGEBYSCORE", "r:s", "1", "5", "REV"},
+      {"ZRANGE", "r:s", "(4", "2", "BYSCORE", "REV", "WITHSCORES"},
+      {"ZRANGE", "r:s", "0", "-1", "REV", "REV"},
+      {"ZRANGE", "r:s", "0", "-1", "BYSCORE", "BYLEX"},
+      {"ZRANGE", "r:s", "0", "-1", "LIMIT", "0", "-1"},
+      {"ZRANGE", "r:s", "0", "-1", "LIMIT", "1", "1"},
+      {"ZRANGE", "r:s", "0", "-1", "LIMIT", "1"},
+      {"ZRANGE", "r:s", "0", "-1", "WITHSCORES", "WITHSCORES"},
+      {"ZREVRANGE", "r:s", "0", "2", "WITHSCORES", "WITHSCORES"},
+      {"ZREVRANGE", "r:s", "0", "2", "LIMIT", "0", "1"},
+      {"ZREVRANGE", "r:s", "0", "2", "REV"},
+      {"ZREVRANK", "r:s", "a"},
+      {"ZREVRANK", "r:s", "bb"},
+      {"ZREVRANK", "r:s", "nope"},
+      {"ZREVRANK", "r:none", "a"},
+      {"ZRANK", "r:s", "bb"},
+      // Lexicographic ranges: every member with the same score, the case Redis defines.
+      {"ZADD", "r:l", "0", "alpha", "0", "beta", "0", "b", "0", "c", "0", "", "0", "delta"},
+      {"ZRANGEBYLEX", "r:l", "-", "+"},
+      {"ZRANGEBYLEX", "r:l", "[b", "(d"},
+      {"ZRANGEBYLEX", "r:l", "(b", "[delta"},
+      {"ZRANGEBYLEX", "r:l", "[", "[b"},
+      {"ZRANGEBYLEX", "r:l", "(", "+"},
+      {"ZRANGEBYLEX", "r:l", "-", "+", "LIMIT", "1", "3"},
+      {"ZRANGEBYLEX", "r:l", "-", "+", "LIMIT", "-1", "3"},
+      {"ZRANGEBYLEX", "r:l", "-", "+", "LIMIT", "4", "-1"},
+      {"ZRANGEBYLEX", "r:l", "[c", "[b"},
+      {"ZRANGEBYLEX", "r:l", "[b", "(b"},
+      {"ZRANGEBYLEX", "r:l", "[b", "[b"},
+      {"ZRANGEBYLEX", "r:l", "+", "-"},
+      {"ZRANGEBYLEX", "r:l", "-", "-"},
+      {"ZRANGEBYLEX", "r:l", "+", "+"},
+      {"ZRANGEBYLEX", "r:l", "[zz", "+"},
+      {"ZRANGEBYLEX", "r:l", "b", "+"},
+      {"ZRANGEBYLEX", "r:l", "-x", "+"},
+      {"ZRANGEBYLEX", "r:l", "", "+"},
+      {"ZRANGEBYLEX", "r:l", "-", "+", "WITHSCORES"},
+      {"ZRANGEBYLEX", "r:l", "-", "+", "REV"},
+      {"ZRANGEBYLEX", "r:l", "-", "+", "BYLEX"},
+      {"ZRANGEBYLEX", "r:l", "-", "+", "LIMIT", "0", "x"},
+      {"ZREVRANGEBYLEX", "r:l", "+", "-"},
+      {"ZREVRANGEBYLEX", "r:l", "(delta", "[b", "LIMIT", "1", "5"},
+      {"ZREVRANGEBYLEX", "r:l", "-", "+"},
+      {"ZRANGE", "r:l", "[b", "[d", "BYLEX"},
+      {"ZRANGE", "r:l", "[d", "[b", "BYLEX", "REV"},
+      {"ZRANGE", "r:l", "+", "-", "BYLEX", "REV", "LIMIT", "2", "2"},
+      {"ZRANGE", "r:l", "-", "+", "BYLEX", "WITHSCORES"},
+      {"ZRANGE", "r:l", "-", "+", "BYLEX", "LIMIT", "0", "2", "WITHSCORES"},
+      {"ZRANGE", "r:l", "1", "+", "BYLEX"},
+      {"ZRANGEBYLEX", "r:none", "-", "+"},
+      {"ZREVRANK", "r:l", "beta"},
+      // Mixed scores on a small set: Redis walks its packed form member by member.
+      {"ZADD", "r:m", "1", "b", "2", "a", "3", "d", "4", "c"},
+      {"ZRANGEBYLEX", "r:m", "[b", "+"},
+      {"ZRANGEBYLEX", "r:m", "-", "[b"},
+      {"ZREVRANGEBYLEX", "r:m", "[c", "-"},
+      {"ZREVRANGEBYLEX", "r:m", "+", "[c"},
+      // Wrong types and scripts.
+      {"HSET", "r:h", "f", "v"},
+      {"ZREVRANGEBYSCORE", "r:h", "+inf", "-inf"},
+      {"ZRANGEBYLEX", "r:h", "-", "+"},
+      {"ZRANGEBYLEX", "r:h", "x", "+"},
+      {"ZREVRANK", "r:h", "f"},
+      {"ZRANGE", "r:h", "-", "+", "BYLEX"},
+      {"EVAL", "return redis.call('ZREVRANGEBYSCORE', KEYS[1], '+inf', '-inf', 'WITHSCORES')", "1",
+       "r:s"},
+      {"EVAL", "return redis.call('ZRANGEBYLEX', KEYS[1], '[b', '+', 'LIMIT', '0', '2')", "1",
+       "r:l"},
+      {"EVAL", "return redis.call('ZRANGE', KEYS[1], '+', '-', 'BYLEX', 'REV')", "1", "r:l"},
+      {"EVAL", "return redis.call('ZREVRANK', KEYS[1], 'c')", "1", "r:s"},
+      {"EVAL", "return redis.pcall('ZRANGEBYLEX', KEYS[1], '-', '+')", "1", "r:h"},
+      // Scripts get RESP2 replies whatever the caller speaks (a RESP3 caller got pairs).
+      {"EVAL", "return redis.call('ZRANGE', KEYS[1], 0, 1, 'WITHSCORES')", "1", "r:s"},
+      {"EVAL", "return redis.call('ZPOPMIN', KEYS[1], 2)", "1", "r:s"},
+      {"DEL", "r:s", "r:l", "r:m", "r:h"},
+  };
+  // A set past the packed size, bisected: same-score members and a score range.
+  std::vector<std::string> big{"ZADD", "r:big"};
+  for (int i = 0; i < 300; ++i) {
+    big.push_back("0");
+    big.push_back("m" + std::to_string(1000 + i * 7 % 300));
+  }
+  s.insert(s.begin(), big);
+  s.insert(s.begin() + 1, {{"ZRANGEBYLEX", "r:big", "[m1100", "(m1110"},
+                           {"ZREVRANGEBYLEX", "r:big", "(m1200", "[m1190", "LIMIT", "2", "3"},
+                           {"ZRANGEBYLEX", "r:big", "(m1298", "+"},
+                           {"ZRANGEBYLEX", "r:big", "-", "[m1001"},
+                           {"ZRANGE", "r:big", "[m1250", "-", "BYLEX", "REV", "LIMIT", "0", "3"},
+                           {"ZREVRANK", "r:big", "m1010"},
+                           {"DEL", "r:big"}});
+  same_as_redis(s, 2);
+  same_as_redis(s, 3);
+}
+
+// ZRANK/ZREVRANK WITHSCORE are Redis 7.2's: the redis-server here (7.0) refuses them, so these
+// are 7.2's bytes written out.
+BOOST_AUTO_TEST_CASE(zrank_withscore_as_redis_7_2) {
+  Raw c(shared_server().port());
+  c.cmd({"DEL", "w:z", "w:h"});
+  c.cmd({"ZADD", "w:z", "1.5", "a", "2", "b", "3", "c"});
+  BOOST_TEST(c.cmd({"ZRANK", "w:z", "a", "WITHSCORE"}) == "*2\r\n:0\r\n$3\r\n1.5\r\n");
+  BOOST_TEST(c.cmd({"ZREVRANK", "w:z", "a", "withscore"}) == "*2\r\n:2\r\n$3\r\n1.5\r\n");
+  BOOST_TEST(c.cmd({"ZRANK", "w:z", "nope", "WITHSCORE"}) == "*-1\r\n");
+  BOOST_TEST(c.cmd({"ZREVRANK", "w:none", "a", "WITHSCORE"}) == "*-1\r\n");
+  BOOST_TEST(c.cmd({"ZRANK", "w:z", "nope"}) == "$-1\r\n");
+  BOOST_TEST(c.cmd({"ZRANK", "w:z", "a", "WITHSCORES"}) == "-ERR syntax error\r\n");
+  BOOST_TEST(c.cmd({"ZRANK", "w:z", "a", "WITHSCORE", "x"}) ==
+             "-ERR wrong number of arguments for 'zrank' command\r\n");
+  BOOST_TEST(c.cmd({"ZREVRANK", "w:z", "a", "WITHSCORE", "x"}) ==
+             "-ERR wrong number of arguments for 'zrevrank' command\r\n");
+  c.cmd({"HSET", "w:h", "f", "v"});
+  BOOST_TEST(c.cmd({"ZRANK", "w:h", "f", "WITHSCORE"}) ==
+             "-WRONGTYPE Operation against a key holding the wrong kind of value\r\n");
+  BOOST_TEST(c.cmd({"EVAL", "return redis.call('ZREVRANK', KEYS[1], 'c', 'WITHSCORE')", "1",
+                    "w:z"}) == "*2\r\n:0\r\n$1\r\n3\r\n");
+  BOOST_TEST(c.cmd({"HELLO", "3"}).starts_with("%"));
+  BOOST_TEST(c.cmd({"ZREVRANK", "w:z", "b", "WITHSCORE"}) == "*2\r\n:1\r\n,2\r\n");
+  BOOST_TEST(c.cmd({"ZRANK", "w:z", "nope", "WITHSCORE"}) == "_\r\n");
+  BOOST_TEST(c.cmd({"ZRANK", "w:z", "nope"}) == "_\r\n");
+  BOOST_TEST(c.cmd({"DEL", "w:z", "w:h"}) == ":2\r\n");
+}
+
 BOOST_AUTO_TEST_CASE(lists_match_redis) {
   const Script s = {
       {"RPUSH", "l:1", "a", "b", "c"},
@@ -386,7 +528,11 @@ BOOST_AUTO_TEST_CASE(blocking_pops_are_bounded_by_max_waiters) {
   Server s(ServerOptions{}.with_config(R"("limits":{"max_waiters":1})"));
   Raw a(s.port()), b(s.port()), c(s.port());
   a.raw().send(resp_command({"BLPOP", "q", "0"}));
-  sleep_for(Ms{50});
+  // a is the one waiter before b asks (a fixed 50 ms was not enough on a loaded machine: b would
+  // then have been the waiter, blocked for good).
+  BOOST_REQUIRE(eventually(
+      [&] { return c.cmd({"INFO", "clients"}).find("blocked_clients:1\r\n") != std::string::npos; },
+      Ms{30000}));
   BOOST_TEST(b.cmd({"BLPOP", "q", "0"}) ==
              "-OVERLIMIT maximum waiters limit reached: 1/1\r\n");
   BOOST_TEST(b.cmd({"SEMLOCK.ACQUIRE", "m", "1000"}).starts_with("*2"));

@@ -15,6 +15,7 @@
 #include <filesystem>
 
 #include "tests/integration/server_fixture.h"
+#include "tests/integration/small_disk.h"
 
 using namespace semlock::it;
 
@@ -132,27 +133,12 @@ BOOST_AUTO_TEST_CASE(info_persistence_and_gauges_while_healthy) {
 }
 
 BOOST_AUTO_TEST_CASE(a_failed_journal_shows_in_info_and_metrics_and_stays) {
-  if (::geteuid() != 0) {
-    BOOST_TEST_MESSAGE("skipped: needs root to mount a small tmpfs");
-    return;
-  }
-  const std::string mnt = make_temp_dir();
-  if (std::system(("mount -t tmpfs -o size=256k tmpfs " + mnt + " 2>/dev/null").c_str()) != 0) {
-    BOOST_TEST_MESSAGE("skipped: cannot mount a tmpfs");
-    std::filesystem::remove_all(mnt);
-    return;
-  }
+  const SmallDisk disk;  // unmounted at the end, after the server stops
+  if (!disk.mounted()) return;
   {
-    Server server(persistent(mnt + "/data"));
+    Server server(persistent(disk.path() + "/data"));
     Hiredis c(server.port());
-    {  // fill the file system
-      std::FILE* f = std::fopen((mnt + "/filler").c_str(), "wb");
-      BOOST_TEST_REQUIRE(f != nullptr);
-      const std::string block(4096, 'x');
-      while (std::fwrite(block.data(), 1, block.size(), f) == block.size() && std::fflush(f) == 0) {
-      }
-      std::fclose(f);
-    }
+    disk.fill();
     bool failed = false;
     for (int i = 0; i < 2000 && !failed; ++i) {
       Hiredis one(server.port());
@@ -164,7 +150,7 @@ BOOST_AUTO_TEST_CASE(a_failed_journal_shows_in_info_and_metrics_and_stays) {
     }
     BOOST_TEST_REQUIRE(failed);
     // Freeing the space does not clear it: the state is sticky until a restart.
-    std::filesystem::remove(mnt + "/filler");
+    disk.unfill();
     const std::string info = info_persistence(c);
     BOOST_TEST(has_line(info, "journal_status:failed"), info);
     BOOST_TEST(has_line(info,
@@ -175,8 +161,6 @@ BOOST_AUTO_TEST_CASE(a_failed_journal_shows_in_info_and_metrics_and_stays) {
     BOOST_TEST(metric_value(text, "ttl_semlock_persistence_failed").value_or(-1) == 1.0);
     server.terminate();
   }
-  BOOST_TEST(std::system(("umount " + mnt).c_str()) == 0);
-  std::filesystem::remove_all(mnt);
 }
 
 BOOST_AUTO_TEST_CASE(wait_metrics_per_key_prefix) {
@@ -272,8 +256,13 @@ BOOST_AUTO_TEST_CASE(semlock_info_ends_with_the_waiters_ages) {
   }));
   RespConn c(server.port());
   const RespValue info = c.cmd({"SEMLOCK.INFO", "aged"});
-  // RESP2: limit, holders, waiters (unchanged, a count), then waiter_ages last.
-  BOOST_TEST_REQUIRE(info.elements.size() == 8u, info.debug());
+  // RESP2: limit, holders, waiters (unchanged, a count), then waiter_ages, then (read-write and
+  // reentrant holds) mode and holds, then (lost-lock notices) notify.
+  BOOST_TEST_REQUIRE(info.elements.size() == 14u, info.debug());
+  BOOST_TEST(info.elements[8].str == "mode");
+  BOOST_TEST(info.elements[9].str == "exclusive");
+  BOOST_TEST(info.elements[10].str == "holds");
+  BOOST_TEST(info.elements[12].str == "notify");
   BOOST_TEST(info.elements[4].str == "waiters");
   BOOST_TEST(info.elements[5].integer == 2);
   BOOST_TEST(info.elements[6].str == "waiter_ages");

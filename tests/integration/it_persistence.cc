@@ -19,6 +19,7 @@
 
 #include "persistence/record.h"
 #include "tests/integration/server_fixture.h"
+#include "tests/integration/small_disk.h"
 
 using namespace semlock::it;
 using Clock = std::chrono::steady_clock;
@@ -170,29 +171,14 @@ BOOST_AUTO_TEST_CASE(a_damaged_journal_refuses_to_start_unless_repaired) {
 }
 
 BOOST_AUTO_TEST_CASE(a_full_disk_rejects_acquires_and_keeps_releases) {
-  if (::geteuid() != 0) {
-    BOOST_TEST_MESSAGE("skipped: needs root to mount a small tmpfs");
-    return;
-  }
-  const std::string mnt = make_temp_dir();
-  if (std::system(("mount -t tmpfs -o size=256k tmpfs " + mnt + " 2>/dev/null").c_str()) != 0) {
-    BOOST_TEST_MESSAGE("skipped: cannot mount a tmpfs");
-    std::filesystem::remove_all(mnt);
-    return;
-  }
+  const SmallDisk disk;  // unmounted at the end, after the server stops
+  if (!disk.mounted()) return;
   {
-    Server s(persistent(mnt + "/data", "always"));
+    Server s(persistent(disk.path() + "/data", "always"));
     Hiredis h(s.port());
     acquire_fence(h, "keep", "60000");
     acquire_fence(h, "keep2", "60000");
-    {  // fill the file system
-      std::FILE* f = std::fopen((mnt + "/filler").c_str(), "wb");
-      BOOST_TEST_REQUIRE(f != nullptr);
-      const std::string block(4096, 'x');
-      while (std::fwrite(block.data(), 1, block.size(), f) == block.size() && std::fflush(f) == 0) {
-      }
-      std::fclose(f);
-    }
+    disk.fill();
     // The journal's last page still has room for a few records; then the write fails. The grant
     // of the failed batch is never acknowledged (its connection closes unanswered) and taken back.
     std::string error;
@@ -228,8 +214,128 @@ BOOST_AUTO_TEST_CASE(a_full_disk_rejects_acquires_and_keeps_releases) {
     BOOST_TEST(s.wait_for_log("Journal write failed"));
     s.terminate();
   }
-  BOOST_TEST(std::system(("umount " + mnt).c_str()) == 0);
-  std::filesystem::remove_all(mnt);
+}
+
+// Regression: after a journal failure data writes that create or grow (INCR, HSET, ZADD, LPUSH,
+// SETNX, ...) are refused with the same error as acquires, while reads and the commands that
+// remove (HDEL, LPOP, ZREM, DEL) keep working.
+BOOST_AUTO_TEST_CASE(a_full_disk_rejects_data_writes_and_keeps_removals) {
+  const SmallDisk disk;  // unmounted at the end, after the server stops
+  if (!disk.mounted()) return;
+  {
+    Server s(persistent(disk.path() + "/data", "always"));
+    Hiredis h(s.port());
+    BOOST_TEST(h.cmd({"HSET", "h", "f1", "a", "f2", "b"})->integer == 2);
+    BOOST_TEST(h.cmd({"RPUSH", "l", "x", "y"})->integer == 2);
+    BOOST_TEST(h.cmd({"ZADD", "z", "1", "m1", "2", "m2"})->integer == 2);
+    BOOST_TEST(h.cmd({"INCR", "ctr"})->integer == 1);
+    disk.fill();
+    // Counter increments until the journal's write fails (the failed batch is not answered).
+    std::string error;
+    for (int i = 0; i < 4000 && error.empty(); ++i) {
+      Hiredis c(s.port());
+      Reply r;
+      try {
+        r = c.cmd({"HSET", "fill", "f" + std::to_string(i), std::string(64, 'v')});
+      } catch (const std::exception&) {
+      }
+      if (r && r->type == REDIS_REPLY_ERROR) error = reply_str(r.get());
+    }
+    const std::string want = "ERR persistence: cannot write the journal (No space left on device)";
+    BOOST_TEST(error == want);
+    const std::vector<std::vector<std::string>> refused = {
+        {"INCR", "ctr"},           {"INCRBY", "ctr", "5"},       {"DECR", "ctr2"},
+        {"HSET", "h", "f3", "c"},  {"HINCRBY", "h", "n", "1"},   {"HSETNX", "h2", "f", "v"},
+        {"ZADD", "z", "3", "m3"},  {"LPUSH", "l", "w"},          {"RPUSH", "l2", "w"},
+        {"SETNX", "m", "o"},       {"SETEX", "m", "10", "o"},    {"PSETEX", "m", "100", "o"}};
+    for (const auto& cmd : refused) {
+      Reply r = h.cmd(cmd);
+      BOOST_TEST((r->type == REDIS_REPLY_ERROR && reply_str(r.get()) == want), cmd[0]);
+    }
+    // Nothing of them happened; reads work.
+    BOOST_TEST(reply_str(h.cmd({"GET", "ctr"}).get()) == "1");
+    BOOST_TEST(h.cmd({"HLEN", "h"})->integer == 2);
+    BOOST_TEST(h.cmd({"LLEN", "l"})->integer == 2);
+    BOOST_TEST(h.cmd({"EXISTS", "h2", "l2", "m"})->integer == 0);
+    // Removals still run.
+    BOOST_TEST(h.cmd({"HDEL", "h", "f1"})->integer == 1);
+    BOOST_TEST(reply_str(h.cmd({"LPOP", "l"}).get()) == "x");
+    BOOST_TEST(h.cmd({"ZREM", "z", "m1"})->integer == 1);
+    BOOST_TEST(h.cmd({"DEL", "ctr"})->integer == 1);
+    s.terminate();
+  }
+}
+
+// Issue 17 review: with fsync=always, the batch whose fsync fails takes back only what it added.
+// An owner holding a reentrant lock n times whose (n+1)th re-acquire cannot be made durable keeps
+// n holds and the TTL its last acknowledged acquire set; it used to lose the whole holder. While
+// the journal is broken its releases (one hold each) are still answered.
+BOOST_AUTO_TEST_CASE(a_failed_fsync_takes_back_only_the_reentrant_hold_it_added) {
+  const SmallDisk disk;  // unmounted at the end, after the server stops
+  if (!disk.mounted()) return;
+  // SEMLOCK.INFO's "holds" of the key's (only) holder, and its TTL left; 0 holds: not held.
+  auto holds_of = [](Hiredis& h, const std::string& key) {
+    Reply r = h.cmd({"SEMLOCK.INFO", key});
+    std::pair<long long, long long> out{0, 0};
+    if (!r || r->type != REDIS_REPLY_ARRAY) return out;
+    for (std::size_t i = 0; i + 1 < r->elements; i += 2) {
+      const redisReply* v = r->element[i + 1];
+      if (reply_str(r->element[i]) == "holds" && v->elements == 1) {
+        out.first = v->element[0]->integer;
+      }
+      if (reply_str(r->element[i]) == "holders" && v->elements == 1) {
+        out.second = v->element[0]->element[2]->integer;
+      }
+    }
+    return out;
+  };
+  {
+    Server s(persistent(disk.path() + "/data", "always"));
+    Hiredis h(s.port());
+    BOOST_TEST_REQUIRE(
+        h.cmd({"SEMLOCK.ACQUIRE", "re", "100000", "OWNER", "me", "REENTRANT"})->type ==
+        REDIS_REPLY_ARRAY);
+    disk.fill();
+    // Re-acquires, each with a longer TTL, until the journal's write fails: the failed one is not
+    // answered, the next is refused.
+    long long acked = 1;
+    long long last_ttl = 100000;
+    int unanswered = 0;
+    std::string error;
+    for (int i = 0; i < 4000 && error.empty(); ++i) {
+      const long long ttl = 200000 + 10000LL * i;
+      Hiredis c(s.port());
+      Reply r;
+      try {
+        r = c.cmd({"SEMLOCK.ACQUIRE", "re", std::to_string(ttl), "OWNER", "me", "REENTRANT"});
+      } catch (const std::exception&) {
+      }
+      if (!r) {
+        ++unanswered;
+      } else if (r->type == REDIS_REPLY_ERROR) {
+        error = reply_str(r.get());
+      } else {
+        ++acked;
+        last_ttl = ttl;
+      }
+    }
+    BOOST_TEST(error == "ERR persistence: cannot write the journal (No space left on device)");
+    BOOST_TEST(unanswered == 1);
+    const auto [count, ttl_left] = holds_of(h, "re");
+    BOOST_TEST(count == acked);  // n+1 back to n: the holder stays
+    BOOST_TEST(ttl_left <= last_ttl);
+    BOOST_TEST(ttl_left > last_ttl - 5000);  // the failed re-acquire's TTL (10 s longer) is gone
+    // Each acknowledged acquire is released once: answered while the journal is broken, and the
+    // last one frees the key.
+    for (long long i = 0; i < acked; ++i) {
+      Reply r = h.cmd({"SEMLOCK.RELEASE", "re", "me"});
+      BOOST_TEST_REQUIRE(r->type == REDIS_REPLY_INTEGER);
+      BOOST_TEST(r->integer == 1);
+      BOOST_TEST(holds_of(h, "re").first == acked - 1 - i);
+    }
+    BOOST_TEST(h.cmd({"SEMLOCK.EXISTS", "re"})->integer == 0);
+    s.terminate();
+  }
 }
 
 // Snapshots are written by a forked child while the loop keeps serving: after one, snapshot.dat
@@ -358,6 +464,44 @@ BOOST_AUTO_TEST_CASE(a_session_refresh_never_hides_a_holder_from_the_journal) {
   BOOST_TEST(after.size() == 1u);
   BOOST_TEST((after == before));
   again.terminate();
+  std::filesystem::remove_all(dir);
+}
+
+// Regression: a holder journaled and then made connection-lived (`0 SESSION` on a key its owner
+// holds) was journaled at its limits.max_ttl cap, and a restart brought it back for a day with
+// no connection to end it. Its connection is gone after the restart: it is gone too (as a SESSION
+// holder made with its binding, which is never journaled), for good, and the key is free.
+BOOST_AUTO_TEST_CASE(a_connection_lived_holder_does_not_come_back_at_its_cap) {
+  const std::string dir = make_temp_dir();
+  {
+    Server s(persistent(dir, "always"));
+    Hiredis a(s.port());
+    BOOST_TEST_REQUIRE(a.cmd({"SEMLOCK.ACQUIRE", "lv", "600000", "OWNER", "L"})->type ==
+                       REDIS_REPLY_ARRAY);
+    BOOST_TEST_REQUIRE(a.cmd({"SEMLOCK.ACQUIRE", "lv", "0", "SESSION", "OWNER", "L"})->type ==
+                       REDIS_REPLY_ARRAY);
+    BOOST_TEST(a.cmd({"PTTL", "lv"})->integer > 23LL * 3600 * 1000);
+    BOOST_TEST_REQUIRE(a.cmd({"SEMLOCK.ACQUIRE", "keep", "600000", "OWNER", "K"})->type ==
+                       REDIS_REPLY_ARRAY);
+    ::kill(s.pid(), SIGKILL);
+    BOOST_TEST(s.terminate() == 128 + SIGKILL);
+  }
+  {
+    Server again(persistent(dir, "always"));
+    Hiredis h(again.port());
+    BOOST_TEST(holders_of(h, "lv").empty());
+    BOOST_TEST(holders_of(h, "keep").size() == 1u);
+    BOOST_TEST_REQUIRE(h.cmd({"SEMLOCK.ACQUIRE", "lv", "600000", "OWNER", "M"})->type ==
+                       REDIS_REPLY_ARRAY);
+    ::kill(again.pid(), SIGKILL);
+    BOOST_TEST(again.terminate() == 128 + SIGKILL);
+  }
+  Server third(persistent(dir, "always"));  // the drop was journaled: no conflict with M
+  Hiredis h(third.port());
+  const auto lv = holders_of(h, "lv");
+  BOOST_TEST_REQUIRE(lv.size() == 1u);
+  BOOST_TEST(lv[0].first == "M");
+  third.terminate();
   std::filesystem::remove_all(dir);
 }
 
@@ -530,11 +674,11 @@ BOOST_AUTO_TEST_CASE(format1_files_load_and_are_rewritten_in_format_2) {
 BOOST_AUTO_TEST_CASE(an_unknown_format_version_refuses_start) {
   const std::string dir = make_temp_dir();
   write_file(dir + "/journal.log",
-             semlock::persist::file_header(semlock::persist::kJournalMagic, 3));
+             semlock::persist::file_header(semlock::persist::kJournalMagic, 4));
   const RunResult r = run_binary(refused_start_args(dir));
   BOOST_TEST(r.exit_code == 1);
   BOOST_TEST(r.err.find("Journal " + dir +
-                        "/journal.log has an unknown format version 3 (this build reads 1 and 2); "
+                        "/journal.log has an unknown format version 4 (this build reads 1 to 3); "
                         "refusing to start") != std::string::npos,
              r.err);
   std::filesystem::remove_all(dir);

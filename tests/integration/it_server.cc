@@ -10,6 +10,7 @@
 #include <cerrno>
 #include <filesystem>
 #include <memory>
+#include <regex>
 #include <sstream>
 
 #include "tests/integration/server_fixture.h"
@@ -259,8 +260,11 @@ BOOST_AUTO_TEST_CASE(legacy_keys_load_and_client_variables_are_not_read) {
 }
 
 BOOST_AUTO_TEST_CASE(json_log_format_writes_one_object_a_line) {
+  const std::string dir = make_temp_dir();
   Server s(ServerOptions().with_config(
-      R"("logging":{"format":"json","level":"debug"},"limits":{"max_locks":1})"));
+      R"("logging":{"format":"json","level":"debug"},"limits":{"max_locks":1},)"
+      R"("persistence":{"enabled":true,"dir":")" +
+      dir + R"("})"));
   RespConn c(s.port());
   c.cmd({"SEMLOCK.ACQUIRE", "jl:1", "30000"});
   c.cmd({"SEMLOCK.ACQUIRE", "jl:2", "30000"});  // rejected: logs "Acquire rejected due to limits"
@@ -268,7 +272,7 @@ BOOST_AUTO_TEST_CASE(json_log_format_writes_one_object_a_line) {
   BOOST_CHECK_EQUAL(s.terminate(), 0);
   std::istringstream lines(s.log());
   std::string line;
-  int n = 0;
+  int n = 0, typed = 0;
   while (std::getline(lines, line)) {
     if (line.empty()) continue;
     ++n;
@@ -279,8 +283,22 @@ BOOST_AUTO_TEST_CASE(json_log_format_writes_one_object_a_line) {
     auto level = json_string(d, "level");
     BOOST_CHECK_MESSAGE(level == "debug" || level == "info" || level == "warn" || level == "error",
                         level);
+    // Issue 16: numbers are JSON numbers, never quoted digits.
+    for (const auto& m : d.GetObject()) {
+      if (!m.value.IsString()) continue;
+      const std::string v(m.value.GetString(), m.value.GetStringLength());
+      BOOST_CHECK_MESSAGE(!std::regex_match(v, std::regex(R"(-?[0-9]+(\.[0-9]+)?)")),
+                          "a number written as a string: " << line);
+    }
+    if (json_string(d, "message") == "Persistence loaded") {
+      ++typed;
+      BOOST_CHECK(d.HasMember("restored_holders") && d["restored_holders"].IsUint64());
+      BOOST_CHECK(d.HasMember("journal_bytes") && d["journal_bytes"].IsUint64());
+      BOOST_CHECK(d.HasMember("dir") && d["dir"].IsString());
+    }
   }
   BOOST_CHECK_GT(n, 0);
+  BOOST_CHECK_EQUAL(typed, 1);
 }
 
 // Backpressure must hold requests back, never drop or reorder them: a pipeline whose replies are

@@ -24,12 +24,6 @@ std::uint16_t port() {
   return shared_server().port();
 }
 
-long long waiters(RespConn& c, const std::string& key) {
-  auto info = c.cmd({"SEMLOCK.INFO", key});
-  const auto* w = info.field("waiters");
-  return w != nullptr ? w->integer : -1;
-}
-
 bool is_grant_to(const std::optional<RespValue>& v, const std::string& owner) {
   return v && v->type == RespValue::Type::kArray && v->elements.size() == 2 &&
          v->elements[0].str == owner;

@@ -23,12 +23,6 @@ std::uint16_t port() {
   return shared_server().port();
 }
 
-long long waiters(RespConn& c, const std::string& key) {
-  auto info = c.cmd({"SEMLOCK.INFO", key});
-  const auto* w = info.field("waiters");
-  return w != nullptr ? w->integer : -1;
-}
-
 }  // namespace
 
 // Defect 1: `SET k me NX PX 20`, then EXISTS in a tight loop. The server read the SET after we

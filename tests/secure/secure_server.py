@@ -102,7 +102,8 @@ class Server:
         with open(self.log_file.name, errors="replace") as f:
             return f.read()
 
-    def wait_log(self, text, timeout=5):
+    def wait_log(self, text, timeout=30):
+        """Lines logged once the port listens may come after the first connection: wait."""
         deadline = time.time() + timeout
         while time.time() < deadline:
             if text in self.log():

@@ -167,7 +167,12 @@ class ConfigLive(unittest.TestCase):
                 w.start()
             time.sleep(0.3)
             self.assertTrue(admin.config_set("limits.max_locks", "10"))
+            # Churn on for 0.5 s and until a refusal was seen (a loaded machine may not have
+            # scheduled a worker's acquire in a fixed 0.5 s).
+            deadline = time.time() + 30
             time.sleep(0.5)
+            while counts["refused"] == 0 and not errors and time.time() < deadline:
+                time.sleep(0.05)
             stop.set()
             for w in workers:
                 w.join()

@@ -23,7 +23,7 @@ OUTSIDE = outside_address()
 class ProtectedMode(unittest.TestCase):
     def test_outside_client_is_refused_on_every_protocol_and_loopback_is_served(self):
         with Server(host="0.0.0.0") as srv:
-            self.assertIn("Protected mode: no API key is configured", srv.log())
+            self.assertTrue(srv.wait_log("Protected mode: no API key is configured"), srv.log())
             resp = exchange(OUTSIDE, srv.port, b"*1\r\n$4\r\nPING\r\n").decode()
             self.assertTrue(resp.startswith("-" + DENIED_PREFIX), resp)
             self.assertIn("security.api_keys", resp)
@@ -49,8 +49,8 @@ class ProtectedMode(unittest.TestCase):
 
     def test_keys_lift_it_and_outside_clients_authenticate(self):
         with Server(host="0.0.0.0", env={"TTLSEMLOCK_API_KEYS": "s3cret"}) as srv:
+            self.assertTrue(srv.wait_log("Authentication required"), srv.log())
             self.assertNotIn("Protected mode:", srv.log())
-            self.assertIn("Authentication required", srv.log())
             r = redis.Redis(host=OUTSIDE, port=srv.port, password="s3cret")
             self.assertTrue(r.ping())
             with self.assertRaisesRegex(redis.exceptions.RedisError, "WRONGPASS"):
@@ -70,7 +70,7 @@ class ProtectedMode(unittest.TestCase):
     def test_off_serves_everyone_and_warns(self):
         with Server("--config", self._config({"security": {"protected_mode": False}}),
                     host="0.0.0.0") as srv:
-            self.assertIn("Protected mode is off", srv.log())
+            self.assertTrue(srv.wait_log("Protected mode is off"), srv.log())
             self.assertTrue(redis.Redis(host=OUTSIDE, port=srv.port).ping())
 
     def test_loopback_bind_is_not_protected(self):

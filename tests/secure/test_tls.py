@@ -102,7 +102,7 @@ class Tls(unittest.TestCase):
     def test_plain_port_off_and_metrics_over_tls(self):
         with Server("--config", self._config({"metrics": {"tls": True}}), tls=CERTS,
                     plain=False) as srv:
-            self.assertIn("lock=off", srv.log())
+            self.assertTrue(srv.wait_log("lock=off"), srv.log())
             self.assertTrue(tls_client(srv.tls_port).ping())
             out = subprocess.run(["curl", "-sS", "--cacert", CERTS.ca,
                                   "https://localhost:%d/health" % srv.metrics_port],

@@ -11,7 +11,7 @@ if ! command -v node >/dev/null || ! command -v npm >/dev/null; then
   exit 77
 fi
 mkdir -p "$work"
-cp "$src/package.json" "$src/package-lock.json" "$src/test.js" "$work/"
+cp "$src/package.json" "$src/package-lock.json" "$src/test.js" "$(dirname "$0")/semlock_server.js" "$work/"
 cd "$work" || exit 1
 if ! timeout 240 npm ci --no-audit --no-fund --loglevel=error; then
   echo "SKIP: npm ci failed (is the npm registry reachable?): ioredis and redlock not installed"

@@ -4,43 +4,16 @@
 "use strict";
 const { test, before, after } = require("node:test");
 const assert = require("node:assert/strict");
-const { spawn } = require("node:child_process");
-const net = require("node:net");
 const Redis = require("ioredis");
 const redlockModule = require("redlock");
 const Redlock = redlockModule.default || redlockModule;
 const { ExecutionError } = redlockModule;
 
-const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
+const { sleep, startServer } = require("./semlock_server");
+
 let server;
 let port;
 const clients = [];
-
-function freePort() {
-  return new Promise((resolve, reject) => {
-    const s = net.createServer();
-    s.listen(0, "127.0.0.1", () => {
-      const p = s.address().port;
-      s.close(() => resolve(p));
-    });
-    s.on("error", reject);
-  });
-}
-
-async function waitReady(p) {
-  for (let i = 0; i < 200; i++) {
-    const ok = await new Promise((resolve) => {
-      const c = net.connect(p, "127.0.0.1", () => {
-        c.end();
-        resolve(true);
-      });
-      c.on("error", () => resolve(false));
-    });
-    if (ok) return;
-    await sleep(50);
-  }
-  throw new Error("ttl-semlock did not start");
-}
 
 function client() {
   const c = new Redis({ port, host: "127.0.0.1", maxRetriesPerRequest: 1, lazyConnect: false });
@@ -49,21 +22,13 @@ function client() {
 }
 
 before(async () => {
-  const bin = process.env.SEMLOCK_BIN;
-  assert.ok(bin, "SEMLOCK_BIN is not set (run through ctest)");
-  port = await freePort();
-  server = spawn(bin, ["--host", "127.0.0.1", "--port", String(port), "--no-metrics"], {
-    stdio: ["ignore", "ignore", "inherit"],
-  });
-  await waitReady(port);
+  server = await startServer();
+  port = server.port;
 });
 
 after(async () => {
   for (const c of clients) c.disconnect();
-  if (server) {
-    server.kill("SIGTERM");
-    await new Promise((resolve) => server.on("exit", resolve));
-  }
+  if (server) await server.stop();
 });
 
 test("ioredis connects (INFO ready check) and speaks the lock idiom and SEMLOCK.*", async () => {

@@ -6,16 +6,13 @@
 #include <map>
 
 #include "server/commit_pipeline.h"
+#include "tests/unit/cluster/pipeline_fixture.h"
 
 namespace semlock {
 namespace {
 
-struct Gate : ReplyGate {
-  std::vector<std::uint64_t> released;
-  std::vector<std::uint64_t> dropped;
-  void release_replies(std::uint64_t id) override { released.push_back(id); }
-  void drop_replies(std::uint64_t id) override { dropped.push_back(id); }
-};
+using test::Gate;
+using test::one;
 
 struct Sink : CommitSink {
   CommitSink::Result next = Result::kPending;
@@ -27,14 +24,6 @@ struct Sink : CommitSink {
     return m.empty() ? Result::kDurable : next;
   }
 };
-
-std::vector<Mutation> one() {
-  Mutation m;
-  m.key = "k";
-  m.owner = "o";
-  m.fence = 1;
-  return {m};
-}
 
 BOOST_AUTO_TEST_SUITE(commit_pipeline)
 

@@ -7,51 +7,20 @@
 #include <vector>
 
 #include "server/commit_pipeline.h"
+#include "tests/unit/cluster/pipeline_fixture.h"
 
 namespace semlock {
 namespace {
 
-struct Gate : ReplyGate {
-  std::vector<std::uint64_t> released;
-  std::vector<std::uint64_t> dropped;
-  void release_replies(std::uint64_t id) override { released.push_back(id); }
-  void drop_replies(std::uint64_t id) override { dropped.push_back(id); }
-};
-
-struct ReadSink : CommitSink {
-  bool reads = false;  // the engine was read since the last batch
-  std::vector<std::uint64_t> confirms;
-  bool holds_replies() const override { return true; }
-  Result write(std::vector<Mutation>& m, std::uint64_t) override {
-    reads = false;
-    return m.empty() ? Result::kDurable : Result::kPending;
-  }
-  bool confirms_reads() const override { return reads; }
-  Result confirm(std::uint64_t seq) override {
-    reads = false;
-    confirms.push_back(seq);
-    return Result::kPending;
-  }
-};
-
-std::vector<Mutation> one() {
-  Mutation m;
-  m.key = "k";
-  m.owner = "o";
-  m.fence = 1;
-  return {m};
-}
-
-using Ids = std::vector<std::uint64_t>;
+using test::Ids;
+using test::one;
+using test::ReadPipeline;
 
 BOOST_AUTO_TEST_SUITE(read_confirm)
 
 BOOST_AUTO_TEST_CASE(reads_wait_for_one_confirmation_per_iteration) {
-  Gate g;
-  ReadSink s;
-  CommitPipeline p(g);
-  p.set_first_seq(10);
-  p.set_sink(&s);
+  ReadPipeline<> f(10);
+  auto& [g, s, p] = f;
   BOOST_TEST(!p.hold(1, false));  // no read: nothing to confirm
   s.reads = true;
   BOOST_TEST(p.hold(1, false));
@@ -65,11 +34,8 @@ BOOST_AUTO_TEST_CASE(reads_wait_for_one_confirmation_per_iteration) {
 }
 
 BOOST_AUTO_TEST_CASE(a_failed_confirmation_closes_its_connections_only) {
-  Gate g;
-  ReadSink s;
-  CommitPipeline p(g);
-  p.set_first_seq(1);
-  p.set_sink(&s);
+  ReadPipeline<> f(1);
+  auto& [g, s, p] = f;
   s.reads = true;
   BOOST_TEST(p.hold(1, false));
   p.end_of_iteration({});  // read batch 1
@@ -86,11 +52,8 @@ BOOST_AUTO_TEST_CASE(a_failed_confirmation_closes_its_connections_only) {
 }
 
 BOOST_AUTO_TEST_CASE(reads_behind_a_write_wait_for_both_and_a_later_entry_confirms_them) {
-  Gate g;
-  ReadSink s;
-  CommitPipeline p(g);
-  p.set_first_seq(1);
-  p.set_sink(&s);
+  ReadPipeline<> f(1);
+  auto& [g, s, p] = f;
   BOOST_TEST(p.hold(1, true));
   p.end_of_iteration(one());  // write batch 1, pending commit
   s.reads = true;

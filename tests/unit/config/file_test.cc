@@ -74,39 +74,8 @@ BOOST_AUTO_TEST_CASE(every_key_loads) {
                     "snapshot_every_bytes": 1000, "snapshot_interval": 60}
   })");
   BOOST_TEST(r.error == "");
-  const Config& c = r.config;
-  BOOST_TEST(c.server.host == "0.0.0.0");
-  BOOST_TEST(c.server.port == 7000);
-  BOOST_TEST(c.server.max_connections == 5u);
-  BOOST_TEST(c.server.max_request_bytes == 2048u);
-  BOOST_TEST(c.server.idle_timeout == 30000);
-  BOOST_TEST(c.server.tcp_keepalive == 0);
-  BOOST_TEST(c.limits.max_locks == 7u);
-  BOOST_TEST(c.limits.max_memory_mb == 0u);
-  BOOST_TEST(c.limits.warn_threshold == 0.5);
-  BOOST_TEST(!c.limits.reject_requests);
-  BOOST_TEST(c.limits.max_waiters == 0u);
-  BOOST_TEST(c.limits.max_permits == 3u);
-  BOOST_TEST(c.limits.max_ttl == 3600000);
-  BOOST_TEST(c.limits.max_key_bytes == 64u);
-  BOOST_TEST(c.cleanup.interval == 2000);
-  BOOST_TEST(c.cleanup.resolution == 5);
-  BOOST_TEST(c.cleanup.max_expiries_per_tick == 10u);
-  BOOST_TEST(c.security.auth_required);
-  BOOST_TEST((c.security.api_keys == std::vector<std::string>{"k1", "k2"}));
-  BOOST_TEST((c.security.admin_api_keys == std::vector<std::string>{"a1"}));
-  BOOST_TEST(c.security.require_owner);
-  BOOST_TEST(c.metrics.host == "10.0.0.1");
-  BOOST_TEST(c.metrics.port == 9000);
-  BOOST_TEST(!c.metrics.enabled);
-  BOOST_TEST(c.logging.level == "debug");
-  BOOST_TEST(c.logging.format == "json");
-  BOOST_TEST(c.logging.file == "/tmp/x.log");
-  BOOST_TEST(c.persistence.enabled);
-  BOOST_TEST(c.persistence.dir == "/srv/d");
-  BOOST_TEST((c.persistence.fsync == FsyncMode::kAlways));
-  BOOST_TEST(c.persistence.snapshot_every_bytes == 1000u);
-  BOOST_TEST(c.persistence.snapshot_interval == 60000);
+  testing::check_every_key(r.config);
+  BOOST_TEST((r.config.persistence.fsync == FsyncMode::kAlways));
 }
 
 BOOST_AUTO_TEST_CASE(fsync_modes) {
@@ -287,9 +256,9 @@ BOOST_AUTO_TEST_CASE(range_errors) {
   BOOST_TEST(json_error(R"({"limits":{"max_ttl":0}})") ==
              "limits.max_ttl: must be at least 1ms, got 0ms");
   BOOST_TEST(json_error(R"({"limits":{"max_key_bytes":0}})") ==
-             "limits.max_key_bytes: must be 1..65536, got 0");
+             "limits.max_key_bytes: must be 1..65535, got 0");
   BOOST_TEST(json_error(R"({"limits":{"max_key_bytes":65537}})") ==
-             "limits.max_key_bytes: must be 1..65536, got 65537");
+             "limits.max_key_bytes: must be 1..65535, got 65537");
   BOOST_TEST(json_error(R"({"cleanup":{"resolution":"0ms"}})") ==
              "cleanup.resolution: must be 1ms..1s, got 0ms");
   BOOST_TEST(json_error(R"({"cleanup":{"resolution":"2s", "interval":"5s"}})") ==
@@ -348,7 +317,7 @@ BOOST_AUTO_TEST_CASE(describe_shows_values_without_secrets) {
              "server.host=\"127.0.0.1\" server.port=8765 server.max_connections=10000 "
              "server.max_request_bytes=1048576 server.idle_timeout=0ms server.tcp_keepalive=1m "
              "server.request_timeout=10s server.max_reply_bytes=16777216 "
-             "server.max_client_memory_mb=64 "
+             "server.max_client_memory_mb=64 server.session_heartbeat_timeout=0ms "
              "limits.max_locks=100000 limits.max_memory_mb=512 limits.warn_threshold=0.8 "
              "limits.reject_requests=true limits.max_waiters=100000 limits.max_permits=10000 "
              "limits.max_ttl=24h limits.max_key_bytes=512 cleanup.interval=1s "
@@ -385,6 +354,15 @@ BOOST_AUTO_TEST_CASE(scripting_max_ms_loads_and_is_range_checked) {
   const LoadResult bad = testing::run({}, {"TTLSEMLOCK_SCRIPTING_MAX_MS=0"});
   BOOST_TEST(bad.exit_code == 2);
   BOOST_TEST(bad.error == "TTLSEMLOCK_SCRIPTING_MAX_MS: must be 1..60000, got 0");
+}
+
+// The engine stores a key's length in 16 bits and refuses longer keys: the configured limit
+// ends at 65535, so a configuration can never promise keys the engine would refuse.
+BOOST_AUTO_TEST_CASE(max_key_bytes_ends_where_the_engine_does) {
+  BOOST_TEST(load_json_text(R"({"limits":{"max_key_bytes":65535}})").config.limits.max_key_bytes ==
+             65535u);
+  BOOST_TEST(json_error(R"({"limits":{"max_key_bytes":65536}})") ==
+             "limits.max_key_bytes: must be 1..65535, got 65536");
 }
 
 BOOST_AUTO_TEST_SUITE_END()

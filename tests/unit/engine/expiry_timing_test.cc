@@ -155,7 +155,7 @@ BOOST_AUTO_TEST_CASE(permits_freed_in_one_tick_go_in_deadline_order_to_waiters_s
 BOOST_AUTO_TEST_CASE(wait_ending_at_the_expiry_is_served) {
   Engine e(ticking(10), 1);
   acq(e, "k", "h", 100, 0);
-  acq(e, "k", "w1", 100, 0, 0, 100, 1);
+  acq(e, "k", "w1", 100, 0, 0, 100, 1);  // its wait ends when h expires
   acq(e, "k", "w2", 100, 0, 0, 100, 2);
   e.tick(101);
   auto ev = e.take_events();

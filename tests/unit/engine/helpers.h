@@ -19,7 +19,7 @@ namespace semlock::test {
 
 inline AcquireResult acq(Engine& e, std::string_view key, std::string_view owner, Millis ttl,
                          Millis now, std::uint32_t limit = 0, Millis wait = 0,
-                         std::uint64_t tag = 0, bool reacquire = true) {
+                         std::uint64_t tag = 0, bool reacquire = true, bool notify = false) {
   AcquireRequest r;
   r.key = key;
   r.owner = owner;
@@ -28,6 +28,7 @@ inline AcquireResult acq(Engine& e, std::string_view key, std::string_view owner
   r.wait = wait;
   r.tag = tag;
   r.reacquire = reacquire;
+  r.notify = notify;
   return e.acquire(r, now);
 }
 

@@ -107,21 +107,7 @@ BOOST_AUTO_TEST_CASE(waiter_times_out_at_its_deadline_and_leaves_the_queue) {
   BOOST_TEST(ev[0].granted);
 }
 
-BOOST_AUTO_TEST_CASE(expiries_come_before_waiter_timeouts_in_a_tick) {
-  EngineLimits l = test::unlimited();
-  l.tick_resolution = 10;
-  Engine e(l, 1);
-  acq(e, "k", "h", 100, 0);
-  acq(e, "k", "w1", 100, 0, 0, 100, 1);  // its wait ends when h expires
-  acq(e, "k", "w2", 100, 0, 0, 100, 2);
-  e.tick(101);
-  auto ev = e.take_events();
-  BOOST_REQUIRE(ev.size() == 2u);
-  BOOST_TEST(ev[0].tag == 1u);
-  BOOST_TEST(ev[0].granted);
-  BOOST_TEST(ev[1].tag == 2u);
-  BOOST_TEST(!ev[1].granted);
-}
+// Within a tick expiries come before waiter timeouts: expiry_timing_test.cc.
 
 BOOST_AUTO_TEST_CASE(cancel_is_silent_and_stale_ids_are_harmless) {
   Engine e(test::unlimited(), 1);

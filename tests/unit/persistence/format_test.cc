@@ -185,16 +185,16 @@ BOOST_AUTO_TEST_CASE(an_unknown_format_version_refuses_start_up_even_with_repair
     const LoadResult r = load_directory(dir.path, 0, repair);
     BOOST_TEST(!r.ok);
     BOOST_TEST(r.error == "Journal " + dir.file(kJournalName) +
-                              " has an unknown format version 7 (this build reads 1 and 2); "
+                              " has an unknown format version 7 (this build reads 1 to 3); "
                               "refusing to start. It was written by a newer ttl-semlock: run "
                               "that one");
   }
   std::filesystem::remove(dir.file(kJournalName));
-  write_file(dir.file(kSnapshotName), file_header(kSnapshotMagic, 3));
+  write_file(dir.file(kSnapshotName), file_header(kSnapshotMagic, 4));
   const LoadResult r = load_directory(dir.path, 0, true);
   BOOST_TEST(!r.ok);
   BOOST_TEST(r.error == "Snapshot " + dir.file(kSnapshotName) +
-                            " has an unknown format version 3 (this build reads 1 and 2); "
+                            " has an unknown format version 4 (this build reads 1 to 3); "
                             "refusing to start. It was written by a newer ttl-semlock: run that "
                             "one");
 }

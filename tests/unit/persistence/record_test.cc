@@ -33,6 +33,48 @@ void check_same(const Record& a, const Record& b) {
 
 BOOST_AUTO_TEST_SUITE(record)
 
+BOOST_AUTO_TEST_CASE(format_3_carries_the_notify_flag_and_the_drop_reason) {
+  Record marked = hold();
+  marked.notify = true;
+  Record drop;
+  drop.type = RecordType::kDrop;
+  drop.key = "k";
+  drop.owner = "o";
+  drop.fence = 9;
+  drop.reason = 2;  // forced
+  for (const Record& r : {marked, drop, hold()}) {
+    std::string bytes;
+    encode_record(r, bytes);
+    const DecodeResult d = decode_record(bytes);
+    BOOST_TEST_REQUIRE(static_cast<int>(d.status) == static_cast<int>(DecodeStatus::kOk));
+    check_same(d.record, r);
+    BOOST_TEST(d.record.notify == r.notify);
+    BOOST_TEST(d.record.reason == r.reason);
+  }
+  // An unflagged record is byte for byte what format 2 wrote; a NOTIFY hold carries format 3's
+  // tail (flags 2, hold count 1), a NOTIFY drop its reason byte.
+  std::string plain, flagged, both;
+  encode_record(hold(), plain);
+  encode_record(marked, flagged);
+  BOOST_TEST(flagged.size() == plain.size() + 5);
+  BOOST_TEST(flagged.substr(flagged.size() - 5) == std::string("\x02\x01\0\0\0", 5));
+  Record reader = marked;
+  reader.shared = true;
+  reader.holds = 3;
+  encode_record(reader, both);
+  const DecodeResult d = decode_record(both);
+  BOOST_TEST((d.record.notify && d.record.shared && d.record.holds == 3u));
+  // Regression: a reason past the engine's LostReason values (a corrupt or newer record) is
+  // refused here; it once reached a per-reason counter array as an index.
+  Record odd = drop;
+  odd.reason = 5;
+  std::string odd_bytes;
+  encode_record(odd, odd_bytes);
+  const DecodeResult bad = decode_record(odd_bytes);
+  BOOST_TEST(static_cast<int>(bad.status) == static_cast<int>(DecodeStatus::kCorrupt));
+  BOOST_TEST(bad.error == "unknown lost-lock reason 5");
+}
+
 BOOST_AUTO_TEST_CASE(crc32c_matches_the_standard_check_value) {
   BOOST_TEST(crc32c("123456789") == 0xE3069283u);
   BOOST_TEST(crc32c("") == 0u);
@@ -49,7 +91,9 @@ BOOST_AUTO_TEST_CASE(every_type_round_trips) {
   reservation.type = RecordType::kFenceReservation;
   reservation.fence = ~std::uint64_t{0};
   reservation.limit = 1;
-  for (const Record& r : {hold(), drop, reservation}) {
+  Record lived = drop;  // connection-lived mark: laid out as a drop
+  lived.type = RecordType::kLived;
+  for (const Record& r : {hold(), drop, reservation, lived}) {
     std::string bytes;
     encode_record(r, bytes);
     const DecodeResult d = decode_record(bytes + "trailing");
@@ -134,14 +178,14 @@ BOOST_AUTO_TEST_CASE(format_1_frames_still_decode) {
 BOOST_AUTO_TEST_CASE(file_headers_name_magic_version_and_damage) {
   const std::string journal = file_header(kJournalMagic);
   BOOST_TEST(journal.size() == kFileHeaderBytes);
-  BOOST_TEST(journal.substr(0, 12) == std::string("SEMLJRNL\x02\0\0\0", 12));
+  BOOST_TEST(journal.substr(0, 12) == std::string("SEMLJRNL\x03\0\0\0", 12));
   FileHeader h = read_journal_header(journal + "records");
   BOOST_TEST(static_cast<int>(h.status) == static_cast<int>(FileHeader::Status::kOk));
-  BOOST_TEST(h.version == 2u);
+  BOOST_TEST(h.version == 3u);
   BOOST_TEST(h.bytes == 16u);
-  h = read_journal_header(file_header(kJournalMagic, 3));
+  h = read_journal_header(file_header(kJournalMagic, 4));
   BOOST_TEST(static_cast<int>(h.status) == static_cast<int>(FileHeader::Status::kUnknown));
-  BOOST_TEST(h.error == "unknown format version 3 (this build reads 1 and 2)");
+  BOOST_TEST(h.error == "unknown format version 4 (this build reads 1 to 3)");
   std::string damaged = journal;
   damaged[9] ^= 0x10;
   h = read_journal_header(damaged);

@@ -285,4 +285,19 @@ BOOST_AUTO_TEST_CASE(next_line_limit_boundary) {
   BOOST_TEST(static_cast<int>(r.status) == static_cast<int>(LineStatus::kTooLong));
 }
 
+// The cluster forwards a request under this name: it must decode back to the same action.
+BOOST_AUTO_TEST_CASE(action_name_decodes_to_its_action) {
+  BOOST_TEST(semlock::json::action_name(Action::kAcquireAll) == "acquire_all");
+  BOOST_TEST(semlock::json::action_name(Action::kForceRelease) == "force_release");
+  for (int i = 0; i <= static_cast<int>(Action::kReleaseGrant); ++i) {
+    const auto action = static_cast<Action>(i);
+    const std::string line = std::string(R"({"action":")") +
+                             std::string(semlock::json::action_name(action)) +
+                             R"(","key":"k","keys":["k"],"ttl":1,"owner":"o","api_key":"x","fence":7})";
+    BOOST_TEST_CONTEXT("line: " << line) {
+      BOOST_TEST(static_cast<int>(ok(line).action) == i);
+    }
+  }
+}
+
 BOOST_AUTO_TEST_SUITE_END()

@@ -57,13 +57,22 @@ BOOST_AUTO_TEST_CASE(status) {
   json::write_status(out, "", "sem", 3, {{"a", 10, 900}, {"b", 11, 1000}}, 2);
   BOOST_TEST(out ==
              "{\"success\":true,\"data\":{\"key\":\"sem\",\"limit\":3,\"holders\":["
-             "{\"owner\":\"a\",\"fence\":10,\"ttl_ms\":900},"
-             "{\"owner\":\"b\",\"fence\":11,\"ttl_ms\":1000}],\"waiters\":2}}\n");
+             "{\"owner\":\"a\",\"fence\":10,\"ttl_ms\":900,\"holds\":1},"
+             "{\"owner\":\"b\",\"fence\":11,\"ttl_ms\":1000,\"holds\":1}],\"waiters\":2,"
+             "\"mode\":\"exclusive\"}}\n");
   out.clear();
   json::write_status(out, "", "k", 1, {}, 0);
   BOOST_TEST(out ==
              "{\"success\":true,\"data\":{\"key\":\"k\",\"limit\":1,\"holders\":[],"
-             "\"waiters\":0}}\n");
+             "\"waiters\":0,\"mode\":\"exclusive\"}}\n");
+  // Readers, one of them reentrant (docs/PROTOCOL.md).
+  out.clear();
+  json::write_status(out, "", "rw", 1, {{"r1", 5, 100, 3}, {"r2", 6, 200, 1}}, 0, true);
+  BOOST_TEST(out ==
+             "{\"success\":true,\"data\":{\"key\":\"rw\",\"limit\":1,\"holders\":["
+             "{\"owner\":\"r1\",\"fence\":5,\"ttl_ms\":100,\"holds\":3},"
+             "{\"owner\":\"r2\",\"fence\":6,\"ttl_ms\":200,\"holds\":1}],\"waiters\":0,"
+             "\"mode\":\"shared\"}}\n");
 }
 
 BOOST_AUTO_TEST_CASE(stats) {

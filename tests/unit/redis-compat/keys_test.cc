@@ -228,6 +228,36 @@ BOOST_AUTO_TEST_CASE(delex_and_delifeq_compare_then_delete) {
   BOOST_TEST(run({"DELIFEQ", "k"}) == "-ERR wrong number of arguments for 'delifeq' command\r\n");
 }
 
+// On data keys, as Redis 8.4 and Valkey 9 define them: a counter is a string (its value is its
+// number); a hash, sorted set or list is not (WRONGTYPE, kept); DELEX without a condition
+// deletes any type.
+BOOST_AUTO_TEST_CASE(delex_and_delifeq_on_data_keys) {
+  const std::string wrongtype = "-WRONGTYPE Operation against a key holding the wrong kind of value\r\n";
+  BOOST_TEST(run({"INCRBY", "c", "42"}) == ":42\r\n");
+  BOOST_TEST(run({"DELIFEQ", "c", "41"}) == ":0\r\n");
+  BOOST_TEST(run({"DELEX", "c", "IFEQ", "042"}) == ":0\r\n");
+  BOOST_TEST(run({"DELEX", "c", "IFNE", "42"}) == ":0\r\n");
+  BOOST_TEST(run({"GET", "c"}) == "$2\r\n42\r\n");
+  BOOST_TEST(run({"DELIFEQ", "c", "42"}) == ":1\r\n");
+  BOOST_TEST(run({"EXISTS", "c"}) == ":0\r\n");
+  BOOST_TEST(run({"DECR", "c"}) == ":-1\r\n");
+  BOOST_TEST(run({"DELEX", "c", "IFEQ", "-1"}) == ":1\r\n");
+  BOOST_TEST(run({"INCR", "c"}) == ":1\r\n");  // a new counter: the old one is gone
+  BOOST_TEST(run({"DELEX", "c", "IFNE", "2"}) == ":1\r\n");
+  BOOST_TEST(run({"EXISTS", "c"}) == ":0\r\n");
+  run({"HSET", "h", "f", "v"});
+  run({"ZADD", "z", "1", "m"});
+  run({"RPUSH", "l", "x"});
+  for (const char* key : {"h", "z", "l"}) {
+    BOOST_TEST(run({"DELIFEQ", key, "v"}) == wrongtype, key);
+    BOOST_TEST(run({"DELEX", key, "IFEQ", "x"}) == wrongtype, key);
+    BOOST_TEST(run({"DELEX", key, "IFNE", "x"}) == wrongtype, key);
+    BOOST_TEST(run({"EXISTS", key}) == ":1\r\n", key);
+    BOOST_TEST(run({"DELEX", key}) == ":1\r\n", key);
+    BOOST_TEST(run({"EXISTS", key}) == ":0\r\n", key);
+  }
+}
+
 BOOST_AUTO_TEST_CASE(semaphores_are_wrongtype_except_for_del_and_exists) {
   run({"SEMLOCK.ACQUIRE", "s", "1000", "LIMIT", "2"});
   const std::string wrongtype =
@@ -244,6 +274,30 @@ BOOST_AUTO_TEST_CASE(semaphores_are_wrongtype_except_for_del_and_exists) {
   BOOST_TEST(run({"DELIFEQ", "s", "x"}) == wrongtype);
   BOOST_TEST(run({"EXISTS", "s"}) == ":1\r\n");
   BOOST_TEST(run({"DEL", "s"}) == ":1\r\n");
+}
+
+// SET NX PX|EX (the lock idiom) is one engine acquire with nothing read first (issue 18): every
+// answer stays the general path's, errors in the same order.
+BOOST_AUTO_TEST_CASE(set_nx_with_expiry_answers_as_the_general_path) {
+  run({"SEMLOCK.ACQUIRE", "s", "1000", "LIMIT", "2"});
+  const std::string wrongtype =
+      "-WRONGTYPE Operation against a key holding a semaphore (limit > 1)\r\n";
+  BOOST_TEST(run({"SET", "s", "x", "NX", "PX", "1000"}) == wrongtype);
+  BOOST_TEST(run({"SET", "s", "x", "NX", "PX", "99999999999"}) == wrongtype);  // before the TTL
+  BOOST_TEST(run({"SET", "k", "x", "NX", "PX", "3600001"}) == "-ERR invalid TTL\r\n");
+  BOOST_TEST(run({"SET", "k", "x", "NX", "EX", "9223372036854776"}) ==
+             "-ERR invalid expire time in 'set' command\r\n");
+  BOOST_TEST(run({"SET", "k", "x", "NX", "PX", "0"}) ==
+             "-ERR invalid expire time in 'set' command\r\n");
+  BOOST_TEST(run({"EXISTS", "k"}) == ":0\r\n");
+  BOOST_TEST(run({"SET", "k", "x", "NX", "EX", "2"}) == "+OK\r\n");
+  BOOST_TEST(run({"PTTL", "k"}) == ":2000\r\n");
+  BOOST_TEST(run({"SET", "k", "x", "NX", "PX", "5000"}) == "$-1\r\n");  // its own owner too
+  BOOST_TEST(run({"SET", "k", "y", "NX", "PX", "5000"}) == "$-1\r\n");
+  BOOST_TEST(run({"PTTL", "k"}) == ":2000\r\n");  // untouched
+  advance(2001);
+  BOOST_TEST(run({"SET", "k", "y", "NX", "PX", "5000"}) == "+OK\r\n");  // expired: free again
+  BOOST_TEST(run({"GET", "k"}) == "$1\r\ny\r\n");
 }
 
 BOOST_AUTO_TEST_SUITE_END()

@@ -1,6 +1,7 @@
 // Pub/sub and WATCH through the dispatcher, with the virtual clock (expiry without sleeping).
 #include <boost/test/unit_test.hpp>
 
+#include "engine/data.h"
 #include "tests/unit/redis-compat/test_host.h"
 
 using semlock::test::Fixture;
@@ -76,6 +77,35 @@ BOOST_FIXTURE_TEST_CASE(write_inside_a_script_aborts, Fixture) {
   BOOST_TEST(run({"EXEC"}) == "*-1\r\n");
 }
 
+// Regression: a blocked BLPOP served after the push that woke it (the server serves waiters
+// once the pushing command, EXEC or script has finished, and again when an element popped for a
+// closed client is put back) changes the list without a command on it. The watch must see that:
+// a list's fingerprint does not cover its contents.
+BOOST_FIXTURE_TEST_CASE(a_blocked_pop_served_later_aborts, Fixture) {
+  semlock::redis::ClientState waiter;
+  waiter.id = 8;
+  semlock::redis::ClientState pusher;
+  pusher.id = 9;
+  BOOST_TEST(run_as(*this, waiter, {"BLPOP", "l", "0"}).empty());  // blocked
+  BOOST_TEST(run_as(*this, pusher, {"RPUSH", "l", "a", "b", "c"}) == ":3\r\n");
+  BOOST_TEST(run({"WATCH", "l", "other"}) == "+OK\r\n");
+  engine.data().serve_pop_waiters(now);  // the waiter pops "a": the list is now b, c
+  const auto events = engine.data().take_pop_events();
+  BOOST_TEST_REQUIRE(events.size() == 1u);
+  BOOST_TEST(events[0].value == "a");
+  run({"MULTI"});
+  run({"LRANGE", "l", "0", "-1"});
+  BOOST_TEST(run({"EXEC"}) == "*-1\r\n");
+  // Only the list that was popped from: a watch on another key still runs.
+  BOOST_TEST(run({"WATCH", "other"}) == "+OK\r\n");
+  BOOST_TEST(run_as(*this, waiter, {"BLPOP", "l2", "0"}).empty());
+  BOOST_TEST(run_as(*this, pusher, {"RPUSH", "l2", "x", "y"}) == ":2\r\n");
+  engine.data().serve_pop_waiters(now);
+  run({"MULTI"});
+  run({"LRANGE", "l", "0", "-1"});
+  BOOST_TEST(run({"EXEC"}) == "*1\r\n*2\r\n$1\r\nb\r\n$1\r\nc\r\n");
+}
+
 BOOST_FIXTURE_TEST_CASE(watch_inside_multi_and_unwatch, Fixture) {
   run({"WATCH", "k"});
   BOOST_TEST(run({"UNWATCH"}) == "+OK\r\n");
@@ -135,6 +165,23 @@ BOOST_FIXTURE_TEST_CASE(resp3_push_and_commands_while_subscribed, Fixture) {
   BOOST_TEST(host.delivered[0].second == ">3\r\n$7\r\nmessage\r\n$1\r\nc\r\n$1\r\nx\r\n");
   BOOST_TEST(run({"UNSUBSCRIBE"}) == ">3\r\n$11\r\nunsubscribe\r\n$1\r\nc\r\n:0\r\n");
   BOOST_TEST(run({"UNSUBSCRIBE"}) == ">3\r\n$11\r\nunsubscribe\r\n_\r\n:0\r\n");
+}
+
+BOOST_FIXTURE_TEST_CASE(publish_to_the_servers_own_channels_is_refused, Fixture) {
+  // A forged lost-lock notice: refused before any subscriber sees it, from a script too.
+  semlock::redis::ClientState pub;
+  pub.id = 9;
+  run({"SUBSCRIBE", "__semlock__:lost:k"});
+  const std::string refused =
+      "-ERR channels starting with '__semlock__:' are reserved for the server's own notices\r\n";
+  BOOST_TEST(run_as(*this, pub, {"PUBLISH", "__semlock__:lost:k", "semlock-lost k o 1 expired"}) ==
+             refused);
+  BOOST_TEST(run_as(*this, pub, {"PUBLISH", "__semlock__:", "x"}) == refused);
+  BOOST_TEST(run_as(*this, pub,
+                    {"EVAL", "return redis.pcall('publish', '__semlock__:lost:k', 'x')", "0"}) ==
+             refused);
+  BOOST_TEST(host.delivered.empty());
+  BOOST_TEST(run_as(*this, pub, {"PUBLISH", "__semlock__", "x"}) == ":0\r\n");
 }
 
 BOOST_FIXTURE_TEST_CASE(subscribe_is_refused_in_scripts, Fixture) {

@@ -5,21 +5,13 @@
 #include <regex>
 
 #include "redis-compat/sha1.h"
+#include "tests/unit/redis-compat/lock_scripts.h"
 #include "tests/unit/redis-compat/test_host.h"
 
 using semlock::test::Fixture;
+using semlock::test::kPyRelease;  // redis-py's Lock release
 
 namespace {
-
-// redis-py's Lock release script (redis/lock.py of python3-redis 4.3.4), verbatim.
-const std::string kPyRelease = R"(
-        local token = redis.call('get', KEYS[1])
-        if not token or token ~= ARGV[1] then
-            return 0
-        end
-        redis.call('del', KEYS[1])
-        return 1
-    )";
 
 // An acquire through a script, as lock libraries that script their SET NX do.
 const std::string kScriptedAcquire =

@@ -3,96 +3,18 @@
 #include <boost/test/unit_test.hpp>
 
 #include "redis-compat/sha1.h"
+#include "tests/unit/redis-compat/lock_scripts.h"
 #include "tests/unit/redis-compat/test_host.h"
 
 using semlock::test::Fixture;
+using semlock::test::kPyExtend;
+using semlock::test::kPyReacquire;
+using semlock::test::kPyRelease;
+using semlock::test::kRedlockAcquire;
+using semlock::test::kRedlockExtend;
+using semlock::test::kRedlockRelease;
 
 namespace {
-
-// redis/lock.py of python3-redis 4.3.4, verbatim.
-const std::string kPyRelease = R"(
-        local token = redis.call('get', KEYS[1])
-        if not token or token ~= ARGV[1] then
-            return 0
-        end
-        redis.call('del', KEYS[1])
-        return 1
-    )";
-const std::string kPyExtend = R"(
-        local token = redis.call('get', KEYS[1])
-        if not token or token ~= ARGV[1] then
-            return 0
-        end
-        local expiration = redis.call('pttl', KEYS[1])
-        if not expiration then
-            expiration = 0
-        end
-        if expiration < 0 then
-            return 0
-        end
-
-        local newttl = ARGV[2]
-        if ARGV[3] == "0" then
-            newttl = ARGV[2] + expiration
-        end
-        redis.call('pexpire', KEYS[1], newttl)
-        return 1
-    )";
-const std::string kPyReacquire = R"(
-        local token = redis.call('get', KEYS[1])
-        if not token or token ~= ARGV[1] then
-            return 0
-        end
-        redis.call('pexpire', KEYS[1], ARGV[2])
-        return 1
-    )";
-
-// node-redlock v5 src/index.ts, verbatim.
-const std::string kRedlockAcquire = R"(
-  -- Return 0 if an entry already exists.
-  for i, key in ipairs(KEYS) do
-    if redis.call("exists", key) == 1 then
-      return 0
-    end
-  end
-
-  -- Create an entry for each provided key.
-  for i, key in ipairs(KEYS) do
-    redis.call("set", key, ARGV[1], "PX", ARGV[2])
-  end
-
-  -- Return the number of entries added.
-  return #KEYS
-)";
-const std::string kRedlockExtend = R"(
-  -- Return 0 if an entry exists with a *different* lock value.
-  for i, key in ipairs(KEYS) do
-    if redis.call("get", key) ~= ARGV[1] then
-      return 0
-    end
-  end
-
-  -- Update the entry for each provided key.
-  for i, key in ipairs(KEYS) do
-    redis.call("set", key, ARGV[1], "PX", ARGV[2])
-  end
-
-  -- Return the number of entries updated.
-  return #KEYS
-)";
-const std::string kRedlockRelease = R"(
-  local count = 0
-  for i, key in ipairs(KEYS) do
-    -- Only remove entries for *this* lock value.
-    if redis.call("get", key) == ARGV[1] then
-      redis.pcall("del", key)
-      count = count + 1
-    end
-  end
-
-  -- Return the number of entries removed.
-  return count
-)";
 
 std::string bulk(const std::string& s) {
   return "$" + std::to_string(s.size()) + "\r\n" + s + "\r\n";

@@ -122,17 +122,37 @@ BOOST_AUTO_TEST_CASE(expiry_is_seen_at_once) {
   BOOST_TEST(run({"SEMLOCK.EXTEND", "k", "a", "1000"}) == ":0\r\n");
 }
 
+BOOST_AUTO_TEST_CASE(acquire_notify_marks_the_holder_and_tells_the_host) {
+  BOOST_TEST(run({"SEMLOCK.ACQUIRE", "k", "1000", "OWNER", "a", "notify"}) ==
+             "*2\r\n$1\r\na\r\n:1000\r\n");
+  BOOST_TEST(run({"SEMLOCK.ACQUIRE", "k", "1000", "OWNER", "b", "WAIT", "50", "NOTIFY"}).empty());
+  BOOST_TEST(run({"SEMLOCK.ACQUIRE", "p", "1000", "OWNER", "c"}) == "*2\r\n$1\r\nc\r\n:1001\r\n");
+  BOOST_REQUIRE(host.notified.size() == 2u);
+  BOOST_TEST(host.notified[0] == "k a 1000 0");
+  BOOST_TEST(host.notified[1] == "k b 0 1");  // queued: the wait tag
+  BOOST_TEST(engine.notify_marked(1000));
+  BOOST_TEST(!engine.notify_marked(1001));
+  BOOST_TEST(run({"SEMLOCK.INFO", "k"}).ends_with("$6\r\nnotify\r\n*1\r\n:1000\r\n"));
+  BOOST_TEST(run({"SEMLOCK.FORCERELEASE", "k"}) == ":1\r\n");
+  const auto lost = engine.take_lost();
+  BOOST_REQUIRE(lost.size() == 1u);
+  BOOST_TEST(lost[0].fence == 1000u);
+  BOOST_TEST((lost[0].reason == semlock::LostReason::kForced));
+}
+
 BOOST_AUTO_TEST_CASE(info_resp2_and_resp3) {
   BOOST_TEST(run({"SEMLOCK.INFO", "k"}) == "$-1\r\n");
   run({"SEMLOCK.ACQUIRE", "k", "1000", "OWNER", "a", "LIMIT", "2"});
   advance(100);
   BOOST_TEST(run({"SEMLOCK.INFO", "k"}) ==
-             "*8\r\n$5\r\nlimit\r\n:2\r\n$7\r\nholders\r\n*1\r\n*3\r\n$1\r\na\r\n:1000\r\n:900\r\n"
-             "$7\r\nwaiters\r\n:0\r\n$11\r\nwaiter_ages\r\n*0\r\n");
+             "*14\r\n$5\r\nlimit\r\n:2\r\n$7\r\nholders\r\n*1\r\n*3\r\n$1\r\na\r\n:1000\r\n:900\r\n"
+             "$7\r\nwaiters\r\n:0\r\n$11\r\nwaiter_ages\r\n*0\r\n"
+             "$4\r\nmode\r\n$9\r\nexclusive\r\n$5\r\nholds\r\n*1\r\n:1\r\n$6\r\nnotify\r\n*0\r\n");
   client.proto = 3;
   BOOST_TEST(run({"SEMLOCK.INFO", "k"}) ==
-             "%4\r\n$5\r\nlimit\r\n:2\r\n$7\r\nholders\r\n*1\r\n*3\r\n$1\r\na\r\n:1000\r\n:900\r\n"
-             "$7\r\nwaiters\r\n:0\r\n$11\r\nwaiter_ages\r\n*0\r\n");
+             "%7\r\n$5\r\nlimit\r\n:2\r\n$7\r\nholders\r\n*1\r\n*3\r\n$1\r\na\r\n:1000\r\n:900\r\n"
+             "$7\r\nwaiters\r\n:0\r\n$11\r\nwaiter_ages\r\n*0\r\n"
+             "$4\r\nmode\r\n$9\r\nexclusive\r\n$5\r\nholds\r\n*1\r\n:1\r\n$6\r\nnotify\r\n*0\r\n");
   BOOST_TEST(run({"SEMLOCK.INFO", "absent"}) == "_\r\n");
 }
 

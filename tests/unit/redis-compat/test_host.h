@@ -45,11 +45,17 @@ class TestHost final : public redis::Host {
   std::string generate_owner() override { return "owner-" + std::to_string(++owners_); }
   std::uint64_t next_wait_tag() override { return ++tags_; }
   void on_blocked(redis::ClientState&, std::uint64_t tag, WaiterId waiter, std::string_view key,
-                  std::string_view owner, bool session) override {
+                  std::string_view owner, bool session, bool = false) override {
     blocked.push_back({tag, waiter, std::string(key), std::string(owner), session});
   }
+  void on_notify_acquire(redis::ClientState&, std::string_view key, std::string_view owner,
+                         std::uint64_t fence, std::uint64_t wait_tag) override {
+    notified.push_back(std::string(key) + " " + std::string(owner) + " " + std::to_string(fence) +
+                       " " + std::to_string(wait_tag));
+  }
+  std::vector<std::string> notified;
   void on_session_grant(redis::ClientState&, std::string_view key, std::string_view owner,
-                        std::uint64_t fence) override {
+                        std::uint64_t fence, bool = false) override {
     sessions.push_back({std::string(key), std::string(owner), fence});
   }
   redis::AuthResult check_api_key(std::string_view password) override {

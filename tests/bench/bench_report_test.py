@@ -1,0 +1,126 @@
+"""bench/run's slice checks and bench/report.py's verdicts, on made-up records (no servers, no
+timing). Usage: bench_report_test.py ROOT"""
+
+import importlib.machinery
+import importlib.util
+import os
+import sys
+import tempfile
+import unittest
+
+ROOT = sys.argv.pop(1) if len(sys.argv) > 1 else os.getcwd()
+sys.path.insert(0, os.path.join(ROOT, "bench"))
+
+import report  # noqa: E402
+
+
+def load_run():
+    path = os.path.join(ROOT, "bench", "run")
+    loader = importlib.machinery.SourceFileLoader("bench_run", path)
+    spec = importlib.util.spec_from_loader("bench_run", loader)
+    mod = importlib.util.module_from_spec(spec)
+    loader.exec_module(mod)
+    return mod
+
+
+RUN = load_run()
+
+
+def slice_figures(**over):
+    """One pipelined slice as semlock-loadgen reports it: the server alone and busy."""
+    m = {"seconds": 0.15, "server_cpu_s": 0.1485, "server_cpu_util": 0.99,
+         "server_wait_s": 0.0002, "core_idle_s": 0.0010, "core_steal_s": 0.0,
+         "server_cpu_us_per_op": 0.35}
+    m.update(over)
+    return m
+
+
+class Disturbance(unittest.TestCase):
+    def test_server_alone_and_busy_counts(self):
+        self.assertEqual(RUN.pipelined_disturbance(slice_figures()), "")
+
+    def test_server_not_the_bottleneck(self):
+        why = RUN.pipelined_disturbance(slice_figures(server_cpu_util=0.67, server_cpu_s=0.1))
+        self.assertEqual(why, "server busy 67%")
+
+    def test_server_waiting_for_its_cpu(self):
+        why = RUN.pipelined_disturbance(slice_figures(server_wait_s=0.02))
+        self.assertEqual(why, "server waited 20.0 ms for its CPU")
+
+    def test_core_time_elsewhere(self):
+        # 150 ms wall, 1 ms idle, 135 ms server: 14 ms went to something else (steal included).
+        why = RUN.pipelined_disturbance(slice_figures(server_cpu_s=0.135, core_steal_s=0.01))
+        self.assertEqual(why, "14.0 ms of its core elsewhere (steal 10 ms)")
+
+    def test_without_core_figures_only_the_server_counts(self):
+        m = slice_figures()
+        for k in ("core_idle_s", "core_steal_s"):
+            del m[k]
+        self.assertEqual(RUN.pipelined_disturbance(m), "")
+
+
+def results(*records):
+    res = report.Results()
+    for case, side, rep, m in records:
+        res.add(case, side, rep, m)
+    return res
+
+
+def row(res, prefix):
+    return next(r for r in report.targets(res) if r[0].startswith(prefix))
+
+
+class Targets(unittest.TestCase):
+    def test_handoff_verdict_from_polling_clients_when_measured(self):
+        res = results(("contend", "ttl-semlock", 0, {"handoff_p50_us": 146.0}),
+                      ("contend polling", "ttl-semlock", 0, {"handoff_p50_us": 70.0}),
+                      ("contend polling", "redis", 0, {"handoff_p50_us": 300.0}))
+        label, measured, verdict = row(res, "Handoff p50")
+        self.assertIn("clients busy-poll", label)
+        self.assertTrue(measured.startswith("70.0 µs with polling clients (polling Redis: 300 µs)"),
+                        measured)
+        self.assertIn("sleeping clients: 146 µs closed loop", measured)
+        self.assertEqual(verdict, "**met**")
+
+    def test_handoff_verdict_from_sleeping_clients_otherwise(self):
+        res = results(("contend", "ttl-semlock", 0, {"handoff_p50_us": 146.0}))
+        label, _, verdict = row(res, "Handoff p50")
+        self.assertEqual(label, "Handoff p50 ≤ 100 µs")
+        self.assertEqual(verdict, "**missed**")
+
+    def test_cpu_agreement_is_the_spread_of_the_rounds(self):
+        recs = [("pipelined", "ttl-semlock", r, {"cpu_us_per_op": v, "ops_per_s": 1.0})
+                for r, v in enumerate([0.50, 0.52, 0.55, 0.51, 0.50])]
+        res = results(*recs)
+        self.assertAlmostEqual(report.cpu_agreement(res, "pipelined", "ttl-semlock"),
+                               0.05 / 0.51)
+        _, measured, verdict = row(res, "Pipelined, ttl-semlock: server CPU/op agrees")
+        self.assertEqual(measured, "spread 9.8% of the median")
+        self.assertEqual(verdict, "**met**")
+
+
+class Markdown(unittest.TestCase):
+    def test_new_tables_are_written(self):
+        res = results(
+            ("pipelined", "ttl-semlock", 0, {"ops_per_s": 2e6, "cpu_us_per_op": 0.35,
+                                             "pooled_cpu_us_per_op": 0.36, "slices_redone": 1,
+                                             "probe_walk_ns": 25.0, "server_cpu_util": 0.99,
+                                             "client_cpu_util": 0.4, "reads_per_batch": 0.5}),
+            ("contend polling", "ttl-semlock", 0, {"handoff_p50_us": 70.0}),
+            ("idle rtt polling", "ttl-semlock", 0, {"rtt_p50_us": 60.0}),
+            ("expiry", "ttl-semlock", 0, {"reclaim_ms": 8.0, "reclaim_after_ms": 0.6,
+                                          "poll_gap_max_ms": 3.0}))
+        with tempfile.TemporaryDirectory() as d:
+            path = os.path.join(d, "RESULTS.md")
+            report.write_markdown(res, path, ["header"])
+            with open(path) as f:
+                text = f.read()
+        self.assertIn("| side | ops/s | server CPU µs/op | pooled µs/op | slices redone | "
+                      "memory walk ns |", text)
+        self.assertIn("## 4a'. Contended keys, closed loop, clients busy-poll", text)
+        self.assertIn("### client busy-polls", text)
+        self.assertIn("| ttl-semlock | 8.00 | 0.60 | 3.00 |", text)
+
+
+if __name__ == "__main__":
+    unittest.main()
