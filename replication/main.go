@@ -124,6 +124,9 @@ func main() {
 	}
 
 	lg := newLogger()
+	if err := lockDir(lg, o.dir, 30*time.Second); err != nil {
+		fatalf(exitUsage, "cannot lock --dir %s: %v", o.dir, err)
+	}
 	st, err := openStore(lg, o.dir)
 	if err != nil {
 		fatalf(exitUsage, "%v", err)

@@ -2,9 +2,12 @@
 #include "server/cluster_node.h"
 
 #include <sys/socket.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
+#include <cerrno>
 #include <climits>
+#include <csignal>
 #include <cstdlib>
 #include <cstring>
 
@@ -131,6 +134,22 @@ void ClusterNode::stop() {
   stopping_ = true;
   uv_read_stop(reinterpret_cast<uv_stream_t*>(&pipe_));
   uv_close(reinterpret_cast<uv_handle_t*>(&pipe_), nullptr);  // EOF: the sidecar exits
+  // Wait (bounded) for it to sync its WAL and exit: a member started again at once must not
+  // find the old sidecar still holding the data directory and the Raft port.
+  const pid_t pid = process_.pid;
+  bool gone = false;
+  for (int i = 0; i < 1000 && !gone; ++i) {  // up to 10 s
+    int st = 0;
+    const pid_t r = ::waitpid(pid, &st, WNOHANG);
+    gone = r == pid || (r < 0 && errno == ECHILD);
+    if (!gone) ::usleep(10000);
+  }
+  if (!gone) {
+    log::warn("The Raft sidecar did not exit within 10 s of the shutdown; killing it",
+              {{"pid", pid}});
+    ::kill(pid, SIGKILL);
+    ::waitpid(pid, nullptr, 0);
+  }
   uv_close(reinterpret_cast<uv_handle_t*>(&process_), nullptr);
 }
 

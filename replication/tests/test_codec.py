@@ -95,6 +95,35 @@ def check_write_fails(binary, work):
     print("ok failed write: exit 2 after %.3fs" % took)
 
 
+def check_restart_waits(binary, work):
+    """A member restarted at once starts its new sidecar while the old one may still be syncing
+    its WAL on the way out (kill -9 of the server, or a graceful stop): the new one waits for the
+    old to exit instead of failing on the WAL lock ("file already locked"), then serves the
+    same log (CI's checker.cluster lost a member this way in a rolling restart)."""
+    old = single(binary, work, "restart")
+    old.wait(lambda: old.status is not None and old.status["role"] == LEADER, 10, "single leader")
+    old.propose(1, b"before")
+    old.wait(lambda: len(old.normal_data()) == 1, 10, "entry committed")
+    new = Member(binary, 1, os.path.join(work, "restart"), old.raft_port, old.members,
+                 election_ms=200, heartbeat_ms=20)
+    try:
+        # The old sidecar is alive: the new one must wait (not exit, not serve).
+        deadline = time.monotonic() + 1.5
+        while time.monotonic() < deadline:
+            assert new.proc.poll() is None, "second sidecar exited: %s" % new.stderr_text()
+            assert new.status is None, "second sidecar served a held directory"
+            time.sleep(0.05)
+        old.close_ctl()
+        expect_exit(old, 2, "fd 3 closed (server gone); exiting")
+        new.wait(lambda: new.status is not None and new.status["role"] == LEADER, 30,
+                 "the restarted sidecar leads")
+        new.wait(lambda: any(d == b"before" for _, d in new.normal_data()), 10,
+                 "the old log replayed")
+    finally:
+        new.stop()
+    print("ok restart waits for the old sidecar")
+
+
 def check_bad_command_line(binary, work):
     cases = [
         ([], "--id must be in 1..2^63"),
@@ -142,6 +171,7 @@ def main():
         check_bad_frames(a.bin, work)
         check_eof(a.bin, work)
         check_write_fails(a.bin, work)
+        check_restart_waits(a.bin, work)
         check_bad_command_line(a.bin, work)
         check_port_in_use(a.bin, work)
         check_no_fd3(a.bin, work)

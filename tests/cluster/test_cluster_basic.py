@@ -7,7 +7,8 @@
   survives with its fence, the next fence is higher than every fence seen; the old leader's
   sidecar exits with it (they fail together);
 - killing a member's sidecar stops that member's server (exit 1);
-- a killed member restarts from its Raft dir and catches up.
+- a killed member restarts from its Raft dir and catches up; a graceful stop waits for the
+  sidecar, and a member started again at once serves.
 
 Usage: test_cluster_basic.py --bin build-release/server/ttl-semlock
 """
@@ -135,6 +136,20 @@ def main():
         check(leader.call("EXISTS", "held") == 0 and leader.call("EXISTS", "after") == 1,
               "the restarted member caught up with the new leader's history")
         check(cl.wait_leader() is new_leader, "one leader after the restart")
+
+        # A graceful stop ends only once the member's sidecar has exited, and a member started
+        # again at once serves: CI's checker once lost a member in a rolling restart, its new
+        # sidecar finding the old one still holding the Raft WAL ("file already locked").
+        check(len(leader.sidecar_pids()) == 1, "the restarted member runs one sidecar")
+        leader.terminate()
+        check(leader.proc.returncode == 0, "a graceful stop exits 0")
+        check(not leader.sidecar_pids(), "the sidecar is gone when its server has exited")
+        leader.start()
+        new_leader.call("SEMLOCK.ACQUIRE", "again", 60000)
+        commit = int(new_leader.info()["applied_index"])
+        cl.wait_applied(commit, members=[leader])
+        check(leader.call("EXISTS", "again") == 1 and leader.alive(),
+              "the member started again at once catches up")
 
         # Fail together: a member whose sidecar dies stops serving.
         victim = next(m for m in cl.members if m is not new_leader)
