@@ -68,8 +68,9 @@ const char* role_name(ClusterRole r) {
 }  // namespace
 
 // Raft as the commit pipeline's sink: every batch with mutations is one proposal; its replies
-// wait for the entry to commit. A member that is not serving discards what its engine logged
-// (applying drops, lazy expiry on reads): that is committed state already, not news.
+// wait for the entry to commit. A member that is not serving (or is shutting down) proposes
+// nothing: its engine changes only by applying the log, which takes its own mutations; any
+// other change fails the batch, so no reply that may show it is ever sent.
 class ClusterSink final : public CommitSink {
  public:
   explicit ClusterSink(Server& server) : server_(server) {}
@@ -111,10 +112,19 @@ bool Server::cluster_start() {
 void Server::cluster_stop() {
   if (!cluster_) return;
   // Shutting down: what is still in flight may never be heard of again; never acknowledged.
-  if (pipeline_.has_pending()) pipeline_.fail_all();
-  // Nothing is proposed or held from here on (no sidecar to commit it): a reply written during
-  // shutdown (a waiter's "not acquired") leaves at once instead of waiting out the grace period.
-  pipeline_.set_sink(nullptr);
+  // Nothing is proposed from here on (no sidecar to commit it), but the engine can still change:
+  // failing a batch closes its connections, which gives back their undelivered waiter grants,
+  // and the next waiter is granted. Such a grant must never be answered (a new leader, which
+  // never hears of it, would hand its fence out again: CI's checker.cluster saw it on a leader's
+  // SIGTERM). So the sink stays, stopped: an iteration with mutations fails (its connections
+  // close unanswered); one without leaves at once (a waiter's "not acquired" does not wait out
+  // the grace period).
+  cluster_stopped_ = true;
+  if (pipeline_.has_pending()) {
+    log::info("Cluster: shutting down; uncommitted batches fail, their clients get no reply",
+              {{"pending_batches", pipeline_.pending_batches()}});
+    pipeline_.fail_all();
+  }
   cluster_->set_serving(false);
   cluster_->stop();
   if (cluster_check_started_) {
@@ -195,6 +205,10 @@ CommitSink::Result Server::cluster_write(std::vector<Mutation>& mutations, std::
   std::vector<std::pair<std::size_t, std::size_t>> commands;
   commands.swap(cluster_command_mutations_);
   if (mutations.empty()) return CommitSink::Result::kDurable;
+  if (cluster_stopped_) {  // shutting down (cluster_stop): nothing commits any more
+    mutations.clear();
+    return CommitSink::Result::kFailed;
+  }
   if (!cluster_->serving()) {
     // A replica's engine changes only by applying the log (its accesses expire nothing): a
     // change of its own would make its state differ from the log's. Rebuilt from the log.
@@ -209,8 +223,9 @@ CommitSink::Result Server::cluster_write(std::vector<Mutation>& mutations, std::
       mutations.clear();
       cluster_step_down("the engine changed outside the log");
     }
+    // Never acknowledged: the replies of this iteration may show that change.
     mutations.clear();
-    return CommitSink::Result::kDurable;
+    return CommitSink::Result::kFailed;
   }
   // Appended to the entry being built; the entry is proposed once per loop iteration
   // (cluster_check_cb), so the batches of every connection read in one iteration share one
@@ -287,8 +302,11 @@ void Server::cluster_propose_entry() {
 
 bool Server::cluster_may_serve() const {
   const ClusterStatus& s = cluster_->status();
+  // An entry of its own term applied, AND everything the sidecar has reported committed: after
+  // a rebuild in the same term (RESYNC), a snapshot of this term arrives before the entries
+  // after it, and serving from the snapshot alone would grant over holders those entries add.
   return s.role == ClusterRole::kLeader && !cluster_->serving() &&
-         cluster_applied_term_ == s.term &&
+         cluster_applied_term_ == s.term && cluster_applied_ >= s.commit_index &&
          (s.term != cluster_serve_hold_term_ || now_ms() >= cluster_serve_hold_until_);
 }
 

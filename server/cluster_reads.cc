@@ -27,7 +27,8 @@
 namespace semlock {
 
 bool Server::cluster_reads_need_barrier() const {
-  return cluster_ && cluster_->serving() && engine_->read_count() != cluster_reads_seen_;
+  return cluster_ && !cluster_stopped_ && cluster_->serving() &&
+         engine_->read_count() != cluster_reads_seen_;
 }
 
 CommitSink::Result Server::cluster_confirm_reads(std::uint64_t seq) {

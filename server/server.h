@@ -524,6 +524,7 @@ class Server final : public redis::Host, private ReplyGate {
   void cluster_command_end(std::size_t begin);
   uv_check_t cluster_check_{};
   bool cluster_check_started_ = false;
+  bool cluster_stopped_ = false;  // cluster_stop(): nothing commits any more
   std::uint64_t cluster_applied_ = 0;  // last Raft index applied to the engine
   std::uint64_t cluster_applied_term_ = 0;
   std::uint64_t cluster_applied_since_snapshot_ = 0;
