@@ -119,15 +119,32 @@ class Run:
 
     def catch_up(self, member, what, timeout=30):
         self.check_members()
-        leader = self.s.leader
         try:
-            target = int(leader.info()["applied_index"])
+            target = self.leader_applied()
             self.cl.wait_applied(target, members=[member], timeout=timeout)
         except (AssertionError, OSError, ConnectionError, KeyError) as e:
             self.problems.append("%s: member %d did not catch up: %s; its last error: %s" %
                                  (what, member.id, str(e)[:300], last_error(member)))
             return False
         return True
+
+    def leader_applied(self):
+        """The leader's applied index. Its INFO reply may wait behind uncommitted batches, and
+        an election under load closes such a connection unanswered: ask the leader again."""
+        deadline = time.monotonic() + 30
+        while True:
+            leader = self.s.leader
+            try:
+                if leader is None or not leader.alive():
+                    raise ConnectionError("no leader known")
+                return int(leader.info()["applied_index"])
+            except (OSError, ConnectionError, KeyError):
+                if time.monotonic() > deadline:
+                    raise
+            try:
+                self.s.leader = self.cl.wait_leader(timeout=10)
+            except AssertionError:
+                pass
 
     def kill_leader(self, n):
         old = self.s.leader
@@ -300,9 +317,17 @@ class Run:
         except AssertionError as e:
             self.problems.append("after removing %d: %s" % (gone.id, e))
             return
-        deadline = time.monotonic() + 5
+        deadline = time.monotonic() + 15
+        ids = []
         while time.monotonic() < deadline:
-            ids = [x.split("@")[0] for x in self.s.leader.info()["members"].split(",")]
+            try:
+                ids = [x.split("@")[0] for x in self.s.leader.info()["members"].split(",")]
+            except (OSError, ConnectionError, KeyError):  # an election: ask the new leader
+                try:
+                    self.s.leader = self.cl.wait_leader(timeout=10)
+                except AssertionError:
+                    pass
+                continue
             if str(gone.id) not in ids:
                 break
             time.sleep(0.1)
