@@ -24,6 +24,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cstring>
 
@@ -302,11 +303,15 @@ void Server::cluster_propose_entry() {
 
 bool Server::cluster_may_serve() const {
   const ClusterStatus& s = cluster_->status();
-  // An entry of its own term applied, AND everything the sidecar has reported committed: after
-  // a rebuild in the same term (RESYNC), a snapshot of this term arrives before the entries
-  // after it, and serving from the snapshot alone would grant over holders those entries add.
+  // An entry of its own term applied, AND everything the sidecar has reported committed, AND
+  // everything this process applied before: after a rebuild in the same term (RESYNC), a
+  // snapshot of this term arrives before the entries after it, and serving from the snapshot
+  // alone would grant over holders those entries add. The STATUS alone is not enough: the
+  // sidecar reports commit progress on its next heartbeat tick, so a rebuild right after a
+  // commit (a grant already acknowledged) sees a commit index that does not count it.
   return s.role == ClusterRole::kLeader && !cluster_->serving() &&
-         cluster_applied_term_ == s.term && cluster_applied_ >= s.commit_index &&
+         cluster_applied_term_ == s.term &&
+         cluster_applied_ >= std::max(s.commit_index, cluster_applied_high_) &&
          (s.term != cluster_serve_hold_term_ || now_ms() >= cluster_serve_hold_until_);
 }
 
@@ -509,6 +514,7 @@ void Server::cluster_on_entries(cluster::EntriesMsg& m) {
     cluster_pub_index_ = std::max(cluster_pub_index_, en.index);
     cluster_applied_ = en.index;
     cluster_applied_term_ = en.term;
+    cluster_applied_high_ = std::max(cluster_applied_high_, en.index);
     ++cluster_applied_since_snapshot_;
   }
   if (cluster_metrics_) cluster_metrics_->applied_index->Set(static_cast<double>(cluster_applied_));
@@ -534,6 +540,7 @@ void Server::cluster_on_snapshot_install(const cluster::SnapshotInstallMsg& m) {
   engine_->take_mutations();
   cluster_applied_ = m.index;
   cluster_applied_term_ = m.term;
+  cluster_applied_high_ = std::max(cluster_applied_high_, m.index);
   cluster_snapshot_index_ = m.index;
   log::info("Cluster: snapshot installed",
             {{"index", m.index},

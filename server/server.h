@@ -527,6 +527,9 @@ class Server final : public redis::Host, private ReplyGate {
   bool cluster_stopped_ = false;  // cluster_stop(): nothing commits any more
   std::uint64_t cluster_applied_ = 0;  // last Raft index applied to the engine
   std::uint64_t cluster_applied_term_ = 0;
+  // The highest index this process ever applied: a rebuild (cluster_reset_engine) does not
+  // lower it, and the leader serves again only once the replay has reached it.
+  std::uint64_t cluster_applied_high_ = 0;
   std::uint64_t cluster_applied_since_snapshot_ = 0;
   std::uint64_t cluster_snapshot_index_ = 0;
   Millis cluster_resync_sent_ms_ = 0;
