@@ -74,8 +74,7 @@ void Server::cluster_note_mutation_groups() {
   // expiry or a closed connection) are uncuttable as commands are; those made inside one lie in
   // its span and are joined with it (cluster_write).
   const auto& groups = engine_->mutation_groups();
-  cluster_command_mutations_.insert(cluster_command_mutations_.end(), groups.begin(),
-                                    groups.end());
+  cluster_command_mutations_.insert(cluster_command_mutations_.end(), groups.begin(), groups.end());
 }
 
 }  // namespace semlock

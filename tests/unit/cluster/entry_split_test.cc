@@ -148,8 +148,8 @@ BOOST_AUTO_TEST_CASE(a_waiting_acquireall_granted_by_an_expiry_is_never_cut) {
   std::vector<std::size_t> offset{0};
   for (const Mutation& m : log) {
     persist::Record r;
-    r.type = m.kind == Mutation::Kind::kHold ? persist::RecordType::kHold
-                                              : persist::RecordType::kDrop;
+    r.type =
+        m.kind == Mutation::Kind::kHold ? persist::RecordType::kHold : persist::RecordType::kDrop;
     r.key = m.key;
     r.owner = m.owner;
     r.fence = m.fence;
@@ -161,7 +161,7 @@ BOOST_AUTO_TEST_CASE(a_waiting_acquireall_granted_by_an_expiry_is_never_cut) {
   for (std::size_t i = 21; i < log.size(); ++i) BOOST_REQUIRE_EQUAL(log[i].owner, "o");
   const RecordSpan grant{offset[21], records.size()};  // the group's holds
   const std::size_t limit = 4096;
-  BOOST_REQUIRE_LT(grant.first, limit);                // a part would want to end inside it
+  BOOST_REQUIRE_LT(grant.first, limit);                 // a part would want to end inside it
   BOOST_REQUIRE_GT(grant.second - grant.first, limit);  // it alone passes the limit
 
   const std::vector<std::size_t> cuts = cluster_entry_cuts(records, spans, limit);

@@ -325,19 +325,19 @@ BOOST_AUTO_TEST_CASE(semlock_cluster_is_in_the_command_table) {
              "*1\r\n$15\r\nsemlock.cluster\r\n");
   const std::string no_keys = ":0\r\n:0\r\n:0\r\n*0\r\n*0\r\n*0\r\n*0\r\n";
   const std::string admin = "*3\r\n+admin\r\n+no_multi\r\n+noscript\r\n";
-  BOOST_TEST(
-      run({"COMMAND", "INFO", "semlock.cluster"}) ==
-      "*1\r\n*10\r\n$15\r\nsemlock.cluster\r\n:-2\r\n*2\r\n+no_multi\r\n+noscript\r\n"
-      ":0\r\n:0\r\n:0\r\n*0\r\n*0\r\n*0\r\n*4\r\n"
-      "*10\r\n$19\r\nsemlock.cluster|add\r\n:5\r\n" + admin + no_keys +
-      "*10\r\n$22\r\nsemlock.cluster|remove\r\n:3\r\n" + admin + no_keys +
-      "*10\r\n$23\r\nsemlock.cluster|members\r\n:2\r\n" + admin + no_keys +
-      "*10\r\n$22\r\nsemlock.cluster|orphan\r\n:5\r\n"
-      "*5\r\n+write\r\n+admin\r\n+no_multi\r\n+noscript\r\n+fast\r\n:2\r\n:2\r\n:1\r\n"
-      "*0\r\n*0\r\n*1\r\n*8\r\n$5\r\nflags\r\n*1\r\n+RW\r\n$12\r\nbegin_search\r\n*4\r\n"
-      "$4\r\ntype\r\n$5\r\nindex\r\n$4\r\nspec\r\n*2\r\n$5\r\nindex\r\n:2\r\n$9\r\nfind_keys\r\n"
-      "*4\r\n$4\r\ntype\r\n$5\r\nrange\r\n$4\r\nspec\r\n*6\r\n$7\r\nlastkey\r\n:0\r\n"
-      "$7\r\nkeystep\r\n:1\r\n$5\r\nlimit\r\n:0\r\n$5\r\nnotes\r\n$0\r\n\r\n*0\r\n");
+  BOOST_TEST(run({"COMMAND", "INFO", "semlock.cluster"}) ==
+             "*1\r\n*10\r\n$15\r\nsemlock.cluster\r\n:-2\r\n*2\r\n+no_multi\r\n+noscript\r\n"
+             ":0\r\n:0\r\n:0\r\n*0\r\n*0\r\n*0\r\n*4\r\n"
+             "*10\r\n$19\r\nsemlock.cluster|add\r\n:5\r\n" +
+                 admin + no_keys + "*10\r\n$22\r\nsemlock.cluster|remove\r\n:3\r\n" + admin +
+                 no_keys + "*10\r\n$23\r\nsemlock.cluster|members\r\n:2\r\n" + admin + no_keys +
+                 "*10\r\n$22\r\nsemlock.cluster|orphan\r\n:5\r\n"
+                 "*5\r\n+write\r\n+admin\r\n+no_multi\r\n+noscript\r\n+fast\r\n:2\r\n:2\r\n:1\r\n"
+                 "*0\r\n*0\r\n*1\r\n*8\r\n$5\r\nflags\r\n*1\r\n+RW\r\n$12\r\nbegin_search\r\n*4\r\n"
+                 "$4\r\ntype\r\n$5\r\nindex\r\n$4\r\nspec\r\n*2\r\n$5\r\nindex\r\n:2\r\n$9\r\nfind_"
+                 "keys\r\n"
+                 "*4\r\n$4\r\ntype\r\n$5\r\nrange\r\n$4\r\nspec\r\n*6\r\n$7\r\nlastkey\r\n:0\r\n"
+                 "$7\r\nkeystep\r\n:1\r\n$5\r\nlimit\r\n:0\r\n$5\r\nnotes\r\n$0\r\n\r\n*0\r\n");
   // DOCS: ORPHAN's first argument is the key (key spec 0); ADD's are plain strings.
   const std::string docs = run({"COMMAND", "DOCS", "semlock.cluster"});
   BOOST_TEST(docs.find("$11\r\nsubcommands\r\n*8\r\n$19\r\nsemlock.cluster|add\r\n") !=
