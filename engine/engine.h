@@ -28,6 +28,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 namespace semlock {
@@ -146,6 +147,9 @@ struct AcquireAllRequest {
 struct AcquireAllResult {
   EngineStatus status = EngineStatus::kNotGranted;  // kGranted: every key granted or refreshed
   std::vector<std::uint64_t> fences{};               // kGranted: one per key, in request order
+  // kGranted: per key, whether the acquire created its holder (0: the owner held the key
+  // already, so it was only refreshed), as WaiterEvent::created.
+  std::vector<std::uint8_t> created{};
   Millis ttl = 0;
   WaiterId waiter{};  // kQueued: cancel_waiter() with it cancels the whole request
 };
@@ -379,6 +383,14 @@ class Engine {
   std::vector<Mutation> take_mutations();
   bool has_mutations() const;
   std::size_t mutation_count() const;  // logged and not taken yet
+  // The spans [begin, end) of the mutations not yet taken (indices as mutation_count() counts)
+  // that one all-or-nothing change logged: an ACQUIREALL's grant of every key (at once, or of a
+  // waiting request whenever a release, an expiry or a cancelled wait serves it) and a
+  // RELEASEALL. Whoever cuts the log into parts (cluster entries) must not cut inside one: a part
+  // applied without the next would hold some of the keys and not the others. In order of their
+  // ends; one may lie inside another (a RELEASEALL that serves a waiting ACQUIREALL). Only spans
+  // of more than one mutation. take_mutations() drops them: read them first.
+  const std::vector<std::pair<std::size_t, std::size_t>>& mutation_groups() const;
   // Puts a persisted holder back (start-up): no fence consumed, not logged, no admission limits
   // (max_locks, memory). An owner that already holds the key is left as it is (true). False, and
   // nothing changed, when the key already has `limit` holders or another limit, or the key or

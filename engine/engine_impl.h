@@ -21,6 +21,7 @@
 #include <functional>
 #include <cstdint>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 #include "engine/counting_alloc.h"
@@ -166,6 +167,14 @@ struct Engine::Impl {
   std::uint64_t data_waiters = 0;  // blocked BLPOP/BRPOP: with waiter_total for max_waiters
   std::unique_ptr<DataStore> data;
   std::vector<Mutation> mutations;
+  // Spans of `mutations` that one all-or-nothing change logged (Engine::mutation_groups()).
+  std::vector<std::pair<std::size_t, std::size_t>> mutation_groups;
+  // Records [from, mutations.size()) as one group when the change logged more than one mutation.
+  void note_mutation_group(std::size_t from) {
+    if (log_mutations && mutations.size() > from + 1) {
+      mutation_groups.emplace_back(from, mutations.size());
+    }
+  }
   // Replication (engine.h, set_replica): no holder is removed on this engine's own clock.
   bool replica = false;
   std::uint64_t reads = 0;  // exists/info/scan calls (read_count())

@@ -40,13 +40,21 @@ void Engine::Impl::log_holder(Mutation::Kind kind, std::uint32_t h, Millis prev_
 void Engine::set_mutation_log(bool on) {
   impl_->log_mutations = on;
   impl_->fresh_mark = 0;
-  if (!on) impl_->mutations.clear();
+  if (!on) {
+    impl_->mutations.clear();
+    impl_->mutation_groups.clear();
+  }
 }
 
 std::vector<Mutation> Engine::take_mutations() {
   std::vector<Mutation> out;
   out.swap(impl_->mutations);
+  impl_->mutation_groups.clear();  // their indices were into the log just taken
   return out;
+}
+
+const std::vector<std::pair<std::size_t, std::size_t>>& Engine::mutation_groups() const {
+  return impl_->mutation_groups;
 }
 
 std::size_t Engine::mutation_count() const {

@@ -98,6 +98,7 @@ void grant_group(Engine::Impl& m, std::uint32_t gid, Millis now, std::uint32_t k
     }
   }
   if (ev.granted) {
+    const std::size_t logged = m.mutations.size();  // every key's hold: one group of the log
     for (const std::uint32_t w : g.members) {
       const std::uint32_t slot = m.waiters[w].key;
       const std::uint32_t held = m.find_holder(slot, m.waiters[w].owner());
@@ -111,6 +112,7 @@ void grant_group(Engine::Impl& m, std::uint32_t gid, Millis now, std::uint32_t k
         ev.created.push_back(1);
       }
     }
+    m.note_mutation_group(logged);
   } else {
     ev.ttl = 0;
     ev.deadline = 0;
@@ -280,17 +282,22 @@ AcquireAllResult Engine::acquire_all(const AcquireAllRequest& req, Millis now) {
     r.status = EngineStatus::kGranted;
     r.ttl = req.ttl;
     r.fences.reserve(n);
+    r.created.reserve(n);
+    const std::size_t logged = m.mutations.size();  // every key's hold: one group of the log
     for (std::size_t i = 0; i < n; ++i) {
       Step& s = steps[i];
       if (s.held != kNil) {
         m.set_deadline(s.held, now + req.ttl);
         m.unmark_lived(m.fence_of(s.held));
         r.fences.push_back(m.fence_of(s.held));
+        r.created.push_back(0);
         continue;
       }
       if (s.slot == kNil) s.slot = m.create_key(req.keys[i], s.hash, 1);
       r.fences.push_back(m.add_holder(s.slot, req.owner, req.ttl, now));
+      r.created.push_back(1);
     }
+    m.note_mutation_group(logged);
     return r;
   }
   if (req.wait == 0) return {EngineStatus::kNotGranted};
@@ -328,6 +335,8 @@ std::uint64_t Engine::release_keys(const std::vector<std::string_view>& keys,
                                    std::string_view owner, Millis now, std::uint64_t* held) {
   std::uint64_t released = 0;
   std::uint64_t taken = 0;
+  // One group of the log, with the grants its releases make (a waiting ACQUIREALL served).
+  const std::size_t logged = impl_->mutations.size();
   for (const std::string_view k : keys) {
     // One release per key, as SEMLOCK.RELEASE: a reentrant holder loses one hold. Only a key the
     // owner no longer holds afterwards counts as released.
@@ -336,6 +345,7 @@ std::uint64_t Engine::release_keys(const std::vector<std::string_view>& keys,
     ++taken;
     if (r == Impl::ReleaseOutcome::kRemoved) ++released;
   }
+  impl_->note_mutation_group(logged);
   if (held != nullptr) *held = taken;
   return released;
 }

@@ -199,6 +199,25 @@ constexpr CommandSpec kPubsubSubcommands[] = {
      "Returns a count of unique pattern subscriptions.", "", cmd_pubsub_numpat, {}},
 };
 
+// SEMLOCK.CLUSTER: cluster mode runs it before this table (server/cluster_admin.cc, ORPHAN in
+// server/orphan_grants.cc), at once even inside MULTI; a server that is no cluster member answers
+// that cluster mode is off. Every subcommand needs an admin key when admin keys are set. ORPHAN
+// names a key (argv[2]) whose holder it may release.
+constexpr std::uint32_t kClusterAdmin = kAdmin | kNoScript | kNoMulti;
+constexpr CommandSpec kSemlockClusterSubcommands[] = {
+    {"semlock.cluster|add", 5, kClusterAdmin, 0, 0, 0, "semlock", "0.9.0",
+     "Adds a member to the cluster through Raft; replies OK once the change is committed.",
+     "id raft-addr client-addr", cmd_semlock_cluster, {}},
+    {"semlock.cluster|remove", 3, kClusterAdmin, 0, 0, 0, "semlock", "0.9.0",
+     "Removes a member from the cluster through Raft; replies OK once the change is committed.",
+     "id", cmd_semlock_cluster, {}},
+    {"semlock.cluster|members", 2, kClusterAdmin, 0, 0, 0, "semlock", "0.9.0",
+     "Lists the members as [id, raft address, client address].", "", cmd_semlock_cluster, {}},
+    {"semlock.cluster|orphan", 5, kClusterAdmin | kWrite | kFast, 2, 2, 1, "semlock", "0.9.0",
+     "Between members: gives back what a WAIT grant whose client left added; replies 1 or 0.",
+     "key owner fence", cmd_semlock_cluster, {}},
+};
+
 // CONFIG: GET reads (any authenticated client), SET and REWRITE need an admin key.
 constexpr CommandSpec kConfigSubcommands[] = {
     {"config|get", -3, kNoScript | kLoading | kStale, 0, 0, 0, "server", "2.0.0",
@@ -363,6 +382,9 @@ constexpr CommandSpec kCommands[] = {
      "Cluster relay: delivers a message published on member origin to this member's "
      "subscribers; replies their count.",
      "origin channel message", cmd_semlock_publish, {}},
+    {"semlock.cluster", -2, kNoScript | kNoMulti, 0, 0, 0, "semlock", "0.9.0",
+     "A container for cluster membership commands (cluster mode).", "", nullptr,
+     kSemlockClusterSubcommands},
     // The Redis lock idiom on mutex keys (SPEC §3).
     {"set",
      -3,

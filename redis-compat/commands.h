@@ -30,7 +30,8 @@ Outcome cmd_list(CommandContext& ctx, Args argv);
 Outcome cmd_stats(CommandContext& ctx, Args argv);
 Outcome cmd_acquireall(CommandContext& ctx, Args argv);  // commands_multi.cc
 Outcome cmd_releaseall(CommandContext& ctx, Args argv);
-Outcome cmd_heartbeat(CommandContext& ctx, Args argv);  // commands_lock.cc
+Outcome cmd_heartbeat(CommandContext& ctx, Args argv);        // commands_lock.cc
+Outcome cmd_semlock_cluster(CommandContext& ctx, Args argv);  // each SEMLOCK.CLUSTER subcommand
 // [owner, [fence, ...]]: SEMLOCK.ACQUIREALL's grant (also written for a waiter's grant).
 void write_acquire_all_reply(resp::Writer& w, std::string_view owner,
                              const std::vector<std::uint64_t>& fences);

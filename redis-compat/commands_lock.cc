@@ -133,6 +133,13 @@ Outcome cmd_heartbeat(CommandContext& ctx, Args) {
   return Outcome::kDone;
 }
 
+// SEMLOCK.CLUSTER ADD|REMOVE|MEMBERS|ORPHAN: a cluster member answers them before the command
+// table (server/cluster_admin.cc); a server that is no member says so.
+Outcome cmd_semlock_cluster(CommandContext& ctx, Args) {
+  ctx.w.error("ERR cluster mode is off");
+  return Outcome::kDone;
+}
+
 Outcome cmd_release(CommandContext& ctx, Args argv) {
   if (!check_key(ctx, argv[1]) || !check_owner(ctx, argv[2])) return Outcome::kDone;
   const EngineStatus s = ctx.engine.release(argv[1], argv[2], ctx.now);

@@ -91,6 +91,14 @@ Outcome cmd_acquireall(CommandContext& ctx, Args argv) {
   const AcquireAllResult r = ctx.engine.acquire_all(req, ctx.now);
   switch (r.status) {
     case EngineStatus::kGranted:
+      // As a queued grant: each holder a WAIT acquire created at once is kept for an orphan
+      // give-back in cluster mode (its client may close within the round trip).
+      for (std::size_t k = 0; req.wait > 0 && k < req.keys.size(); ++k) {
+        if (r.created[k] != 0) {
+          ctx.host.on_wait_granted_now(ctx.client, req.keys[k], req.owner, r.fences[k],
+                                       ctx.now + r.ttl);
+        }
+      }
       write_acquire_all_reply(ctx.w, req.owner, r.fences);
       return Outcome::kDone;
     case EngineStatus::kNotGranted:

@@ -97,6 +97,7 @@ class Host {
                                 std::uint64_t fence, bool lived = false) = 0;
   // A WAIT acquire of this client was granted at once and created the holder or added a
   // reentrant hold: cluster mode keeps it for an orphan give-back (server/orphan_grants.cc).
+  // A WAIT ACQUIREALL granted at once: called for each key whose holder it created.
   virtual void on_wait_granted_now(ClientState& client, std::string_view key,
                                    std::string_view owner, std::uint64_t fence, Millis deadline) {
     (void)client, (void)key, (void)owner, (void)fence, (void)deadline;

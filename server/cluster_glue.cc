@@ -205,6 +205,7 @@ CommitSink::Result Server::cluster_write(std::vector<Mutation>& mutations, std::
   // The commands of this batch, by mutation index (cluster_command_end), taken with it.
   std::vector<std::pair<std::size_t, std::size_t>> commands;
   commands.swap(cluster_command_mutations_);
+  join_overlapping_spans(commands);  // commands and the engine's groups, nested or not
   if (mutations.empty()) return CommitSink::Result::kDurable;
   if (cluster_stopped_) {  // shutting down (cluster_stop): nothing commits any more
     mutations.clear();
@@ -281,7 +282,8 @@ void Server::cluster_propose_entry() {
   // limit (10 MiB: a larger one could not be read back at the next start). Every part carries
   // the batch's header; the batch's replies leave when its last part commits. A part applied
   // without the next ones (the leader lost) is a state the leader's engine passed through.
-  // Cut only between client commands (cluster_split.h): never half an EXEC, EVAL or ACQUIREALL.
+  // Cut only between client commands (cluster_split.h): never half an EXEC, EVAL or ACQUIREALL,
+  // nor half of a waiting ACQUIREALL's grant made by an expiry or a closed connection.
   const std::string_view all = cluster_entry_records_;
   const std::vector<std::size_t> cuts =
       cluster_entry_cuts(all, cluster_entry_commands_, cluster::kImportChunkBytes);

@@ -1,11 +1,25 @@
 #include "server/cluster_split.h"
 
+#include <algorithm>
 #include <cstdint>
 #include <cstring>
 
 #include "persistence/record.h"
 
 namespace semlock {
+
+void join_overlapping_spans(std::vector<RecordSpan>& spans) {
+  std::sort(spans.begin(), spans.end());
+  std::size_t out = 0;
+  for (const RecordSpan& s : spans) {
+    if (out != 0 && s.first < spans[out - 1].second) {
+      spans[out - 1].second = std::max(spans[out - 1].second, s.second);
+    } else {
+      spans[out++] = s;
+    }
+  }
+  spans.resize(out);
+}
 
 std::vector<std::size_t> cluster_entry_cuts(std::string_view records,
                                             const std::vector<RecordSpan>& commands,
@@ -52,6 +66,15 @@ void Server::cluster_command_end(std::size_t begin) {
   const std::size_t end = engine_->mutation_count();
   // One mutation cannot be cut; an end before the begin: the log was taken meanwhile.
   if (end > begin + 1) cluster_command_mutations_.push_back({begin, end});
+}
+
+void Server::cluster_note_mutation_groups() {
+  if (!cluster_enabled()) return;
+  // All-or-nothing changes made outside a client command (a waiting ACQUIREALL granted by an
+  // expiry or a closed connection) are uncuttable as commands are; those made inside one lie in
+  // its span and are joined with it (cluster_write).
+  const auto& groups = engine_->mutation_groups();
+  cluster_command_mutations_.insert(cluster_command_mutations_.end(), groups.begin(), groups.end());
 }
 
 }  // namespace semlock

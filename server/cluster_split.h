@@ -6,6 +6,9 @@
 // leave a state the leader's engine passed through between commands, never half a command.
 // A single command whose records pass 4 MiB stays one entry: its size is bounded by the
 // request and script limits (server.max_request_bytes, the engine's per-request key count).
+// Nor inside what the engine logs as one all-or-nothing change outside any client command
+// (Engine::mutation_groups): a waiting ACQUIREALL granted by a release, an expiry or a closed
+// connection holds all its keys or none in every part.
 #pragma once
 
 #include <cstddef>
@@ -17,6 +20,11 @@ namespace semlock {
 
 // [begin, end) offsets, in the records buffer, of one command's records: no cut inside.
 using RecordSpan = std::pair<std::size_t, std::size_t>;
+
+// Sorts `spans` and joins those that overlap (one inside another, or crossing) into one, so that
+// they are sorted and non-overlapping as cluster_entry_cuts() wants them. Spans that only touch
+// stay apart: a cut between two commands is allowed.
+void join_overlapping_spans(std::vector<RecordSpan>& spans);
 
 // The end offsets of the parts of `records` (framed persist records), in order; the last is
 // records.size() (one part, even for no records). `commands`: sorted, non-overlapping. Each

@@ -7,6 +7,7 @@ namespace semlock {
 
 bool Server::commit_after_drain() {
   if (!pipeline_.sink()) return false;
+  cluster_note_mutation_groups();  // uncuttable spans of the log, taken with it (cluster_split.h)
   pipeline_.end_of_iteration(engine_->take_mutations());
   return engine_->has_events() || !ready_.empty() || engine_->has_mutations() || !deferred_.empty();
 }

@@ -339,11 +339,16 @@ void Forwarder::release_orphan_grant(Upstream& up, const ForwardSlot& slot,
                                      std::string_view reply) {
   // The leader gives back what the grant added, named by its fence (orphan_grants.cc): a grant
   // that only refreshed the owner's holder leaves it alone.
-  const std::string bytes = orphan_release_request(up.json, slot, reply);
+  std::size_t requests = 0;
+  const std::string bytes = orphan_release_request(up.json, slot, reply, requests);
   if (bytes.empty() || up.sock == nullptr) return;
-  ForwardSlot s = dropped_slot();
-  s.orphan = true;  // the upstream stays until the leader has answered it
-  up.sent.push_back(std::move(s));
+  // One per key of an ACQUIREALL: each is answered, and the upstream stays until the leader has
+  // answered them all (a reply with no slot would be taken for a broken connection).
+  for (std::size_t i = 0; i < requests; ++i) {
+    ForwardSlot s = dropped_slot();
+    s.orphan = true;
+    up.sent.push_back(std::move(s));
+  }
   write(up, bytes);
   log::info("Forwarding: gave back a WAIT grant whose client was gone", {{"key", slot.key}});
 }

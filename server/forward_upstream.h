@@ -61,7 +61,9 @@ struct ForwardSlot {
 
 // The request(s) that give back a WAIT grant whose client left (`reply`, in the upstream's
 // framing): one per key, naming the grant's fence (orphan_grants.cc); empty when not granted.
-std::string orphan_release_request(bool json, const ForwardSlot& slot, std::string_view reply);
+// `requests`: how many (each is answered).
+std::string orphan_release_request(bool json, const ForwardSlot& slot, std::string_view reply,
+                                   std::size_t& requests);
 
 struct UpstreamSocket;
 struct Upstream;

@@ -140,6 +140,12 @@ bool Server::execute_json_multi(Connection& c, json::Request& req, WireProtocol 
   const AcquireAllResult r = engine_->acquire_all(ar, now);
   switch (r.status) {
     case EngineStatus::kGranted:
+      // Kept for an orphan give-back, as a queued grant (orphan_grants.cc).
+      for (std::size_t k = 0; ar.wait > 0 && k < req.keys.size(); ++k) {
+        if (r.created[k] != 0) {
+          on_wait_granted_now(c.client, req.keys[k], owner, r.fences[k], now + r.ttl);
+        }
+      }
       json::write_acquired_all(body, id, req.keys, owner, r.fences, r.ttl);
       return true;
     case EngineStatus::kNotGranted:

@@ -28,6 +28,7 @@
 //   client was told CLUSTERDOWN and holds nothing it knows of).
 // - a WAIT acquire granted at once (no queueing) that created the holder or added a reentrant
 //   hold is recorded too (on_wait_granted_now): its client may close within the round trip as well.
+//   So is each key a WAIT ACQUIREALL granted at once created (not those it only refreshed).
 // - the follower names only the latest reply for a key: any later request on the connection that
 //   names the key (acquire, release, extend...) forgets that key's records there. Otherwise an
 //   orphan of a later grant that only refreshed (nothing recorded) would match an earlier,
@@ -117,7 +118,9 @@ bool parse_json_grant(std::string_view reply, std::string& owner,
 
 }  // namespace
 
-std::string orphan_release_request(bool json, const ForwardSlot& slot, std::string_view reply) {
+std::string orphan_release_request(bool json, const ForwardSlot& slot, std::string_view reply,
+                                   std::size_t& requests) {
+  requests = 0;
   std::string owner;
   std::vector<std::uint64_t> fences;
   const bool granted =
@@ -137,6 +140,7 @@ std::string orphan_release_request(bool json, const ForwardSlot& slot, std::stri
       const std::string fence = std::to_string(fences[i]);
       resp::encode_command({"SEMLOCK.CLUSTER", "ORPHAN", keys[i], owner, fence}, bytes);
     }
+    ++requests;
   }
   return bytes;
 }

@@ -522,6 +522,9 @@ class Server final : public redis::Host, private ReplyGate {
   std::vector<std::pair<std::size_t, std::size_t>> cluster_entry_commands_;
   std::size_t cluster_command_begin() const;
   void cluster_command_end(std::size_t begin);
+  // Adds the engine's all-or-nothing groups (Engine::mutation_groups) to those spans; called
+  // before the iteration's mutations are taken.
+  void cluster_note_mutation_groups();
   uv_check_t cluster_check_{};
   bool cluster_check_started_ = false;
   bool cluster_stopped_ = false;  // cluster_stop(): nothing commits any more

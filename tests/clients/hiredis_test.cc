@@ -77,6 +77,13 @@ const std::vector<Case>& cases() {
       {{"SEMLOCK.ACQUIREALL", "30000", "1", "h:m2"}, REDIS_REPLY_NIL, ""},
       {{"SEMLOCK.RELEASEALL", "me", "2", "h:m1", "h:m2"}, REDIS_REPLY_INTEGER, "2"},
       {{"SEMLOCK.HEARTBEAT"}, REDIS_REPLY_STATUS, "OK"},
+      // A server that is no cluster member (docs/CLUSTER.md has the members' replies).
+      {{"SEMLOCK.CLUSTER", "MEMBERS"}, REDIS_REPLY_ERROR, "ERR cluster mode is off"},
+      {{"SEMLOCK.CLUSTER", "ADD", "4", "127.0.0.1:1", "127.0.0.1:2"}, REDIS_REPLY_ERROR,
+       "ERR cluster mode is off"},
+      {{"SEMLOCK.CLUSTER", "REMOVE", "4"}, REDIS_REPLY_ERROR, "ERR cluster mode is off"},
+      {{"SEMLOCK.CLUSTER", "ORPHAN", "h:a", "me", "1"}, REDIS_REPLY_ERROR,
+       "ERR cluster mode is off"},
       {{"SET", "h:k", "tok", "NX", "PX", "30000"}, REDIS_REPLY_STATUS, "OK"},
       {{"SET", "h:k", "other", "NX", "PX", "30000"}, REDIS_REPLY_NIL, ""},
       {{"GET", "h:k"}, REDIS_REPLY_STRING, "tok"},
@@ -189,7 +196,7 @@ const std::vector<Case>& cases() {
 std::string name_of(const Case& c) {
   std::string name = c.args[0];
   if (name == "CLIENT" || name == "COMMAND" || name == "SCRIPT" || name == "PUBSUB" ||
-      name == "CONFIG") {
+      name == "CONFIG" || name == "SEMLOCK.CLUSTER") {
     name += "|" + (c.args.size() > 1 ? c.args[1] : std::string());
   }
   for (char& ch : name) ch = static_cast<char>(std::tolower(static_cast<unsigned char>(ch)));

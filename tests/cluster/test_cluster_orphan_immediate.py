@@ -7,6 +7,7 @@ grants that one and then answers the second AT ONCE (no queueing). Neither reply
 the follower gives both back (orphan_grants.cc). Checked:
 - a grant that created its holder at once is released (not held by nobody for its TTL), and a
   reentrant hold added at once goes back (the count drops by one);
+- an ACQUIREALL granted at once gives back every key it created and none it only refreshed;
 - an orphan of a grant that only refreshed the owner's holder takes nothing, even though an
   earlier grant on the same connection created that holder with the same fence (regression: the
   leader matched that earlier, delivered grant and took away a hold another client was told of).
@@ -80,6 +81,20 @@ def main():
                             "o", "REENTRANT", "WAIT", 60000)
         got = holders(leader, "i2")
         check(got.get("o") == (fence, 1), "i2: the added hold went back, one stays: %r" % got)
+
+        # An immediate WAIT ACQUIREALL (regression: not recorded, so nothing went back and the
+        # keys it created stayed held by nobody for 60 s): every key it created goes back, one
+        # it only refreshed (o held it already) stays with its holder.
+        leader.call("SEMLOCK.ACQUIRE", "m1", 60000, "OWNER", "o")
+        fence = holders(leader, "m1")["o"][0]
+        s = socket.create_connection(("127.0.0.1", follower.port), timeout=TIMEOUT)
+        orphan_behind_block(leader, follower, "b4", s, "SEMLOCK.ACQUIREALL", 60000, 3, "m1", "m2",
+                            "m3", "OWNER", "o", "WAIT", 60000)
+        got = {k: holders(leader, k) for k in ("m1", "m2", "m3")}
+        check(got["m2"] == {} and got["m3"] == {},
+              "m2, m3: the keys the immediate ACQUIREALL created were released: %r" % got)
+        check(got["m1"] == {"o": (fence, 1)}, "m1: the refreshed holder stays: %r" % got)
+        check(leader.call("SEMLOCK.RELEASE", "m1", "o") == 1, "m1: its holder releases it")
 
         # F4: C's queue-served grant creates o's holder (recorded, delivered); two reentrant
         # holds of o (D, E) follow; C releases one; C's next WAIT acquire only refreshes, and

@@ -270,6 +270,87 @@ BOOST_AUTO_TEST_CASE(release_keys_counts_only_what_the_owner_held) {
   BOOST_TEST(e.release_keys({"a"}, "o", 1) == 0u);
 }
 
+// The mutation log marks each all-or-nothing change as one group (Engine::mutation_groups), so
+// that a cluster entry cut into parts never holds some of an ACQUIREALL's keys without the others
+// (server/cluster_split.h). Regression: a waiting request granted by an expiry, a release or a
+// cancelled wait was logged as loose holds, outside any client command's span.
+BOOST_AUTO_TEST_CASE(each_grant_is_one_group_of_the_mutation_log) {
+  using Span = std::pair<std::size_t, std::size_t>;
+  Engine e(test::unlimited(), 1);
+  e.set_mutation_log(true);
+  // The holds of `owner` on `keys`, in order, are exactly the mutations of span `g`.
+  auto holds_of = [](const std::vector<Mutation>& log, Span g, std::string_view owner,
+                     std::vector<std::string> keys) {
+    if (g.second > log.size() || g.second - g.first != keys.size()) return false;
+    for (std::size_t i = g.first; i < g.second; ++i) {
+      const Mutation& m = log[i];
+      if (m.kind != Mutation::Kind::kHold || m.owner != owner || m.key != keys[i - g.first]) {
+        return false;
+      }
+    }
+    return true;
+  };
+
+  // At once, one key only refreshed: every hold is in the group, `created` tells them apart.
+  acq(e, "a", "o", 100, 0);
+  e.take_mutations();
+  const auto now_granted = all(e, {"a", "b", "c"}, "o", 1000, 1, 5000);
+  BOOST_TEST(now_granted.created == (std::vector<std::uint8_t>{0, 1, 1}));
+  BOOST_REQUIRE(e.mutation_groups().size() == 1u);
+  const Span g0 = e.mutation_groups()[0];
+  std::vector<Mutation> log = e.take_mutations();
+  BOOST_TEST(holds_of(log, g0, "o", {"a", "b", "c"}));
+  BOOST_TEST(e.mutation_groups().empty());  // taken with the log
+  BOOST_TEST(e.release_keys({"a", "b", "c"}, "o", 2) == 3u);
+  log = e.take_mutations();
+
+  // Waiting, granted by an expiry among other expiries: the group is its holds, nothing else.
+  for (int i = 0; i < 5; ++i) acq(e, test::name("x", i), "x", 50, 10);
+  acq(e, "b", "h", 60, 10);
+  BOOST_TEST(all(e, {"a", "b", "c"}, "o", 1000, 10, 5000, 1).status == EngineStatus::kQueued);
+  e.take_mutations();
+  e.tick(100);
+  BOOST_REQUIRE(e.take_events().size() == 1u);
+  BOOST_REQUIRE(e.mutation_groups().size() == 1u);
+  const Span g1 = e.mutation_groups()[0];
+  log = e.take_mutations();
+  BOOST_TEST(log.size() == 6u + 3u);  // six drops, then the three holds
+  BOOST_TEST((g1 == Span(6, 9)));
+  BOOST_TEST(holds_of(log, g1, "o", {"a", "b", "c"}));
+  e.release_keys({"a", "b", "c"}, "o", 101);
+  e.take_mutations();
+
+  // Granted by another owner's release (a command of its own, one mutation long: the group is
+  // what makes the grant uncuttable).
+  acq(e, "c", "h", 1000, 200);
+  all(e, {"c", "d"}, "o", 1000, 200, 5000, 2);
+  e.take_mutations();
+  BOOST_TEST(e.release("c", "h", 201) == EngineStatus::kOk);
+  BOOST_REQUIRE(e.mutation_groups().size() == 1u);
+  const Span g2 = e.mutation_groups()[0];
+  log = e.take_mutations();
+  BOOST_TEST((g2 == Span(1, 3)));  // after the release's drop
+  BOOST_TEST(holds_of(log, g2, "o", {"c", "d"}));
+  e.take_events();
+
+  // A RELEASEALL is one group, the grant it makes lies inside it.
+  all(e, {"e", "f"}, "p", 1000, 300);
+  all(e, {"d", "e"}, "q", 1000, 300, 5000, 3);
+  e.take_mutations();
+  BOOST_TEST(e.release_keys({"c", "d"}, "o", 301) == 2u);  // frees d: q still waits for e
+  BOOST_TEST((e.mutation_groups() == (std::vector<Span>{{0, 2}})));
+  e.take_mutations();
+  BOOST_TEST(e.release_keys({"e", "f"}, "p", 302) == 2u);  // frees e: q is granted inside
+  BOOST_TEST((e.mutation_groups() == (std::vector<Span>{{1, 3}, {0, 4}})));
+  log = e.take_mutations();
+  BOOST_TEST(holds_of(log, {1, 3}, "q", {"d", "e"}));
+  BOOST_TEST(e.take_events().size() == 1u);
+
+  // One key: one mutation, nothing to keep together.
+  all(e, {"g"}, "o", 1000, 400);
+  BOOST_TEST(e.mutation_groups().empty());
+}
+
 // Random ACQUIREALLs (with waits, over overlapping keys, in random orders), single acquires,
 // releases, cancels and ticks: every waiting request is eventually answered, a granted request
 // holds all its keys at once, and no key ever has more holders than permits.

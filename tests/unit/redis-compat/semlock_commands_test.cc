@@ -294,4 +294,78 @@ BOOST_AUTO_TEST_CASE(auth_required_gates_everything_but_the_handshake) {
   BOOST_TEST(run({"SEMLOCK.ACQUIRE", "k", "1000"}) == "*2\r\n$7\r\nowner-1\r\n:1000\r\n");
 }
 
+// Regression: a WAIT ACQUIREALL granted at once was not recorded for an orphan give-back (only
+// a queued one was), so a follower whose client left within the round trip could not give it
+// back. Each key it created is reported, as a single-key WAIT acquire's; a key it only refreshed
+// is not (nothing of it is the grant's own), nor is an acquire without WAIT.
+BOOST_AUTO_TEST_CASE(acquireall_wait_granted_at_once_reports_each_created_key) {
+  BOOST_TEST(run({"SEMLOCK.ACQUIRE", "a", "5000", "OWNER", "o"}) == "*2\r\n$1\r\no\r\n:1000\r\n");
+  BOOST_TEST(host.granted_now.empty());
+  BOOST_TEST(run({"SEMLOCK.ACQUIREALL", "1000", "3", "a", "b", "c", "OWNER", "o", "WAIT", "100"}) ==
+             "*2\r\n$1\r\no\r\n*3\r\n:1000\r\n:1001\r\n:1002\r\n");
+  BOOST_TEST(host.granted_now ==
+             (std::vector<std::string>{"b o 1001 1001000", "c o 1002 1001000"}));
+  host.granted_now.clear();
+  BOOST_TEST(run({"SEMLOCK.ACQUIREALL", "1000", "1", "d", "OWNER", "o"}) ==
+             "*2\r\n$1\r\no\r\n*1\r\n:1003\r\n");
+  BOOST_TEST(run({"SEMLOCK.ACQUIREALL", "1000", "1", "e", "WAIT", "100"}, false) ==
+             "*2\r\n$7\r\nowner-1\r\n*1\r\n:1004\r\n");  // MULTI, scripts: no wait
+  BOOST_TEST(host.granted_now.empty());
+}
+
+// SEMLOCK.CLUSTER is in the command table like every SEMLOCK.* command (COMMAND COUNT, INFO,
+// DOCS, LIST): a container of ADD, REMOVE, MEMBERS (no keys) and ORPHAN (its key at argv[2],
+// Redis 7's key spec). Cluster mode answers it before the table; a server that is no cluster
+// member says cluster mode is off. Regression: it was missing (COMMAND INFO answered null).
+BOOST_AUTO_TEST_CASE(semlock_cluster_is_in_the_command_table) {
+  BOOST_TEST(semlock::redis::find_command("SEMLOCK.CLUSTER") != nullptr);
+  const std::size_t count = semlock::redis::all_commands().size();
+  BOOST_TEST(run({"COMMAND", "COUNT"}) == ":" + std::to_string(count) + "\r\n");
+  BOOST_TEST(run({"COMMAND", "LIST", "FILTERBY", "PATTERN", "semlock.c*"}) ==
+             "*1\r\n$15\r\nsemlock.cluster\r\n");
+  const std::string no_keys = ":0\r\n:0\r\n:0\r\n*0\r\n*0\r\n*0\r\n*0\r\n";
+  const std::string admin = "*3\r\n+admin\r\n+no_multi\r\n+noscript\r\n";
+  BOOST_TEST(run({"COMMAND", "INFO", "semlock.cluster"}) ==
+             "*1\r\n*10\r\n$15\r\nsemlock.cluster\r\n:-2\r\n*2\r\n+no_multi\r\n+noscript\r\n"
+             ":0\r\n:0\r\n:0\r\n*0\r\n*0\r\n*0\r\n*4\r\n"
+             "*10\r\n$19\r\nsemlock.cluster|add\r\n:5\r\n" +
+                 admin + no_keys + "*10\r\n$22\r\nsemlock.cluster|remove\r\n:3\r\n" + admin +
+                 no_keys + "*10\r\n$23\r\nsemlock.cluster|members\r\n:2\r\n" + admin + no_keys +
+                 "*10\r\n$22\r\nsemlock.cluster|orphan\r\n:5\r\n"
+                 "*5\r\n+write\r\n+admin\r\n+no_multi\r\n+noscript\r\n+fast\r\n:2\r\n:2\r\n:1\r\n"
+                 "*0\r\n*0\r\n*1\r\n*8\r\n$5\r\nflags\r\n*1\r\n+RW\r\n$12\r\nbegin_search\r\n*4\r\n"
+                 "$4\r\ntype\r\n$5\r\nindex\r\n$4\r\nspec\r\n*2\r\n$5\r\nindex\r\n:2\r\n$9\r\nfind_"
+                 "keys\r\n"
+                 "*4\r\n$4\r\ntype\r\n$5\r\nrange\r\n$4\r\nspec\r\n*6\r\n$7\r\nlastkey\r\n:0\r\n"
+                 "$7\r\nkeystep\r\n:1\r\n$5\r\nlimit\r\n:0\r\n$5\r\nnotes\r\n$0\r\n\r\n*0\r\n");
+  // DOCS: ORPHAN's first argument is the key (key spec 0); ADD's are plain strings.
+  const std::string docs = run({"COMMAND", "DOCS", "semlock.cluster"});
+  BOOST_TEST(docs.find("$11\r\nsubcommands\r\n*8\r\n$19\r\nsemlock.cluster|add\r\n") !=
+             std::string::npos);
+  BOOST_TEST(docs.find("$22\r\nsemlock.cluster|orphan\r\n") != std::string::npos);
+  BOOST_TEST(docs.find("$4\r\nname\r\n$3\r\nkey\r\n$4\r\ntype\r\n$3\r\nkey\r\n$12\r\n"
+                       "display_text\r\n$3\r\nkey\r\n$14\r\nkey_spec_index\r\n:0\r\n") !=
+             std::string::npos);
+  BOOST_TEST(docs.find("$4\r\nname\r\n$9\r\nraft-addr\r\n$4\r\ntype\r\n$6\r\nstring\r\n") !=
+             std::string::npos);
+
+  // Not a cluster member: every subcommand says so, after Redis's arity and permission checks.
+  BOOST_TEST(run({"SEMLOCK.CLUSTER", "MEMBERS"}) == "-ERR cluster mode is off\r\n");
+  BOOST_TEST(run({"semlock.cluster", "orphan", "k", "o", "5"}) == "-ERR cluster mode is off\r\n");
+  BOOST_TEST(run({"SEMLOCK.CLUSTER", "ADD", "4"}) ==
+             "-ERR wrong number of arguments for 'semlock.cluster|add' command\r\n");
+  BOOST_TEST(run({"SEMLOCK.CLUSTER"}) ==
+             "-ERR wrong number of arguments for 'semlock.cluster' command\r\n");
+  BOOST_TEST(run({"SEMLOCK.CLUSTER", "NOPE"}) ==
+             "-ERR unknown subcommand 'NOPE'. Try SEMLOCK.CLUSTER HELP.\r\n");
+  // Never from a script; inside MULTI it runs at once, as a cluster member runs it.
+  BOOST_TEST(run({"EVAL", "return redis.call('semlock.cluster', 'members')", "0"})
+                 .find("This Redis command is not allowed from script") != std::string::npos);
+  BOOST_TEST(run({"MULTI"}) == "+OK\r\n");
+  BOOST_TEST(run({"SEMLOCK.CLUSTER", "MEMBERS"}) == "-ERR cluster mode is off\r\n");
+  BOOST_TEST(run({"EXEC"}) == "*0\r\n");
+  host.admin_keys = {"adm"};
+  BOOST_TEST(run({"SEMLOCK.CLUSTER", "REMOVE", "2"}).rfind("-NOPERM", 0) == 0u);
+}
+
 BOOST_AUTO_TEST_SUITE_END()
