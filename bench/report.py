@@ -99,12 +99,33 @@ def ratio_text(ratios):
     return "%.2f× (%.2f–%.2f)" % (med, min(ratios), max(ratios))
 
 
-def cpu_agreement(res, case, side):
+def cpu_agreement(res, case, side, metric="cpu_us_per_op"):
     """(max - min) / median of the server CPU per operation over the rounds, or None."""
-    vals = [v for v in res.values(case, side, "cpu_us_per_op") if v is not None]
+    vals = [v for v in res.values(case, side, metric) if v is not None]
     if len(vals) < 2:
         return None
     return (max(vals) - min(vals)) / statistics.median(vals)
+
+
+def probe_text(res):
+    """What the memory-walk gate did in this run (bench/run --probe-gate), in one sentence."""
+    info = res.records and [m for c, _, _, m in res.records if c == "pipelined probe"]
+    if not info:
+        return ""
+    m = info[0]
+    floor = "floor %.1f ns (lowest of the calibration's readings, %.1f ns median; lowest seen " \
+        "in the run %.1f ns)" % (m["calibration_min_ns"], m["calibration_median_ns"],
+                                 m.get("floor_end_ns", m["calibration_min_ns"]))
+    if not m.get("gate"):
+        return "No memory-walk gate in this run (`--probe-gate 0`): every undisturbed slice " \
+            "counts; %s." % floor
+    return ("Memory-walk gate %.0f%%: a slice counts only when the walk right before it and "
+            "right after it both read at most %.0f%% above the run's floor, %s; before each "
+            "slice the generator waits (up to %g s) for such a reading, and a slice whose probes "
+            "read above it is measured again (*redone: busy host*), at most %d times per side and "
+            "round, after which it is kept and counted (*kept above gate*). *every slice* is the "
+            "median over all slices measured in the round, kept or not: the spread without the "
+            "checks." % (100 * m["gate"], 100 * m["gate"], floor, m["wait_s"], m["redo"]))
 
 
 def pipelined_targets(res, rows, ratio_row):
@@ -124,12 +145,19 @@ def pipelined_targets(res, rows, ratio_row):
         if ir is not None:
             rows.append(("(pipelined %s: user-space instructions per op vs Redis, callgrind)"
                          % what, "%.2f×" % ir, "Redis needs %.2f× ours" % (1 / ir)))
+    probe = res.values("pipelined probe", "host", "gate")
+    gated = bool(probe and probe[0])
     for side in res.sides("pipelined"):
         agree = cpu_agreement(res, "pipelined", side)
         if agree is not None:
+            measured = "spread %.1f%% of the median" % (100 * agree)
+            raw = cpu_agreement(res, "pipelined", side, "all_cpu_us_per_op")
+            if raw is not None:
+                # The same rounds with every slice measured counted, kept or measured again.
+                measured += " (%severy slice measured: %.1f%%)" % (
+                    "slices kept by the memory-walk gate; " if gated else "", 100 * raw)
             rows.append(("Pipelined, %s: server CPU/op agrees within 10%% across rounds" % side,
-                         "spread %.1f%% of the median" % (100 * agree),
-                         verdict(agree, agree <= 0.10)))
+                         measured, verdict(agree, agree <= 0.10)))
         ratios = [r for r in res.ratios("pipelined", side, "cpu_us_per_op", REDIS)
                   if r is not None] if side != REDIS else []
         if len(ratios) >= 2:
@@ -243,16 +271,22 @@ def write_markdown(res, path, header_lines):
                 "which the server was under 90% busy, or more than 5% of its core went to "
                 "anything else (another task, the hypervisor), is measured again: *redone* "
                 "counts those per round (bench/README.md). *memory walk* is a fixed probe timed on "
-                "the server's CPU before each slice (ns per step of a walk through 4 MiB): the "
-                "host's cache and memory contention, which moves the CPU per request of both "
-                "servers and which no guest counter shows. "
+                "the server's CPU before and after each slice (ns per step of a walk through 4 "
+                "MiB, the generator's CPU held meanwhile as during a slice): the host's cache and "
+                "memory contention, which moves the CPU per request of both servers and which no "
+                "guest counter shows. " + probe_text(res) + " "
                 "*server busy* is CPU time over wall time (1.0 = a whole core), *client busy* "
                 "the generator's polls that found replies over wall time: its headroom.", "",
                 res.table("pipelined", [("ops_per_s", "ops/s"),
                                         ("cpu_us_per_op", "server CPU µs/op"),
                                         ("pooled_cpu_us_per_op", "pooled µs/op"),
+                                        ("all_cpu_us_per_op", "every slice µs/op"),
                                         ("slices_redone", "slices redone"),
+                                        ("slices_probe_redone", "redone: busy host"),
+                                        ("slices_kept_above_gate", "kept above gate"),
                                         ("probe_walk_ns", "memory walk ns"),
+                                        ("probe_after_walk_ns", "walk after ns"),
+                                        ("probe_kept_max_ns", "walk max kept ns"),
                                         ("server_cpu_util", "server busy"),
                                         ("client_cpu_util", "client busy"),
                                         ("reads_per_batch", "client reads/batch")],

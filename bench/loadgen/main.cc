@@ -7,16 +7,18 @@
 #include <map>
 
 #include "bench/loadgen/conn.h"
+#include "bench/loadgen/probe.h"
 #include "bench/loadgen/workloads.h"
 
 int main(int argc, char** argv) {
   loadgen::Options o;
   std::string workload;
   CLI::App app{"ttl-semlock load generator: lock workloads against ttl-semlock or Redis"};
-  app.add_option("workload", workload, "cycle | contend | json | fill | expiry | idle-rtt | pipeline")
+  app.add_option("workload", workload,
+                 "cycle | contend | json | fill | expiry | idle-rtt | pipeline | probe")
       ->required()
-      ->check(CLI::IsMember({"cycle", "contend", "json", "fill", "expiry", "idle-rtt",
-                                   "pipeline"}));
+      ->check(CLI::IsMember(
+          {"cycle", "contend", "json", "fill", "expiry", "idle-rtt", "pipeline", "probe"}));
   app.add_option("--host", o.host, "server address")->capture_default_str();
   app.add_option("--port", o.port, "server port")->capture_default_str();
   std::map<std::string, loadgen::Side> sides{{"semlock", loadgen::Side::kSemlock},
@@ -51,7 +53,18 @@ int main(int argc, char** argv) {
       ->check(CLI::Range(1, 64));
   app.add_option("--probe-cpu", o.probe_cpu,
                  "pipeline: before connecting, time a fixed memory walk and arithmetic loop on "
-                 "this CPU (the server's, while it is idle)");
+                 "this CPU (the server's, while it is idle), and again after the window; "
+                 "probe: the CPU to time readings on for --duration seconds");
+  app.add_option("--probe-until", o.probe_until_ns,
+                 "pipeline: repeat the first probe every 20 ms until its memory walk is at most "
+                 "this many ns per step (a quiet host), for at most --probe-wait seconds")
+      ->check(CLI::Range(0.0, 1e6));
+  app.add_option("--probe-wait", o.probe_wait_s, "pipeline: see --probe-until")
+      ->check(CLI::Range(0.0, 600.0));
+  app.add_option("--probe-hold-cpu", o.probe_hold_cpu,
+                 "pipeline, probe: spin on this CPU while probing (the generator's: under "
+                 "SCHED_FIFO the machine's other jobs then stay off it, as during a slice)")
+      ->check(CLI::Range(-1, 1023));
   app.add_flag("--busy-poll", o.busy_poll,
                "pipeline, idle-rtt, contend: wait for replies by polling, never sleeping, so no "
                "server write has to wake the generator (its wake-up leaves both sides' figures)");
@@ -74,6 +87,8 @@ int main(int argc, char** argv) {
     if (workload == "fill") return loadgen::run_fill(o);
     if (workload == "expiry") return loadgen::run_expiry(o);
     if (workload == "pipeline") return loadgen::run_pipeline(o);
+    if (workload == "probe")
+      return loadgen::run_probe_only(o.probe_cpu, o.probe_hold_cpu, o.duration_s);
     return loadgen::run_idle_rtt(o);
   } catch (const loadgen::ConnError& e) {
     std::fprintf(stderr, "semlock-loadgen %s: %s\n", workload.c_str(), e.what());

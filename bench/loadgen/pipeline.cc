@@ -31,6 +31,7 @@
 #include <chrono>
 #include <cstdio>
 #include <cstring>
+#include <memory>
 #include <random>
 #include <string>
 #include <thread>
@@ -319,7 +320,14 @@ int run_pipeline(const Options& o) {
   int threads = o.threads;
   // With a request budget each thread gets its share of whole batches (deterministic count).
   int64_t total_batches = o.requests > 0 ? (o.requests + o.pipeline - 1) / o.pipeline : -1;
-  std::string probe = run_probe(o.probe_cpu);
+  // The probe before the slice (waiting for a quiet host with --probe-until) and after it.
+  std::unique_ptr<Probe> prober;
+  if (o.probe_cpu >= 0) prober = std::make_unique<Probe>();
+  std::string probe;
+  if (prober) {
+    probe = probe_before(*prober, o.probe_cpu, o.probe_hold_cpu, o.probe_until_ns, o.probe_wait_s)
+                .json();
+  }
   std::vector<ThreadResult> results(static_cast<size_t>(threads));
   std::vector<std::thread> pool;
   std::atomic<bool> failed{false};
@@ -363,6 +371,11 @@ int run_pipeline(const Options& o) {
   for (auto& th : pool) th.join();
   if (failed) throw ConnError(failure);
   if (total_batches >= 0) end = sample();
+  if (prober) {
+    ProbeReading after = prober->run(o.probe_cpu, o.probe_hold_cpu);
+    probe += fmt::format(",\"probe_after_walk_ns\":{:.2f},\"probe_after_alu_ns\":{:.3f}",
+                         after.walk_ns, after.alu_ns);
+  }
   ThreadResult sum;
   for (const auto& r : results) {
     sum.replies += r.replies;

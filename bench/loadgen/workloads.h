@@ -30,7 +30,10 @@ struct Options {
   int conns_per_thread = 8;
   int pipeline = 16;                // commands per batch in flight on one connection
   int inflight = 1;                 // batches in flight per connection (2: never runs dry)
-  int probe_cpu = -1;               // pipeline: time a fixed probe on this CPU first
+  int probe_cpu = -1;               // pipeline: time a fixed probe on this CPU first and last
+  double probe_until_ns = 0;        // pipeline: > 0, repeat the first probe until its walk is
+  double probe_wait_s = 0;          //   at most this many ns, for at most probe_wait_s seconds
+  int probe_hold_cpu = -1;          // pipeline, probe: spin on this CPU while probing
   bool busy_poll = false;           // pipeline, idle-rtt, contend: poll, never sleep on replies
   int keyspace = 100000;            // random keys prefix + 12 digits, as redis-benchmark -r
   long long requests = 0;           // > 0: stop after this many (deterministic), else duration

@@ -59,6 +59,26 @@ class Disturbance(unittest.TestCase):
         self.assertEqual(RUN.pipelined_disturbance(m), "")
 
 
+class ProbeGate(unittest.TestCase):
+    def test_both_probes_under_the_gate_count(self):
+        m = slice_figures(probe_walk_ns=26.0, probe_after_walk_ns=28.0)
+        self.assertEqual(RUN.probe_gate_reason(m, 25.0, 0.15), "")
+
+    def test_a_slow_probe_after_the_slice_is_measured_again(self):
+        m = slice_figures(probe_walk_ns=26.0, probe_after_walk_ns=40.0)
+        self.assertEqual(RUN.probe_gate_reason(m, 25.0, 0.2),
+                         "memory walk 26.0 ns before, 40.0 ns after (gate 30.0 ns)")
+
+    def test_a_slow_probe_before_the_slice_is_measured_again(self):
+        m = slice_figures(probe_walk_ns=30.0, probe_after_walk_ns=26.0)
+        self.assertIn("30.0 ns before", RUN.probe_gate_reason(m, 25.0, 0.15))
+
+    def test_no_gate_or_no_probe_keeps_the_slice(self):
+        m = slice_figures(probe_walk_ns=90.0, probe_after_walk_ns=90.0)
+        self.assertEqual(RUN.probe_gate_reason(m, 25.0, None), "")
+        self.assertEqual(RUN.probe_gate_reason(slice_figures(), 25.0, 0.15), "")
+
+
 def results(*records):
     res = report.Results()
     for case, side, rep, m in records:
@@ -99,6 +119,22 @@ class Targets(unittest.TestCase):
         self.assertEqual(verdict, "**met**")
 
 
+    def test_gated_agreement_shows_the_spread_of_every_slice_beside_it(self):
+        recs = [("pipelined", "ttl-semlock", r, {"cpu_us_per_op": v, "all_cpu_us_per_op": w,
+                                                 "ops_per_s": 1.0})
+                for r, (v, w) in enumerate([(0.50, 0.60), (0.52, 0.50), (0.51, 0.80)])]
+        recs.append(("pipelined probe", "host", 0, {"calibration_min_ns": 25.0,
+                                                    "calibration_median_ns": 30.0,
+                                                    "gate": 0.25, "wait_s": 0.5, "redo": 8}))
+        res = results(*recs)
+        _, measured, verdict = row(res, "Pipelined, ttl-semlock: server CPU/op agrees")
+        self.assertEqual(measured, "spread 3.9% of the median (slices kept by the memory-walk "
+                                   "gate; every slice measured: 50.0%)")
+        self.assertEqual(verdict, "**met**")
+        self.assertIn("Memory-walk gate 25%", report.probe_text(res))
+        self.assertIn("floor 25.0 ns", report.probe_text(res))
+
+
 class Markdown(unittest.TestCase):
     def test_new_tables_are_written(self):
         res = results(
@@ -115,8 +151,9 @@ class Markdown(unittest.TestCase):
             report.write_markdown(res, path, ["header"])
             with open(path) as f:
                 text = f.read()
-        self.assertIn("| side | ops/s | server CPU µs/op | pooled µs/op | slices redone | "
-                      "memory walk ns |", text)
+        self.assertIn("| side | ops/s | server CPU µs/op | pooled µs/op | every slice µs/op | "
+                      "slices redone | redone: busy host | kept above gate | memory walk ns | "
+                      "walk after ns | walk max kept ns |", text)
         self.assertIn("## 4a'. Contended keys, closed loop, clients busy-poll", text)
         self.assertIn("### client busy-polls", text)
         self.assertIn("| ttl-semlock | 8.00 | 0.60 | 3.00 |", text)
