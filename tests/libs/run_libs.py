@@ -42,7 +42,8 @@ def main():
             shutil.copy(os.path.join(HERE, "node", f), node_dir)
         if only_go:
             pass
-        elif run("npm ci", ["npm", "ci", "--no-audit", "--no-fund", "--loglevel=error"], env,
+        elif run("npm ci", ["npm", "ci", "--prefer-offline", "--no-audit", "--no-fund",
+                             "--loglevel=error"], env,
                cwd=node_dir) != 0:
             failures.append("npm ci (is the npm registry reachable?)")
         elif run("node", ["node", "--test", "--test-reporter=spec", "--test-concurrency=1",

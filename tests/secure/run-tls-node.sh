@@ -13,7 +13,7 @@ fi
 mkdir -p "$work"
 cp "$node_src/package.json" "$node_src/package-lock.json" "$src/node_tls.js" "$work/"
 cd "$work" || exit 1
-if ! timeout 240 npm ci --no-audit --no-fund --loglevel=error; then
+if ! timeout 240 npm ci --prefer-offline --no-audit --no-fund --loglevel=error; then
   echo "SKIP: npm ci failed (is the npm registry reachable?): ioredis not installed"
   exit 77
 fi
