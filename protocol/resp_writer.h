@@ -52,8 +52,16 @@ class Writer {
  private:
   void header(char type, std::int64_t n);
   void stripped(char type, std::string_view s);
+  // Makes room for `n` more bytes (see grow()); a compare when there is room.
+  void fit(std::size_t n) {
+    if (out_->capacity() - out_->size() < n) grow(n);
+  }
+  void grow(std::size_t n);
 
   static constexpr std::size_t kNoLimit = static_cast<std::size_t>(-1);
+  static constexpr std::size_t kMaxHeader = 24;  // type byte, a 64-bit number, CRLF
+  // Room past the bound for the error that replaces the reply.
+  static constexpr std::size_t kLimitSlack = 64;
   std::string* out_;
   int proto_;
   std::size_t limit_end_ = kNoLimit;

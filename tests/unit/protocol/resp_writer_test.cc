@@ -143,4 +143,51 @@ BOOST_AUTO_TEST_CASE(a_reply_within_the_limit_is_whole) {
   BOOST_TEST(out == "%1\r\n$1\r\nk\r\n,1.5\r\n");
 }
 
+// Regression: a bounded reply's buffer never takes twice the bound. std::string doubles its
+// capacity, so a reply just past half of server.max_reply_bytes held about twice the bound, and
+// that memory counts against server.max_client_memory_mb: an EXEC answered at the 16 MiB bound
+// held 31.5 MB and got its client closed by the 32 MiB client-memory bound.
+BOOST_AUTO_TEST_CASE(a_bounded_reply_never_holds_twice_its_bound) {
+  constexpr std::size_t kBound = 1 << 20;
+  for (const std::size_t element : {std::size_t{10}, std::size_t{1000}, std::size_t{70000}}) {
+    std::string out = "+earlier\r\n";
+    semlock::resp::Writer w(out, 2);
+    w.limit_reply(kBound);
+    w.array(1u << 20);
+    const std::string value(element, 'x');
+    while (!w.over_limit()) w.bulk(value);
+    BOOST_TEST(out.size() > kBound);
+    // The bound and one element past it, grown by at most an eighth (see Writer::grow).
+    BOOST_TEST(out.capacity() <= (10 + kBound + element + 64) * 9 / 8, "element " << element);
+  }
+  // A bound that moves up a little before each element (as EXEC's does, keeping room for the
+  // commands left): growth stays geometric, never a copy of the whole buffer per append.
+  {
+    std::string out;
+    semlock::resp::Writer w(out, 2);
+    std::size_t end = kBound / 2;
+    const std::string value(1000, 'v');
+    std::size_t reallocations = 0;
+    while (!w.over_limit()) {
+      end += 83;
+      w.limit_reply(end - out.size());
+      const char* before = out.data();
+      w.bulk(value);
+      if (out.data() != before) ++reallocations;
+    }
+    BOOST_TEST(reallocations < 80u);
+    BOOST_TEST(out.capacity() <= (end + 1000 + 64) * 9 / 8);
+  }
+  // Unbounded, appends still grow geometrically (amortized O(1)), not by what each one needs.
+  std::string out;
+  semlock::resp::Writer w(out, 2);
+  std::size_t reallocations = 0;
+  for (int i = 0; i < 100000; ++i) {
+    const char* before = out.data();
+    w.bulk("0123456789");
+    if (out.data() != before) ++reallocations;
+  }
+  BOOST_TEST(reallocations < 40u);
+}
+
 BOOST_AUTO_TEST_SUITE_END()
