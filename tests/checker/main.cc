@@ -6,13 +6,7 @@
 // Exit status: 0 when no violation was found (and the grant target was reached), 1 otherwise,
 // 2 on a usage or set-up error.
 
-#include <arpa/inet.h>
-#include <fcntl.h>
-#include <netinet/in.h>
 #include <signal.h>
-#include <sys/socket.h>
-#include <sys/wait.h>
-#include <unistd.h>
 
 #include <algorithm>
 #include <chrono>
@@ -20,7 +14,6 @@
 #include <cstdlib>
 #include <cstring>
 #include <ctime>
-#include <filesystem>
 #include <map>
 #include <optional>
 #include <random>
@@ -31,6 +24,7 @@
 
 #include "tests/checker/analysis.h"
 #include "tests/checker/driver.h"
+#include "tests/checker/server_proc.h"
 #include "tests/checker/wire.h"
 #include "tests/integration/clients.h"
 
@@ -54,125 +48,21 @@ struct Totals {
   std::map<std::string, std::uint64_t> by_kind;
 };
 
-bool port_accepts(std::uint16_t port) {
-  int fd = it::connect_loopback(port);
-  if (fd < 0) return false;
-  ::close(fd);
-  return true;
-}
-
-std::uint16_t free_port() {
-  // Bind port 0 through a throwaway listening socket.
-  int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-  sockaddr_in addr{};
-  addr.sin_family = AF_INET;
-  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  socklen_t len = sizeof addr;
-  if (fd < 0 || ::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0 ||
-      ::getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len) != 0) {
-    throw std::runtime_error("cannot find a free port");
-  }
-  ::close(fd);
-  return ntohs(addr.sin_port);
-}
-
-// The server under test: started from a JSON config on a fixed port, killable and restartable on
-// the same port and persistence directory.
-class ServerProc {
- public:
-  ServerProc(std::string bin, const RunSpec& spec) : bin_(std::move(bin)) {
-    std::string tmpl = (std::filesystem::temp_directory_path() / "semlock-checker-XXXXXX").string();
-    if (::mkdtemp(tmpl.data()) == nullptr) throw std::runtime_error("mkdtemp failed");
-    dir_ = tmpl;
-    port_ = free_port();
-    std::uint16_t metrics = free_port();
-    std::string config = R"({"server":{"host":"127.0.0.1","port":)" + std::to_string(port_) +
+// The server's config for one run: its tick and expiry budget; persistence for a crash run.
+ServerProc::ConfigFn run_config(const RunSpec& spec) {
+  return [spec](const std::string& dir, std::uint16_t port, std::uint16_t metrics) {
+    std::string config = R"({"server":{"host":"127.0.0.1","port":)" + std::to_string(port) +
                          R"(,"max_request_bytes":4096},"metrics":{"host":"127.0.0.1","port":)" +
                          std::to_string(metrics) +
                          R"(,"enabled":false},"cleanup":{"resolution":")" +
                          std::to_string(spec.resolution_ms) + R"(ms","max_expiries_per_tick":)" +
                          std::to_string(spec.budget) + R"(},"logging":{"level":"warn"})";
     if (spec.crash) {
-      config += R"(,"persistence":{"enabled":true,"dir":")" + dir_ + R"(/data","fsync":"always"})";
+      config += R"(,"persistence":{"enabled":true,"dir":")" + dir + R"(/data","fsync":"always"})";
     }
-    config += "}\n";
-    config_path_ = dir_ + "/config.json";
-    FILE* f = std::fopen(config_path_.c_str(), "w");
-    if (f == nullptr) throw std::runtime_error("cannot write " + config_path_);
-    std::fputs(config.c_str(), f);
-    std::fclose(f);
-    start();
-  }
-  ~ServerProc() {
-    if (pid_ > 0) kill9();
-    std::error_code ignored;
-    std::filesystem::remove_all(dir_, ignored);
-  }
-
-  void start() {
-    int log =
-        ::open((dir_ + "/server.log").c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
-    pid_ = ::fork();
-    if (pid_ == 0) {
-      ::dup2(log, 1);
-      ::dup2(log, 2);
-      for (int fd = 3; fd < 1024; ++fd) ::close(fd);
-      ::execl(bin_.c_str(), bin_.c_str(), "--config", config_path_.c_str(), nullptr);
-      ::_exit(127);
-    }
-    ::close(log);
-    for (int i = 0; i < 1000; ++i) {
-      int status = 0;
-      if (::waitpid(pid_, &status, WNOHANG) == pid_) {
-        pid_ = -1;
-        throw std::runtime_error("ttl-semlock exited during start-up; log: " + log_tail());
-      }
-      if (port_accepts(port_)) return;
-      std::this_thread::sleep_for(std::chrono::milliseconds(10));
-    }
-    throw std::runtime_error("ttl-semlock did not accept within 10 s; log: " + log_tail());
-  }
-
-  void kill9() {
-    ::kill(pid_, SIGKILL);
-    int status = 0;
-    ::waitpid(pid_, &status, 0);
-    pid_ = -1;
-  }
-
-  // SIGTERM; the exit code (128+signal when killed).
-  int terminate() {
-    ::kill(pid_, SIGTERM);
-    int status = 0;
-    for (int i = 0; i < 1000; ++i) {
-      if (::waitpid(pid_, &status, WNOHANG) == pid_) {
-        pid_ = -1;
-        return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
-      }
-      std::this_thread::sleep_for(std::chrono::milliseconds(10));
-    }
-    kill9();
-    return -1;
-  }
-
-  std::string log_tail() const {
-    FILE* f = std::fopen((dir_ + "/server.log").c_str(), "r");
-    if (f == nullptr) return "";
-    std::string all;
-    char buf[4096];
-    std::size_t n;
-    while ((n = std::fread(buf, 1, sizeof buf, f)) > 0) all.append(buf, n);
-    std::fclose(f);
-    return all.size() > 1500 ? all.substr(all.size() - 1500) : all;
-  }
-
-  std::uint16_t port() const { return port_; }
-
- private:
-  std::string bin_, dir_, config_path_;
-  std::uint16_t port_ = 0;
-  pid_t pid_ = -1;
-};
+    return config + "}";
+  };
+}
 
 std::vector<KeySpec> default_keys() {
   return {{"ck:m0", 1}, {"ck:m1", 1}, {"ck:m2", 1}, {"ck:m3", 1},
@@ -259,7 +149,7 @@ std::string dump_path;  // --dump PREFIX
 Report run_one(const std::string& bin, const RunSpec& spec,
                const std::vector<std::string>& disabled, const AnalysisOptions& aopt,
                Totals& totals) {
-  ServerProc server(bin, spec);
+  ServerProc server(bin, "semlock-checker", run_config(spec));
   DriverOptions dopt;
   dopt.port = server.port();
   dopt.workers = spec.workers;
@@ -466,14 +356,13 @@ int main(int argc, char** argv) {
       RunSpec spec = runs[i];
       auto left = static_cast<double>(runs.size() - i);
       std::uint64_t missing = grants > totals.grants ? grants - totals.grants : 0;
-      spec.target_grants =
-          static_cast<std::uint64_t>(static_cast<double>(missing) / left) + 1;
+      spec.target_grants = static_cast<std::uint64_t>(static_cast<double>(missing) / left) + 1;
       spec.max_seconds = std::max(seconds * 0.1, (seconds - totals.seconds) / left);
       run_one(bin, spec, disabled, aopt, totals);
     }
     const double hard_cap = seconds * 1.25;
-    for (std::size_t extra = 0; !plain.empty() && totals.grants < min_grants &&
-                                totals.seconds + 5 < hard_cap && extra < 3;
+    for (std::size_t extra = 0;
+         !plain.empty() && totals.grants < min_grants && totals.seconds + 5 < hard_cap && extra < 3;
          ++extra) {
       RunSpec spec = plain[extra % plain.size()];
       spec.name += "-topup";

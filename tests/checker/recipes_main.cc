@@ -9,20 +9,13 @@
 // Exit status: 0 no violation and enough traffic, 1 otherwise, 2 set-up error.
 // Usage: semlock_recipes_checker --bin PATH [--seconds S] [--workers N] [--seed N]
 //                                [--phase plain|crash|all]
-#include <arpa/inet.h>
-#include <fcntl.h>
-#include <netinet/in.h>
 #include <signal.h>
-#include <sys/socket.h>
-#include <sys/wait.h>
-#include <unistd.h>
 
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
 #include <ctime>
-#include <filesystem>
 #include <map>
 #include <random>
 #include <stdexcept>
@@ -32,128 +25,31 @@
 
 #include "tests/checker/recipes_analysis.h"
 #include "tests/checker/recipes_workers.h"
+#include "tests/checker/server_proc.h"
 #include "tests/integration/clients.h"
 
 namespace semlock::checker::recipes {
 namespace {
 
-std::uint16_t free_port() {
-  int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-  sockaddr_in addr{};
-  addr.sin_family = AF_INET;
-  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  socklen_t len = sizeof addr;
-  if (fd < 0 || ::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0 ||
-      ::getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len) != 0) {
-    throw std::runtime_error("cannot find a free port");
-  }
-  ::close(fd);
-  return ntohs(addr.sin_port);
-}
-
-// The server under test, killable and restartable on the same port and data directory.
-class ServerProc {
- public:
-  ServerProc(std::string bin, bool persist) : bin_(std::move(bin)) {
-    std::string tmpl = (std::filesystem::temp_directory_path() / "semlock-recipes-XXXXXX").string();
-    if (::mkdtemp(tmpl.data()) == nullptr) throw std::runtime_error("mkdtemp failed");
-    dir_ = tmpl;
-    port_ = free_port();
-    std::string config = R"({"server":{"host":"127.0.0.1","port":)" + std::to_string(port_) +
-                         R"(},"metrics":{"host":"127.0.0.1","port":)" +
-                         std::to_string(free_port()) +
+// The server's config: a 5 ms tick; persistence (fsync always) for the crash phase.
+ServerProc::ConfigFn recipes_config(bool persist) {
+  return [persist](const std::string& dir, std::uint16_t port, std::uint16_t metrics) {
+    std::string config = R"({"server":{"host":"127.0.0.1","port":)" + std::to_string(port) +
+                         R"(},"metrics":{"host":"127.0.0.1","port":)" + std::to_string(metrics) +
                          R"(,"enabled":false},"cleanup":{"resolution":"5ms"},)"
                          R"("logging":{"level":"warn"})";
     if (persist) {
-      config += R"(,"persistence":{"enabled":true,"dir":")" + dir_ + R"(/data","fsync":"always"})";
+      config += R"(,"persistence":{"enabled":true,"dir":")" + dir + R"(/data","fsync":"always"})";
     }
-    config += "}\n";
-    config_path_ = dir_ + "/config.json";
-    FILE* f = std::fopen(config_path_.c_str(), "w");
-    if (f == nullptr) throw std::runtime_error("cannot write " + config_path_);
-    std::fputs(config.c_str(), f);
-    std::fclose(f);
-    start();
-  }
-  ~ServerProc() {
-    if (pid_ > 0) kill9();
-    std::error_code ignored;
-    std::filesystem::remove_all(dir_, ignored);
-  }
-
-  void start() {
-    int log =
-        ::open((dir_ + "/server.log").c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
-    pid_ = ::fork();
-    if (pid_ == 0) {
-      ::dup2(log, 1);
-      ::dup2(log, 2);
-      for (int fd = 3; fd < 1024; ++fd) ::close(fd);
-      ::execl(bin_.c_str(), bin_.c_str(), "--config", config_path_.c_str(), nullptr);
-      ::_exit(127);
-    }
-    ::close(log);
-    for (int i = 0; i < 1500; ++i) {
-      int status = 0;
-      if (::waitpid(pid_, &status, WNOHANG) == pid_) {
-        pid_ = -1;
-        throw std::runtime_error("ttl-semlock exited during start-up; log: " + log_tail());
-      }
-      int fd = it::connect_loopback(port_);
-      if (fd >= 0) {
-        ::close(fd);
-        return;
-      }
-      std::this_thread::sleep_for(std::chrono::milliseconds(10));
-    }
-    throw std::runtime_error("ttl-semlock did not accept within 15 s; log: " + log_tail());
-  }
-
-  void kill9() {
-    ::kill(pid_, SIGKILL);
-    int status = 0;
-    ::waitpid(pid_, &status, 0);
-    pid_ = -1;
-  }
-
-  int terminate() {
-    ::kill(pid_, SIGTERM);
-    int status = 0;
-    for (int i = 0; i < 1500; ++i) {
-      if (::waitpid(pid_, &status, WNOHANG) == pid_) {
-        pid_ = -1;
-        return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
-      }
-      std::this_thread::sleep_for(std::chrono::milliseconds(10));
-    }
-    kill9();
-    return -1;
-  }
-
-  std::string log_tail() const {
-    std::string all;
-    if (FILE* f = std::fopen((dir_ + "/server.log").c_str(), "r")) {
-      char buf[4096];
-      std::size_t n;
-      while ((n = std::fread(buf, 1, sizeof buf, f)) > 0) all.append(buf, n);
-      std::fclose(f);
-    }
-    return all.size() > 1500 ? all.substr(all.size() - 1500) : all;
-  }
-
-  std::uint16_t port() const { return port_; }
-
- private:
-  std::string bin_, dir_, config_path_;
-  std::uint16_t port_ = 0;
-  pid_t pid_ = -1;
-};
+    return config + "}";
+  };
+}
 
 // Traffic needed for a verdict: per recipe over both phases, and in the crash phase alone. Far
 // below what a loaded 2-core CI box reaches (the load is bound by hold times and, with
 // fsync=always, by the disk).
-constexpr std::uint64_t kMinGrants = 200, kMinRefusals = 50, kMinReleases = 100,
-                        kMinReentries = 50, kMinFences = 200, kMinMessages = 50;
+constexpr std::uint64_t kMinGrants = 200, kMinRefusals = 50, kMinReleases = 100, kMinReentries = 50,
+                        kMinFences = 200, kMinMessages = 50;
 constexpr std::uint64_t kCrashMinGrants = 10;
 constexpr std::size_t kCrashMinKills = 3;
 
@@ -193,7 +89,7 @@ struct PhaseResult {
 
 PhaseResult run_phase(const std::string& bin, bool crash, double seconds, int workers,
                       std::uint64_t seed) {
-  ServerProc server(bin, crash);
+  ServerProc server(bin, "semlock-recipes", recipes_config(crash));
   WorkerControl ctl;
   ctl.port = server.port();
   History h;
@@ -202,9 +98,8 @@ PhaseResult run_phase(const std::string& bin, bool crash, double seconds, int wo
   std::vector<WorkerOutput> outs(static_cast<std::size_t>(workers) * 3);
   std::vector<std::thread> threads;
   for (std::size_t i = 0; i < outs.size(); ++i) {
-    threads.emplace_back([&, i] {
-      run_worker(recipes[i % 3], static_cast<int>(i), seed, h.keys, ctl, outs[i]);
-    });
+    threads.emplace_back(
+        [&, i] { run_worker(recipes[i % 3], static_cast<int>(i), seed, h.keys, ctl, outs[i]); });
   }
   auto started = std::chrono::steady_clock::now();
   auto elapsed = [&] {
@@ -232,8 +127,9 @@ PhaseResult run_phase(const std::string& bin, bool crash, double seconds, int wo
     try {
       auto t0 = std::chrono::steady_clock::now();
       server.start();
-      restart_max = std::max(restart_max, std::chrono::duration<double>(
-                                              std::chrono::steady_clock::now() - t0).count());
+      restart_max =
+          std::max(restart_max,
+                   std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count());
     } catch (const std::exception& e) {
       setup_error = e.what();
       break;
@@ -283,12 +179,18 @@ int main(int argc, char** argv) {
   int workers = 5;
   auto seed = static_cast<std::uint64_t>(std::time(nullptr));
   for (int i = 1; i + 1 < argc; i += 2) {
-    if (std::strcmp(argv[i], "--bin") == 0) bin = argv[i + 1];
-    else if (std::strcmp(argv[i], "--seconds") == 0) seconds = std::atof(argv[i + 1]);
-    else if (std::strcmp(argv[i], "--workers") == 0) workers = std::atoi(argv[i + 1]);
-    else if (std::strcmp(argv[i], "--seed") == 0) seed = std::strtoull(argv[i + 1], nullptr, 10);
-    else if (std::strcmp(argv[i], "--phase") == 0) phase = argv[i + 1];
-    else bin.clear();
+    if (std::strcmp(argv[i], "--bin") == 0)
+      bin = argv[i + 1];
+    else if (std::strcmp(argv[i], "--seconds") == 0)
+      seconds = std::atof(argv[i + 1]);
+    else if (std::strcmp(argv[i], "--workers") == 0)
+      workers = std::atoi(argv[i + 1]);
+    else if (std::strcmp(argv[i], "--seed") == 0)
+      seed = std::strtoull(argv[i + 1], nullptr, 10);
+    else if (std::strcmp(argv[i], "--phase") == 0)
+      phase = argv[i + 1];
+    else
+      bin.clear();
   }
   if (bin.empty() || (phase != "all" && phase != "plain" && phase != "crash") || workers < 1 ||
       argc % 2 == 0) {
@@ -313,20 +215,18 @@ int main(int argc, char** argv) {
       double share = seconds / static_cast<double>(crash_phases.size());
       PhaseResult res = run_phase(bin, crash, share, workers, seed + (crash ? 1 : 0));
       const Report& r = res.report;
-      std::printf("phase %s: %.1f s, %zu kills (restart <= %.2f s), %llu fencing tokens, "
-                  "%llu release notices\n",
-                  crash ? "crash(fsync=always)" : "plain", res.seconds, res.kills, res.restart_max,
-                  static_cast<unsigned long long>(r.fences),
-                  static_cast<unsigned long long>(r.messages));
+      std::printf(
+          "phase %s: %.1f s, %zu kills (restart <= %.2f s), %llu fencing tokens, "
+          "%llu release notices\n",
+          crash ? "crash(fsync=always)" : "plain", res.seconds, res.kills, res.restart_max,
+          static_cast<unsigned long long>(r.fences), static_cast<unsigned long long>(r.messages));
       for (const auto& [recipe, n] : r.by_recipe) {
         std::printf(
             "  %-13s %llu attempts, %llu grants, %llu refusals, %llu re-entries, %llu renewals, "
             "%llu releases, %llu held across a kill\n",
             recipe_name(recipe), static_cast<unsigned long long>(n.attempts),
-            static_cast<unsigned long long>(n.grants),
-            static_cast<unsigned long long>(n.refusals),
-            static_cast<unsigned long long>(n.reentries),
-            static_cast<unsigned long long>(n.renews),
+            static_cast<unsigned long long>(n.grants), static_cast<unsigned long long>(n.refusals),
+            static_cast<unsigned long long>(n.reentries), static_cast<unsigned long long>(n.renews),
             static_cast<unsigned long long>(n.releases),
             static_cast<unsigned long long>(n.carried));
         RecipeCounts& t = totals[recipe];
