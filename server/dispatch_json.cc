@@ -250,8 +250,9 @@ bool Server::execute_json(Connection& c, json::Request& req, WireProtocol wire,
   // A watch connection is a stream of lost-lock notices (notify.cc): only watch, ping and auth.
   if (wire == WireProtocol::kJson && notify_watching(c) && req.action != json::Action::kWatch &&
       req.action != json::Action::kPing) {
-    return bad("action: this connection streams lost-lock notices (watch) and takes only watch, "
-               "ping and auth; send other requests on another connection");
+    return bad(
+        "action: this connection streams lost-lock notices (watch) and takes only watch, "
+        "ping and auth; send other requests on another connection");
   }
   if (!c.answered_grants.empty() && req.action != json::Action::kReleaseGrant) {
     forget_answered_grants(c, req.key, req.keys);  // orphan_grants.cc
@@ -289,7 +290,8 @@ bool Server::execute_json(Connection& c, json::Request& req, WireProtocol wire,
        req.action == json::Action::kExtend || req.action == json::Action::kForceRelease ||
        req.action == json::Action::kExists || req.action == json::Action::kStatus ||
        req.action == json::Action::kList ||
-       (req.action == json::Action::kPing && wire == WireProtocol::kJson && forward_heartbeat(c)))) {
+       (req.action == json::Action::kPing && wire == WireProtocol::kJson &&
+        forward_heartbeat(c)))) {
     return forward_json(c, req, wire, http_keep_alive, body, status);  // forward_dispatch.cc
   }
   switch (req.action) {
@@ -479,30 +481,16 @@ void Server::answer_wait(Connection& c, const PendingWait& pw, const WaiterEvent
   if (ev.granted && (!ev.refreshed || pw.lived) && pw.session) {
     add_session(c, pw.key, pw.owner, ev.fence, pw.lived);
   }
-  switch (pw.protocol) {
-    case WireProtocol::kJson:
-    case WireProtocol::kHttp:
-      write_json_reply(c, pw.protocol, pw.http_keep_alive, [&](std::string& out) {
-        if (ev.granted) {
-          json::write_acquired(out, pw.id_raw, pw.key, pw.owner, ev.fence, ev.ttl);
-        } else {
-          json::write_fail(out, pw.id_raw);
-        }
-        return 200;
-      });
-      break;
-    default: {
-      resp::Writer w(c.out, c.client.proto);
-      if (ev.granted) {
+  write_wait_answer(
+      c, pw, ev.granted,
+      [&](std::string& out) {
+        json::write_acquired(out, pw.id_raw, pw.key, pw.owner, ev.fence, ev.ttl);
+      },
+      [&](resp::Writer& w) {
         w.array(2);
         w.bulk(pw.owner);
         w.integer(static_cast<std::int64_t>(ev.fence));
-      } else {
-        w.null();
-      }
-      break;
-    }
-  }
+      });
   // Not delivered until the kernel has taken the whole reply (see Server::deliver_events()). A
   // refresh is not undone: the holder belongs to whoever created it.
   if (ev.granted && (!ev.refreshed || ev.added_hold)) {  // a reentrant hold is the grant's own

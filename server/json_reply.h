@@ -8,6 +8,8 @@
 
 #include "protocol/detect.h"
 #include "protocol/http.h"
+#include "protocol/json_codec.h"
+#include "protocol/resp_writer.h"
 #include "server/connection.h"
 
 namespace semlock {
@@ -25,6 +27,36 @@ void write_json_reply(Connection& c, WireProtocol wire, bool http_keep_alive,
   const int status = write_body(body);
   http::write_response(c.out, status, std::string_view("application/json"), body, http_keep_alive);
   if (!http_keep_alive) c.close_after_write = true;
+}
+
+// A wait's answer in the protocol it was asked in (pw: the Server's PendingWait): when granted,
+// `json_grant(std::string& out)` or `resp_grant(resp::Writer&)` writes it; otherwise the
+// protocol's "not acquired" (JSON {"success":false}, RESP null).
+template <typename Pending, typename JsonGrant, typename RespGrant>
+void write_wait_answer(Connection& c, const Pending& pw, bool granted, JsonGrant&& json_grant,
+                       RespGrant&& resp_grant) {
+  switch (pw.protocol) {
+    case WireProtocol::kJson:
+    case WireProtocol::kHttp:
+      write_json_reply(c, pw.protocol, pw.http_keep_alive, [&](std::string& out) {
+        if (granted) {
+          json_grant(out);
+        } else {
+          json::write_fail(out, pw.id_raw);
+        }
+        return 200;
+      });
+      break;
+    default: {
+      resp::Writer w(c.out, c.client.proto);
+      if (granted) {
+        resp_grant(w);
+      } else {
+        w.null();
+      }
+      break;
+    }
+  }
 }
 
 }  // namespace semlock

@@ -41,35 +41,20 @@ void Server::release_undelivered(const PendingWait& pw, const WaiterEvent& ev, M
 void Server::answer_wait_all(Connection& c, const PendingWait& pw, const WaiterEvent& ev) {
   c.blocked = false;
   if (c.out.capacity() == 0) c.out = take_buffer();
-  switch (pw.protocol) {
-    case WireProtocol::kJson:
-    case WireProtocol::kHttp:
-      write_json_reply(c, pw.protocol, pw.http_keep_alive, [&](std::string& out) {
-        if (ev.granted) {
-          json::write_acquired_all(out, pw.id_raw, pw.keys, pw.owner, ev.fences, ev.ttl);
-        } else {
-          json::write_fail(out, pw.id_raw);
-        }
-        return 200;
-      });
-      break;
-    default: {
-      resp::Writer w(c.out, c.client.proto);
-      if (ev.granted) {
-        redis::write_acquire_all_reply(w, pw.owner, ev.fences);
-      } else {
-        w.null();
-      }
-      break;
-    }
-  }
+  write_wait_answer(
+      c, pw, ev.granted,
+      [&](std::string& out) {
+        json::write_acquired_all(out, pw.id_raw, pw.keys, pw.owner, ev.fences, ev.ttl);
+      },
+      [&](resp::Writer& w) { redis::write_acquire_all_reply(w, pw.owner, ev.fences); });
   // Delivered only once the kernel has taken the whole reply; until then each holder the grant
   // created is released if the connection closes (refreshed ones belong to whoever made them).
   if (ev.granted) {
     const std::uint64_t reply_end = c.bytes_sent + c.inflight.size() + c.out.size();
     for (std::size_t i = 0; i < pw.keys.size() && i < ev.fences.size(); ++i) {
       if (i < ev.created.size() && ev.created[i] != 0) {
-        c.undelivered_grants.push_back({pw.keys[i], pw.owner, ev.fences[i], ev.deadline, reply_end});
+        c.undelivered_grants.push_back(
+            {pw.keys[i], pw.owner, ev.fences[i], ev.deadline, reply_end});
         note_answered_grant(c, c.undelivered_grants.back());
       }
     }
