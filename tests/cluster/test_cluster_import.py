@@ -134,6 +134,11 @@ def data_on_every_member(cl, want):
               "member %d added" % mid)
         m.start()
         cl.wait_applied(int(leader.info()["commit_index"]), members=[m], timeout=20)
+        # Until the new member answers, the group of two has no quorum: a leader that does not
+        # hear from it within an election timeout steps down (CheckQuorum; CI's loaded machine
+        # once took that long to start member 2, and ADD 3 then went to a follower). An operator
+        # adds members one at a time and waits for a leader in between; so does this test.
+        leader = cl.wait_leader()
     ctr = int(want["ctr"][1])
     for m in cl.members[1:]:
         check(make_leader(cl, m) is m, "member %d leads" % m.id)
