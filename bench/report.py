@@ -107,6 +107,29 @@ def cpu_agreement(res, case, side, metric="cpu_us_per_op"):
     return (max(vals) - min(vals)) / statistics.median(vals)
 
 
+def host_text(res, m):
+    """What the host gate (bench/run --host-gate) did with whole rounds, in a sentence or two."""
+    if not m.get("host_gate"):
+        return "No host gate (`--host-gate 0`): every round counts."
+    walks = ", ".join("%.0f" % w for w in m.get("round_walks_ns", []) if w is not None)
+    text = ("Host gate %.0f%%: a round counts only when the median of its memory walks is at most "
+            "%.0f%% above the run's lowest reading (%.1f ns), judged again at the end; a round on "
+            "a busy host is measured again after %g s. %d rounds measured (memory walk ns: %s), "
+            "%d on a busy host, %d counted." % (
+                100 * m["host_gate"], 100 * m["host_gate"], m.get("floor_end_ns", 0),
+                m.get("host_pause_s", 0), m.get("rounds_measured", 0), walks,
+                m.get("rounds_busy_host", 0), m.get("rounds_counted", 0)))
+    if m.get("host_stayed_busy"):
+        text += (" **The host stayed busy**: fewer quiet rounds than asked for, so every round "
+                 "counts, and the spread across rounds shows the host's phases, not the servers.")
+    busy = res.sides("pipelined busy host")
+    if busy and not m.get("host_stayed_busy"):
+        text += " Not counted (server CPU µs/op per busy round): " + "; ".join(
+            "%s %s" % (side, ", ".join("%.3f" % v for v in res.values(
+                "pipelined busy host", side, "cpu_us_per_op"))) for side in busy) + "."
+    return text
+
+
 def probe_text(res):
     """What the memory-walk gate did in this run (bench/run --probe-gate), in one sentence."""
     info = res.records and [m for c, _, _, m in res.records if c == "pipelined probe"]
@@ -116,10 +139,11 @@ def probe_text(res):
     floor = "floor %.1f ns (lowest of the calibration's readings, %.1f ns median; lowest seen " \
         "in the run %.1f ns)" % (m["calibration_min_ns"], m["calibration_median_ns"],
                                  m.get("floor_end_ns", m["calibration_min_ns"]))
+    text = host_text(res, m)
     if not m.get("gate"):
-        return "No memory-walk gate in this run (`--probe-gate 0`): every undisturbed slice " \
-            "counts; %s." % floor
-    return ("Memory-walk gate %.0f%%: a slice counts only when the walk right before it and "
+        return "No memory-walk gate on slices in this run (`--probe-gate 0`): every undisturbed " \
+            "slice counts; %s. %s" % (floor, text)
+    return text + " " + ("Memory-walk gate %.0f%%: a slice counts only when the walk right before it and "
             "right after it both read at most %.0f%% above the run's floor, %s; before each "
             "slice the generator waits (up to %g s) for such a reading, and a slice whose probes "
             "read above it is measured again (*redone: busy host*), at most %d times per side and "
@@ -156,6 +180,13 @@ def pipelined_targets(res, rows, ratio_row):
                 # The same rounds with every slice measured counted, kept or measured again.
                 measured += " (%severy slice measured: %.1f%%)" % (
                     "slices kept by the memory-walk gate; " if gated else "", 100 * raw)
+            host = [m for c, _, _, m in res.records if c == "pipelined probe"]
+            if host and host[0].get("host_gate"):
+                h = host[0]
+                measured += ("; the host stayed busy: all %d rounds counted" % h["rounds_counted"]
+                             if h.get("host_stayed_busy") else
+                             "; %d rounds counted, %d on a busy host not" % (
+                                 h["rounds_counted"], h["rounds_measured"] - h["rounds_counted"]))
             rows.append(("Pipelined, %s: server CPU/op agrees within 10%% across rounds" % side,
                          measured, verdict(agree, agree <= 0.10)))
         ratios = [r for r in res.ratios("pipelined", side, "cpu_us_per_op", REDIS)

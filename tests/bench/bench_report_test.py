@@ -79,6 +79,52 @@ class ProbeGate(unittest.TestCase):
         self.assertEqual(RUN.probe_gate_reason(slice_figures(), 25.0, 0.15), "")
 
 
+class HostGate(unittest.TestCase):
+    """Whole rounds judged by their memory walk against the run's floor (bench/run --host-gate)."""
+
+    def test_a_round_near_the_floor_counts(self):
+        self.assertTrue(RUN.host_quiet(40.0, 21.3, 1.0))
+        self.assertFalse(RUN.host_quiet(115.0, 21.3, 1.0))
+
+    def test_no_gate_or_no_probe_counts_every_round(self):
+        self.assertTrue(RUN.host_quiet(115.0, 21.3, None))
+        self.assertTrue(RUN.host_quiet(None, 21.3, 1.0))
+
+    def test_a_rounds_walk_is_the_median_of_its_sides(self):
+        recs = {"a": {"probe_walk_ns": 30.0}, "b": {"probe_walk_ns": 120.0},
+                "c": {"probe_walk_ns": 35.0}, "d": {"probe_walk_ns": None}}
+        self.assertEqual(RUN.round_walk(recs), 35.0)
+        self.assertIsNone(RUN.round_walk({"a": {}}))
+
+    def host_records(self, stayed_busy):
+        recs = [("pipelined", "ttl-semlock", r, {"cpu_us_per_op": v, "ops_per_s": 1.0})
+                for r, v in enumerate([0.571, 0.581, 0.578, 0.575, 0.580])]
+        recs.append(("pipelined busy host", "ttl-semlock", 0, {"cpu_us_per_op": 0.971}))
+        recs.append(("pipelined probe", "host", 0, {
+            "calibration_min_ns": 71.1, "calibration_median_ns": 108.1, "gate": None,
+            "floor_end_ns": 21.3, "host_gate": 1.0, "host_pause_s": 5.0, "rounds_measured": 6,
+            "rounds_counted": 5, "rounds_busy_host": 1, "host_stayed_busy": stayed_busy,
+            "round_walks_ns": [118.7, 33.1, 31.1, 36.2, 35.0, 34.0]}))
+        return results(*recs)
+
+    def test_the_report_says_which_rounds_counted(self):
+        res = self.host_records(False)
+        _, measured, verdict = row(res, "Pipelined, ttl-semlock: server CPU/op agrees")
+        self.assertEqual(measured, "spread 1.7% of the median; 5 rounds counted, 1 on a busy "
+                                   "host not")
+        self.assertEqual(verdict, "**met**")
+        text = report.probe_text(res)
+        self.assertIn("Host gate 100%", text)
+        self.assertIn("6 rounds measured (memory walk ns: 119, 33, 31, 36, 35, 34), 1 on a busy "
+                      "host, 5 counted", text)
+        self.assertIn("Not counted (server CPU µs/op per busy round): ttl-semlock 0.971.", text)
+
+    def test_a_host_that_stayed_busy_is_said(self):
+        text = report.probe_text(self.host_records(True))
+        self.assertIn("**The host stayed busy**", text)
+        self.assertNotIn("Not counted", text)
+
+
 def results(*records):
     res = report.Results()
     for case, side, rep, m in records:
