@@ -183,10 +183,12 @@ def pipelined_targets(res, rows, ratio_row):
             host = [m for c, _, _, m in res.records if c == "pipelined probe"]
             if host and host[0].get("host_gate"):
                 h = host[0]
+                left = h["rounds_measured"] - h["rounds_counted"]
                 measured += ("; the host stayed busy: all %d rounds counted" % h["rounds_counted"]
                              if h.get("host_stayed_busy") else
-                             "; %d rounds counted, %d on a busy host not" % (
-                                 h["rounds_counted"], h["rounds_measured"] - h["rounds_counted"]))
+                             "; %d rounds, each on a quiet host" % h["rounds_counted"] if not left
+                             else "; %d rounds counted, %d more on a busy host left out" % (
+                                 h["rounds_counted"], left))
             rows.append(("Pipelined, %s: server CPU/op agrees within 10%% across rounds" % side,
                          measured, verdict(agree, agree <= 0.10)))
         ratios = [r for r in res.ratios("pipelined", side, "cpu_us_per_op", REDIS)

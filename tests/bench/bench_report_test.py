@@ -110,8 +110,8 @@ class HostGate(unittest.TestCase):
     def test_the_report_says_which_rounds_counted(self):
         res = self.host_records(False)
         _, measured, verdict = row(res, "Pipelined, ttl-semlock: server CPU/op agrees")
-        self.assertEqual(measured, "spread 1.7% of the median; 5 rounds counted, 1 on a busy "
-                                   "host not")
+        self.assertEqual(measured, "spread 1.7% of the median; 5 rounds counted, 1 more on a "
+                                   "busy host left out")
         self.assertEqual(verdict, "**met**")
         text = report.probe_text(res)
         self.assertIn("Host gate 100%", text)
