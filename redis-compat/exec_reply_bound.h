@@ -45,9 +45,11 @@ class ExecReplyBound {
     restore();
   }
 
-  // A command that did not run says so, whatever room is left (kept for it when possible).
+  // A command that did not run says so, whatever room is left (kept for it when possible). The
+  // bound is widened by the line, not lifted, so the buffer grows by the line and not to twice
+  // its size (resp::Writer::grow()).
   void write_unbounded(std::string_view error) {
-    if (bounded_) w_.clear_limit();
+    if (bounded_) w_.limit_reply(error.size() + 3);
     w_.error(error);
     if (bounded_) restore();
   }
