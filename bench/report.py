@@ -111,7 +111,7 @@ def host_text(res, m):
     """What the host gate (bench/run --host-gate) did with whole rounds, in a sentence or two."""
     if not m.get("host_gate"):
         return "No host gate (`--host-gate 0`): every round counts."
-    walks = ", ".join("%.0f" % w for w in m.get("round_walks_ns", []) if w is not None)
+    walks = ", ".join("%.0f" % w for w in m.get("round_walks_ns", []) if w is not None) or "none"
     text = ("Host gate %.0f%%: a round counts only when the median of its memory walks is at most "
             "%.0f%% above the run's lowest reading (%.1f ns), judged again at the end; a round on "
             "a busy host is measured again after %g s. %d rounds measured (memory walk ns: %s), "

@@ -67,6 +67,7 @@ void ServerProc::start() {
 }
 
 void ServerProc::kill9() {
+  if (pid_ <= 0) return;  // not running: kill(-1) would signal every process
   ::kill(pid_, SIGKILL);
   int status = 0;
   ::waitpid(pid_, &status, 0);
@@ -74,6 +75,7 @@ void ServerProc::kill9() {
 }
 
 int ServerProc::terminate() {
+  if (pid_ <= 0) return -1;
   ::kill(pid_, SIGTERM);
   int status = 0;
   for (int i = 0; i < kPolls; ++i) {

@@ -25,7 +25,8 @@ class ServerProc {
   // Starts it and waits (up to 15 s) until it accepts; throws with the log's tail otherwise.
   void start();
   void kill9();
-  // SIGTERM; the exit code (128+signal when killed; -1 when it had to be killed after 15 s).
+  // SIGTERM; the exit code (128+signal when killed; -1 when it had to be killed after 15 s or
+  // was not running).
   int terminate();
   std::string log_tail() const;
   std::uint16_t port() const { return port_; }
