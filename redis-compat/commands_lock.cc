@@ -108,8 +108,9 @@ Outcome cmd_acquire(CommandContext& ctx, Args argv) {
         ctx.host.on_session_grant(ctx.client, key, req.owner, r.fence, lived);
       }
       if (req.notify) ctx.host.on_notify_acquire(ctx.client, key, req.owner, r.fence, 0);
-      if (req.wait > 0 && (r.status == EngineStatus::kGranted || req.reentrant)) {
-        ctx.host.on_wait_granted_now(ctx.client, key, req.owner, r.fence, ctx.now + r.ttl);
+      if (r.status == EngineStatus::kGranted || req.reentrant) {  // a reentrant hold is its own
+        ctx.host.on_granted_now(ctx.client, key, req.owner, r.fence, ctx.now + r.ttl,
+                                req.wait > 0);
       }
       write_holder_reply(ctx.w, req.owner, r.fence);
       return Outcome::kDone;

@@ -91,12 +91,12 @@ Outcome cmd_acquireall(CommandContext& ctx, Args argv) {
   const AcquireAllResult r = ctx.engine.acquire_all(req, ctx.now);
   switch (r.status) {
     case EngineStatus::kGranted:
-      // As a queued grant: each holder a WAIT acquire created at once is kept for an orphan
-      // give-back in cluster mode (its client may close within the round trip).
-      for (std::size_t k = 0; req.wait > 0 && k < req.keys.size(); ++k) {
+      // As a queued grant: each holder created at once is the grant's to give back if the reply
+      // is never taken (and, with WAIT in cluster mode, if the follower's client left).
+      for (std::size_t k = 0; k < req.keys.size(); ++k) {
         if (r.created[k] != 0) {
-          ctx.host.on_wait_granted_now(ctx.client, req.keys[k], req.owner, r.fences[k],
-                                       ctx.now + r.ttl);
+          ctx.host.on_granted_now(ctx.client, req.keys[k], req.owner, r.fences[k],
+                                  ctx.now + r.ttl, req.wait > 0);
         }
       }
       write_acquire_all_reply(ctx.w, req.owner, r.fences);

@@ -95,12 +95,14 @@ class Host {
   // `lived`: connection-lived (TTL 0 with SESSION; capped at limits.max_ttl).
   virtual void on_session_grant(ClientState& client, std::string_view key, std::string_view owner,
                                 std::uint64_t fence, bool lived = false) = 0;
-  // A WAIT acquire of this client was granted at once and created the holder or added a
-  // reentrant hold: cluster mode keeps it for an orphan give-back (server/orphan_grants.cc).
-  // A WAIT ACQUIREALL granted at once: called for each key whose holder it created.
-  virtual void on_wait_granted_now(ClientState& client, std::string_view key,
-                                   std::string_view owner, std::uint64_t fence, Millis deadline) {
-    (void)client, (void)key, (void)owner, (void)fence, (void)deadline;
+  // An acquire of this client was granted at once and created the holder or added a reentrant
+  // hold (an ACQUIREALL: called for each key whose holder it created), `deadline` as the grant
+  // set it. The server keeps it until the kernel has taken the reply: a connection reset before
+  // that gives it back (SPEC §1). `waited`: the request asked to WAIT; cluster mode also keeps
+  // such a grant for an orphan give-back (server/orphan_grants.cc).
+  virtual void on_granted_now(ClientState& client, std::string_view key, std::string_view owner,
+                              std::uint64_t fence, Millis deadline, bool waited) {
+    (void)client, (void)key, (void)owner, (void)fence, (void)deadline, (void)waited;
   }
   // A NOTIFY acquire of this client was granted (`fence`, wait_tag 0) or queued (`wait_tag`):
   // a RESP3 client gets its lost-lock notice as a push (server/notify.cc).

@@ -23,6 +23,10 @@
 //   not handed to a peer whose close is already readable, and stays in `undelivered_grants`
 //   until the kernel has taken its reply; a connection that closes before that releases it.
 //   Server::deliver_events() has the full reasoning.
+// - Grants made at once (an acquire that created a holder or added a reentrant hold, in any
+//   protocol, in MULTI or a script) stay in `undelivered_grants` too until the kernel has taken
+//   their reply: a connection reset before that (the write fails, or the reset is read first)
+//   releases them. A FIN does not: a half-closed client still gets every reply.
 // - Protocol error: answered, then closed after the write. EOF: every complete request already
 //   read is answered (half-close), then the connection is closed.
 #pragma once
@@ -38,6 +42,7 @@
 #include "protocol/http.h"
 #include "protocol/resp_reader.h"
 #include "redis-compat/context.h"
+#include "server/grant_list.h"
 
 namespace semlock {
 
@@ -53,13 +58,13 @@ struct SessionHolder {
   bool lived = false;  // connection-lived (TTL 0 with SESSION): server.session_heartbeat_timeout
 };
 
-// A waiter grant written into `out` whose bytes the kernel has not yet accepted.
-struct UndeliveredGrant {
+// A grant answered on a connection: kept in cluster mode for an orphan give-back
+// (Connection::answered_grants; the undelivered ones are in a GrantList).
+struct AnsweredGrant {
   std::string key;
   std::string owner;
   std::uint64_t fence = 0;
   Millis deadline = 0;          // the holder's deadline as the grant set it (WaiterEvent::deadline)
-  std::uint64_t reply_end = 0;  // delivered once Connection::bytes_sent reaches this
   bool added_mark = false;      // its NOTIFY mark goes with it (WaiterEvent::added_mark)
 };
 
@@ -103,11 +108,11 @@ struct Connection {
   bool pre_auth = false;      // auth required and not given: tighter caps, not in client memory
   std::size_t accounted = 0;  // buffer bytes counted in the server's client memory totals
   std::vector<SessionHolder> sessions;
-  std::vector<UndeliveredGrant> undelivered_grants;
+  GrantList undelivered_grants;
   // Cluster mode: the waiter grants answered here that created a holder or added a hold, for a
   // follower that forwards through this connection to give back when its client never got the
-  // reply (server/orphan_grants.cc; reply_end unused). Pruned of gone holders as it grows.
-  std::vector<UndeliveredGrant> answered_grants;
+  // reply (server/orphan_grants.cc). Pruned of gone holders as it grows.
+  std::vector<AnsweredGrant> answered_grants;
   std::size_t answered_pruned_at = 16;
   std::uint64_t bytes_sent = 0;  // output bytes the kernel has accepted since the accept
   std::size_t sessions_pruned_at = 16;
@@ -139,7 +144,7 @@ struct Connection {
   std::size_t buffer_bytes() const {
     return in.capacity() + out.capacity() + inflight.capacity() + client.multi_bytes +
            client.name.capacity() + client.lib_name.capacity() + client.lib_ver.capacity() +
-           client.compat_bytes;
+           client.compat_bytes + undelivered_grants.bytes();
   }
 };
 
@@ -149,5 +154,8 @@ struct Connection {
 void note_sent(Connection& c, std::size_t n);
 // True when the peer's FIN or RST has already reached this socket, even behind unread data.
 bool peer_closed(const Connection& c);
+// Where the connection's output ends, counted as Connection::bytes_sent is (plaintext on TLS):
+// a reply written now is delivered once bytes_sent reaches this.
+std::uint64_t output_end(const Connection& c);
 
 }  // namespace semlock

@@ -108,6 +108,7 @@ std::size_t Server::process_json(Connection& c, std::string_view data, Millis no
       c.out.resize(before);
       json::write_error(c.out, req.id_raw, "reply too large", "BADREQUEST");
     }
+    if (!c.undelivered_grants.empty()) c.undelivered_grants.seal(output_end(c));
     metrics_.count_request(action_label(req.action), "json",
                            classify_json(std::string_view(c.out).substr(before), !answered),
                            static_cast<double>(uv_hrtime() - t0) / 1e9);
@@ -174,6 +175,7 @@ std::size_t Server::process_http(Connection& c, std::string_view data, Millis no
       http::write_response(c.out, status, kJsonType, body, hr.keep_alive);
       if (!hr.keep_alive) c.close_after_write = true;
     }
+    if (!c.undelivered_grants.empty()) c.undelivered_grants.seal(output_end(c));
     metrics_.count_request(action_label(req.action), "http", classify_json(body, !answered),
                            static_cast<double>(uv_hrtime() - t0) / 1e9);
   }
@@ -336,8 +338,8 @@ bool Server::execute_json(Connection& c, json::Request& req, WireProtocol wire,
           if (req.session && (r.status == EngineStatus::kGranted || lived)) {
             add_session(c, req.key, owner, r.fence, lived);
           }
-          if (ar.wait > 0 && (r.status == EngineStatus::kGranted || ar.reentrant)) {
-            on_wait_granted_now(c.client, req.key, owner, r.fence, now + r.ttl);
+          if (r.status == EngineStatus::kGranted || ar.reentrant) {
+            note_granted_now(c, req.key, owner, r.fence, now + r.ttl, ar.wait > 0);
           }
           json::write_acquired(body, id, req.key, owner, r.fence, r.ttl);
           return true;
@@ -494,9 +496,8 @@ void Server::answer_wait(Connection& c, const PendingWait& pw, const WaiterEvent
   // Not delivered until the kernel has taken the whole reply (see Server::deliver_events()). A
   // refresh is not undone: the holder belongs to whoever created it.
   if (ev.granted && (!ev.refreshed || ev.added_hold)) {  // a reentrant hold is the grant's own
-    c.undelivered_grants.push_back({pw.key, pw.owner, ev.fence, ev.deadline,
-                                    c.bytes_sent + c.inflight.size() + c.out.size(),
-                                    ev.added_mark});
+    c.undelivered_grants.push(
+        {pw.key, pw.owner, ev.fence, ev.deadline, output_end(c), ev.added_mark, false});
     note_answered_grant(c, c.undelivered_grants.back());  // orphan_grants.cc
   }
   ready_.push_back(c.id);

@@ -50,11 +50,11 @@ void Server::answer_wait_all(Connection& c, const PendingWait& pw, const WaiterE
   // Delivered only once the kernel has taken the whole reply; until then each holder the grant
   // created is released if the connection closes (refreshed ones belong to whoever made them).
   if (ev.granted) {
-    const std::uint64_t reply_end = c.bytes_sent + c.inflight.size() + c.out.size();
+    const std::uint64_t reply_end = output_end(c);
     for (std::size_t i = 0; i < pw.keys.size() && i < ev.fences.size(); ++i) {
       if (i < ev.created.size() && ev.created[i] != 0) {
-        c.undelivered_grants.push_back(
-            {pw.keys[i], pw.owner, ev.fences[i], ev.deadline, reply_end});
+        c.undelivered_grants.push(
+            {pw.keys[i], pw.owner, ev.fences[i], ev.deadline, reply_end, false, false});
         note_answered_grant(c, c.undelivered_grants.back());
       }
     }
@@ -125,10 +125,11 @@ bool Server::execute_json_multi(Connection& c, json::Request& req, WireProtocol 
   const AcquireAllResult r = engine_->acquire_all(ar, now);
   switch (r.status) {
     case EngineStatus::kGranted:
-      // Kept for an orphan give-back, as a queued grant (orphan_grants.cc).
-      for (std::size_t k = 0; ar.wait > 0 && k < req.keys.size(); ++k) {
+      // Undelivered until the kernel takes the reply, and with WAIT kept for an orphan give-back,
+      // as a queued grant (orphan_grants.cc).
+      for (std::size_t k = 0; k < req.keys.size(); ++k) {
         if (r.created[k] != 0) {
-          on_wait_granted_now(c.client, req.keys[k], owner, r.fences[k], now + r.ttl);
+          note_granted_now(c, req.keys[k], owner, r.fences[k], now + r.ttl, ar.wait > 0);
         }
       }
       json::write_acquired_all(body, id, req.keys, owner, r.fences, r.ttl);

@@ -27,7 +27,7 @@
 //   so it could not tell the grant's own deadline either; the holder lives out its TTL (the
 //   client was told CLUSTERDOWN and holds nothing it knows of).
 // - a WAIT acquire granted at once (no queueing) that created the holder or added a reentrant
-//   hold is recorded too (on_wait_granted_now): its client may close within the round trip as well.
+//   hold is recorded too (Server::note_granted_now): its client may close within the round trip as well.
 //   So is each key a WAIT ACQUIREALL granted at once created (not those it only refreshed).
 // - the follower names only the latest reply for a key: any later request on the connection that
 //   names the key (acquire, release, extend...) forgets that key's records there. Otherwise an
@@ -145,12 +145,13 @@ std::string orphan_release_request(bool json, const ForwardSlot& slot, std::stri
   return bytes;
 }
 
-void Server::note_answered_grant(Connection& c, const UndeliveredGrant& grant) {
+void Server::note_answered_grant(Connection& c, const GrantView& grant) {
   if (!cluster_enabled()) return;
-  c.answered_grants.push_back(grant);
+  c.answered_grants.push_back({std::string(grant.key), std::string(grant.owner), grant.fence,
+                               grant.deadline, grant.added_mark});
   if (c.answered_grants.size() < c.answered_pruned_at) return;
   const Millis now = now_ms();
-  std::erase_if(c.answered_grants, [&](const UndeliveredGrant& g) {
+  std::erase_if(c.answered_grants, [&](const AnsweredGrant& g) {
     const auto info = engine_->info(g.key, now);
     if (!info) return true;
     return std::none_of(info->holders.begin(), info->holders.end(), [&](const HolderInfo& h) {
@@ -160,25 +161,16 @@ void Server::note_answered_grant(Connection& c, const UndeliveredGrant& grant) {
   c.answered_pruned_at = std::max<std::size_t>(16, 2 * c.answered_grants.size());
 }
 
-void Server::on_wait_granted_now(redis::ClientState& client, std::string_view key,
-                                 std::string_view owner, std::uint64_t fence, Millis deadline) {
-  if (!cluster_enabled()) return;
-  const auto it = connections_.find(client.id);
-  if (it == connections_.end()) return;
-  note_answered_grant(*it->second,
-                      {std::string(key), std::string(owner), fence, deadline, 0, false});
-}
-
 void Server::forget_answered_grants(Connection& c, const std::vector<std::string_view>& argv) {
   if (argv.empty() || redis::iequals(argv[0], "SEMLOCK.CLUSTER")) return;  // ORPHAN itself
-  std::erase_if(c.answered_grants, [&](const UndeliveredGrant& g) {
+  std::erase_if(c.answered_grants, [&](const AnsweredGrant& g) {
     return std::find(argv.begin() + 1, argv.end(), std::string_view(g.key)) != argv.end();
   });
 }
 
 void Server::forget_answered_grants(Connection& c, std::string_view key,
                                     const std::vector<std::string>& keys) {
-  std::erase_if(c.answered_grants, [&](const UndeliveredGrant& g) {
+  std::erase_if(c.answered_grants, [&](const AnsweredGrant& g) {
     return g.key == key || std::find(keys.begin(), keys.end(), g.key) != keys.end();
   });
 }
@@ -186,11 +178,11 @@ void Server::forget_answered_grants(Connection& c, std::string_view key,
 bool Server::release_orphan_grant(Connection& c, std::string_view key, std::string_view owner,
                                   std::uint64_t fence, Millis now) {
   const auto it = std::find_if(
-      c.answered_grants.begin(), c.answered_grants.end(), [&](const UndeliveredGrant& g) {
+      c.answered_grants.begin(), c.answered_grants.end(), [&](const AnsweredGrant& g) {
         return g.fence == fence && g.key == key && g.owner == owner;
       });
   if (it == c.answered_grants.end()) return false;  // it only refreshed: nothing of its own
-  const UndeliveredGrant g = std::move(*it);
+  const AnsweredGrant g = std::move(*it);
   c.answered_grants.erase(it);
   if (cluster_refuses_writes()) {
     log::info("Forwarding: a WAIT grant whose client was gone is left to its TTL (this member "

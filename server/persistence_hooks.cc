@@ -390,7 +390,7 @@ CommitSink::Result Server::journal_write(std::vector<Mutation>& mutations) {
       }
     }
     for (auto& [id, c] : connections_) {
-      std::erase_if(c->undelivered_grants, [&](const UndeliveredGrant& g) {
+      c->undelivered_grants.erase_if([&](const GrantView& g) {
         return added.contains(std::make_pair(g.fence, g.deadline));
       });
     }

@@ -23,6 +23,7 @@
 #include "server/ops_metrics.h"
 #include "server/process_stats.h"
 #include "server/protect.h"
+#include "server/tls.h"
 
 namespace semlock {
 namespace {
@@ -32,17 +33,6 @@ constexpr std::size_t kHardOutputCap = 64 * 1024 * 1024;  // close past this
 
 Connection* conn_of(uv_handle_t* h) {
   return static_cast<Connection*>(h->data);
-}
-
-// True when the peer has reset the connection (its RST has reached this socket, even behind
-// unread data): nothing written to it can be delivered any more. A FIN alone is not that: a
-// client that half-closes after sending still gets every reply (SPEC).
-bool peer_reset(const Connection& c) {
-  uv_os_fd_t fd = -1;
-  if (uv_fileno(reinterpret_cast<const uv_handle_t*>(&c.handle), &fd) != 0) return true;
-  pollfd p{fd, 0, 0};
-  if (::poll(&p, 1, 0) <= 0) return false;
-  return (p.revents & (POLLHUP | POLLERR)) != 0;
 }
 
 std::uint64_t unix_micros() {
@@ -56,8 +46,13 @@ std::uint64_t unix_micros() {
 // The kernel took `n` more output bytes: grants whose reply is now wholly in it are delivered.
 void note_sent(Connection& c, std::size_t n) {
   c.bytes_sent += n;
-  std::erase_if(c.undelivered_grants,
-                [&](const UndeliveredGrant& g) { return g.reply_end <= c.bytes_sent; });
+  if (c.undelivered_grants.empty()) return;
+  c.undelivered_grants.drop_delivered(c.bytes_sent);
+}
+
+std::uint64_t output_end(const Connection& c) {
+  // On TLS `inflight` holds ciphertext; the plaintext inside it is counted apart.
+  return c.bytes_sent + c.out.size() + (c.tls != nullptr ? c.tls->plain_in_flight : c.inflight.size());
 }
 
 // True when the peer's FIN or RST has already reached this socket, even behind unread data
@@ -298,9 +293,10 @@ void Server::on_read(Connection& c, ssize_t nread, const uv_buf_t* buf) {
     c.read_eof = true;
     uv_read_stop(reinterpret_cast<uv_stream_t*>(&c.handle));
     c.reading = false;
-    if (nread != UV_EOF || c.blocked || !c.undelivered_grants.empty()) {
+    if (nread != UV_EOF || c.blocked || c.undelivered_grants.has_waiter_grant()) {
       // A blocked client that goes away leaves the queue (Redis frees it on EOF too); one whose
-      // grant the kernel has not yet taken gets it released (see deliver_events()).
+      // waiter grant the kernel has not yet taken gets it released (see deliver_events()). A
+      // reset (not EOF) releases the grants made at once whose reply is not yet taken as well.
       close_connection(c);
     } else {
       // Half-close: every complete request already read has been answered or is queued for
@@ -308,17 +304,6 @@ void Server::on_read(Connection& c, ssize_t nread, const uv_buf_t* buf) {
       c.close_after_write = true;
       flush(c);
     }
-    drain();
-    return;
-  }
-  // Requests read from a connection the peer has already reset are not executed: their replies
-  // cannot be delivered, and an acquire among them would be granted and kept for its TTL with
-  // nobody holding it (SPEC §1). It happens when the loop reads late (a long fdatasync with
-  // fsync=always, a long script): another client's release read first in the same batch frees
-  // the key, and a waiter's WAIT acquire sitting in front of its RST is then granted at once,
-  // not through the wait queue whose grants deliver_events() checks. The RST is read next anyway.
-  if (peer_reset(c)) {
-    close_connection(c);
     drain();
     return;
   }
@@ -397,14 +382,21 @@ std::size_t Server::process_requests(Connection& c, std::string_view data, Milli
     if (c.protocol == WireProtocol::kUnknown) return 0;
   }
   if (c.out.capacity() == 0) c.out = take_buffer();
+  Connection* const outer = running_;
+  running_ = &c;
+  std::size_t consumed = 0;
   switch (c.protocol) {
     case WireProtocol::kJson:
-      return process_json(c, data, now);
+      consumed = process_json(c, data, now);
+      break;
     case WireProtocol::kHttp:
-      return process_http(c, data, now);
+      consumed = process_http(c, data, now);
+      break;
     default:
-      return process_resp(c, data, now);
+      consumed = process_resp(c, data, now);
   }
+  running_ = outer;
+  return consumed;
 }
 
 void Server::update_reading(Connection& c) {
@@ -427,14 +419,17 @@ void Server::update_reading(Connection& c) {
 
 void Server::flush(Connection& c) {
   if (c.closed) return;
+  // Every reply written so far is whole: a grant made at once ends with its command's reply (the
+  // dispatch loops seal after each command; this catches any other writer).
+  c.undelivered_grants.seal(output_end(c));
   // fsync=always, Raft: sent once the batch is durable (commit_pipeline.h).
   if (pipeline_.hold(c.id, engine_->has_mutations())) return;
   if (c.tls != nullptr) {
     if (!tls_flush(c)) return;
   } else if (!c.writing && !c.out.empty()) {
-    // A grant's reply may have waited (fsync=always, other work of this drain) since
+    // A waiter grant's reply may have waited (fsync=always, other work of this drain) since
     // deliver_events() checked the peer: check again before the kernel takes it.
-    if (!c.undelivered_grants.empty() && peer_closed(c)) {
+    if (c.undelivered_grants.has_waiter_grant() && peer_closed(c)) {
       close_connection(c);
       return;
     }
@@ -516,9 +511,9 @@ void Server::close_connection(Connection& c) {
   }
   // Waiter grants the kernel never took were not delivered: released and passed on (SPEC §1),
   // unless another request of the same owner has refreshed the holder since (see deliver_events()).
-  for (const auto& g : c.undelivered_grants) {
+  c.undelivered_grants.for_each([&](const GrantView& g) {
     engine_->release_unrefreshed(g.key, g.owner, g.fence, g.deadline, now, g.added_mark);
-  }
+  });
   c.undelivered_grants.clear();
   for (const auto& s : c.sessions) engine_->release_fenced(s.key, s.owner, s.fence, now);
   c.sessions.clear();
@@ -611,6 +606,14 @@ void Server::drain() {
 // - The kernel accepted the whole reply and the peer closed afterwards (its FIN/RST was not
 //   readable when checked): the grant was delivered; keeping it is what the client asked for.
 //   A SESSION grant is still released with its connection.
+// A grant made at once to a request (not through the wait queue) follows the same rule, with one
+// difference: a FIN does not undo it (a half-closed client gets every reply, SPEC §1). It is kept
+// in undelivered_grants (note_granted_now, at_once) from the moment the engine grants it; its
+// reply's end is set once its command has written it (GrantList::seal); a connection that is
+// reset before the kernel has taken that reply is closed (the write fails, or the reset is read)
+// and gives it back. That covers a request read late, with its client's RST already behind it
+// (a long fsync or script: another client's release read first frees the key, and the acquire
+// is granted at once), without a syscall per read to look for the RST.
 // A grant that only refreshed a holder the owner already had (ev.refreshed) created nothing, and
 // the holder is someone else's to keep: never released here, but a reentrant hold the refresh
 // added (ev.added_hold) is the grant's own and goes back (one hold). Likewise a created holder that
@@ -642,6 +645,24 @@ void Server::deliver_events(Millis now) {
     }
     answer_wait(*c, pw, ev);
   }
+}
+
+void Server::on_granted_now(redis::ClientState& client, std::string_view key,
+                            std::string_view owner, std::uint64_t fence, Millis deadline,
+                            bool waited) {
+  if (running_ != nullptr && running_->id == client.id) {  // the usual case: no lookup
+    note_granted_now(*running_, key, owner, fence, deadline, waited);
+    return;
+  }
+  const auto it = connections_.find(client.id);
+  if (it != connections_.end()) note_granted_now(*it->second, key, owner, fence, deadline, waited);
+}
+
+void Server::note_granted_now(Connection& c, std::string_view key, std::string_view owner,
+                              std::uint64_t fence, Millis deadline, bool waited) {
+  const GrantView g{key, owner, fence, deadline, kReplyNotWritten, false, true};
+  c.undelivered_grants.push(g);
+  if (waited) note_answered_grant(c, g);  // cluster mode only (orphan_grants.cc)
 }
 
 void Server::on_session_grant(redis::ClientState& client, std::string_view key,

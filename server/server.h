@@ -267,6 +267,7 @@ class Server final : public redis::Host, private ReplyGate {
   bool protected_tls_ = false;
   std::string tls_plain_;
   std::uint64_t current_conn_ = 0;  // the connection whose request runs (auth failure logs)
+  Connection* running_ = nullptr;   // the connection whose requests process_requests() runs
   std::vector<std::pair<std::string, std::string>> config_aliases() const;
   void apply_live(const config::Config& next);
   void reload_config();
@@ -573,9 +574,14 @@ class Server final : public redis::Host, private ReplyGate {
   // (orphan_grants.cc): the leader keeps each such grant it answered on `c`
   // (Connection::answered_grants) and gives back exactly what it added when the follower names
   // it (SEMLOCK.CLUSTER ORPHAN key owner fence, JSON release_grant).
-  void note_answered_grant(Connection& c, const UndeliveredGrant& grant);
-  void on_wait_granted_now(redis::ClientState& client, std::string_view key, std::string_view owner,
-                           std::uint64_t fence, Millis deadline) override;
+  void note_answered_grant(Connection& c, const GrantView& grant);
+  void on_granted_now(redis::ClientState& client, std::string_view key, std::string_view owner,
+                      std::uint64_t fence, Millis deadline, bool waited) override;
+  // A grant made at once on `c` (server.cc): undelivered until the kernel has taken its reply
+  // (sealed after its command, see GrantList::seal), and with `waited` in cluster mode kept for an
+  // orphan give-back.
+  void note_granted_now(Connection& c, std::string_view key, std::string_view owner,
+                        std::uint64_t fence, Millis deadline, bool waited);
   // A request naming a key on `c` forgets the grants recorded there for that key: the follower
   // names only the latest reply for a key (orphan_grants.cc).
   void forget_answered_grants(Connection& c, const std::vector<std::string_view>& argv);

@@ -150,7 +150,7 @@ bool Server::tls_flush(Connection& c) {
   }
   const std::size_t pending = BIO_ctrl_pending(t.wbio);
   if (pending == 0) return true;
-  if (!c.undelivered_grants.empty() && peer_closed(c)) {
+  if (c.undelivered_grants.has_waiter_grant() && peer_closed(c)) {
     close_connection(c);
     return false;
   }

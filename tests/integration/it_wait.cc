@@ -114,6 +114,22 @@ long long client_omem(RespConn& admin, const std::string& name) {
   return o == std::string::npos ? -1 : std::atoll(list.c_str() + o + 6);
 }
 
+// Sends replies `slow` does not read (it names itself `name` first) until the server holds some
+// of them (omem > 0: the kernel takes no more) while staying under the 1 MiB output cap that
+// would stop it executing requests. Returns omem.
+long long fill_unread_output(RespConn& admin, RawClient& slow, const std::string& name) {
+  BOOST_REQUIRE(send_without_reading(slow.fd(), resp_command({"CLIENT", "SETNAME", name})));
+  const std::string echo = resp_command({"ECHO", std::string(128 * 1024, 'e')});
+  long long omem = 0;
+  for (int i = 0; i < 400 && omem <= 0; ++i) {
+    BOOST_REQUIRE(send_without_reading(slow.fd(), echo));
+    sleep_for(Ms{20});
+    omem = client_omem(admin, name);
+  }
+  BOOST_REQUIRE_MESSAGE(omem > 0 && omem < 1024 * 1024, "omem " << omem);
+  return omem;
+}
+
 }  // namespace
 
 BOOST_AUTO_TEST_CASE(three_waiters_granted_in_fifo_order) {
@@ -494,17 +510,7 @@ BOOST_AUTO_TEST_CASE(grant_queued_behind_unread_replies_is_released_when_the_wai
   BOOST_REQUIRE(
       is_grant_to(admin.cmd({"SEMLOCK.ACQUIRE", "w:queued", "30000", "OWNER", "a"}), "a"));
   RawClient slow(port(), 4096);
-  BOOST_REQUIRE(send_without_reading(slow.fd(), resp_command({"CLIENT", "SETNAME", "slowpoke"})));
-  // Replies the client does not read, until the server holds some of them (omem > 0) but stays
-  // under the 1 MiB output cap that would stop it executing requests.
-  const std::string echo = resp_command({"ECHO", std::string(128 * 1024, 'e')});
-  long long omem = 0;
-  for (int i = 0; i < 400 && omem <= 0; ++i) {
-    BOOST_REQUIRE(send_without_reading(slow.fd(), echo));
-    sleep_for(Ms{20});
-    omem = client_omem(admin, "slowpoke");
-  }
-  BOOST_REQUIRE_MESSAGE(omem > 0 && omem < 1024 * 1024, "omem " << omem);
+  fill_unread_output(admin, slow, "slowpoke");
   BOOST_REQUIRE(send_without_reading(
       slow.fd(),
       resp_command({"SEMLOCK.ACQUIRE", "w:queued", "30000", "OWNER", "slow", "WAIT", "20000"})));
@@ -532,15 +538,7 @@ BOOST_AUTO_TEST_CASE(undelivered_grant_refreshed_by_another_connection_is_kept) 
   BOOST_REQUIRE(
       is_grant_to(admin.cmd({"SEMLOCK.ACQUIRE", "w:shared", "30000", "OWNER", "a"}), "a"));
   RawClient slow(port(), 4096);
-  BOOST_REQUIRE(send_without_reading(slow.fd(), resp_command({"CLIENT", "SETNAME", "slowshared"})));
-  const std::string echo = resp_command({"ECHO", std::string(128 * 1024, 'e')});
-  long long omem = 0;
-  for (int i = 0; i < 400 && omem <= 0; ++i) {
-    BOOST_REQUIRE(send_without_reading(slow.fd(), echo));
-    sleep_for(Ms{20});
-    omem = client_omem(admin, "slowshared");
-  }
-  BOOST_REQUIRE_MESSAGE(omem > 0 && omem < 1024 * 1024, "omem " << omem);
+  fill_unread_output(admin, slow, "slowshared");
   BOOST_REQUIRE(send_without_reading(
       slow.fd(),
       resp_command({"SEMLOCK.ACQUIRE", "w:shared", "30000", "OWNER", "shared", "WAIT", "20000"})));
@@ -600,4 +598,100 @@ BOOST_AUTO_TEST_CASE(grant_read_after_the_peer_reset_is_not_kept) {
       admin.cmd({"SEMLOCK.FORCERELEASE", key});
     }
   }
+}
+
+// A grant made at once whose reply the kernel never took is released when its connection is
+// reset (SPEC §1: a grant that cannot be delivered is released and passed on), whatever form the
+// acquire took. Regression: the server only refused to run requests read after the client's RST
+// had reached the socket (one poll per read); a client reset after its acquire was read, with the
+// grant's reply stuck behind unread replies, kept the holder for its whole TTL.
+BOOST_AUTO_TEST_CASE(immediate_grant_behind_unread_replies_is_released_on_reset) {
+  struct Form {
+    const char* name;
+    std::vector<std::vector<std::string>> commands;
+    std::vector<std::string> keys;
+  };
+  const std::vector<Form> forms = {
+      {"ACQUIRE", {{"SEMLOCK.ACQUIRE", "w:now1", "30000", "OWNER", "slow"}}, {"w:now1"}},
+      {"ACQUIRE WAIT",
+       {{"SEMLOCK.ACQUIRE", "w:now2", "30000", "OWNER", "slow", "WAIT", "20000"}},
+       {"w:now2"}},
+      {"ACQUIREALL",
+       {{"SEMLOCK.ACQUIREALL", "30000", "2", "w:now3a", "w:now3b", "OWNER", "slow"}},
+       {"w:now3a", "w:now3b"}},
+      {"MULTI/EXEC",
+       {{"MULTI"}, {"SEMLOCK.ACQUIRE", "w:now4", "30000", "OWNER", "slow"}, {"EXEC"}},
+       {"w:now4"}},
+      {"EVAL",
+       {{"EVAL", "return redis.call('SEMLOCK.ACQUIRE', KEYS[1], '30000', 'OWNER', 'slow')", "1",
+         "w:now5"}},
+       {"w:now5"}},
+  };
+  for (const Form& form : forms) {
+    BOOST_TEST_CONTEXT(form.name) {
+      RespConn admin(port());
+      RawClient slow(port(), 4096);
+      fill_unread_output(admin, slow, "slowgrant");
+      std::string bytes;
+      for (const auto& cmd : form.commands) bytes += resp_command(cmd);
+      BOOST_REQUIRE(send_without_reading(slow.fd(), bytes));
+      for (const auto& key : form.keys) {
+        BOOST_REQUIRE_MESSAGE(eventually([&] {
+                                return holders(admin, key) == std::vector<std::string>{"slow"};
+                              }),
+                              key << " not granted");
+      }
+      go_away(slow, Gone::kReset);  // its reply is still in the server's output
+      BOOST_REQUIRE(eventually([&] { return client_omem(admin, "slowgrant") < 0; }));
+      for (const auto& key : form.keys) {
+        BOOST_CHECK_MESSAGE(holders(admin, key).empty(),
+                            key << " kept by " << holders(admin, key).size() << " holder(s)");
+        RespConn probe(port());
+        BOOST_CHECK(
+            is_grant_to(probe.cmd({"SEMLOCK.ACQUIRE", key, "1000", "OWNER", "probe"}), "probe"));
+        admin.cmd({"SEMLOCK.FORCERELEASE", key});
+      }
+    }
+  }
+}
+
+// The other side of the rule above: a grant whose reply the kernel has taken is the client's,
+// even when replies after it are still unsent when the client resets. Only what was not delivered
+// goes back (a grant's reply is delivered once the kernel has taken its last byte).
+BOOST_AUTO_TEST_CASE(immediate_grant_the_kernel_took_is_kept_after_a_reset) {
+  RespConn admin(port());
+  RawClient slow(port(), 4096);
+  BOOST_REQUIRE(send_without_reading(
+      slow.fd(), resp_command({"SEMLOCK.ACQUIRE", "w:kept", "30000", "OWNER", "slow"})));
+  BOOST_REQUIRE(eventually([&] { return holders(admin, "w:kept") == std::vector<std::string>{"slow"}; }));
+  fill_unread_output(admin, slow, "slowkeep");  // replies after the grant's, unsent
+  go_away(slow, Gone::kReset);
+  BOOST_REQUIRE(eventually([&] { return client_omem(admin, "slowkeep") < 0; }));
+  BOOST_CHECK(holders(admin, "w:kept") == std::vector<std::string>{"slow"});
+  admin.cmd({"SEMLOCK.FORCERELEASE", "w:kept"});
+}
+
+// A FIN is not a reset: a client that half-closes after its requests still gets every reply
+// (SPEC §1), and a grant made at once is its own even when the FIN is read before the kernel took
+// the grant's reply (it sat behind unread replies). Only a waiter's grant is undone by a FIN.
+BOOST_AUTO_TEST_CASE(half_closed_client_keeps_an_immediate_grant_behind_unread_replies) {
+  RespConn admin(port());
+  RawClient slow(port(), 4096);
+  fill_unread_output(admin, slow, "slowhalf");
+  BOOST_REQUIRE(send_without_reading(
+      slow.fd(), resp_command({"SEMLOCK.ACQUIRE", "w:half", "30000", "OWNER", "slow"})));
+  BOOST_REQUIRE(eventually([&] { return holders(admin, "w:half") == std::vector<std::string>{"slow"}; }));
+  go_away(slow, Gone::kHalfClose);
+  sleep_for(Ms{100});  // the server reads the FIN while the grant's reply is still unsent
+  BOOST_CHECK(holders(admin, "w:half") == std::vector<std::string>{"slow"});
+  const std::string grant = "*2\r\n$4\r\nslow\r\n:";
+  BOOST_CHECK(slow.read_until(
+      [&](std::string_view got) {
+        const auto at = got.find(grant);
+        return at != std::string_view::npos && got.find("\r\n", at + grant.size()) != got.npos;
+      },
+      Ms{10000}));
+  BOOST_CHECK(slow.wait_closed(Ms{10000}));
+  BOOST_CHECK(holders(admin, "w:half") == std::vector<std::string>{"slow"});
+  admin.cmd({"SEMLOCK.FORCERELEASE", "w:half"});
 }

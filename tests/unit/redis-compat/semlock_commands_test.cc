@@ -296,21 +296,31 @@ BOOST_AUTO_TEST_CASE(auth_required_gates_everything_but_the_handshake) {
 
 // Regression: a WAIT ACQUIREALL granted at once was not recorded for an orphan give-back (only
 // a queued one was), so a follower whose client left within the round trip could not give it
-// back. Each key it created is reported, as a single-key WAIT acquire's; a key it only refreshed
-// is not (nothing of it is the grant's own), nor is an acquire without WAIT.
+// back. Each key it created is reported, as a single-key acquire's; a key it only refreshed is
+// not (nothing of it is the grant's own). Every grant made at once is reported (the server keeps
+// it until the kernel takes the reply), marked "wait" when the request asked to wait.
 BOOST_AUTO_TEST_CASE(acquireall_wait_granted_at_once_reports_each_created_key) {
   BOOST_TEST(run({"SEMLOCK.ACQUIRE", "a", "5000", "OWNER", "o"}) == "*2\r\n$1\r\no\r\n:1000\r\n");
-  BOOST_TEST(host.granted_now.empty());
+  BOOST_TEST(host.granted_now == (std::vector<std::string>{"a o 1000 1005000"}));
+  host.granted_now.clear();
   BOOST_TEST(run({"SEMLOCK.ACQUIREALL", "1000", "3", "a", "b", "c", "OWNER", "o", "WAIT", "100"}) ==
              "*2\r\n$1\r\no\r\n*3\r\n:1000\r\n:1001\r\n:1002\r\n");
   BOOST_TEST(host.granted_now ==
-             (std::vector<std::string>{"b o 1001 1001000", "c o 1002 1001000"}));
+             (std::vector<std::string>{"b o 1001 1001000 wait", "c o 1002 1001000 wait"}));
   host.granted_now.clear();
   BOOST_TEST(run({"SEMLOCK.ACQUIREALL", "1000", "1", "d", "OWNER", "o"}) ==
              "*2\r\n$1\r\no\r\n*1\r\n:1003\r\n");
   BOOST_TEST(run({"SEMLOCK.ACQUIREALL", "1000", "1", "e", "WAIT", "100"}, false) ==
              "*2\r\n$7\r\nowner-1\r\n*1\r\n:1004\r\n");  // MULTI, scripts: no wait
+  BOOST_TEST(host.granted_now ==
+             (std::vector<std::string>{"d o 1003 1001000", "e owner-1 1004 1001000"}));
+  host.granted_now.clear();
+  // A refresh (the owner holds already) creates nothing; a reentrant one adds a hold, its own.
+  BOOST_TEST(run({"SEMLOCK.ACQUIRE", "a", "5000", "OWNER", "o"}) == "*2\r\n$1\r\no\r\n:1000\r\n");
   BOOST_TEST(host.granted_now.empty());
+  BOOST_TEST(run({"SEMLOCK.ACQUIRE", "a", "5000", "OWNER", "o", "REENTRANT"}) ==
+             "*2\r\n$1\r\no\r\n:1000\r\n");
+  BOOST_TEST(host.granted_now == (std::vector<std::string>{"a o 1000 1005000"}));
 }
 
 // SEMLOCK.CLUSTER is in the command table like every SEMLOCK.* command (COMMAND COUNT, INFO,

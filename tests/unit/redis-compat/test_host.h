@@ -54,12 +54,13 @@ class TestHost final : public redis::Host {
                        " " + std::to_string(wait_tag));
   }
   std::vector<std::string> notified;
-  void on_wait_granted_now(redis::ClientState&, std::string_view key, std::string_view owner,
-                           std::uint64_t fence, Millis deadline) override {
+  void on_granted_now(redis::ClientState&, std::string_view key, std::string_view owner,
+                      std::uint64_t fence, Millis deadline, bool waited) override {
     granted_now.push_back(std::string(key) + " " + std::string(owner) + " " +
-                          std::to_string(fence) + " " + std::to_string(deadline));
+                          std::to_string(fence) + " " + std::to_string(deadline) +
+                          (waited ? " wait" : ""));
   }
-  std::vector<std::string> granted_now;  // "key owner fence deadline"
+  std::vector<std::string> granted_now;  // "key owner fence deadline[ wait]"
   void on_session_grant(redis::ClientState&, std::string_view key, std::string_view owner,
                         std::uint64_t fence, bool = false) override {
     sessions.push_back({std::string(key), std::string(owner), fence});
