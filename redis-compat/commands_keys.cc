@@ -150,6 +150,8 @@ bool set_nx_lock(CommandContext& ctx, std::string_view key, std::string_view own
   req.reacquire = false;
   const AcquireResult r = ctx.engine.acquire(req, ctx.now);
   if (r.status == EngineStatus::kGranted) {
+    // A lock holder like SEMLOCK.ACQUIRE's: given back if the reply is never delivered.
+    ctx.host.on_granted_now(ctx.client, key, owner, r.fence, ctx.now + r.ttl, false);
     ctx.w.simple("OK");
   } else if (r.status == EngineStatus::kMismatch) {
     ctx.w.error(errors::kWrongType);
@@ -211,7 +213,10 @@ Outcome cmd_set(CommandContext& ctx, Args argv) {
     req.limit = 1;
     req.reacquire = false;
     const AcquireResult r = ctx.engine.acquire(req, ctx.now);
-    if (r.status == EngineStatus::kGranted) return reply(true);
+    if (r.status == EngineStatus::kGranted) {
+      ctx.host.on_granted_now(ctx.client, key, owner, r.fence, ctx.now + r.ttl, false);
+      return reply(true);
+    }
     if (r.status == EngineStatus::kMismatch) {
       ctx.w.error(errors::kWrongType);
       return Outcome::kDone;
@@ -369,7 +374,10 @@ Outcome delete_if(CommandContext& ctx, std::string_view key, Pred delete_it) {
   } else if (!cur.holder || !delete_it(cur.holder->owner)) {
     ctx.w.integer(0);
   } else {
-    ctx.w.integer(ctx.engine.release(key, cur.holder->owner, ctx.now) == EngineStatus::kOk ? 1 : 0);
+    const std::string owner = cur.holder->owner;
+    const bool released = ctx.engine.release(key, owner, ctx.now) == EngineStatus::kOk;
+    if (released) ctx.host.on_released(ctx.client, key, owner);
+    ctx.w.integer(released ? 1 : 0);
   }
   return Outcome::kDone;
 }

@@ -144,6 +144,7 @@ Outcome cmd_semlock_cluster(CommandContext& ctx, Args) {
 Outcome cmd_release(CommandContext& ctx, Args argv) {
   if (!check_key(ctx, argv[1]) || !check_owner(ctx, argv[2])) return Outcome::kDone;
   const EngineStatus s = ctx.engine.release(argv[1], argv[2], ctx.now);
+  if (s == EngineStatus::kOk) ctx.host.on_released(ctx.client, argv[1], argv[2]);
   if (!reply_status_error(ctx, s)) ctx.w.integer(s == EngineStatus::kOk ? 1 : 0);
   return Outcome::kDone;
 }

@@ -124,6 +124,7 @@ Outcome cmd_releaseall(CommandContext& ctx, Args argv) {
     return Outcome::kDone;
   }
   ctx.w.integer(static_cast<std::int64_t>(ctx.engine.release_keys(*keys, argv[1], ctx.now)));
+  for (const std::string_view key : *keys) ctx.host.on_released(ctx.client, key, argv[1]);
   return Outcome::kDone;
 }
 

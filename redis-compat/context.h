@@ -104,6 +104,12 @@ class Host {
                               std::uint64_t fence, Millis deadline, bool waited) {
     (void)client, (void)key, (void)owner, (void)fence, (void)deadline, (void)waited;
   }
+  // This client's request released (or tried to release) one hold of `key` by `owner`: the
+  // server no longer gives back this connection's latest undelivered grant of them (the release
+  // is undelivered too; server/grant_list.h).
+  virtual void on_released(ClientState& client, std::string_view key, std::string_view owner) {
+    (void)client, (void)key, (void)owner;
+  }
   // A NOTIFY acquire of this client was granted (`fence`, wait_tag 0) or queued (`wait_tag`):
   // a RESP3 client gets its lost-lock notice as a push (server/notify.cc).
   virtual void on_notify_acquire(ClientState& client, std::string_view key, std::string_view owner,

@@ -368,6 +368,7 @@ bool Server::execute_json(Connection& c, json::Request& req, WireProtocol wire,
       if (req.owner) {
         const EngineStatus s = engine_->release(req.key, *req.owner, now);
         if (s == EngineStatus::kOk) {
+          forget_undelivered(c, req.key, *req.owner);
           json::write_released(body, id, 1);
         } else if (s == EngineStatus::kNotHeld) {
           json::write_fail(body, id);

@@ -37,10 +37,16 @@ struct GrantView {
 
 class GrantList {
  public:
+  static constexpr std::size_t kMaxUnsealed = 4096;  // grants kept per command (push())
+
   bool empty() const { return entries_.empty(); }
   std::size_t size() const { return entries_.size(); }
 
-  void push(const GrantView& g) {
+  // False (nothing kept) past kMaxUnsealed grants made by one command: a script that loops on
+  // REENTRANT acquires cannot grow the list without bound. Those grants are kept for their TTL
+  // if the reply is never delivered (liveness only).
+  bool push(const GrantView& g) {
+    if (g.reply_end == kReplyNotWritten && unsealed_ >= kMaxUnsealed) return false;
     Entry e;
     e.at = static_cast<std::uint32_t>(arena_.size());
     e.key_len = static_cast<std::uint32_t>(g.key.size());
@@ -55,6 +61,7 @@ class GrantList {
     live_bytes_ += g.key.size() + g.owner.size();
     if (g.reply_end == kReplyNotWritten) ++unsealed_;
     entries_.push_back(e);
+    return true;
   }
   GrantView back() const { return view(entries_.back()); }
   template <class F>
@@ -69,6 +76,22 @@ class GrantList {
       it->reply_end = end;
       --unsealed_;
     }
+  }
+  // The connection's own request released one hold of `key` by `owner`: its newest grant of that
+  // key and owner is no longer given back. That release's reply comes after the grant's, so it is
+  // not delivered either and its client cannot know it happened; giving the grant back too would
+  // take a hold the owner was told it has (another connection's). False when there is none.
+  bool forget_newest(std::string_view key, std::string_view owner) {
+    for (std::size_t i = entries_.size(); i-- > 0;) {
+      const GrantView g = view(entries_[i]);
+      if (g.key != key || g.owner != owner) continue;
+      live_bytes_ -= g.key.size() + g.owner.size();
+      if (g.reply_end == kReplyNotWritten) --unsealed_;
+      entries_.erase(entries_.begin() + static_cast<std::ptrdiff_t>(i));
+      if (entries_.empty()) clear();
+      return true;
+    }
+    return false;
   }
   // The kernel has taken the output up to `bytes_sent`: those grants are delivered.
   void drop_delivered(std::uint64_t bytes_sent) {
@@ -89,8 +112,11 @@ class GrantList {
     entries_.resize(kept);
     if (entries_.empty()) {
       clear();
-    } else if (arena_.size() > 2 * live_bytes_ + kCompactSlack) {
-      compact();
+      return;
+    }
+    if (arena_.size() > 2 * live_bytes_ + kCompactSlack) compact();
+    if (entries_.capacity() > kKeptEntries && entries_.size() < entries_.capacity() / 4) {
+      entries_.shrink_to_fit();
     }
   }
   void clear() {

@@ -96,6 +96,7 @@ bool Server::execute_json_multi(Connection& c, json::Request& req, WireProtocol 
     // it holds no more, as SEMLOCK.RELEASEALL's reply does.
     std::uint64_t held = 0;
     const std::uint64_t n = engine_->release_keys(keys, *req.owner, now, &held);
+    for (const std::string_view key : keys) forget_undelivered(c, key, *req.owner);
     if (held > 0) {
       json::write_released(body, id, n);
     } else {

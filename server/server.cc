@@ -35,6 +35,16 @@ Connection* conn_of(uv_handle_t* h) {
   return static_cast<Connection*>(h->data);
 }
 
+// True when the peer has reset the connection (its RST has reached this socket, even behind
+// unread data): nothing written to it can be delivered any more.
+bool peer_reset(const Connection& c) {
+  uv_os_fd_t fd = -1;
+  if (uv_fileno(reinterpret_cast<const uv_handle_t*>(&c.handle), &fd) != 0) return true;
+  pollfd p{fd, 0, 0};
+  if (::poll(&p, 1, 0) <= 0) return false;
+  return (p.revents & (POLLHUP | POLLERR)) != 0;
+}
+
 std::uint64_t unix_micros() {
   return static_cast<std::uint64_t>(std::chrono::duration_cast<std::chrono::microseconds>(
                                         std::chrono::system_clock::now().time_since_epoch())
@@ -307,6 +317,15 @@ void Server::on_read(Connection& c, ssize_t nread, const uv_buf_t* buf) {
     drain();
     return;
   }
+  // Cluster mode: a follower forwards what it reads, and the leader's grant reaches the follower's
+  // upstream connection (delivered there) even when this client is gone. So requests read from a
+  // connection its peer has already reset are neither run nor forwarded (one poll per read). A
+  // single node needs no poll: it gives such grants back (see deliver_events()).
+  if (cluster_enabled() && peer_reset(c)) {
+    close_connection(c);
+    drain();
+    return;
+  }
   if (c.tls != nullptr) {
     tls_on_read(c, std::string_view(buf->base, static_cast<std::size_t>(nread)));
     drain();
@@ -382,21 +401,21 @@ std::size_t Server::process_requests(Connection& c, std::string_view data, Milli
     if (c.protocol == WireProtocol::kUnknown) return 0;
   }
   if (c.out.capacity() == 0) c.out = take_buffer();
-  Connection* const outer = running_;
+  // running_ is &c while c's requests run, restored however this returns.
+  struct Running {
+    Connection*& slot;
+    Connection* const outer;
+    ~Running() { slot = outer; }
+  } running{running_, running_};
   running_ = &c;
-  std::size_t consumed = 0;
   switch (c.protocol) {
     case WireProtocol::kJson:
-      consumed = process_json(c, data, now);
-      break;
+      return process_json(c, data, now);
     case WireProtocol::kHttp:
-      consumed = process_http(c, data, now);
-      break;
+      return process_http(c, data, now);
     default:
-      consumed = process_resp(c, data, now);
+      return process_resp(c, data, now);
   }
-  running_ = outer;
-  return consumed;
 }
 
 void Server::update_reading(Connection& c) {
@@ -613,7 +632,10 @@ void Server::drain() {
 // reset before the kernel has taken that reply is closed (the write fails, or the reset is read)
 // and gives it back. That covers a request read late, with its client's RST already behind it
 // (a long fsync or script: another client's release read first frees the key, and the acquire
-// is granted at once), without a syscall per read to look for the RST.
+// is granted at once), without a syscall per read to look for the RST (cluster mode keeps it, see
+// on_read()). A release of the same key and owner by a later request of the same connection
+// cancels the give-back (on_released()): that release is undelivered too, and with reentrant
+// holds giving the grant back as well would take a hold another connection was told it has.
 // A grant that only refreshed a holder the owner already had (ev.refreshed) created nothing, and
 // the holder is someone else's to keep: never released here, but a reentrant hold the refresh
 // added (ev.added_hold) is the grant's own and goes back (one hold). Likewise a created holder that
@@ -647,19 +669,28 @@ void Server::deliver_events(Millis now) {
   }
 }
 
+Connection* Server::connection_of(const redis::ClientState& client) {
+  if (running_ != nullptr && running_->id == client.id) return running_;  // the usual case
+  const auto it = connections_.find(client.id);
+  return it == connections_.end() ? nullptr : it->second;
+}
+
 void Server::on_granted_now(redis::ClientState& client, std::string_view key,
                             std::string_view owner, std::uint64_t fence, Millis deadline,
                             bool waited) {
-  if (running_ != nullptr && running_->id == client.id) {  // the usual case: no lookup
-    note_granted_now(*running_, key, owner, fence, deadline, waited);
-    return;
-  }
-  const auto it = connections_.find(client.id);
-  if (it != connections_.end()) note_granted_now(*it->second, key, owner, fence, deadline, waited);
+  if (Connection* c = connection_of(client)) note_granted_now(*c, key, owner, fence, deadline, waited);
+}
+
+void Server::on_released(redis::ClientState& client, std::string_view key,
+                         std::string_view owner) {
+  if (Connection* c = connection_of(client)) forget_undelivered(*c, key, owner);
 }
 
 void Server::note_granted_now(Connection& c, std::string_view key, std::string_view owner,
                               std::uint64_t fence, Millis deadline, bool waited) {
+  // A connection closed meanwhile (inside MULTI or a script) already gave its grants back; this
+  // one is left to its TTL, as before grants made at once were kept at all.
+  if (c.closed) return;
   const GrantView g{key, owner, fence, deadline, kReplyNotWritten, false, true};
   c.undelivered_grants.push(g);
   if (waited) note_answered_grant(c, g);  // cluster mode only (orphan_grants.cc)

@@ -582,6 +582,15 @@ class Server final : public redis::Host, private ReplyGate {
   // orphan give-back.
   void note_granted_now(Connection& c, std::string_view key, std::string_view owner,
                         std::uint64_t fence, Millis deadline, bool waited);
+  void on_released(redis::ClientState& client, std::string_view key,
+                   std::string_view owner) override;
+  // A request on `c` released a hold of `key` by `owner`: its latest undelivered grant of them is
+  // no longer given back (GrantList::forget_newest).
+  void forget_undelivered(Connection& c, std::string_view key, std::string_view owner) {
+    if (!c.undelivered_grants.empty()) c.undelivered_grants.forget_newest(key, owner);
+  }
+  // The connection of a client whose request runs (running_ first: no lookup), or null.
+  Connection* connection_of(const redis::ClientState& client);
   // A request naming a key on `c` forgets the grants recorded there for that key: the follower
   // names only the latest reply for a key (orphan_grants.cc).
   void forget_answered_grants(Connection& c, const std::vector<std::string_view>& argv);

@@ -569,9 +569,13 @@ BOOST_AUTO_TEST_CASE(undelivered_grant_refreshed_by_another_connection_is_kept) 
 // through the wait queue): its reply cannot be delivered to a reset peer, yet the grant was kept
 // for its whole TTL. An immediate grant the kernel never took is now released like a waiter's.
 BOOST_AUTO_TEST_CASE(grant_read_after_the_peer_reset_is_not_kept) {
-  for (const bool wait : {true, false}) {
-    BOOST_TEST_CONTEXT((wait ? "WAIT acquire" : "plain acquire")) {
-      const std::string key = std::string("w:reset") + (wait ? "w" : "p");
+  enum class Form { kWait, kPlain, kSetNx };
+  for (const Form form : {Form::kWait, Form::kPlain, Form::kSetNx}) {
+    const char* name = form == Form::kWait    ? "WAIT acquire"
+                       : form == Form::kPlain ? "plain acquire"
+                                              : "SET NX PX";
+    BOOST_TEST_CONTEXT(name) {
+      const std::string key = std::string("w:reset") + std::to_string(static_cast<int>(form));
       RespConn admin(port());
       BOOST_REQUIRE(is_grant_to(admin.cmd({"SEMLOCK.ACQUIRE", key, "30000", "OWNER", "a"}), "a"));
       RespConn gone(port());
@@ -582,7 +586,8 @@ BOOST_AUTO_TEST_CASE(grant_read_after_the_peer_reset_is_not_kept) {
       admin.send({"SEMLOCK.RELEASE", key, "a"});
       sleep_for(Ms{5});
       std::vector<std::string> acquire{"SEMLOCK.ACQUIRE", key, "30000", "OWNER", "gone"};
-      if (wait) acquire.insert(acquire.end(), {"WAIT", "20000"});
+      if (form == Form::kWait) acquire.insert(acquire.end(), {"WAIT", "20000"});
+      if (form == Form::kSetNx) acquire = {"SET", key, "gone", "NX", "PX", "30000"};
       BOOST_REQUIRE(send_without_reading(gone.raw().fd(), resp_command(acquire)));
       sleep_for(Ms{5});
       go_away(gone.raw(), Gone::kReset);
@@ -626,6 +631,7 @@ BOOST_AUTO_TEST_CASE(immediate_grant_behind_unread_replies_is_released_on_reset)
        {{"EVAL", "return redis.call('SEMLOCK.ACQUIRE', KEYS[1], '30000', 'OWNER', 'slow')", "1",
          "w:now5"}},
        {"w:now5"}},
+      {"SET NX PX", {{"SET", "w:now6", "slow", "NX", "PX", "30000"}}, {"w:now6"}},
   };
   for (const Form& form : forms) {
     BOOST_TEST_CONTEXT(form.name) {
@@ -694,4 +700,71 @@ BOOST_AUTO_TEST_CASE(half_closed_client_keeps_an_immediate_grant_behind_unread_r
   BOOST_CHECK(slow.wait_closed(Ms{10000}));
   BOOST_CHECK(holders(admin, "w:half") == std::vector<std::string>{"slow"});
   admin.cmd({"SEMLOCK.FORCERELEASE", "w:half"});
+}
+
+// A SEMLOCK.STATS counter.
+long long stat(RespConn& c, const std::string& name) {
+  const auto v = c.cmd({"SEMLOCK.STATS"});
+  for (std::size_t i = 0; i + 1 < v.elements.size(); i += 2) {
+    if (v.elements[i].str == name) return v.elements[i + 1].integer;
+  }
+  return -1;
+}
+
+// The hold count of the key's first holder (SEMLOCK.INFO "holds"), 0 when not held.
+long long holds_of_first(RespConn& c, const std::string& key) {
+  const auto info = c.cmd({"SEMLOCK.INFO", key});
+  const auto* holds = info.field("holds");
+  return holds != nullptr && !holds->elements.empty() ? holds->elements[0].integer : 0;
+}
+
+// Regression (review of the change above): a grant made at once, then released by the same
+// connection, was still given back when that connection was reset. With REENTRANT the release
+// had only taken one hold back, so the give-back took another: the hold a delivered grant on
+// another connection had made, and the key went to a third client while its holder held it. The
+// release (undelivered like the grant) now cancels the grant's give-back, in one command or two.
+BOOST_AUTO_TEST_CASE(immediate_grant_released_by_its_own_connection_is_not_given_back_twice) {
+  struct Form {
+    const char* name;
+    std::vector<std::vector<std::string>> commands;
+  };
+  const std::vector<Form> forms = {
+      {"ACQUIRE then RELEASE",
+       {{"SEMLOCK.ACQUIRE", "w:twice", "30000", "OWNER", "o", "REENTRANT"},
+        {"SEMLOCK.RELEASE", "w:twice", "o"}}},
+      {"EVAL",
+       {{"EVAL",
+         "redis.call('SEMLOCK.ACQUIRE', KEYS[1], '30000', 'OWNER', 'o', 'REENTRANT') "
+         "return redis.call('SEMLOCK.RELEASE', KEYS[1], 'o')",
+         "1", "w:twice"}}},
+      {"RELEASEALL",
+       {{"SEMLOCK.ACQUIRE", "w:twice", "30000", "OWNER", "o", "REENTRANT"},
+        {"SEMLOCK.RELEASEALL", "o", "1", "w:twice"}}},
+  };
+  for (const Form& form : forms) {
+    BOOST_TEST_CONTEXT(form.name) {
+      RespConn admin(port());
+      RespConn holder(port());  // its grant is delivered: it holds w:twice
+      BOOST_REQUIRE(is_grant_to(
+          holder.cmd({"SEMLOCK.ACQUIRE", "w:twice", "30000", "OWNER", "o", "REENTRANT"}), "o"));
+      RawClient slow(port(), 4096);
+      fill_unread_output(admin, slow, "slowtwice");
+      std::string bytes;
+      for (const auto& cmd : form.commands) bytes += resp_command(cmd);
+      const long long acquires = stat(admin, "AcquireRequests");
+      const long long releases = stat(admin, "ReleaseRequests");
+      BOOST_REQUIRE(send_without_reading(slow.fd(), bytes));
+      BOOST_REQUIRE(eventually([&] {
+        return stat(admin, "AcquireRequests") > acquires && stat(admin, "ReleaseRequests") > releases;
+      }));
+      BOOST_REQUIRE_EQUAL(holds_of_first(admin, "w:twice"), 1);  // both ran: one hold added, one taken
+      BOOST_REQUIRE(client_omem(admin, "slowtwice") > 0);        // and neither reply was taken
+      go_away(slow, Gone::kReset);
+      BOOST_REQUIRE(eventually([&] { return client_omem(admin, "slowtwice") < 0; }));
+      BOOST_CHECK(holders(admin, "w:twice") == std::vector<std::string>{"o"});
+      RespConn other(port());
+      BOOST_CHECK(!is_grant_to(other.cmd({"SEMLOCK.ACQUIRE", "w:twice", "1000", "OWNER", "z"}), "z"));
+      admin.cmd({"SEMLOCK.FORCERELEASE", "w:twice"});
+    }
+  }
 }

@@ -103,6 +103,40 @@ BOOST_AUTO_TEST_CASE(an_emptied_list_gives_a_burst_back) {
   BOOST_TEST(listed(l) == (std::vector<std::string>{"a/o/1/9", "c/o/3/5"}));
 }
 
+// A release by the connection's own request cancels the give-back of its newest grant of that
+// key and owner (not an older one, nor another owner's).
+BOOST_AUTO_TEST_CASE(forget_newest_takes_the_latest_matching_grant_only) {
+  GrantList l;
+  l.push(grant("k", "o", 1, 10));
+  l.push(grant("k", "p", 2, 20));
+  l.push(grant("k", "o", 3, kReplyNotWritten));
+  BOOST_TEST(l.forget_newest("k", "o"));
+  BOOST_TEST(listed(l) == (std::vector<std::string>{"k/o/1/10", "k/p/2/20"}));
+  l.seal(30);  // nothing unsealed is left to seal
+  BOOST_TEST(listed(l) == (std::vector<std::string>{"k/o/1/10", "k/p/2/20"}));
+  BOOST_TEST(!l.forget_newest("x", "o"));
+  BOOST_TEST(l.forget_newest("k", "o"));
+  BOOST_TEST(l.forget_newest("k", "p"));
+  BOOST_TEST(l.empty());
+  BOOST_TEST(!l.forget_newest("k", "o"));
+}
+
+// One command keeps at most kMaxUnsealed grants (a script looping on REENTRANT acquires); the
+// next command starts afresh, and a waiter's answer (sealed) is always kept.
+BOOST_AUTO_TEST_CASE(one_command_keeps_a_bounded_number_of_grants) {
+  GrantList l;
+  for (std::size_t i = 0; i < GrantList::kMaxUnsealed; ++i) {
+    BOOST_TEST_REQUIRE(l.push(grant("k", "o", 1, kReplyNotWritten)));
+  }
+  BOOST_TEST(!l.push(grant("k", "o", 1, kReplyNotWritten)));
+  BOOST_TEST(l.push(grant("w", "o", 2, 5, false)));
+  BOOST_TEST(l.size() == GrantList::kMaxUnsealed + 1);
+  l.seal(100);
+  BOOST_TEST(l.push(grant("k", "o", 1, kReplyNotWritten)));
+  l.drop_delivered(100);
+  BOOST_TEST(l.size() == 1u);
+}
+
 BOOST_AUTO_TEST_SUITE_END()
 
 }  // namespace semlock
