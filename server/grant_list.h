@@ -14,6 +14,7 @@
 #include <cstdint>
 #include <string>
 #include <string_view>
+#include <unordered_map>
 #include <vector>
 
 #include "engine/engine.h"
@@ -33,6 +34,9 @@ struct GrantView {
   std::uint64_t reply_end = 0;  // delivered once Connection::bytes_sent reaches this
   bool added_mark = false;      // its NOTIFY mark goes with it (WaiterEvent::added_mark)
   bool at_once = false;         // made at once to a request, not to a waiter: a FIN does not undo it
+  // Not a grant: the connection's own request released a hold of key by owner here
+  // (GrantList::note_release).
+  bool release = false;
 };
 
 class GrantList {
@@ -55,7 +59,8 @@ class GrantList {
     e.deadline = g.deadline;
     e.reply_end = g.reply_end;
     e.added_mark = g.added_mark;
-    e.at_once = g.at_once;
+    e.at_once = g.at_once || g.release;
+    e.release = g.release;
     arena_.append(g.key);
     arena_.append(g.owner);
     live_bytes_ += g.key.size() + g.owner.size();
@@ -68,6 +73,33 @@ class GrantList {
   void for_each(F f) const {
     for (const Entry& e : entries_) f(view(e));
   }
+  // The grants to give back when the connection closes, oldest first: every listed grant except
+  // those a later release marker of the same key and owner cancels (the newest before it).
+  template <class F>
+  void for_each_to_give_back(F f) const {
+    std::vector<bool> cancelled(entries_.size(), false);
+    bool any_release = false;
+    for (const Entry& e : entries_) any_release = any_release || e.release;
+    if (any_release) {
+      std::unordered_map<std::string, std::vector<std::size_t>> open;  // key\0owner -> grants
+      for (std::size_t i = 0; i < entries_.size(); ++i) {
+        const GrantView g = view(entries_[i]);
+        std::string id(g.key);
+        id.push_back('\0');
+        id.append(g.owner);
+        auto& stack = open[id];
+        if (!g.release) {
+          stack.push_back(i);
+        } else if (!stack.empty()) {
+          cancelled[stack.back()] = true;
+          stack.pop_back();
+        }
+      }
+    }
+    for (std::size_t i = 0; i < entries_.size(); ++i) {
+      if (!entries_[i].release && !cancelled[i]) f(view(entries_[i]));
+    }
+  }
 
   // The grants made at once by the command that just ran: their reply now ends at `end`.
   void seal(std::uint64_t end) {
@@ -77,14 +109,24 @@ class GrantList {
       --unsealed_;
     }
   }
-  // The connection's own request released one hold of `key` by `owner`: its newest grant of that
-  // key and owner is no longer given back. That release's reply comes after the grant's, so it is
-  // not delivered either and its client cannot know it happened; giving the grant back too would
-  // take a hold the owner was told it has (another connection's). False when there is none.
+  // The connection's own request released one hold of `key` by `owner`. Its newest grant of that
+  // key and owner listed before this point is then not given back: the release's reply comes
+  // after the grant's, so it is not delivered either and its client cannot know it ran; giving
+  // the grant back too would take a hold the owner was told it has (another connection's, with
+  // REENTRANT). Recorded as a marker, resolved only if the connection closes with it listed
+  // (for_each_to_give_back), so a release costs O(1) however long the list is; past the
+  // per-command cap the newest grant is dropped at once instead.
+  void note_release(std::string_view key, std::string_view owner) {
+    if (entries_.empty()) return;  // no grant of this connection to cancel
+    GrantView marker{key, owner, 0, 0, kReplyNotWritten, false, true};
+    marker.release = true;
+    if (!push(marker)) forget_newest(key, owner);
+  }
+  // Drops the newest grant of `key` by `owner` (false when there is none).
   bool forget_newest(std::string_view key, std::string_view owner) {
     for (std::size_t i = entries_.size(); i-- > 0;) {
       const GrantView g = view(entries_[i]);
-      if (g.key != key || g.owner != owner) continue;
+      if (g.release || g.key != key || g.owner != owner) continue;
       live_bytes_ -= g.key.size() + g.owner.size();
       if (g.reply_end == kReplyNotWritten) --unsealed_;
       entries_.erase(entries_.begin() + static_cast<std::ptrdiff_t>(i));
@@ -146,6 +188,7 @@ class GrantList {
     std::uint32_t owner_len = 0;
     bool added_mark = false;
     bool at_once = false;
+    bool release = false;
     std::uint64_t fence = 0;
     Millis deadline = 0;
     std::uint64_t reply_end = 0;
@@ -157,7 +200,7 @@ class GrantList {
   GrantView view(const Entry& e) const {
     const std::string_view a(arena_);
     return {a.substr(e.at, e.key_len), a.substr(e.at + e.key_len, e.owner_len),
-            e.fence, e.deadline, e.reply_end, e.added_mark, e.at_once};
+            e.fence, e.deadline, e.reply_end, e.added_mark, e.at_once, e.release};
   }
   // Erased grants leave their bytes in the arena until the list empties; a list that never
   // empties (a slow reader that keeps pipelining) is compacted once they are most of it.

@@ -391,6 +391,7 @@ CommitSink::Result Server::journal_write(std::vector<Mutation>& mutations) {
     }
     for (auto& [id, c] : connections_) {
       c->undelivered_grants.erase_if([&](const GrantView& g) {
+        if (g.release) return false;
         return added.contains(std::make_pair(g.fence, g.deadline));
       });
     }

@@ -530,7 +530,7 @@ void Server::close_connection(Connection& c) {
   }
   // Waiter grants the kernel never took were not delivered: released and passed on (SPEC §1),
   // unless another request of the same owner has refreshed the holder since (see deliver_events()).
-  c.undelivered_grants.for_each([&](const GrantView& g) {
+  c.undelivered_grants.for_each_to_give_back([&](const GrantView& g) {
     engine_->release_unrefreshed(g.key, g.owner, g.fence, g.deadline, now, g.added_mark);
   });
   c.undelivered_grants.clear();

@@ -585,9 +585,9 @@ class Server final : public redis::Host, private ReplyGate {
   void on_released(redis::ClientState& client, std::string_view key,
                    std::string_view owner) override;
   // A request on `c` released a hold of `key` by `owner`: its latest undelivered grant of them is
-  // no longer given back (GrantList::forget_newest).
+  // no longer given back (GrantList::note_release).
   void forget_undelivered(Connection& c, std::string_view key, std::string_view owner) {
-    if (!c.undelivered_grants.empty()) c.undelivered_grants.forget_newest(key, owner);
+    if (!c.undelivered_grants.empty()) c.undelivered_grants.note_release(key, owner);
   }
   // The connection of a client whose request runs (running_ first: no lookup), or null.
   Connection* connection_of(const redis::ClientState& client);

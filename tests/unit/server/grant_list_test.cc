@@ -121,6 +121,41 @@ BOOST_AUTO_TEST_CASE(forget_newest_takes_the_latest_matching_grant_only) {
   BOOST_TEST(!l.forget_newest("k", "o"));
 }
 
+std::vector<std::string> given_back(const GrantList& l) {
+  std::vector<std::string> out;
+  l.for_each_to_give_back([&](const GrantView& g) {
+    out.push_back(std::string(g.key) + "/" + std::string(g.owner) + "/" + std::to_string(g.fence));
+  });
+  return out;
+}
+
+// A release by the connection's own request (a marker, O(1) however long the list) cancels the
+// give-back of the newest grant of that key and owner listed before it, and only that one: not a
+// grant made after it, not another owner's, not another key's.
+BOOST_AUTO_TEST_CASE(a_release_marker_cancels_the_newest_earlier_grant) {
+  GrantList l;
+  l.note_release("k", "o");  // nothing listed: nothing to cancel, nothing kept
+  BOOST_TEST(l.empty());
+  l.push(grant("k", "o", 1, kReplyNotWritten));  // created the holder
+  l.push(grant("k", "p", 2, kReplyNotWritten));
+  l.push(grant("k", "o", 1, kReplyNotWritten));  // a reentrant hold of the same holder
+  l.note_release("k", "o");                      // cancels the reentrant hold's give-back
+  l.push(grant("j", "o", 3, kReplyNotWritten));
+  l.note_release("j", "p");  // another owner: cancels nothing
+  l.seal(100);
+  BOOST_TEST(given_back(l) == (std::vector<std::string>{"k/o/1", "k/p/2", "j/o/3"}));
+  l.note_release("k", "o");
+  l.note_release("k", "o");  // one more than there are grants: the extra cancels nothing
+  l.push(grant("k", "o", 4, kReplyNotWritten));  // after the releases: given back
+  l.seal(120);
+  BOOST_TEST(given_back(l) == (std::vector<std::string>{"k/p/2", "j/o/3", "k/o/4"}));
+  BOOST_TEST(!l.has_waiter_grant());  // markers are no waiter's grants
+  l.drop_delivered(100);              // markers leave with the replies they came with
+  BOOST_TEST(given_back(l) == (std::vector<std::string>{"k/o/4"}));
+  l.drop_delivered(120);
+  BOOST_TEST(l.empty());
+}
+
 // One command keeps at most kMaxUnsealed grants (a script looping on REENTRANT acquires); the
 // next command starts afresh, and a waiter's answer (sealed) is always kept.
 BOOST_AUTO_TEST_CASE(one_command_keeps_a_bounded_number_of_grants) {
