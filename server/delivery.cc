@@ -17,7 +17,8 @@ void note_sent(Connection& c, std::size_t n) {
 
 std::uint64_t output_end(const Connection& c) {
   // On TLS `inflight` holds ciphertext; the plaintext inside it is counted apart.
-  return c.bytes_sent + c.out.size() + (c.tls != nullptr ? c.tls->plain_in_flight : c.inflight.size());
+  return c.bytes_sent + c.out.size() +
+         (c.tls != nullptr ? c.tls->plain_in_flight : c.inflight.size());
 }
 
 // True when the peer's FIN or RST has already reached this socket, even behind unread data
@@ -101,11 +102,11 @@ Connection* Server::connection_of(const redis::ClientState& client) {
 void Server::on_granted_now(redis::ClientState& client, std::string_view key,
                             std::string_view owner, std::uint64_t fence, Millis deadline,
                             bool waited) {
-  if (Connection* c = connection_of(client)) note_granted_now(*c, key, owner, fence, deadline, waited);
+  if (Connection* c = connection_of(client))
+    note_granted_now(*c, key, owner, fence, deadline, waited);
 }
 
-void Server::on_released(redis::ClientState& client, std::string_view key,
-                         std::string_view owner) {
+void Server::on_released(redis::ClientState& client, std::string_view key, std::string_view owner) {
   if (Connection* c = connection_of(client)) forget_undelivered(*c, key, owner);
 }
 

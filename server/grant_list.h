@@ -33,7 +33,7 @@ struct GrantView {
   Millis deadline = 0;          // the holder's deadline as the grant set it
   std::uint64_t reply_end = 0;  // delivered once Connection::bytes_sent reaches this
   bool added_mark = false;      // its NOTIFY mark goes with it (WaiterEvent::added_mark)
-  bool at_once = false;         // made at once to a request, not to a waiter: a FIN does not undo it
+  bool at_once = false;  // made at once to a request, not to a waiter: a FIN does not undo it
   // Not a grant: the connection's own request released a hold of key by owner here
   // (GrantList::note_release).
   bool release = false;
@@ -199,8 +199,14 @@ class GrantList {
 
   GrantView view(const Entry& e) const {
     const std::string_view a(arena_);
-    return {a.substr(e.at, e.key_len), a.substr(e.at + e.key_len, e.owner_len),
-            e.fence, e.deadline, e.reply_end, e.added_mark, e.at_once, e.release};
+    return {a.substr(e.at, e.key_len),
+            a.substr(e.at + e.key_len, e.owner_len),
+            e.fence,
+            e.deadline,
+            e.reply_end,
+            e.added_mark,
+            e.at_once,
+            e.release};
   }
   // Erased grants leave their bytes in the arena until the list empties; a list that never
   // empties (a slow reader that keeps pipelining) is compacted once they are most of it.

@@ -156,10 +156,9 @@ BOOST_AUTO_TEST_CASE(immediate_grant_behind_unread_replies_is_released_on_reset)
       for (const auto& cmd : form.commands) bytes += resp_command(cmd);
       BOOST_REQUIRE(send_without_reading(slow.fd(), bytes));
       for (const auto& key : form.keys) {
-        BOOST_REQUIRE_MESSAGE(eventually([&] {
-                                return holders(admin, key) == std::vector<std::string>{"slow"};
-                              }),
-                              key << " not granted");
+        BOOST_REQUIRE_MESSAGE(
+            eventually([&] { return holders(admin, key) == std::vector<std::string>{"slow"}; }),
+            key << " not granted");
       }
       go_away(slow, Gone::kReset);  // its reply is still in the server's output
       BOOST_REQUIRE(eventually([&] { return client_omem(admin, "slowgrant") < 0; }));
@@ -183,7 +182,8 @@ BOOST_AUTO_TEST_CASE(immediate_grant_the_kernel_took_is_kept_after_a_reset) {
   RawClient slow(port(), 4096);
   BOOST_REQUIRE(send_without_reading(
       slow.fd(), resp_command({"SEMLOCK.ACQUIRE", "w:kept", "30000", "OWNER", "slow"})));
-  BOOST_REQUIRE(eventually([&] { return holders(admin, "w:kept") == std::vector<std::string>{"slow"}; }));
+  BOOST_REQUIRE(
+      eventually([&] { return holders(admin, "w:kept") == std::vector<std::string>{"slow"}; }));
   fill_unread_output(admin, slow, "slowkeep");  // replies after the grant's, unsent
   go_away(slow, Gone::kReset);
   BOOST_REQUIRE(eventually([&] { return client_omem(admin, "slowkeep") < 0; }));
@@ -200,7 +200,8 @@ BOOST_AUTO_TEST_CASE(half_closed_client_keeps_an_immediate_grant_behind_unread_r
   fill_unread_output(admin, slow, "slowhalf");
   BOOST_REQUIRE(send_without_reading(
       slow.fd(), resp_command({"SEMLOCK.ACQUIRE", "w:half", "30000", "OWNER", "slow"})));
-  BOOST_REQUIRE(eventually([&] { return holders(admin, "w:half") == std::vector<std::string>{"slow"}; }));
+  BOOST_REQUIRE(
+      eventually([&] { return holders(admin, "w:half") == std::vector<std::string>{"slow"}; }));
   go_away(slow, Gone::kHalfClose);
   sleep_for(Ms{100});  // the server reads the FIN while the grant's reply is still unsent
   BOOST_CHECK(holders(admin, "w:half") == std::vector<std::string>{"slow"});
@@ -269,15 +270,18 @@ BOOST_AUTO_TEST_CASE(immediate_grant_released_by_its_own_connection_is_not_given
       const long long releases = stat(admin, "ReleaseRequests");
       BOOST_REQUIRE(send_without_reading(slow.fd(), bytes));
       BOOST_REQUIRE(eventually([&] {
-        return stat(admin, "AcquireRequests") > acquires && stat(admin, "ReleaseRequests") > releases;
+        return stat(admin, "AcquireRequests") > acquires &&
+               stat(admin, "ReleaseRequests") > releases;
       }));
-      BOOST_REQUIRE_EQUAL(holds_of_first(admin, "w:twice"), 1);  // both ran: one hold added, one taken
-      BOOST_REQUIRE(client_omem(admin, "slowtwice") > 0);        // and neither reply was taken
+      BOOST_REQUIRE_EQUAL(holds_of_first(admin, "w:twice"),
+                          1);                              // both ran: one hold added, one taken
+      BOOST_REQUIRE(client_omem(admin, "slowtwice") > 0);  // and neither reply was taken
       go_away(slow, Gone::kReset);
       BOOST_REQUIRE(eventually([&] { return client_omem(admin, "slowtwice") < 0; }));
       BOOST_CHECK(holders(admin, "w:twice") == std::vector<std::string>{"o"});
       RespConn other(port());
-      BOOST_CHECK(!is_grant_to(other.cmd({"SEMLOCK.ACQUIRE", "w:twice", "1000", "OWNER", "z"}), "z"));
+      BOOST_CHECK(
+          !is_grant_to(other.cmd({"SEMLOCK.ACQUIRE", "w:twice", "1000", "OWNER", "z"}), "z"));
       admin.cmd({"SEMLOCK.FORCERELEASE", "w:twice"});
     }
   }

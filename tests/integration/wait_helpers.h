@@ -125,5 +125,4 @@ inline long long fill_unread_output(RespConn& admin, RawClient& slow, const std:
   return omem;
 }
 
-
 }  // namespace semlock::it
