@@ -157,5 +157,9 @@ bool peer_closed(const Connection& c);
 // Where the connection's output ends, counted as Connection::bytes_sent is (plaintext on TLS):
 // a reply written now is delivered once bytes_sent reaches this.
 std::uint64_t output_end(const Connection& c);
+// A command's reply is written: the grants it made at once end there (GrantList::seal).
+inline void seal_grants(Connection& c) {
+  if (!c.undelivered_grants.empty()) c.undelivered_grants.seal(output_end(c));
+}
 
 }  // namespace semlock

@@ -108,7 +108,7 @@ std::size_t Server::process_json(Connection& c, std::string_view data, Millis no
       c.out.resize(before);
       json::write_error(c.out, req.id_raw, "reply too large", "BADREQUEST");
     }
-    if (!c.undelivered_grants.empty()) c.undelivered_grants.seal(output_end(c));
+    seal_grants(c);
     metrics_.count_request(action_label(req.action), "json",
                            classify_json(std::string_view(c.out).substr(before), !answered),
                            static_cast<double>(uv_hrtime() - t0) / 1e9);
@@ -175,7 +175,7 @@ std::size_t Server::process_http(Connection& c, std::string_view data, Millis no
       http::write_response(c.out, status, kJsonType, body, hr.keep_alive);
       if (!hr.keep_alive) c.close_after_write = true;
     }
-    if (!c.undelivered_grants.empty()) c.undelivered_grants.seal(output_end(c));
+    seal_grants(c);
     metrics_.count_request(action_label(req.action), "http", classify_json(body, !answered),
                            static_cast<double>(uv_hrtime() - t0) / 1e9);
   }

@@ -127,7 +127,7 @@ std::size_t Server::process_resp(Connection& c, std::string_view data, Millis no
       w.error("ERR reply too large");
     }
     w.clear_limit();
-    if (!c.undelivered_grants.empty()) c.undelivered_grants.seal(output_end(c));
+    seal_grants(c);
     if (spec) c.client.last_command = spec->name;
     if (outcome == redis::Outcome::kClose) c.close_after_write = true;
     const auto result = classify(std::string_view(c.out).substr(before), outcome);

@@ -11,6 +11,7 @@
 // (bounded by the unsent-output cap that stops it executing, and by max_client_memory_mb).
 #pragma once
 
+#include <algorithm>
 #include <cstdint>
 #include <string>
 #include <string_view>
@@ -21,8 +22,8 @@
 
 namespace semlock {
 
-// UndeliveredGrant::reply_end (and GrantList's) of a grant made at once while its command still
-// runs (its reply is not all written yet): GrantList::seal() sets it once the command's reply is.
+// GrantView::reply_end of a grant made at once (or a release marker) while its command still runs
+// (its reply is not all written yet): GrantList::seal() sets it once the command's reply is.
 inline constexpr std::uint64_t kReplyNotWritten = UINT64_MAX;
 
 // One grant, its strings viewed in (or owned apart from) a GrantList.
@@ -59,12 +60,13 @@ class GrantList {
     e.deadline = g.deadline;
     e.reply_end = g.reply_end;
     e.added_mark = g.added_mark;
-    e.at_once = g.at_once || g.release;
+    e.at_once = g.at_once;
     e.release = g.release;
     arena_.append(g.key);
     arena_.append(g.owner);
     live_bytes_ += g.key.size() + g.owner.size();
     if (g.reply_end == kReplyNotWritten) ++unsealed_;
+    if (g.reply_end != kReplyNotWritten) sealed_max_ = std::max(sealed_max_, g.reply_end);
     entries_.push_back(e);
     return true;
   }
@@ -103,11 +105,13 @@ class GrantList {
 
   // The grants made at once by the command that just ran: their reply now ends at `end`.
   void seal(std::uint64_t end) {
+    if (unsealed_ == 0) return;
     for (auto it = entries_.rbegin(); unsealed_ > 0 && it != entries_.rend(); ++it) {
       if (it->reply_end != kReplyNotWritten) continue;
       it->reply_end = end;
       --unsealed_;
     }
+    sealed_max_ = std::max(sealed_max_, end);
   }
   // The connection's own request released one hold of `key` by `owner`. Its newest grant of that
   // key and owner listed before this point is then not given back: the release's reply comes
@@ -118,8 +122,7 @@ class GrantList {
   // per-command cap the newest grant is dropped at once instead.
   void note_release(std::string_view key, std::string_view owner) {
     if (entries_.empty()) return;  // no grant of this connection to cancel
-    GrantView marker{key, owner, 0, 0, kReplyNotWritten, false, true};
-    marker.release = true;
+    const GrantView marker{key, owner, 0, 0, kReplyNotWritten, false, true, true};
     if (!push(marker)) forget_newest(key, owner);
   }
   // Drops the newest grant of `key` by `owner` (false when there is none).
@@ -135,8 +138,13 @@ class GrantList {
     }
     return false;
   }
-  // The kernel has taken the output up to `bytes_sent`: those grants are delivered.
+  // The kernel has taken the output up to `bytes_sent`: those grants are delivered. When it took
+  // everything (the usual case after a write) that is O(1).
   void drop_delivered(std::uint64_t bytes_sent) {
+    if (unsealed_ == 0 && sealed_max_ <= bytes_sent) {
+      clear();
+      return;
+    }
     erase_if([&](const GrantView& g) { return g.reply_end <= bytes_sent; });
   }
   template <class Pred>
@@ -166,6 +174,7 @@ class GrantList {
     arena_.clear();
     live_bytes_ = 0;
     unsealed_ = 0;
+    sealed_max_ = 0;
     // A burst must not leave its memory behind on an idle connection.
     // (Swapped with empties: `= {}` would assign an empty initializer list and keep the capacity.)
     if (entries_.capacity() > kKeptEntries) std::vector<Entry>().swap(entries_);
@@ -225,6 +234,8 @@ class GrantList {
   std::string arena_;
   std::size_t live_bytes_ = 0;  // key and owner bytes of the grants still listed
   std::size_t unsealed_ = 0;    // entries whose reply_end is still kReplyNotWritten
+  // At least every sealed reply_end listed (erasing does not lower it); 0 when empty.
+  std::uint64_t sealed_max_ = 0;
 };
 
 }  // namespace semlock

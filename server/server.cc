@@ -418,7 +418,7 @@ void Server::flush(Connection& c) {
   if (c.closed) return;
   // Every reply written so far is whole: a grant made at once ends with its command's reply (the
   // dispatch loops seal after each command; this catches any other writer).
-  c.undelivered_grants.seal(output_end(c));
+  seal_grants(c);
   // fsync=always, Raft: sent once the batch is durable (commit_pipeline.h).
   if (pipeline_.hold(c.id, engine_->has_mutations())) return;
   if (c.tls != nullptr) {
