@@ -64,8 +64,8 @@ struct AnsweredGrant {
   std::string key;
   std::string owner;
   std::uint64_t fence = 0;
-  Millis deadline = 0;          // the holder's deadline as the grant set it (WaiterEvent::deadline)
-  bool added_mark = false;      // its NOTIFY mark goes with it (WaiterEvent::added_mark)
+  Millis deadline = 0;      // the holder's deadline as the grant set it (WaiterEvent::deadline)
+  bool added_mark = false;  // its NOTIFY mark goes with it (WaiterEvent::added_mark)
 };
 
 struct Connection {

@@ -16,23 +16,36 @@ using namespace semlock::it;
 
 BOOST_TEST_GLOBAL_FIXTURE(SharedServerStopper);
 
+namespace {
+
+// "a" holds `key`; `slow` (named `name`) has replies it does not read, then waits for `key` as
+// `slow_owner`, with `next` queued behind it; "a" releases: the key is granted to `slow_owner`,
+// its reply stuck behind the unread ones.
+void release_to_a_waiter_behind_unread_replies(RespConn& admin, RawClient& slow, RespConn& next,
+                                               const std::string& key,
+                                               const std::string& slow_owner,
+                                               const std::string& name) {
+  BOOST_REQUIRE(is_grant_to(admin.cmd({"SEMLOCK.ACQUIRE", key, "30000", "OWNER", "a"}), "a"));
+  fill_unread_output(admin, slow, name);
+  BOOST_REQUIRE(send_without_reading(
+      slow.fd(),
+      resp_command({"SEMLOCK.ACQUIRE", key, "30000", "OWNER", slow_owner, "WAIT", "20000"})));
+  BOOST_REQUIRE(eventually([&] { return waiters(admin, key) == 1; }));
+  next.send({"SEMLOCK.ACQUIRE", key, "30000", "OWNER", "next", "WAIT", "20000"});
+  BOOST_REQUIRE(eventually([&] { return waiters(admin, key) == 2; }));
+  BOOST_CHECK_EQUAL(admin.cmd({"SEMLOCK.RELEASE", key, "a"}).integer, 1);
+}
+
+}  // namespace
+
 // The grant's reply is queued behind replies the client has not read (the kernel's buffers are
 // full), and the client goes away before reading them: the kernel never took the grant, so it was
 // not delivered and is released and passed on when the connection fails.
 BOOST_AUTO_TEST_CASE(grant_queued_behind_unread_replies_is_released_when_the_waiter_goes) {
   RespConn admin(port());
-  BOOST_REQUIRE(
-      is_grant_to(admin.cmd({"SEMLOCK.ACQUIRE", "w:queued", "30000", "OWNER", "a"}), "a"));
   RawClient slow(port(), 4096);
-  fill_unread_output(admin, slow, "slowpoke");
-  BOOST_REQUIRE(send_without_reading(
-      slow.fd(),
-      resp_command({"SEMLOCK.ACQUIRE", "w:queued", "30000", "OWNER", "slow", "WAIT", "20000"})));
-  BOOST_REQUIRE(eventually([&] { return waiters(admin, "w:queued") == 1; }));
   RespConn next(port());
-  next.send({"SEMLOCK.ACQUIRE", "w:queued", "30000", "OWNER", "next", "WAIT", "20000"});
-  BOOST_REQUIRE(eventually([&] { return waiters(admin, "w:queued") == 2; }));
-  BOOST_CHECK_EQUAL(admin.cmd({"SEMLOCK.RELEASE", "w:queued", "a"}).integer, 1);
+  release_to_a_waiter_behind_unread_replies(admin, slow, next, "w:queued", "slow", "slowpoke");
   // Granted to "slow" (alive when decided), its reply stuck behind the unread ones.
   BOOST_CHECK(holders(admin, "w:queued") == std::vector<std::string>{"slow"});
   slow.close();  // unread data: the kernel sends RST
@@ -49,18 +62,9 @@ BOOST_AUTO_TEST_CASE(grant_queued_behind_unread_replies_is_released_when_the_wai
 // the holder must last that TTL (SPEC §1) whatever becomes of the waiter's connection.
 BOOST_AUTO_TEST_CASE(undelivered_grant_refreshed_by_another_connection_is_kept) {
   RespConn admin(port());
-  BOOST_REQUIRE(
-      is_grant_to(admin.cmd({"SEMLOCK.ACQUIRE", "w:shared", "30000", "OWNER", "a"}), "a"));
   RawClient slow(port(), 4096);
-  fill_unread_output(admin, slow, "slowshared");
-  BOOST_REQUIRE(send_without_reading(
-      slow.fd(),
-      resp_command({"SEMLOCK.ACQUIRE", "w:shared", "30000", "OWNER", "shared", "WAIT", "20000"})));
-  BOOST_REQUIRE(eventually([&] { return waiters(admin, "w:shared") == 1; }));
   RespConn next(port());
-  next.send({"SEMLOCK.ACQUIRE", "w:shared", "30000", "OWNER", "next", "WAIT", "20000"});
-  BOOST_REQUIRE(eventually([&] { return waiters(admin, "w:shared") == 2; }));
-  BOOST_CHECK_EQUAL(admin.cmd({"SEMLOCK.RELEASE", "w:shared", "a"}).integer, 1);
+  release_to_a_waiter_behind_unread_replies(admin, slow, next, "w:shared", "shared", "slowshared");
   BOOST_REQUIRE(holders(admin, "w:shared") == std::vector<std::string>{"shared"});
   // Another connection of the same owner: refreshed, told it holds for 60 s.
   RespConn other(port());
