@@ -368,6 +368,11 @@ class Engine {
   // at most once per 10 s per kind. Call it on housekeeping ticks.
   std::vector<LimitWarning> check_warnings(Millis now);
 
+  // A hint, with no effect on any result: reads the key's hash index group and starts loading the
+  // key's record, so that a caller holding several requests can overlap their cache misses (the
+  // server does, for pipelined commands). A few dozen instructions.
+  void prefetch(std::string_view key) const;
+
   void set_limits(const EngineLimits& limits);
   const EngineLimits& limits() const;
   EngineStats stats() const;

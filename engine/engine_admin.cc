@@ -68,6 +68,10 @@ void Engine::set_limits(const EngineLimits& limits) {
   impl_->limits = limits;
 }
 
+void Engine::prefetch(std::string_view key) const {
+  impl_->index.find(Impl::PrefetchProbe{key});
+}
+
 const EngineLimits& Engine::limits() const {
   return impl_->limits;
 }

@@ -1,5 +1,6 @@
 #include "protocol/resp_reader.h"
 
+#include <algorithm>
 #include <cstring>
 #include <limits>
 
@@ -465,6 +466,43 @@ std::string error_text(const ParseResult& r) {
       return "Protocol error: too big bulk count string";
   }
   return {};
+}
+
+namespace {
+
+// Reads "<digits>\r\n" at in[pos]: the number, pos moved past the CRLF; -1 when not that shape.
+long long peek_count(std::string_view in, std::size_t& pos) {
+  long long v = 0;
+  std::size_t i = pos;
+  const std::size_t end = std::min(in.size(), pos + 19);  // up to 18 digits and the CR
+  while (i < end && in[i] >= '0' && in[i] <= '9') v = v * 10 + (in[i++] - '0');
+  if (i == pos || i + 1 >= in.size() || in[i] != '\r' || in[i + 1] != '\n') return -1;
+  if (in[pos] == '0' && i > pos + 1) return -1;  // a leading zero: the parser refuses it too
+  pos = i + 2;
+  return v;
+}
+
+}  // namespace
+
+std::size_t peek_key(std::string_view in, std::size_t pos, std::string_view& key) {
+  key = {};
+  std::string_view second;
+  if (pos >= in.size() || in[pos] != '*') return 0;
+  ++pos;
+  const long long argc = peek_count(in, pos);
+  if (argc <= 0 || argc > kPeekMaxArgs) return 0;
+  for (long long i = 0; i < argc; ++i) {
+    if (pos >= in.size() || in[pos] != '$') return 0;
+    ++pos;
+    const long long len = peek_count(in, pos);
+    if (len < 0 || static_cast<unsigned long long>(len) + 2 > in.size() - pos) return 0;
+    if (i == 1) second = in.substr(pos, static_cast<std::size_t>(len));
+    pos += static_cast<std::size_t>(len);
+    if (in[pos] != '\r' || in[pos + 1] != '\n') return 0;
+    pos += 2;
+  }
+  key = second;
+  return pos;
 }
 
 }  // namespace semlock::resp

@@ -75,6 +75,15 @@ ParseResult parse_command(std::string_view in, const ReaderLimits& limits,
                           std::vector<std::string_view>& args, std::string& scratch,
                           ParseCursor* cursor = nullptr);
 
+// A look-ahead for prefetching, not a parser: if a complete, well-formed multibulk frame of at most
+// kPeekMaxArgs arguments starts at `in[pos]`, returns the offset just past it and sets `key` to its
+// second argument (empty when it has fewer than two). Returns 0 for anything else (an inline
+// command, an unfinished frame, a malformed or longer one): the caller stops looking ahead there,
+// and parse_command decides what it is. O(1): at most kPeekMaxArgs headers are read, so peeking
+// again at a frame that arrives in many reads costs no more each time. Never allocates.
+inline constexpr long long kPeekMaxArgs = 16;
+std::size_t peek_key(std::string_view in, std::size_t pos, std::string_view& key);
+
 // The error text exactly as Redis sends it after "-ERR ", e.g.
 // "Protocol error: invalid multibulk length", "Protocol error: expected '$', got 'f'",
 // "Protocol error: too big inline request", "Protocol error: unbalanced quotes in request",

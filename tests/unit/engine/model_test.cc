@@ -131,6 +131,11 @@ BOOST_AUTO_TEST_CASE(random_run_matches_the_model) {
   for (int step = 0; step < 200000 && mismatches < 5; ++step) {
     const auto& [key, limit] = keys[pick(keys.size())];
     const std::string& owner = owners[pick(owners.size())];
+    // The server's look-ahead hint before each operation (this key, another, an absent one) must
+    // change nothing the model can see.
+    e.prefetch(key);
+    e.prefetch(keys[static_cast<std::size_t>(step) % keys.size()].first);
+    e.prefetch("absent");
     const std::uint64_t op = pick(100);
     Millis ttl = static_cast<Millis>(1 + pick(200));
     if (pick(20) == 0) ttl = static_cast<Millis>(1 + pick(40ll * 3600 * 1000));
