@@ -370,12 +370,17 @@ class Engine {
 
   // A hint, with no effect on any result: reads the key's hash index group and starts loading the
   // key's record, so that a caller holding several requests can overlap their cache misses (the
-  // server does, for pipelined commands). A few dozen instructions.
+  // server does, for pipelined commands). About 80 instructions, so worth it only while the keys
+  // outgrow a core's cache: prefetch_pays() says when (at least kPrefetchFromKeys lock keys).
+  static constexpr std::size_t kPrefetchFromKeys = 16384;  // 1 MiB of 64-byte records
+  bool prefetch_pays() const;
   void prefetch(std::string_view key) const;
 
   void set_limits(const EngineLimits& limits);
   const EngineLimits& limits() const;
   EngineStats stats() const;
+  // stats().data_keys, without building the rest.
+  std::uint64_t data_key_count() const;
 
   // Exactly accounted bytes: keys, holders, waiters and index capacity.
   std::uint64_t memory_bytes() const;

@@ -68,6 +68,14 @@ void Engine::set_limits(const EngineLimits& limits) {
   impl_->limits = limits;
 }
 
+std::uint64_t Engine::data_key_count() const {
+  return impl_->data_keys;
+}
+
+bool Engine::prefetch_pays() const {
+  return impl_->index.size() >= kPrefetchFromKeys;
+}
+
 void Engine::prefetch(std::string_view key) const {
   impl_->index.find(Impl::PrefetchProbe{key});
 }

@@ -470,39 +470,57 @@ std::string error_text(const ParseResult& r) {
 
 namespace {
 
-// Reads "<digits>\r\n" at in[pos]: the number, pos moved past the CRLF; -1 when not that shape.
-long long peek_count(std::string_view in, std::size_t& pos) {
+// Reads "<digits>\r\n" at p: the number, p moved past the CRLF; -1 when not that shape (no digit,
+// more than 18, a leading zero as the parser refuses it, no CRLF).
+inline long long peek_count(const char*& p, const char* end) {
+  const char* q = p;
+  const char* const stop = end - q > 18 ? q + 18 : end;
   long long v = 0;
-  std::size_t i = pos;
-  const std::size_t end = std::min(in.size(), pos + 19);  // up to 18 digits and the CR
-  while (i < end && in[i] >= '0' && in[i] <= '9') v = v * 10 + (in[i++] - '0');
-  if (i == pos || i + 1 >= in.size() || in[i] != '\r' || in[i + 1] != '\n') return -1;
-  if (in[pos] == '0' && i > pos + 1) return -1;  // a leading zero: the parser refuses it too
-  pos = i + 2;
+  while (q < stop && static_cast<unsigned char>(*q - '0') < 10) v = v * 10 + (*q++ - '0');
+  if (q == p || end - q < 2 || q[0] != '\r' || q[1] != '\n' || (*p == '0' && q - p > 1)) return -1;
+  p = q + 2;
   return v;
+}
+
+// peek_count with a shortcut for the usual one- and two-digit lengths.
+inline long long peek_small_count(const char*& p, const char* end) {
+  if (end - p >= 4) {
+    const unsigned d0 = static_cast<unsigned char>(p[0] - '0');
+    const unsigned d1 = static_cast<unsigned char>(p[1] - '0');
+    if (d0 < 10 && p[1] == '\r' && p[2] == '\n') {
+      p += 3;
+      return d0;
+    }
+    if (d0 - 1 < 9 && d1 < 10 && p[2] == '\r' && p[3] == '\n') {
+      p += 4;
+      return d0 * 10 + d1;
+    }
+  }
+  return peek_count(p, end);
 }
 
 }  // namespace
 
 std::size_t peek_key(std::string_view in, std::size_t pos, std::string_view& key) {
   key = {};
-  std::string_view second;
   if (pos >= in.size() || in[pos] != '*') return 0;
-  ++pos;
-  const long long argc = peek_count(in, pos);
+  const char* const end = in.data() + in.size();
+  const char* p = in.data() + pos + 1;
+  const long long argc = peek_small_count(p, end);
   if (argc <= 0 || argc > kPeekMaxArgs) return 0;
+  std::string_view second;
   for (long long i = 0; i < argc; ++i) {
-    if (pos >= in.size() || in[pos] != '$') return 0;
-    ++pos;
-    const long long len = peek_count(in, pos);
-    if (len < 0 || static_cast<unsigned long long>(len) + 2 > in.size() - pos) return 0;
-    if (i == 1) second = in.substr(pos, static_cast<std::size_t>(len));
-    pos += static_cast<std::size_t>(len);
-    if (in[pos] != '\r' || in[pos + 1] != '\n') return 0;
-    pos += 2;
+    if (p == end || *p != '$') return 0;
+    ++p;
+    const long long len = peek_small_count(p, end);
+    if (len < 0 || end - p < len + 2) return 0;
+    if (i == 1) second = std::string_view(p, static_cast<std::size_t>(len));
+    p += len;
+    if (p[0] != '\r' || p[1] != '\n') return 0;
+    p += 2;
   }
   key = second;
-  return pos;
+  return static_cast<std::size_t>(p - in.data());
 }
 
 }  // namespace semlock::resp

@@ -153,6 +153,8 @@ bool set_nx_lock(CommandContext& ctx, std::string_view key, std::string_view own
     // A lock holder like SEMLOCK.ACQUIRE's: given back if the reply is never delivered.
     ctx.host.on_granted_now(ctx.client, key, owner, r.fence, ctx.now + r.ttl, false);
     ctx.w.simple("OK");
+  } else if (r.status == EngineStatus::kNotGranted) {  // the usual answer: no error to look up
+    ctx.w.null();
   } else if (r.status == EngineStatus::kMismatch) {
     ctx.w.error(errors::kWrongType);
   } else if (!reply_status_error(ctx, r.status)) {
@@ -172,7 +174,7 @@ Outcome cmd_set(CommandContext& ctx, Args argv) {
     ctx.w.error(errors::kInvalidOwner);
     return Outcome::kDone;
   }
-  if (ctx.engine.stats().data_keys != 0) {  // SET over a data key (commands_string.cc)
+  if (ctx.engine.data_key_count() != 0) {  // SET over a data key (commands_string.cc)
     Millis data_ttl_ms = 0;
     if (ctx.engine.data().find(key, ctx.now) && !set_ttl(ctx, o, Current{}, data_ttl_ms)) {
       return Outcome::kDone;
@@ -356,7 +358,7 @@ Outcome ttl_generic(CommandContext& ctx, Args argv, bool ms) {
 // string); a hash, sorted set or list is not a string: WRONGTYPE, nothing deleted.
 template <typename Pred>
 Outcome delete_if(CommandContext& ctx, std::string_view key, Pred delete_it) {
-  if (ctx.engine.stats().data_keys != 0) {
+  if (ctx.engine.data_key_count() != 0) {
     if (const DataEntry* e = ctx.engine.data().find(key, ctx.now)) {
       if (e->type != DataType::kCounter) {
         ctx.w.error(data_errors::kWrongKind);

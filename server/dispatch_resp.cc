@@ -49,12 +49,14 @@ bool equal_constant_time(std::string_view a, std::string_view b) {
 
 // Prefetches the keys of the next few complete commands in the input while earlier ones run, so
 // that a pipelined batch's cache misses overlap instead of each lookup waiting for its own (a
-// hint only: what runs, and how, is parse_command's and the engine's business).
+// hint only: what runs, and how, is parse_command's and the engine's business). Off while the
+// engine's keys fit in cache (Engine::prefetch_pays): there it would only add instructions.
 class LookAhead {
  public:
   // Commands ahead of the one about to run: 8, 16 and 32 measured, 32 best (bench/README.md).
   static constexpr std::size_t kDistance = 32;
-  LookAhead(const Engine& engine, std::string_view data) : engine_(engine), data_(data) {}
+  LookAhead(const Engine& engine, std::string_view data)
+      : engine_(engine), data_(data), pos_(engine.prefetch_pays() ? kStart : 0) {}
   void before_command() {
     while (peeked_ < run_ + kDistance && pos_ != 0) {
       std::string_view key;
@@ -69,7 +71,7 @@ class LookAhead {
   static constexpr std::size_t kStart = static_cast<std::size_t>(-1);
   const Engine& engine_;
   std::string_view data_;
-  std::size_t pos_ = kStart;  // where the next peek starts; 0: stopped
+  std::size_t pos_;           // where the next peek starts (kStart: at 0); 0: stopped
   std::size_t peeked_ = 0;    // commands peeked (their key prefetched)
   std::size_t run_ = 0;       // commands run
 };

@@ -68,6 +68,7 @@ BOOST_AUTO_TEST_CASE(data_keys_count_toward_max_locks) {
   BOOST_TEST(st == DataStatus::kOverMaxLocks);
   BOOST_TEST(acq(e, "c", "o", 1000, 0).status == EngineStatus::kOverMaxLocks);
   BOOST_TEST(e.stats().data_keys == 1u);
+  BOOST_TEST(e.data_key_count() == 1u);
 }
 
 BOOST_AUTO_TEST_CASE(expiry_is_exact_and_shares_the_tick_budget) {
@@ -88,6 +89,7 @@ BOOST_AUTO_TEST_CASE(expiry_is_exact_and_shares_the_tick_budget) {
   BOOST_TEST(e.data().find("x", 250) != nullptr);
   BOOST_TEST(e.data().find("x", 251) == nullptr);
   BOOST_TEST(e.stats().data_keys == 0u);
+  BOOST_TEST(e.data_key_count() == 0u);
 }
 
 BOOST_AUTO_TEST_CASE(memory_is_counted_and_given_back) {
