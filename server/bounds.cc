@@ -34,7 +34,7 @@ std::size_t Server::input_cap(const Connection& c) const {
 }
 
 void Server::refuse_pre_auth_input(Connection& c) {
-  if (c.out.capacity() == 0) c.out = take_buffer();
+  buffer_pool_.fill(c.out);
   switch (c.protocol) {
     case WireProtocol::kJson:
       json::write_error(c.out, "", "unauthenticated request too large", "BADREQUEST");
@@ -185,7 +185,7 @@ void Server::sweep_connections(Millis now) {
     metrics_.count_client_closed(Reason::kRequestTimeout);
     c->request_started = 0;
     if (c->protocol == WireProtocol::kHttp) {
-      if (c->out.capacity() == 0) c->out = take_buffer();
+      buffer_pool_.fill(c->out);
       std::string body;
       if (c->metrics_port) {
         body = "request timeout\n";

@@ -19,6 +19,11 @@ class BufferPool {
   static constexpr std::size_t kMaxCount = 256;
   static constexpr std::size_t kMaxBytes = 1024 * 1024;
 
+  // A string's own inline capacity (15 bytes in libstdc++): an empty std::string has it, so a
+  // buffer with no more than that was never grown and is not worth pooling.
+  static std::size_t inline_capacity() { return std::string().capacity(); }
+  static bool bare(const std::string& s) { return s.capacity() <= inline_capacity(); }
+
   // An empty string, with pooled capacity when there is some.
   std::string take() {
     if (pool_.empty()) return std::string();
@@ -28,10 +33,15 @@ class BufferPool {
     return s;
   }
 
-  // Pools s's capacity (or frees it) and leaves s empty with no capacity.
+  // Gives a bare s (see bare()) pooled capacity when there is some; keeps any other s as it is.
+  void fill(std::string& s) {
+    if (bare(s) && !pool_.empty()) s = take();
+  }
+
+  // Pools s's capacity (or frees it) and leaves s empty and bare.
   void give(std::string& s) {
     const std::size_t cap = s.capacity();
-    if (cap > 0 && cap <= kMaxBuffer && pool_.size() < kMaxCount && bytes_ + cap <= kMaxBytes) {
+    if (!bare(s) && cap <= kMaxBuffer && pool_.size() < kMaxCount && bytes_ + cap <= kMaxBytes) {
       s.clear();
       bytes_ += cap;
       pool_.push_back(std::move(s));

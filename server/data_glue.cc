@@ -40,7 +40,7 @@ void Server::deliver_pop_events(Millis now) {
       continue;
     }
     c->blocked = false;
-    if (c->out.capacity() == 0) c->out = take_buffer();
+    buffer_pool_.fill(c->out);
     resp::Writer w(c->out, c->client.proto);
     if (ev.served) {
       w.array(2);

@@ -454,7 +454,7 @@ bool Server::execute_json(Connection& c, json::Request& req, WireProtocol wire,
 
 void Server::answer_wait_error(Connection& c, const PendingWait& pw, std::string_view resp_error) {
   c.blocked = false;
-  if (c.out.capacity() == 0) c.out = take_buffer();
+  buffer_pool_.fill(c.out);
   switch (pw.protocol) {
     case WireProtocol::kJson:
     case WireProtocol::kHttp:
@@ -476,7 +476,7 @@ void Server::answer_wait_error(Connection& c, const PendingWait& pw, std::string
 void Server::answer_wait(Connection& c, const PendingWait& pw, const WaiterEvent& ev) {
   if (!pw.keys.empty()) return answer_wait_all(c, pw, ev);  // multi_glue.cc
   c.blocked = false;
-  if (c.out.capacity() == 0) c.out = take_buffer();
+  buffer_pool_.fill(c.out);
   // SPEC §1: the binding stays with the connection that created the holder. A waiter grant
   // usually creates it; when the owner came to hold the key while it waited (another connection
   // with the same owner, or SET), the grant only refreshed that holder and binds nothing.

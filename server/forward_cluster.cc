@@ -289,7 +289,7 @@ void Forwarder::detach(Upstream& up) {
 void Forwarder::deliver(Upstream& up, const ForwardSlot& slot, std::string_view reply) {
   Connection* c = client(up.conn_id);
   if (c == nullptr) return;
-  if (c->out.capacity() == 0) c->out = server_.take_buffer();
+  server_.fill_buffer(c->out);
   if (slot.wire == WireProtocol::kHttp) {
     std::string_view body = reply;
     while (!body.empty() && (body.back() == '\n' || body.back() == '\r')) body.remove_suffix(1);
@@ -304,7 +304,7 @@ void Forwarder::deliver(Upstream& up, const ForwardSlot& slot, std::string_view 
 void Forwarder::deliver_error(std::uint64_t conn_id, const ForwardSlot& slot) {
   Connection* c = client(conn_id);
   if (c == nullptr) return;
-  if (c->out.capacity() == 0) c->out = server_.take_buffer();
+  server_.fill_buffer(c->out);
   if (slot.wire == WireProtocol::kResp) {
     c->out += '-';
     c->out.append(errors::kClusterDown);

@@ -11,7 +11,7 @@ namespace semlock {
 std::size_t Server::process_metrics_http(Connection& c, std::string_view data) {
   http::Limits limits;
   limits.max_body_bytes = 64 * 1024;
-  if (c.out.capacity() == 0) c.out = take_buffer();
+  buffer_pool_.fill(c.out);
   std::size_t pos = 0;
   while (pos < data.size() && c.can_execute()) {
     http::Request hr;

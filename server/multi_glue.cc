@@ -40,7 +40,7 @@ void Server::release_undelivered(const PendingWait& pw, const WaiterEvent& ev, M
 
 void Server::answer_wait_all(Connection& c, const PendingWait& pw, const WaiterEvent& ev) {
   c.blocked = false;
-  if (c.out.capacity() == 0) c.out = take_buffer();
+  buffer_pool_.fill(c.out);
   write_wait_answer(
       c, pw, ev.granted,
       [&](std::string& out) {

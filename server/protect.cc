@@ -141,7 +141,7 @@ std::size_t Server::refuse_protected(Connection& c, std::string_view data) {
     c.protocol = detect_protocol(data);
     if (c.protocol == WireProtocol::kUnknown) return 0;
   }
-  if (c.out.capacity() == 0) c.out = take_buffer();
+  buffer_pool_.fill(c.out);
   const std::string_view text(protect::kDeniedText);
   switch (c.protocol) {
     case WireProtocol::kJson:

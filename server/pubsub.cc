@@ -43,7 +43,7 @@ void Server::pubsub_deliver(std::uint64_t id, std::string_view bytes) {
   if (it == connections_.end()) return;
   Connection& c = *it->second;
   if (c.closed || c.close_after_write) return;
-  if (c.out.capacity() == 0) c.out = take_buffer();
+  buffer_pool_.fill(c.out);
   c.out.append(bytes);
   flush(c);  // may close it (hard cap): the registry forgets it then
 }
@@ -80,7 +80,7 @@ void Server::pubsub_answer() {
     if (c.closed || !c.publish_paced) continue;
     c.blocked = false;
     c.publish_paced = false;
-    if (c.out.capacity() == 0) c.out = take_buffer();
+    buffer_pool_.fill(c.out);
     c.out += ':';
     c.out += std::to_string(d.count);
     c.out += "\r\n";

@@ -378,7 +378,7 @@ std::size_t Server::process_requests(Connection& c, std::string_view data, Milli
     c.protocol = detect_protocol(data);
     if (c.protocol == WireProtocol::kUnknown) return 0;
   }
-  if (c.out.capacity() == 0) c.out = take_buffer();
+  buffer_pool_.fill(c.out);
   // running_ is &c while c's requests run, restored however this returns.
   struct Running {
     Connection*& slot;

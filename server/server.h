@@ -220,6 +220,7 @@ class Server final : public redis::Host, private ReplyGate {
   // Buffers recycled between connections, so an idle connection holds none.
   std::string take_buffer();
   void give_buffer(std::string& s);
+  void fill_buffer(std::string& s) { buffer_pool_.fill(s); }  // see BufferPool::fill
 
   // Protocol handlers (dispatch_resp.cc, dispatch_json.cc, metrics_http.cc).
   std::size_t process_resp(Connection& c, std::string_view data, Millis now);

@@ -154,7 +154,7 @@ bool Server::tls_flush(Connection& c) {
     close_connection(c);
     return false;
   }
-  if (c.inflight.capacity() == 0) c.inflight = take_buffer();
+  buffer_pool_.fill(c.inflight);
   c.inflight.resize(pending);
   BIO_read(t.wbio, c.inflight.data(), static_cast<int>(pending));
   uv_buf_t b = uv_buf_init(c.inflight.data(), static_cast<unsigned>(c.inflight.size()));

@@ -48,4 +48,41 @@ BOOST_AUTO_TEST_CASE(buffers_over_the_size_cap_are_freed) {
   BOOST_TEST(big.capacity() < 100u);
 }
 
+// Regression (issue 18): the server asked for a pooled reply buffer only when its buffer had no
+// capacity, and an empty std::string always has its inline 15 bytes, so no reply buffer ever came
+// from the pool: every pipelined batch grew a fresh one (15, 30, 60, 120 bytes: three mallocs and
+// copies for 16 short replies) and the pool filled with buffers nobody took back.
+BOOST_AUTO_TEST_CASE(a_fresh_or_given_back_string_is_filled_from_the_pool) {
+  semlock::BufferPool pool;
+  BOOST_TEST(semlock::BufferPool::bare(std::string()));
+  std::string grown(200, 'x');
+  const std::size_t cap = grown.capacity();
+  pool.give(grown);
+  BOOST_TEST(semlock::BufferPool::bare(grown));
+  std::string out;  // a connection's reply buffer before its first reply
+  pool.fill(out);
+  BOOST_TEST(out.capacity() == cap);
+  BOOST_TEST(pool.size() == 0u);
+  // A buffer that has capacity of its own keeps it; an empty pool leaves a bare one as it is.
+  std::string other(300, 'y');
+  pool.give(out);
+  pool.fill(other);
+  BOOST_TEST(other.size() == 300u);
+  BOOST_TEST(pool.size() == 1u);
+  semlock::BufferPool empty;
+  std::string bare;
+  empty.fill(bare);
+  BOOST_TEST(semlock::BufferPool::bare(bare));
+}
+
+BOOST_AUTO_TEST_CASE(bare_strings_are_not_pooled) {
+  semlock::BufferPool pool;
+  std::string s;
+  pool.give(s);
+  std::string t = "short";
+  pool.give(t);
+  BOOST_TEST(pool.size() == 0u);
+  BOOST_TEST(pool.bytes() == 0u);
+}
+
 BOOST_AUTO_TEST_SUITE_END()
