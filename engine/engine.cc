@@ -33,6 +33,13 @@ bool bad_ttl(Millis ttl, const EngineLimits& l) {
   return ttl <= 0 || ttl > l.max_ttl;
 }
 
+// The request's owner; made now, once, when the client named none (AcquireRequest::make_owner).
+std::string_view owner_for(const AcquireRequest& req, AcquireResult& r) {
+  if (!req.owner.empty() || req.make_owner == nullptr) return req.owner;
+  if (r.made_owner.empty()) r.made_owner = req.make_owner->make();
+  return r.made_owner;
+}
+
 }  // namespace
 
 AcquireResult Engine::acquire(const AcquireRequest& req, Millis now) {
@@ -40,7 +47,8 @@ AcquireResult Engine::acquire(const AcquireRequest& req, Millis now) {
   AcquireResult r;
   const EngineLimits& l = m.limits;
   if (bad_key(req.key, l)) return {EngineStatus::kBadKey};
-  if (bad_owner(req.owner)) return {EngineStatus::kBadOwner};
+  const bool to_make = req.owner.empty() && req.make_owner != nullptr;
+  if (!to_make && bad_owner(req.owner)) return {EngineStatus::kBadOwner};
   if (bad_ttl(req.ttl, l)) return {EngineStatus::kBadTtl};
   if (req.limit > l.max_permits) return {EngineStatus::kBadLimit};
   if (req.wait < 0 || req.wait > l.max_ttl) return {EngineStatus::kBadWait};
@@ -60,7 +68,7 @@ AcquireResult Engine::acquire(const AcquireRequest& req, Millis now) {
     slot = m.create_key(req.key, hash, req.limit != 0 ? req.limit : 1);
     r.status = EngineStatus::kGranted;
     if (req.notify) m.notify_mark(m.next_fence);  // before add_holder logs the hold
-    r.fence = m.add_holder(slot, req.owner, req.ttl, now, req.shared);
+    r.fence = m.add_holder(slot, owner_for(req, r), req.ttl, now, req.shared);
     r.ttl = req.ttl;
     return r;
   }
@@ -72,7 +80,7 @@ AcquireResult Engine::acquire(const AcquireRequest& req, Millis now) {
   if (!req.reacquire && !req.reentrant && req.wait == 0 && !free_permit) {
     return {EngineStatus::kNotGranted};
   }
-  std::uint32_t held = m.find_holder(slot, req.owner);
+  std::uint32_t held = to_make ? kNil : m.find_holder(slot, req.owner);  // a made owner is new
   if (held != kNil) {
     if (!req.reacquire && !req.reentrant) return {EngineStatus::kNotGranted};
     const std::uint64_t fence = m.fence_of(held);
@@ -91,7 +99,7 @@ AcquireResult Engine::acquire(const AcquireRequest& req, Millis now) {
     if (r.status != EngineStatus::kOk) return r;
     r.status = EngineStatus::kGranted;
     if (req.notify) m.notify_mark(m.next_fence);
-    r.fence = m.add_holder(slot, req.owner, req.ttl, now, req.shared);
+    r.fence = m.add_holder(slot, owner_for(req, r), req.ttl, now, req.shared);
     r.ttl = req.ttl;
     return r;
   }
@@ -99,7 +107,13 @@ AcquireResult Engine::acquire(const AcquireRequest& req, Millis now) {
   r.status = m.admit(false, true, now);
   if (r.status != EngineStatus::kOk) return r;
   r.status = EngineStatus::kQueued;
-  r.waiter = m.queue_waiter(slot, req, now);
+  if (to_make) {
+    AcquireRequest made = req;
+    made.owner = owner_for(req, r);
+    r.waiter = m.queue_waiter(slot, made, now);
+  } else {
+    r.waiter = m.queue_waiter(slot, req, now);
+  }
   if (req.shared || req.reentrant) {
     m.holds.waiters.insert_or_assign(
         r.waiter.slot, static_cast<std::uint8_t>((req.shared ? detail::kWaitShared : 0) |

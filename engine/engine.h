@@ -83,6 +83,17 @@ struct WaiterId {
   bool operator==(const WaiterId&) const = default;
 };
 
+// Makes the owner of an acquire whose client named none, when the engine first needs it: a try
+// refused at once (a held key) never does, so it costs no randomness. The randomness stays with
+// the caller; the engine stays a function of its inputs.
+class OwnerMaker {
+ public:
+  virtual std::string_view make() = 0;  // 1..128 bytes, fresh: it holds and awaits nothing
+
+ protected:
+  ~OwnerMaker() = default;
+};
+
 struct AcquireRequest {
   std::string_view key;
   std::string_view owner;   // 1..128 bytes; the caller generates one when the client gave none
@@ -100,6 +111,9 @@ struct AcquireRequest {
   // NOTIFY (engine_notify.cc): the holder this acquire grants or refreshes is marked, and its
   // removal by anything but its owner's release becomes a LostNotice.
   bool notify = false;
+  // Or, for a client that named no owner: owner empty, reacquire false, and make_owner called
+  // at most once, when the acquire grants or queues (AcquireResult::made_owner tells what it made).
+  OwnerMaker* make_owner = nullptr;
 };
 
 struct AcquireResult {
@@ -107,6 +121,7 @@ struct AcquireResult {
   std::uint64_t fence = 0;  // kGranted / kRefreshed
   Millis ttl = 0;           // kGranted / kRefreshed: remaining TTL (= request ttl)
   WaiterId waiter{};        // kQueued
+  std::string_view made_owner{};  // what make_owner made (empty when it was not called)
 };
 
 struct WaiterEvent {
@@ -372,6 +387,7 @@ class Engine {
   // key's record, so that a caller holding several requests can overlap their cache misses (the
   // server does, for pipelined commands). About 80 instructions, so worth it only while the keys
   // outgrow a core's cache: prefetch_pays() says when (at least kPrefetchFromKeys lock keys).
+  // Keys longer than limits().max_key_bytes are ignored unhashed, so the cost stays bounded.
   static constexpr std::size_t kPrefetchFromKeys = 16384;  // 1 MiB of 64-byte records
   bool prefetch_pays() const;
   void prefetch(std::string_view key) const;

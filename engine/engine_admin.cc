@@ -77,6 +77,9 @@ bool Engine::prefetch_pays() const {
 }
 
 void Engine::prefetch(std::string_view key) const {
+  // A key no command could hold is not hashed: the look-ahead peeks any frame a client sends, up
+  // to the 1 MiB argument bound, and may peek it again when a stalled input resumes.
+  if (key.empty() || key.size() > impl_->limits.max_key_bytes) return;
   impl_->index.find(Impl::PrefetchProbe{key});
 }
 

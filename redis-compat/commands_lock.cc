@@ -85,17 +85,25 @@ Outcome cmd_acquire(CommandContext& ctx, Args argv) {
   }
   if (!ctx.may_block) req.wait = 0;  // Redis's rule for blocking commands in MULTI and scripts
 
-  std::array<char, 32> generated;
+  // No owner named: the engine has one made only when it grants or queues, so a try refused
+  // at once costs no randomness.
+  struct Generated final : OwnerMaker {
+    explicit Generated(Host& h) : host(h) {}
+    std::string_view make() override { return host.generate_owner_to(buf); }
+    Host& host;
+    std::array<char, 32> buf;
+  } generated(ctx.host);
   if (owner) {
     req.owner = *owner;
     req.reacquire = true;
   } else {
-    req.owner = ctx.host.generate_owner_to(generated);
+    req.make_owner = &generated;
     req.reacquire = false;
   }
   if (req.wait > 0) req.tag = ctx.host.next_wait_tag();
 
   const AcquireResult r = ctx.engine.acquire(req, ctx.now);
+  if (!owner) req.owner = r.made_owner;
   switch (r.status) {
     case EngineStatus::kGranted:
     case EngineStatus::kRefreshed:

@@ -229,4 +229,50 @@ BOOST_AUTO_TEST_CASE(long_keys_and_owners_use_heap_storage) {
   BOOST_TEST(e.stats().holders == 0u);
 }
 
+// An acquire that names no owner has one made only when it grants or queues (issue 18: a try
+// refused at once spent a seventh of its instructions on randomness it threw away). The made owner
+// is the holder's or the waiter's, and is reported back.
+BOOST_AUTO_TEST_CASE(an_owner_is_made_only_when_the_acquire_grants_or_queues) {
+  struct Maker final : OwnerMaker {
+    std::string_view make() override {
+      last = test::name("made-", ++calls);
+      return last;
+    }
+    int calls = 0;
+    std::string last;
+  } maker;
+  Engine e(test::unlimited(), 1);
+  auto made = [&](Millis wait, Millis now) {
+    AcquireRequest r;
+    r.key = "k";
+    r.ttl = 100;
+    r.wait = wait;
+    r.reacquire = false;
+    r.make_owner = &maker;
+    return e.acquire(r, now);
+  };
+  AcquireResult r = made(0, 1000);  // a new key
+  BOOST_TEST(r.status == EngineStatus::kGranted);
+  BOOST_TEST(maker.calls == 1);
+  BOOST_TEST(r.made_owner == "made-1");
+  BOOST_TEST(e.release("k", "made-1", 1001) == EngineStatus::kOk);
+  BOOST_TEST(acq(e, "k", "a", 100, 1002).status == EngineStatus::kGranted);
+  r = made(0, 1003);  // held: refused, nothing made
+  BOOST_TEST(r.status == EngineStatus::kNotGranted);
+  BOOST_TEST(maker.calls == 1);
+  BOOST_TEST(r.made_owner.empty());
+  r = made(500, 1004);  // queued behind "a"
+  BOOST_TEST(r.status == EngineStatus::kQueued);
+  BOOST_TEST(maker.calls == 2);
+  BOOST_TEST(r.made_owner == "made-2");
+  BOOST_TEST(e.release("k", "a", 1005) == EngineStatus::kOk);  // hands the key to the waiter
+  BOOST_TEST(e.release("k", "made-2", 1006) == EngineStatus::kOk);
+  BOOST_TEST(e.release("k", "made-2", 1007) == EngineStatus::kNotHeld);
+  // Freed again: an existing key with a free permit grants with a new owner.
+  r = made(0, 1008);
+  BOOST_TEST(r.status == EngineStatus::kGranted);
+  BOOST_TEST(r.made_owner == "made-3");
+  BOOST_TEST(maker.calls == 3);
+}
+
 BOOST_AUTO_TEST_SUITE_END()

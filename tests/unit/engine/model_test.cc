@@ -136,6 +136,8 @@ BOOST_AUTO_TEST_CASE(random_run_matches_the_model) {
     e.prefetch(key);
     e.prefetch(keys[static_cast<std::size_t>(step) % keys.size()].first);
     e.prefetch("absent");
+    e.prefetch(std::string(l.max_key_bytes + 1, 'k'));  // over-long: ignored, not hashed
+    e.prefetch({});
     const std::uint64_t op = pick(100);
     Millis ttl = static_cast<Millis>(1 + pick(200));
     if (pick(20) == 0) ttl = static_cast<Millis>(1 + pick(40ll * 3600 * 1000));
