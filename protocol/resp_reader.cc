@@ -1,6 +1,8 @@
 #include "protocol/resp_reader.h"
 
 #include <algorithm>
+#include <bit>
+#include <cstdint>
 #include <cstring>
 #include <limits>
 
@@ -482,21 +484,44 @@ inline long long peek_count(const char*& p, const char* end) {
   return v;
 }
 
-// peek_count with a shortcut for the usual one- and two-digit lengths.
-inline long long peek_small_count(const char*& p, const char* end) {
-  if (end - p >= 4) {
-    const unsigned d0 = static_cast<unsigned char>(p[0] - '0');
-    const unsigned d1 = static_cast<unsigned char>(p[1] - '0');
-    if (d0 < 10 && p[1] == '\r' && p[2] == '\n') {
-      p += 3;
-      return d0;
-    }
-    if (d0 - 1 < 9 && d1 < 10 && p[2] == '\r' && p[3] == '\n') {
-      p += 4;
-      return d0 * 10 + d1;
+// A bulk header, "$<len>\r\n", at p: its length, p moved past it; -1 when it is not one that
+// peek reads. The usual one- and two-digit lengths are matched a word at a time.
+[[gnu::always_inline]] inline long long peek_bulk_header(const char*& p, const char* end) {
+  if constexpr (std::endian::native == std::endian::little) {
+    if (end - p >= 5) {
+      std::uint32_t head;  // "$d\r\n" or "$dd\r"
+      std::uint32_t tail;  // "dd\r\n" after the '$'
+      std::memcpy(&head, p, 4);
+      std::memcpy(&tail, p + 1, 4);
+      const unsigned d0 = static_cast<unsigned char>(p[1]) - unsigned{'0'};
+      const unsigned d1 = static_cast<unsigned char>(p[2]) - unsigned{'0'};
+      if ((head & 0xFFFF00FFu) == 0x0A0D0024u && d0 < 10) {
+        p += 4;
+        return d0;
+      }
+      // No leading zero: "$05" is not a length parse_command takes.
+      if ((head & 0xFFu) == 0x24u && (tail & 0xFFFF0000u) == 0x0A0D0000u && d0 - 1 < 9 && d1 < 10) {
+        p += 5;
+        return d0 * 10 + d1;
+      }
     }
   }
+  if (p == end || *p != '$') return -1;
+  ++p;
   return peek_count(p, end);
+}
+
+// One bulk argument at p: its bytes, p moved past it and its "\r\n"; false when incomplete or
+// not well formed.
+[[gnu::always_inline]] inline bool peek_bulk(const char*& p, const char* end, std::string_view& arg) {
+  const long long len = peek_bulk_header(p, end);
+  if (len < 0 || end - p < len + 2) return false;
+  const char* const data = p;
+  p += len;
+  if (p[0] != '\r' || p[1] != '\n') return false;
+  p += 2;
+  arg = std::string_view(data, static_cast<std::size_t>(len));
+  return true;
 }
 
 }  // namespace
@@ -506,18 +531,20 @@ std::size_t peek_key(std::string_view in, std::size_t pos, std::string_view& key
   if (pos >= in.size() || in[pos] != '*') return 0;
   const char* const end = in.data() + in.size();
   const char* p = in.data() + pos + 1;
-  const long long argc = peek_small_count(p, end);
-  if (argc <= 0 || argc > kPeekMaxArgs) return 0;
+  long long argc;
+  if (end - p >= 3 && static_cast<unsigned char>(p[0] - '1') < 9 && p[1] == '\r' && p[2] == '\n') {
+    argc = p[0] - '0';  // "*1" to "*9": the usual commands
+    p += 3;
+  } else {
+    argc = peek_count(p, end);
+    if (argc <= 0 || argc > kPeekMaxArgs) return 0;
+  }
+  std::string_view arg;
+  if (!peek_bulk(p, end, arg)) return 0;  // the command's name
   std::string_view second;
-  for (long long i = 0; i < argc; ++i) {
-    if (p == end || *p != '$') return 0;
-    ++p;
-    const long long len = peek_small_count(p, end);
-    if (len < 0 || end - p < len + 2) return 0;
-    if (i == 1) second = std::string_view(p, static_cast<std::size_t>(len));
-    p += len;
-    if (p[0] != '\r' || p[1] != '\n') return 0;
-    p += 2;
+  if (argc >= 2 && !peek_bulk(p, end, second)) return 0;
+  for (long long i = 2; i < argc; ++i) {
+    if (!peek_bulk(p, end, arg)) return 0;
   }
   key = second;
   return static_cast<std::size_t>(p - in.data());

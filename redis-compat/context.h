@@ -48,7 +48,7 @@ struct ClientState {
   std::string addr;
   std::string laddr;
   std::int64_t created_unix_ms = 0;
-  std::string last_command;
+  std::string_view last_command;  // the last command's CommandSpec name (static storage)
   // MULTI state.
   bool in_multi = false;
   bool multi_error = false;  // a command failed to queue: EXEC aborts
