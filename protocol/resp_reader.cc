@@ -513,7 +513,8 @@ inline long long peek_count(const char*& p, const char* end) {
 
 // One bulk argument at p: its bytes, p moved past it and its "\r\n"; false when incomplete or
 // not well formed.
-[[gnu::always_inline]] inline bool peek_bulk(const char*& p, const char* end, std::string_view& arg) {
+[[gnu::always_inline]] inline bool peek_bulk(const char*& p, const char* end,
+                                             std::string_view& arg) {
   const long long len = peek_bulk_header(p, end);
   if (len < 0 || end - p < len + 2) return false;
   const char* const data = p;
