@@ -33,9 +33,10 @@ class BufferPool {
     return s;
   }
 
-  // Gives a bare s (see bare()) pooled capacity when there is some; keeps any other s as it is.
+  // Gives an empty, bare s (see bare()) pooled capacity when there is some; keeps any other s as
+  // it is. Never one holding bytes: a short reply still unsent fits the inline capacity.
   void fill(std::string& s) {
-    if (bare(s) && !pool_.empty()) s = take();
+    if (s.empty() && bare(s) && !pool_.empty()) s = take();
   }
 
   // Pools s's capacity (or frees it) and leaves s empty and bare.

@@ -75,6 +75,20 @@ BOOST_AUTO_TEST_CASE(a_fresh_or_given_back_string_is_filled_from_the_pool) {
   BOOST_TEST(semlock::BufferPool::bare(bare));
 }
 
+// Regression (review of the above): fill() swapped any bare string, so a short reply still
+// waiting in a connection's inline buffer ("+PONG\r\n" behind a blocked acquire) was dropped when
+// the connection's buffer was filled again before the write, and every later reply was off by one.
+BOOST_AUTO_TEST_CASE(a_bare_string_holding_bytes_keeps_them) {
+  semlock::BufferPool pool;
+  std::string grown(200, 'x');
+  pool.give(grown);
+  std::string out = "+PONG\r\n";
+  BOOST_TEST(semlock::BufferPool::bare(out));
+  pool.fill(out);
+  BOOST_TEST(out == "+PONG\r\n");
+  BOOST_TEST(pool.size() == 1u);
+}
+
 BOOST_AUTO_TEST_CASE(bare_strings_are_not_pooled) {
   semlock::BufferPool pool;
   std::string s;
