@@ -5,11 +5,13 @@
 #include <netinet/tcp.h>
 #include <sched.h>
 #include <sys/socket.h>
+#include <sys/uio.h>
 #include <unistd.h>
 
 #include <cerrno>
 #include <charconv>
 #include <cstring>
+#include <ctime>
 
 namespace loadgen {
 
@@ -54,6 +56,14 @@ void Conn::connect(const std::string& host, int port) {
   pos_ = 0;
 }
 
+void Conn::enable_rx_timestamps() {
+  int one = 1;
+  if (setsockopt(fd_, SOL_SOCKET, SO_TIMESTAMPNS, &one, sizeof one) != 0) {
+    throw ConnError(std::string("SO_TIMESTAMPNS: ") + std::strerror(errno));
+  }
+  rx_timestamps_ = true;
+}
+
 void Conn::close_reset() {
   if (fd_ < 0) return;
   linger lg{1, 0};
@@ -81,7 +91,16 @@ void Conn::fill() {
   }
   char chunk[65536];
   for (;;) {
-    ssize_t n = ::recv(fd_, chunk, sizeof chunk, busy_poll_ ? MSG_DONTWAIT : 0);
+    iovec iov{chunk, sizeof chunk};
+    alignas(cmsghdr) char control[CMSG_SPACE(sizeof(timespec))];
+    msghdr msg{};
+    msg.msg_iov = &iov;
+    msg.msg_iovlen = 1;
+    if (rx_timestamps_) {
+      msg.msg_control = control;
+      msg.msg_controllen = sizeof control;
+    }
+    ssize_t n = ::recvmsg(fd_, &msg, busy_poll_ ? MSG_DONTWAIT : 0);
     if (n < 0 && errno == EINTR) continue;
     if (n < 0 && busy_poll_ && (errno == EAGAIN || errno == EWOULDBLOCK)) {
       sched_yield();  // other client threads on this CPU (same priority) poll in turn
@@ -89,6 +108,15 @@ void Conn::fill() {
     }
     if (n == 0) throw ConnError("connection closed by server");
     if (n < 0) throw ConnError(std::string("recv: ") + std::strerror(errno));
+    if (rx_timestamps_) {
+      for (cmsghdr* c = CMSG_FIRSTHDR(&msg); c != nullptr; c = CMSG_NXTHDR(&msg, c)) {
+        if (c->cmsg_level == SOL_SOCKET && c->cmsg_type == SCM_TIMESTAMPNS) {
+          timespec ts{};
+          std::memcpy(&ts, CMSG_DATA(c), sizeof ts);
+          last_rx_ns_ = static_cast<int64_t>(ts.tv_sec) * 1000000000 + ts.tv_nsec;
+        }
+      }
+    }
     buf_.append(chunk, static_cast<size_t>(n));
     return;
   }

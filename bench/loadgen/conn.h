@@ -54,6 +54,12 @@ class Conn {
   std::string read_line();
   // Waits for replies by polling the socket instead of sleeping in recv (bench --busy-poll).
   void set_busy_poll(bool on) { busy_poll_ = on; }
+  // Asks the kernel to stamp each received segment (SO_TIMESTAMPNS, CLOCK_REALTIME), so a
+  // latency can end when the reply reached this socket, not when this thread got to read it.
+  void enable_rx_timestamps();
+  // The kernel's receive time of the last bytes read, in CLOCK_REALTIME nanoseconds; 0 until
+  // a stamped segment was read.
+  int64_t last_rx_ns() const { return last_rx_ns_; }
 
  private:
   void fill();  // reads more bytes into buf_, throws ConnError on EOF
@@ -61,6 +67,8 @@ class Conn {
   std::string buf_;
   size_t pos_ = 0;
   bool busy_poll_ = false;
+  bool rx_timestamps_ = false;
+  int64_t last_rx_ns_ = 0;
 };
 
 }  // namespace loadgen

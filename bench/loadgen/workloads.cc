@@ -152,9 +152,16 @@ int run_contend(const Options& o) {
   std::string sha = load_release_script(o);
   // Per key: when its holder last sent a release, for the handoff latency of the next grant.
   auto last_release = std::make_unique<std::atomic<int64_t>[]>(static_cast<size_t>(o.keys));
-  for (int k = 0; k < o.keys; ++k) last_release[static_cast<size_t>(k)] = 0;
+  // The same instant on CLOCK_REALTIME, the clock of the kernel's receive timestamps.
+  auto last_release_rt = std::make_unique<std::atomic<int64_t>[]>(static_cast<size_t>(o.keys));
+  for (int k = 0; k < o.keys; ++k) {
+    last_release[static_cast<size_t>(k)] = 0;
+    last_release_rt[static_cast<size_t>(k)] = 0;
+  }
   std::vector<int64_t> grants(static_cast<size_t>(o.clients), 0);
-  std::vector<Samples> handoff(grants.size()), wait(grants.size());
+  // handoff ends when this thread read the grant; handoff_rx when the kernel put the grant on
+  // this client's socket, so the generator's own wake-up and scheduling are out of it.
+  std::vector<Samples> handoff(grants.size()), handoff_rx(grants.size()), wait(grants.size());
   std::atomic<int64_t> timeouts{0};
   int64_t start = now_ns();
   int64_t end = start + static_cast<int64_t>(o.duration_s * 1e9);
@@ -166,6 +173,8 @@ int run_contend(const Options& o) {
     int key_index = c % o.keys;
     std::string key = fmt::format("{}contend:{}", o.prefix, key_index);
     auto& last = last_release[static_cast<size_t>(key_index)];
+    auto& last_rt = last_release_rt[static_cast<size_t>(key_index)];
+    lk.conn().enable_rx_timestamps();
     while (now_ns() < end) {
       int64_t t_sent = now_ns();
       bool got = false;
@@ -187,11 +196,17 @@ int run_contend(const Options& o) {
         break;
       }
       int64_t released_at = last.load();
+      int64_t released_rt = last_rt.load();
       // Only a grant that waited through a release is a handoff; an immediate grant is not.
-      if (released_at > t_sent) handoff[static_cast<size_t>(c)].add(t_grant - released_at);
+      if (released_at > t_sent) {
+        handoff[static_cast<size_t>(c)].add(t_grant - released_at);
+        int64_t rx = lk.conn().last_rx_ns();
+        if (rx > released_rt) handoff_rx[static_cast<size_t>(c)].add(rx - released_rt);
+      }
       wait[static_cast<size_t>(c)].add(t_grant - t_sent);
       if (t_grant < end) ++grants[static_cast<size_t>(c)];
       if (o.hold_us > 0) std::this_thread::sleep_for(std::chrono::microseconds(o.hold_us));
+      last_rt.store(realtime_ns());
       last.store(now_ns());
       lk.release(key, owner);
       // Think time outside the lock: with none, a polling releaser re-takes the key at once
@@ -206,20 +221,23 @@ int run_contend(const Options& o) {
     mn = std::min(mn, g);
     mx = std::max(mx, g);
   }
-  Samples h, w;
+  Samples h, hrx, w;
   for (auto& s : handoff) h.merge(s);
+  for (auto& s : handoff_rx) hrx.merge(s);
   for (auto& s : wait) w.merge(s);
   std::printf(
       "{\"workload\":\"contend\",\"side\":\"%s\",\"clients\":%d,\"keys\":%d,\"hold_us\":%d,"
       "\"think_us\":%d,\"busy_poll\":%s,"
       "\"retry_ms\":%d,\"grants\":%lld,\"grants_per_s\":%.1f,\"min_grants\":%lld,"
       "\"max_grants\":%lld,\"fairness\":%.2f,\"handoffs\":%zu,\"handoff_p50_us\":%.1f,"
-      "\"handoff_p99_us\":%.1f,\"wait_p50_us\":%.1f,\"wait_p99_us\":%.1f,\"timeouts\":%lld}\n",
+      "\"handoff_p99_us\":%.1f,\"handoff_rx_p50_us\":%.1f,\"handoff_rx_p99_us\":%.1f,"
+      "\"wait_p50_us\":%.1f,\"wait_p99_us\":%.1f,\"timeouts\":%lld}\n",
       side_name(o.side), o.clients, o.keys, o.hold_us, o.think_us,
       o.busy_poll ? "true" : "false", o.retry_ms,
       static_cast<long long>(total), static_cast<double>(total) / secs, static_cast<long long>(mn),
       static_cast<long long>(mx), mn > 0 ? static_cast<double>(mx) / static_cast<double>(mn) : -1.0,
-      h.size(), h.quantile_us(0.5), h.quantile_us(0.99), w.quantile_us(0.5), w.quantile_us(0.99),
+      h.size(), h.quantile_us(0.5), h.quantile_us(0.99), hrx.quantile_us(0.5),
+      hrx.quantile_us(0.99), w.quantile_us(0.5), w.quantile_us(0.99),
       static_cast<long long>(timeouts.load()));
   return 0;
 }

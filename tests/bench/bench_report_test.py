@@ -137,22 +137,36 @@ def row(res, prefix):
 
 
 class Targets(unittest.TestCase):
-    def test_handoff_verdict_from_polling_clients_when_measured(self):
-        res = results(("contend", "ttl-semlock", 0, {"handoff_p50_us": 146.0}),
-                      ("contend polling", "ttl-semlock", 0, {"handoff_p50_us": 70.0}),
-                      ("contend polling", "redis", 0, {"handoff_p50_us": 300.0}))
+    def test_handoff_verdict_ends_at_the_waiters_socket(self):
+        res = results(("contend", "ttl-semlock", 0, {"handoff_rx_p50_us": 65.0,
+                                                     "handoff_p50_us": 94.0}),
+                      ("contend polling", "ttl-semlock", 0, {"handoff_rx_p50_us": 57.0,
+                                                             "handoff_p50_us": 116.0}),
+                      ("contend", "redis", 0, {"handoff_rx_p50_us": 134.0}))
         label, measured, verdict = row(res, "Handoff p50")
-        self.assertIn("clients busy-poll", label)
-        self.assertTrue(measured.startswith("70.0 µs with polling clients (polling Redis: 300 µs)"),
-                        measured)
-        self.assertIn("sleeping clients: 146 µs closed loop", measured)
+        self.assertIn("grant on the waiter's socket", label)
+        self.assertTrue(measured.startswith("65.0 µs closed loop"), measured)
+        self.assertIn("57.0 µs with busy-polling clients (Redis, polling: 134 µs", measured)
+        self.assertIn("as the client thread read it: 94.0 µs sleeping, 116 µs busy-polling",
+                      measured)
         self.assertEqual(verdict, "**met**")
 
-    def test_handoff_verdict_from_sleeping_clients_otherwise(self):
-        res = results(("contend", "ttl-semlock", 0, {"handoff_p50_us": 146.0}))
-        label, _, verdict = row(res, "Handoff p50")
-        self.assertEqual(label, "Handoff p50 ≤ 100 µs")
+    def test_handoff_verdict_missed_at_the_socket_is_missed(self):
+        # Read by the thread under 100 µs cannot hide a socket figure over it (it never is).
+        res = results(("contend", "ttl-semlock", 0, {"handoff_rx_p50_us": 120.0,
+                                                     "handoff_p50_us": 90.0}))
+        _, _, verdict = row(res, "Handoff p50")
         self.assertEqual(verdict, "**missed**")
+
+    def test_handoff_verdict_from_figures_as_read_without_receive_stamps(self):
+        res = results(("contend", "ttl-semlock", 0, {"handoff_p50_us": 146.0}),
+                      ("contend polling", "ttl-semlock", 0, {"handoff_p50_us": 70.0}))
+        label, measured, verdict = row(res, "Handoff p50")
+        self.assertEqual(label, "Handoff p50 ≤ 100 µs (as the client thread read the grant)")
+        self.assertEqual(measured, "70.0 µs with polling clients, 146 µs sleeping clients")
+        self.assertEqual(verdict, "**met**")
+        res = results(("contend", "ttl-semlock", 0, {"handoff_p50_us": 146.0}))
+        self.assertEqual(row(res, "Handoff p50")[2], "**missed**")
 
     def test_cpu_agreement_is_the_spread_of_the_rounds(self):
         recs = [("pipelined", "ttl-semlock", r, {"cpu_us_per_op": v, "ops_per_s": 1.0})
@@ -201,6 +215,8 @@ class Markdown(unittest.TestCase):
                       "slices redone | redone: busy host | kept above gate | memory walk ns | "
                       "walk after ns | walk max kept ns |", text)
         self.assertIn("## 4a'. Contended keys, closed loop, clients busy-poll", text)
+        self.assertIn("| handoffs | handoff p50 µs | handoff p99 µs | handoff p50 µs, read | "
+                      "handoff p99 µs, read |", text)
         self.assertIn("### client busy-polls", text)
         self.assertIn("| ttl-semlock | 8.00 | 0.60 | 3.00 |", text)
 
