@@ -270,6 +270,21 @@ class Cluster:
             time.sleep(0.05)
         raise AssertionError("no leader within %ss: %r" % (timeout, last))
 
+    def leader_commit_index(self, timeout=60):
+        """The commit index of the serving leader, asked again (of whichever member leads by
+        then) when the asking connection is closed: a leader that loses its quorum (CheckQuorum,
+        e.g. a group of two whose new member is still starting) steps down and closes every
+        connection whose replies wait behind a write it can no longer commit, an INFO too."""
+        deadline = time.time() + timeout
+        while True:
+            leader = self.wait_leader(timeout=max(1.0, deadline - time.time()))
+            try:
+                return int(leader.info()["commit_index"])
+            except (OSError, ConnectionError):
+                if time.time() >= deadline:
+                    raise
+                time.sleep(0.05)
+
     def wait_applied(self, index, members=None, timeout=30):
         """Every given member (default: every live one) has applied `index`."""
         deadline = time.time() + timeout
