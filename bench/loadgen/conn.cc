@@ -54,6 +54,7 @@ void Conn::connect(const std::string& host, int port) {
   fd_ = fd;
   buf_.clear();
   pos_ = 0;
+  last_rx_ns_ = 0;
 }
 
 void Conn::enable_rx_timestamps() {
@@ -108,7 +109,9 @@ void Conn::fill() {
     }
     if (n == 0) throw ConnError("connection closed by server");
     if (n < 0) throw ConnError(std::string("recv: ") + std::strerror(errno));
-    if (rx_timestamps_) {
+    // A truncated control message (a stamp larger than asked for) leaves no stamp: the
+    // caller then finds none newer than its request and drops the sample.
+    if (rx_timestamps_ && (msg.msg_flags & MSG_CTRUNC) == 0) {
       for (cmsghdr* c = CMSG_FIRSTHDR(&msg); c != nullptr; c = CMSG_NXTHDR(&msg, c)) {
         if (c->cmsg_level == SOL_SOCKET && c->cmsg_type == SCM_TIMESTAMPNS) {
           timespec ts{};

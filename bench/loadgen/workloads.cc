@@ -225,19 +225,24 @@ int run_contend(const Options& o) {
   for (auto& s : handoff) h.merge(s);
   for (auto& s : handoff_rx) hrx.merge(s);
   for (auto& s : wait) w.merge(s);
+  // A percentile of no samples is null, not 0: a run whose grants carried no receive stamp
+  // (or saw no handoff) must not read as an instant handoff.
+  auto us = [](Samples& s, double q) {
+    return s.size() == 0 ? std::string("null") : fmt::format("{:.1f}", s.quantile_us(q));
+  };
   std::printf(
       "{\"workload\":\"contend\",\"side\":\"%s\",\"clients\":%d,\"keys\":%d,\"hold_us\":%d,"
       "\"think_us\":%d,\"busy_poll\":%s,"
       "\"retry_ms\":%d,\"grants\":%lld,\"grants_per_s\":%.1f,\"min_grants\":%lld,"
-      "\"max_grants\":%lld,\"fairness\":%.2f,\"handoffs\":%zu,\"handoff_p50_us\":%.1f,"
-      "\"handoff_p99_us\":%.1f,\"handoff_rx_p50_us\":%.1f,\"handoff_rx_p99_us\":%.1f,"
-      "\"wait_p50_us\":%.1f,\"wait_p99_us\":%.1f,\"timeouts\":%lld}\n",
+      "\"max_grants\":%lld,\"fairness\":%.2f,\"handoffs\":%zu,\"handoff_p50_us\":%s,"
+      "\"handoff_p99_us\":%s,\"handoffs_rx\":%zu,\"handoff_rx_p50_us\":%s,"
+      "\"handoff_rx_p99_us\":%s,\"wait_p50_us\":%.1f,\"wait_p99_us\":%.1f,\"timeouts\":%lld}\n",
       side_name(o.side), o.clients, o.keys, o.hold_us, o.think_us,
       o.busy_poll ? "true" : "false", o.retry_ms,
       static_cast<long long>(total), static_cast<double>(total) / secs, static_cast<long long>(mn),
       static_cast<long long>(mx), mn > 0 ? static_cast<double>(mx) / static_cast<double>(mn) : -1.0,
-      h.size(), h.quantile_us(0.5), h.quantile_us(0.99), hrx.quantile_us(0.5),
-      hrx.quantile_us(0.99), w.quantile_us(0.5), w.quantile_us(0.99),
+      h.size(), us(h, 0.5).c_str(), us(h, 0.99).c_str(), hrx.size(), us(hrx, 0.5).c_str(),
+      us(hrx, 0.99).c_str(), w.quantile_us(0.5), w.quantile_us(0.99),
       static_cast<long long>(timeouts.load()));
   return 0;
 }

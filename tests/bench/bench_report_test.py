@@ -144,11 +144,13 @@ class Targets(unittest.TestCase):
                                                              "handoff_p50_us": 116.0}),
                       ("contend", "redis", 0, {"handoff_rx_p50_us": 134.0}))
         label, measured, verdict = row(res, "Handoff p50")
-        self.assertIn("grant on the waiter's socket", label)
+        self.assertIn("server side (release sent → grant on the waiter's socket", label)
         self.assertTrue(measured.startswith("65.0 µs closed loop"), measured)
-        self.assertIn("57.0 µs with busy-polling clients (Redis, polling: 134 µs", measured)
-        self.assertIn("as the client thread read it: 94.0 µs sleeping, 116 µs busy-polling",
+        self.assertIn("57.0 µs with busy-polling clients; Redis, SET NX polled every 100 ms "
+                      "(only polls that land after a release count): 134 µs, – µs, – µs",
                       measured)
+        self.assertIn("as the waiting client saw it (its wake-up included): 94.0 µs sleeping, "
+                      "116 µs busy-polling", measured)
         self.assertEqual(verdict, "**met**")
 
     def test_handoff_verdict_missed_at_the_socket_is_missed(self):
@@ -157,6 +159,14 @@ class Targets(unittest.TestCase):
                                                      "handoff_p50_us": 90.0}))
         _, _, verdict = row(res, "Handoff p50")
         self.assertEqual(verdict, "**missed**")
+
+    def test_handoff_without_any_stamped_grant_is_not_measured(self):
+        # The generator writes null for a percentile of no samples (never 0, an instant handoff).
+        res = results(("contend", "ttl-semlock", 0, {"handoffs_rx": 0, "handoff_rx_p50_us": None,
+                                                     "handoff_p50_us": 146.0}))
+        _, measured, verdict = row(res, "Handoff p50")
+        self.assertEqual(verdict, "**missed**")
+        self.assertIn("146 µs sleeping", measured)
 
     def test_handoff_verdict_from_figures_as_read_without_receive_stamps(self):
         res = results(("contend", "ttl-semlock", 0, {"handoff_p50_us": 146.0}),
@@ -215,8 +225,8 @@ class Markdown(unittest.TestCase):
                       "slices redone | redone: busy host | kept above gate | memory walk ns | "
                       "walk after ns | walk max kept ns |", text)
         self.assertIn("## 4a'. Contended keys, closed loop, clients busy-poll", text)
-        self.assertIn("| handoffs | handoff p50 µs | handoff p99 µs | handoff p50 µs, read | "
-                      "handoff p99 µs, read |", text)
+        self.assertIn("| handoffs | stamped | handoff p50 µs | handoff p99 µs | "
+                      "handoff p50 µs, read | handoff p99 µs, read |", text)
         self.assertIn("### client busy-polls", text)
         self.assertIn("| ttl-semlock | 8.00 | 0.60 | 3.00 |", text)
 
